@@ -1,1 +1,83 @@
-//! placeholder
+//! The four-layer ACL evaluator (DESIGN.md, "ACL model" and "ACL calls").
+//!
+//! This module owns one pure function, [`evaluate`]: given everything the service has
+//! loaded for one (user, workspace, app) as [`AclFacts`] and an optional record as
+//! [`AclQuery`], it answers a [`Decision`]. It does no I/O, reads no clock and is not
+//! async (STYLE.md §2); the service does the loading, introspection and
+//! `/acl/evaluate` serialise the answer.
+//!
+//! The layers (in `layers.rs`) are folded in order and the first that denies wins:
+//! 1. workspace: system admin → everything; not a participant → deny at `workspace`;
+//!    workspace admin → everything in that workspace;
+//! 2. app: the union of the actions of the grants whose group the user is in;
+//!    empty (or no such app) → deny at `app`;
+//! 3. record (only when record facts are given): grants whose `records` rule admits the
+//!    record, and the user on the record's allow-list if it has one; nothing left → deny
+//!    at `record`;
+//! 4. field: per covered field `edit` / `read` / `hidden`.
+//!
+//! Choices made where DESIGN.md is silent (each is pinned by a test in `tests.rs`):
+//! - Admins short-circuit before the app layer, so a system or workspace admin is
+//!   allowed even for an app slug that has no `AppFacts`; rejecting unknown app slugs
+//!   for admins is the service's job. Record allow-lists do not restrict admins either.
+//! - Actions do not imply each other: `edit` or `admin` without `read` stays so.
+//! - A field follows the record as `edit` if `edit` is allowed, `read` if `read` is, and
+//!   `hidden` otherwise (a user who may not even read a record sees none of its fields).
+//!   A `readonly` policy caps at `read` and never raises a `hidden` field.
+//! - Several policies on one field: every unmet one applies its cap; the lowest wins.
+//! - `{field, equals_user_attribute}`: JSON equality, or the record value is an array
+//!   containing the attribute value; `null` or a missing value on either side never
+//!   matches.
+//! - An allow-list that is present but empty admits nobody (it is an allow-list, and
+//!   there is nobody on it).
+//! - The record `id` is echoed in denied decisions too, so `/acl/evaluate` callers can
+//!   match answers to records.
+
+pub mod model;
+
+mod layers;
+#[cfg(test)]
+mod tests;
+
+pub use model::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use layers::Standing;
+
+/// Evaluates the four ACL layers for one (user, workspace, app, record?).
+///
+/// Denied decisions carry no actions and no fields; allowed ones list the actions in
+/// canonical order and a level for every field with a policy in the app plus every
+/// field named in the record facts.
+pub fn evaluate(facts: &AclFacts, query: &AclQuery) -> Decision {
+    let record = query.record.as_ref();
+    let id = record.and_then(|r| r.id.clone());
+    match fold(facts, record) {
+        Ok((actions, fields)) => Decision {
+            id,
+            allowed: true,
+            denied_at: None,
+            actions: actions.into_iter().collect(),
+            fields,
+        },
+        Err(layer) => Decision::denied(id, layer),
+    }
+}
+
+/// The allowed actions and the level of every covered field.
+type Allowed = (BTreeSet<Action>, BTreeMap<String, FieldAccessLevel>);
+
+/// Folds the layers in order; `?` stops at the first one that denies.
+fn fold(facts: &AclFacts, record: Option<&RecordFacts>) -> Result<Allowed, Layer> {
+    let standing = layers::workspace(facts)?;
+    let actions = match standing {
+        Standing::Everything => Action::ALL.into_iter().collect(),
+        Standing::Member(_) => {
+            let held = layers::app(facts)?;
+            layers::record(facts, &held, record)?
+        }
+    };
+    let fields = layers::field(facts, standing, &actions, record);
+    Ok((actions, fields))
+}
