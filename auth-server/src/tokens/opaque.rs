@@ -1,0 +1,79 @@
+//! Opaque tokens (refresh tokens, opaque access tokens, codes, client secrets): 256 random
+//! bits, stored only as a SHA-256 hash.
+//!
+//! A slow hash adds nothing for a uniformly random 256-bit value (DESIGN.md), and the
+//! lookup by hash keeps the token endpoint fast. An opaque token is base64url without
+//! padding (43 characters, no `.`), so it can never be mistaken for a compact JWT.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use secrecy::zeroize::Zeroize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Bytes of entropy in a token.
+const TOKEN_BYTES: usize = 32;
+
+/// Generates a token: `(token, hash_token(token))`. Hand the first to the client, store
+/// the second.
+pub fn generate() -> (String, String) {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    bytes.zeroize();
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// SHA-256 of the token text, lowercase hex: the database lookup key.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Constant-time equality (for values compared outside an indexed lookup, such as a
+/// client secret hash or a PKCE verifier), so timing does not reveal the matching prefix.
+/// Lengths are not secret: slices of different lengths are simply unequal.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_43_url_safe_chars_and_hash_consistently() {
+        let (token, hash) = generate();
+        assert_eq!(token.len(), 43);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(hash, hash_token(&token));
+        assert_eq!(hash.len(), 64);
+        let (other, _) = generate();
+        assert_ne!(token, other);
+    }
+
+    #[test]
+    fn hash_token_is_sha256_hex() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq(b"same", b"same"));
+        assert!(!constant_time_eq(b"same", b"samE"));
+        assert!(!constant_time_eq(b"same", b"sam"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
