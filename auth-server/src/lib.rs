@@ -1,7 +1,19 @@
 //! auth-server: a multi-tenant OAuth 2.1 / OpenID Connect authorization server.
 //!
-//! Layering (see `shared/STYLE.md`): `http -> service -> {store, cache, tokens, acl} -> domain`.
+//! Layering (see `shared/STYLE.md`): `http -> service -> {store, cache, tokens, acl,
+//! directory} -> domain`. Nothing points upward; sea-orm types stay in `store`,
+//! oxide-auth types in `service::oauth::pkce`, actix types in `http`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 
 pub mod acl;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
 pub mod tokens;

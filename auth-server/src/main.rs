@@ -1,1 +1,274 @@
-fn main(){}
+//! The `auth-server` binary: serve, migrate, rotate keys, and the first admin
+//! operations from the command line.
+
+use auth_server::config::Settings;
+use auth_server::domain::{AuthMethod, ClientSpec, GrantType, Scope, Slug, TokenFormat, Username};
+use auth_server::service::{Actor, clients, keys, tenants, users};
+use auth_server::startup::{Application, BuildOptions, build_ctx, connect_store};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A multi-tenant OAuth 2.1 / OpenID Connect authorization server.
+#[derive(Parser)]
+#[command(name = "auth-server", version, after_help = help_footer())]
+struct Cli {
+    /// TOML configuration file (keys are the variable names without AUTH_, lower case).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Administration without the HTTP API.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Rotate a subscription's keys: next becomes active, a new next is published, the
+    /// old active key stays published until its tokens expire.
+    Rotate {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Subscriptions.
+    Subscription {
+        #[command(subcommand)]
+        command: SubscriptionCommand,
+    },
+    /// OAuth clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionCommand {
+    /// Create a subscription; prints its issuer and MCP client credentials (once).
+    Create {
+        /// Slug: [a-z0-9][a-z0-9-]{1,62}.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Create a confidential client; prints its id and secret (once).
+    Create {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Grant types (repeat or comma-separate): authorization_code, refresh_token, client_credentials.
+        #[arg(long, value_delimiter = ',', default_value = "client_credentials")]
+        grant_types: Vec<String>,
+        /// Scopes the client may ask for (space-separated).
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// Redirect URIs (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        redirect_uri: Vec<String>,
+        /// Allowed to call /introspect.
+        #[arg(long)]
+        introspection: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from AUTH_NEW_USER_PASSWORD (never an argument,
+    /// which would land in shell history and process listings).
+    Create {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Make the user an administrator of the subscription.
+        #[arg(long)]
+        subscription_admin: bool,
+    },
+}
+
+fn help_footer() -> String {
+    format!(
+        "Environment variables (also settable in the --config file):\n{}",
+        Settings::help_table()
+    )
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("auth-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    auth_server::telemetry::init(&settings.log, std::env::var_os("AUTH_LOG_JSON").is_some());
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auth-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let actor = Actor {
+        user_id: None,
+        client_id: Some("cli".into()),
+        request_id: None,
+        ip: None,
+    };
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings, BuildOptions::default()).await?;
+            tracing::info!(port = app.port(), "listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            connect_store(&settings).await?;
+            println!("migrations applied");
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { subscription },
+        } => {
+            let ctx = build_ctx(settings, &BuildOptions::default()).await?;
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            let active = keys::rotate(&ctx, &sub.id, &actor).await?;
+            println!("rotated; active keys: {}", active.join(", "));
+        }
+        Command::Admin { command } => admin(command, settings, &actor).await?,
+    }
+    Ok(())
+}
+
+async fn admin(command: AdminCommand, settings: Settings, actor: &Actor) -> anyhow::Result<()> {
+    let ctx = build_ctx(settings, &BuildOptions::default()).await?;
+    match command {
+        AdminCommand::Subscription {
+            command: SubscriptionCommand::Create { slug, name },
+        } => {
+            let created =
+                tenants::create(&ctx, Slug::parse(&slug, "--slug")?, &name, actor).await?;
+            println!(
+                "issuer: {}",
+                ctx.settings.issuer(created.subscription.slug.as_str())
+            );
+            println!("mcp client_id: {}", created.mcp_client_id);
+            println!(
+                "mcp client_secret: {} (shown once)",
+                created.mcp_client_secret
+            );
+        }
+        AdminCommand::Client {
+            command:
+                ClientCommand::Create {
+                    subscription,
+                    name,
+                    grant_types,
+                    scope,
+                    redirect_uri,
+                    introspection,
+                },
+        } => {
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            let grant_types = grant_types
+                .iter()
+                .map(|g| {
+                    GrantType::parse(g)
+                        .ok_or_else(|| anyhow::anyhow!("--grant-types: unknown grant type {g:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let redirect_uris = redirect_uri
+                .iter()
+                .map(|u| auth_server::domain::RedirectUri::parse(u, "--redirect-uri"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let spec = ClientSpec {
+                redirect_uris,
+                post_logout_redirect_uris: Vec::new(),
+                grant_types,
+                scope: Scope::parse(&scope)?,
+                auth_method: AuthMethod::ClientSecretBasic,
+                access_token_format: TokenFormat::Jwt,
+                access_token_signing_alg: "ES256".into(),
+                id_token_signed_response_alg: "RS256".into(),
+                introspection,
+                audience: Vec::new(),
+                allowed_resources: Vec::new(),
+                skip_consent: false,
+                jwks: None,
+            };
+            let new = clients::NewClient {
+                client_id: None,
+                secret: None,
+                name,
+                spec,
+                ai_access: false,
+            };
+            let (client, secret) = clients::create(&ctx, &sub.id, new, actor).await?;
+            println!("client_id: {}", client.client_id);
+            println!("client_secret: {} (shown once)", secret.unwrap_or_default());
+        }
+        AdminCommand::User {
+            command:
+                UserCommand::Create {
+                    subscription,
+                    username,
+                    subscription_admin,
+                },
+        } => {
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            let password = std::env::var("AUTH_NEW_USER_PASSWORD").ok();
+            let new = users::NewUser {
+                username: Username::parse(&username)?,
+                password,
+                email: None,
+                name: None,
+                attributes: Default::default(),
+                system_admin: false,
+                subscription_admin,
+            };
+            let user = users::create(&ctx, &sub.id, new, actor).await?;
+            println!("user id (sub): {}", user.id);
+        }
+    }
+    Ok(())
+}

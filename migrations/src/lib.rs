@@ -1,0 +1,20 @@
+//! Schema migrations for auth-server, one set for SQLite and PostgreSQL.
+//!
+//! Migrations are append-only: a merged migration is never edited. They import no
+//! entity of the server (the schema is the contract, not the Rust types). Times are
+//! stored as Unix seconds (`BIGINT`) and JSON documents as text so that both engines
+//! store byte-identical values.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_core;
+
+/// The ordered list of migrations; the server runs it at start.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_core::Migration)]
+    }
+}

@@ -11,6 +11,7 @@
 //! JOSE and crypto come from jsonwebtoken (rust_crypto), rsa, p256, ed25519-dalek,
 //! aes-gcm and sha2; nothing here implements a primitive.
 
+pub mod assertion;
 pub mod claims;
 pub mod error;
 pub mod jwt;
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod master_key;
 pub mod opaque;
 
+pub use assertion::{VerifiedAssertion, assertion_subject, verify_client_assertion};
 pub use claims::{AccessTokenClaims, Audience, IdTokenClaims, RESERVED_ID_TOKEN_CLAIMS, at_hash};
 pub use error::{KeyError, TokenError};
 pub use jwt::{Claims, TYP_ACCESS_TOKEN, TYP_ID_TOKEN, expect_issuer, sign, verify};

@@ -1,0 +1,143 @@
+//! In-process [`Ephemeral`] for a single instance (the embedded default).
+
+use super::{CacheError, Ephemeral};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A mutex-guarded map with per-entry deadlines. Expired entries are dropped lazily and
+/// by a sweep every 1,024 writes, so memory stays bounded by the live entries.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<String, (Vec<u8>, Instant)>,
+    writes: u64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> Result<T, CacheError> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
+        Ok(f(&mut guard, Instant::now()))
+    }
+}
+
+impl Inner {
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut (Vec<u8>, Instant)> {
+        if self
+            .map
+            .get(key)
+            .is_some_and(|(_, deadline)| *deadline <= now)
+        {
+            self.map.remove(key);
+        }
+        self.map.get_mut(key)
+    }
+
+    fn insert(&mut self, key: &str, value: Vec<u8>, deadline: Instant, now: Instant) {
+        self.writes += 1;
+        if self.writes % 1024 == 0 {
+            self.map.retain(|_, (_, d)| *d > now);
+        }
+        self.map.insert(key.to_owned(), (value, deadline));
+    }
+}
+
+#[async_trait::async_trait]
+impl Ephemeral for MemoryStore {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
+        self.with(|inner, now| inner.insert(key, value.to_vec(), now + ttl, now))
+    }
+
+    async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, CacheError> {
+        self.with(|inner, now| {
+            if inner.live(key, now).is_some() {
+                return false;
+            }
+            inner.insert(key, value.to_vec(), now + ttl, now);
+            true
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        self.with(|inner, now| inner.live(key, now).map(|(v, _)| v.clone()))
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        self.with(|inner, now| {
+            let live = inner.live(key, now).is_some();
+            if live {
+                inner.map.remove(key).map(|(v, _)| v)
+            } else {
+                None
+            }
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        self.with(|inner, _| {
+            inner.map.remove(key);
+        })
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+        self.with(|inner, now| {
+            let current = inner.live(key, now).and_then(|(v, _)| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+            });
+            match current {
+                Some(n) => {
+                    if let Some(entry) = inner.map.get_mut(key) {
+                        entry.0 = (n + 1).to_string().into_bytes();
+                    }
+                    n + 1
+                }
+                None => {
+                    inner.insert(key, b"1".to_vec(), now + ttl, now);
+                    1
+                }
+            }
+        })
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn take_is_single_use() {
+        let s = MemoryStore::new();
+        s.put("k", b"v", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(s.take("k").await.unwrap(), Some(b"v".to_vec()));
+        assert_eq!(s.take("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn put_new_refuses_an_existing_key_and_expired_entries_vanish() {
+        let s = MemoryStore::new();
+        assert!(s.put_new("j", b"1", Duration::from_secs(60)).await.unwrap());
+        assert!(!s.put_new("j", b"2", Duration::from_secs(60)).await.unwrap());
+        s.put("e", b"1", Duration::from_millis(0)).await.unwrap();
+        assert_eq!(s.get("e").await.unwrap(), None);
+        assert_eq!(s.incr("c", Duration::from_secs(60)).await.unwrap(), 1);
+        assert_eq!(s.incr("c", Duration::from_secs(60)).await.unwrap(), 2);
+    }
+}

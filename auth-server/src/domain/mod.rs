@@ -1,0 +1,88 @@
+//! Pure domain values: identifiers, scopes, redirect URIs, clients, users and
+//! subscriptions. Parsing happens once at the edge (`parse`); inside the server an
+//! invalid value cannot exist.
+
+mod client;
+mod ids;
+mod redirect;
+mod scope;
+mod user;
+
+pub use client::{AuthMethod, Client, ClientSpec, GrantType, TokenFormat};
+pub use ids::{Slug, SubscriptionId};
+pub use redirect::RedirectUri;
+pub use scope::Scope;
+pub use user::{User, Username};
+
+use serde::{Deserialize, Serialize};
+
+/// A validation failure at the edge, naming the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The field (JSON member or parameter) that is wrong.
+    pub field: String,
+    /// What is wrong with it, for a human.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A tenant: one issuer, its own keys, clients and users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Internal id (UUID).
+    pub id: SubscriptionId,
+    /// URL slug; the issuer is `{public_url}/t/{slug}`.
+    pub slug: Slug,
+    /// Display name.
+    pub name: String,
+    /// Per-subscription policy.
+    pub settings: SubscriptionSettings,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+/// Subscription policy set by PATCHing the subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSettings {
+    /// `off | optional | required`.
+    #[serde(default = "default_mfa")]
+    pub mfa_policy: String,
+    /// RFC 7591 registration: `off | open | token`.
+    #[serde(default = "default_off")]
+    pub registration: String,
+    /// Accept client-id metadata documents.
+    #[serde(default)]
+    pub client_id_metadata_documents: bool,
+    /// Resources (RFC 8707) a token carrying `mcp` may be bound to.
+    #[serde(default)]
+    pub mcp_resources: Vec<String>,
+}
+
+fn default_mfa() -> String {
+    "optional".into()
+}
+fn default_off() -> String {
+    "off".into()
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            mfa_policy: default_mfa(),
+            registration: default_off(),
+            client_id_metadata_documents: false,
+            mcp_resources: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The admin API `/admin/v1` (DESIGN.md "Admin API"): JSON, bearer tokens with scope
+//! `admin`, one file per resource, OpenAPI generated from the handlers.
+
+pub mod audit;
+pub mod clients;
+pub mod dto;
+pub mod error;
+pub mod keys;
+pub mod openapi;
+pub mod subscriptions;
+pub mod users;
+
+use crate::http::extract::{bearer, meta};
+use crate::service::Ctx;
+use crate::service::admin::{self, Principal};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use error::ApiError;
+use futures_util::StreamExt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Largest admin request body.
+const MAX_BODY: usize = 256 * 1024;
+
+/// An authenticated admin caller.
+pub struct Admin(pub Principal);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Admin, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let (request_id, ip) = meta(req);
+        let ctx = req
+            .app_data::<web::Data<Ctx>>()
+            .map(|c| c.get_ref().clone());
+        Box::pin(async move {
+            let ctx = ctx.ok_or_else(|| ApiError::from(crate::service::AdminError::Unavailable))?;
+            let token = token.ok_or_else(|| ApiError::from(admin::AdminAuthError::Unauthorized))?;
+            Ok(Admin(
+                admin::authenticate(&ctx, &token, request_id, ip).await?,
+            ))
+        })
+    }
+}
+
+/// A JSON body parsed strictly: unknown members, wrong types and malformed JSON are 400
+/// naming the field; over 256 KiB is 413.
+pub struct Body<T>(pub T);
+
+fn field_of(path: &str, message: &str) -> String {
+    // serde reports an unknown member at its parent; name the member itself.
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        return if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        return name.to_owned();
+    }
+    path.to_owned()
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Body<T>, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/json"));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::invalid(
+                    "body",
+                    "Content-Type must be application/json",
+                ));
+            }
+            let mut buf = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|_| ApiError::invalid("body", "could not read the body"))?;
+                if buf.len() + chunk.len() > MAX_BODY {
+                    return Err(ApiError::new(
+                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        None,
+                        "the body exceeds 256 KiB",
+                    ));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            let de = &mut serde_json::Deserializer::from_slice(&buf);
+            serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.inner().to_string();
+                let field = field_of(&path, &message);
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                ApiError::invalid(
+                    if field.is_empty() || field == "." {
+                        "body".to_owned()
+                    } else {
+                        field
+                    },
+                    message,
+                )
+            })
+        })
+    }
+}
+
+/// Register the admin routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/v1")
+            .service(openapi::get_openapi)
+            .service(subscriptions::post_subscription)
+            .service(subscriptions::list_subscriptions)
+            .service(subscriptions::get_subscription)
+            .service(subscriptions::patch_subscription)
+            .service(subscriptions::delete_subscription)
+            .service(clients::post_client)
+            .service(clients::list_clients)
+            .service(clients::get_client)
+            .service(clients::patch_client)
+            .service(clients::delete_client)
+            .service(clients::rotate_client_secret)
+            .service(users::post_user)
+            .service(users::list_users)
+            .service(users::get_user)
+            .service(users::patch_user)
+            .service(users::delete_user)
+            .service(users::post_user_password)
+            .service(keys::list_keys)
+            .service(keys::rotate_keys)
+            .service(audit::list_audit),
+    );
+}

@@ -1,0 +1,247 @@
+//! Request extraction: the tenant from the path, strict form parsing (duplicates
+//! refused), client authentication as presented, bearer tokens and request metadata.
+
+use super::protocol::error::OAuthError;
+use crate::domain::Subscription;
+use crate::service::clients::Presented;
+use crate::service::{Ctx, tenants};
+use crate::store::StoreError;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use base64::Engine;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The subscription named by `{slug}` in the path.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub Arc<Subscription>);
+
+/// An unknown tenant (404) or an unavailable store (503).
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// No such subscription.
+    #[error("unknown issuer")]
+    NotFound,
+    /// The database is down.
+    #[error("temporarily unavailable")]
+    Unavailable,
+}
+
+impl ResponseError for TenantError {
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            TenantError::NotFound => HttpResponse::NotFound().json(
+                serde_json::json!({"error": "not_found", "error_description": "unknown issuer"}),
+            ),
+            TenantError::Unavailable => HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "2"))
+                .json(serde_json::json!({"error": "temporarily_unavailable"})),
+        }
+    }
+}
+
+impl FromRequest for Tenant {
+    type Error = TenantError;
+    type Future = Pin<Box<dyn Future<Output = Result<Tenant, TenantError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
+        let ctx = req
+            .app_data::<web::Data<Ctx>>()
+            .map(|c| c.get_ref().clone());
+        Box::pin(async move {
+            let ctx = ctx.ok_or(TenantError::Unavailable)?;
+            match tenants::resolve(&ctx, &slug).await {
+                Ok(s) => Ok(Tenant(s)),
+                Err(StoreError::NotFound) => Err(TenantError::NotFound),
+                Err(_) => Err(TenantError::Unavailable),
+            }
+        })
+    }
+}
+
+/// Form or query parameters with every name at most once, except `resource`
+/// (RFC 8707 allows several), which is collected apart.
+#[derive(Debug, Default)]
+pub struct Params {
+    /// Single-valued parameters.
+    pub map: HashMap<String, String>,
+    /// All `resource` values.
+    pub resources: Vec<String>,
+}
+
+impl Params {
+    /// Parse `application/x-www-form-urlencoded` text; a repeated name is `Err(name)`.
+    /// Empty values count as absent (RFC 6749 §3.1).
+    pub fn parse(text: &str) -> Result<Params, String> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(text).map_err(|_| "malformed form".to_owned())?;
+        let mut p = Params::default();
+        for (k, v) in pairs {
+            if k == "resource" {
+                p.resources.push(v);
+                continue;
+            }
+            if v.is_empty() {
+                continue;
+            }
+            if p.map.insert(k.clone(), v).is_some() {
+                return Err(k);
+            }
+        }
+        Ok(p)
+    }
+
+    /// A parameter.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.map.get(k).map(String::as_str)
+    }
+}
+
+/// Parse a form body of a protocol endpoint (`invalid_request` on anything odd).
+pub fn form(req: &HttpRequest, body: &web::Bytes) -> Result<Params, OAuthError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::bad_request("invalid_request", "the body is not UTF-8"))?;
+    Params::parse(text).map_err(|name| {
+        OAuthError::bad_request(
+            "invalid_request",
+            format!("parameter {name} appears more than once"),
+        )
+    })
+}
+
+/// Client credentials as presented (RFC 6749 §2.3.1, RFC 7523). Using two methods at
+/// once, or a body `client_id` that differs from Basic's, is `invalid_request`.
+pub fn client_auth(req: &HttpRequest, p: &Params) -> Result<Presented, OAuthError> {
+    let basic = match req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+            Some(decode_basic(&h[6..]).ok_or_else(|| OAuthError::invalid_client("token"))?)
+        }
+        _ => None,
+    };
+    let body_secret = p.get("client_secret");
+    let assertion = p.get("client_assertion");
+    let body_id = p.get("client_id");
+    match (basic, body_secret, assertion) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => {
+            Err(OAuthError::bad_request(
+                "invalid_request",
+                "use exactly one client authentication method",
+            ))
+        }
+        (Some((id, secret)), None, None) => {
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "client_id differs from the Authorization header",
+                ));
+            }
+            Ok(Presented::Basic {
+                client_id: id,
+                secret,
+            })
+        }
+        (None, Some(secret), None) => match body_id {
+            Some(id) => Ok(Presented::Post {
+                client_id: id.to_owned(),
+                secret: secret.to_owned(),
+            }),
+            None => Err(OAuthError::invalid_client("token")),
+        },
+        (None, None, Some(a)) => {
+            if p.get("client_assertion_type")
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "unsupported client_assertion_type",
+                ));
+            }
+            Ok(Presented::Assertion {
+                client_id: body_id.map(str::to_owned),
+                assertion: a.to_owned(),
+            })
+        }
+        (None, None, None) => Ok(match body_id {
+            Some(id) => Presented::Public {
+                client_id: id.to_owned(),
+            },
+            None => Presented::Missing,
+        }),
+    }
+}
+
+/// `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+fn decode_basic(b64: &str) -> Option<(String, String)> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let dec = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((dec(id)?, dec(secret)?))
+}
+
+/// The bearer token of the `Authorization` header (scheme case-insensitive, RFC 9110).
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let h = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    (h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ")).then(|| h[7..].trim().to_owned())
+}
+
+/// The request id set by the logging middleware, and the peer address.
+pub fn meta(req: &HttpRequest) -> (Option<String>, Option<String>) {
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|r| r.to_string());
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    (request_id, ip)
+}
+
+use actix_web::HttpMessage;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_parameters_are_refused_but_resources_add_up() {
+        assert_eq!(Params::parse("a=1&a=2").unwrap_err(), "a");
+        let p = Params::parse("resource=x&resource=y&a=&b=1").unwrap();
+        assert_eq!(p.resources, vec!["x", "y"]);
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.get("b"), Some("1"));
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let enc = base64::engine::general_purpose::STANDARD.encode("my%3Aid:s%2B%25%3A");
+        assert_eq!(decode_basic(&enc), Some(("my:id".into(), "s+%:".into())));
+        assert_eq!(decode_basic("!!"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! The actix layer: routes, extractors, middleware and the three response error types
+//! (`OAuthError`, `ApiError`, `PageError`). Handlers validate, call one service
+//! function and respond.
+
+pub mod admin;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+pub mod pages;
+pub mod protocol;
+pub mod state;
+
+use actix_web::web;
+
+/// Register every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use protocol::*;
+    cfg.service(ops::get_healthz)
+        .service(ops::get_readyz)
+        .service(ops::get_metrics)
+        .service(discovery::get_openid_configuration)
+        .service(discovery::get_oauth_metadata)
+        .service(discovery::get_oauth_metadata_inserted)
+        .service(discovery::get_openid_configuration_inserted)
+        .service(jwks::get_jwks)
+        .service(token::post_token)
+        .service(introspect::post_introspect)
+        .service(revoke::post_revoke)
+        .route("/t/{slug}/authorize", web::get().to(authorize::authorize))
+        .route("/t/{slug}/authorize", web::post().to(authorize::authorize))
+        .route("/t/{slug}/userinfo", web::get().to(userinfo::userinfo))
+        .route("/t/{slug}/userinfo", web::post().to(userinfo::userinfo))
+        .route("/t/{slug}/logout", web::get().to(logout::logout))
+        .route("/t/{slug}/logout", web::post().to(logout::logout))
+        .route("/t/{slug}/login", web::get().to(pages::login::get_login))
+        .route("/t/{slug}/login", web::post().to(pages::login::post_login))
+        .route(
+            "/t/{slug}/consent",
+            web::get().to(pages::consent::get_consent),
+        )
+        .route(
+            "/t/{slug}/consent",
+            web::post().to(pages::consent::post_consent),
+        )
+        .configure(admin::configure);
+}

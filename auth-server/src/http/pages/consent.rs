@@ -1,0 +1,93 @@
+//! The consent page: which client asks for which scopes; `decision` = `allow | deny`.
+//! The transaction is taken on POST (single use), so a replayed form finds nothing.
+
+use super::{PageError, check_origin, layout, page, see_other};
+use crate::http::extract::{Params, Tenant};
+use crate::http::protocol::authorize::current_session;
+use crate::service::Ctx;
+use crate::service::login;
+use crate::service::oauth::authorize;
+use crate::tokens::constant_time_eq;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::html;
+
+/// `GET /t/{slug}/consent?tx=…`
+pub async fn get_consent(
+    req: HttpRequest,
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+    q: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let sub = &tenant.0;
+    let tx_id = q
+        .get("tx")
+        .ok_or_else(|| PageError::bad_request("Start from your application."))?;
+    let tx = login::load_tx(&ctx, sub, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(|| {
+            PageError::bad_request("This request has expired. Start again from the application.")
+        })?;
+    current_session(&req, &ctx, sub).await?.ok_or_else(|| {
+        PageError::bad_request("You are not signed in. Start again from the application.")
+    })?;
+    let client = ctx
+        .store
+        .repos()
+        .clients()
+        .get(&sub.id, &tx.request.client_id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?;
+    let markup = layout(
+        "Allow access",
+        html! {
+            h1 { "Allow " (client.name) "?" }
+            p { (client.name) " asks for:" }
+            ul { @for s in tx.request.scope.split(' ').filter(|s| !s.is_empty()) { li { (s) } } }
+            form method="post" action={ "/t/" (sub.slug) "/consent" } {
+                input type="hidden" name="tx" value=(tx_id);
+                input type="hidden" name="csrf" value=(tx.csrf);
+                button type="submit" name="decision" value="allow" { "Allow" }
+                button type="submit" name="decision" value="deny" { "Deny" }
+            }
+        },
+    );
+    Ok(page(StatusCode::OK, markup))
+}
+
+/// `POST /t/{slug}/consent`
+pub async fn post_consent(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+) -> Result<HttpResponse, PageError> {
+    check_origin(&req, &ctx.settings.public_url)?;
+    let sub = &tenant.0;
+    let p = Params::parse(std::str::from_utf8(&body).unwrap_or(""))
+        .map_err(|_| PageError::bad_request("Malformed form."))?;
+    let tx = login::take_tx(&ctx, sub, p.get("tx").unwrap_or_default())
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(|| {
+            PageError::bad_request("This request has expired or was already answered.")
+        })?;
+    if !constant_time_eq(
+        p.get("csrf").unwrap_or_default().as_bytes(),
+        tx.csrf.as_bytes(),
+    ) {
+        return Err(PageError::forbidden());
+    }
+    let session = current_session(&req, &ctx, sub).await?.ok_or_else(|| {
+        PageError::bad_request("You are not signed in. Start again from the application.")
+    })?;
+    let issuer = ctx.settings.issuer(sub.slug.as_str());
+    let location = match p.get("decision") {
+        Some("allow") => authorize::grant_consent(&ctx, sub, &issuer, &tx.request, &session).await,
+        Some("deny") => authorize::deny(&tx.request, &issuer),
+        _ => return Err(PageError::bad_request("Choose allow or deny.")),
+    }
+    .map_err(PageError::from_flow)?;
+    Ok(see_other(&location))
+}

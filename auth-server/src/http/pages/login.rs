@@ -1,0 +1,148 @@
+//! The login form (`username`, `password`, hidden `csrf` and `tx`). Failures show one
+//! generic message; account-state messages appear only after the password was right.
+
+use super::{PageError, check_origin, layout, page, see_other, session_cookie};
+use crate::http::extract::{Params, Tenant};
+use crate::http::state::Metrics;
+use crate::service::Ctx;
+use crate::service::login::{self, LoginError};
+use crate::service::oauth::authorize;
+use crate::tokens::constant_time_eq;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::html;
+
+fn form(slug: &str, tx: &str, csrf: &str, username: &str, alert: Option<&str>) -> maud::Markup {
+    layout(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            @if let Some(a) = alert { p role="alert" { (a) } }
+            form method="post" action={ "/t/" (slug) "/login" } {
+                input type="hidden" name="tx" value=(tx);
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Username" input name="username" autocomplete="username" value=(username) required; }
+                label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                button type="submit" name="action" value="login" { "Sign in" }
+                button type="submit" name="action" value="cancel" formnovalidate { "Cancel" }
+            }
+        },
+    )
+}
+
+/// `GET /t/{slug}/login?tx=…`
+pub async fn get_login(
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+    q: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let tx_id = q
+        .get("tx")
+        .ok_or_else(|| PageError::bad_request("Start signing in from your application."))?;
+    let tx = login::load_tx(&ctx, &tenant.0, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "This sign-in has expired. Go back to the application and start again.",
+            )
+        })?;
+    let hint = tx.request.login_hint.clone().unwrap_or_default();
+    Ok(page(
+        StatusCode::OK,
+        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None),
+    ))
+}
+
+/// `POST /t/{slug}/login`
+pub async fn post_login(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<Ctx>,
+    metrics: web::Data<Metrics>,
+    tenant: Tenant,
+) -> Result<HttpResponse, PageError> {
+    check_origin(&req, &ctx.settings.public_url)?;
+    let p = Params::parse(std::str::from_utf8(&body).unwrap_or(""))
+        .map_err(|_| PageError::bad_request("Malformed form."))?;
+    let sub = &tenant.0;
+    let tx_id = p.get("tx").unwrap_or_default();
+    let tx = login::load_tx(&ctx, sub, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "This sign-in has expired. Go back to the application and start again.",
+            )
+        })?;
+    if !constant_time_eq(
+        p.get("csrf").unwrap_or_default().as_bytes(),
+        tx.csrf.as_bytes(),
+    ) {
+        return Err(PageError::forbidden());
+    }
+    let issuer = ctx.settings.issuer(sub.slug.as_str());
+    if p.get("action") == Some("cancel") {
+        let tx = login::take_tx(&ctx, sub, tx_id)
+            .await
+            .map_err(PageError::from_flow)?
+            .ok_or_else(PageError::forbidden)?;
+        return Ok(see_other(
+            &authorize::deny(&tx.request, &issuer).map_err(PageError::from_flow)?,
+        ));
+    }
+    let username = p.get("username").unwrap_or_default();
+    let user =
+        match login::verify_password(&ctx, sub, username, p.get("password").unwrap_or_default())
+            .await
+        {
+            Ok(u) => u,
+            Err(LoginError::Flow(e)) => return Err(PageError::from_flow(e)),
+            Err(e) => {
+                metrics.login_failures.inc();
+                tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
+                return Ok(page(
+                    StatusCode::OK,
+                    form(
+                        sub.slug.as_str(),
+                        tx_id,
+                        &tx.csrf,
+                        username,
+                        Some(&e.to_string()),
+                    ),
+                ));
+            }
+        };
+    let tx = login::take_tx(&ctx, sub, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(PageError::forbidden)?;
+    let sid = login::create_session(&ctx, sub, &user.id, vec!["pwd".into()])
+        .await
+        .map_err(PageError::from_flow)?;
+    let session = login::session(&ctx, sub, &sid)
+        .await
+        .map_err(PageError::from_flow)?;
+    let client = ctx
+        .store
+        .repos()
+        .clients()
+        .get(&sub.id, &tx.request.client_id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?;
+    let next = authorize::decide(&ctx, sub, &client, &issuer, tx.request, session, true)
+        .await
+        .map_err(PageError::from_flow)?;
+    let mut resp = see_other(&crate::http::protocol::authorize::location(
+        sub.slug.as_str(),
+        next,
+    ));
+    resp.add_cookie(&session_cookie(
+        &ctx.settings.public_url,
+        sub.slug.as_str(),
+        sid,
+        ctx.settings.session_ttl as i64,
+    ))
+    .map_err(|_| PageError::bad_request("cookie"))?;
+    Ok(resp)
+}

@@ -1,0 +1,149 @@
+//! Server-rendered HTML (maud escapes every value): login, consent, error pages.
+//! Plain forms that work without JavaScript, per the HTML contract in DESIGN.md.
+
+pub mod consent;
+pub mod login;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use maud::{DOCTYPE, Markup, html};
+
+/// Wrap page content in the shared layout.
+pub fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.6rem 0}input{width:100%;padding:.4rem}button{margin:.6rem .4rem 0 0;padding:.4rem 1rem}[role=alert]{color:#a00;border:1px solid #a00;padding:.5rem}" }
+            }
+            body { main { (body) } }
+        }
+    }
+}
+
+/// An HTML page response.
+pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+/// An error shown as a page (never a redirect: used before the client and redirect URI
+/// are validated, and for expired or forged forms).
+#[derive(Debug)]
+pub struct PageError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// What the user is told.
+    pub message: String,
+}
+
+impl PageError {
+    /// 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        PageError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// 403 (CSRF or origin failures).
+    pub fn forbidden() -> Self {
+        PageError {
+            status: StatusCode::FORBIDDEN,
+            message: "This form is no longer valid. Go back to the application and start again."
+                .into(),
+        }
+    }
+
+    /// Map a flow failure to a page.
+    pub fn from_flow(e: crate::service::FlowError) -> Self {
+        use crate::service::FlowError;
+        match e {
+            FlowError::Unavailable => PageError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "The service is temporarily unavailable. Try again shortly.".into(),
+            },
+            FlowError::Internal(e) => {
+                tracing::error!(error.cause_chain = ?e, "internal error on a page");
+                PageError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "Something went wrong.".into(),
+                }
+            }
+            other => PageError::bad_request(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        page(
+            self.status,
+            layout(
+                "Error",
+                html! { h1 { "Sign-in error" } p role="alert" { (self.message) } },
+            ),
+        )
+    }
+}
+
+/// A 303 See Other (RFC 9700 §4.12: never 307/308 after a credential POST).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Refuse a state-changing form from another origin: `Origin`, when the browser sends
+/// it, must be this server's public origin.
+pub fn check_origin(req: &HttpRequest, public_url: &url::Url) -> Result<(), PageError> {
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => Ok(()),
+        Some(o) if o == public_url.origin().ascii_serialization() => Ok(()),
+        Some(_) => Err(PageError::forbidden()),
+    }
+}
+
+/// Name of a tenant's session cookie: `__Host-` prefixed when served over https.
+pub fn session_cookie_name(public_url: &url::Url, slug: &str) -> String {
+    if public_url.scheme() == "https" {
+        format!("__Host-sid-{slug}")
+    } else {
+        format!("sid-{slug}")
+    }
+}
+
+/// The session cookie: HttpOnly, SameSite=Lax, Secure over https, path `/`.
+pub fn session_cookie(
+    public_url: &url::Url,
+    slug: &str,
+    value: String,
+    max_age: i64,
+) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(session_cookie_name(public_url, slug), value)
+        .path("/")
+        .http_only(true)
+        .secure(public_url.scheme() == "https")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+        .finish()
+}

@@ -1,0 +1,73 @@
+//! OIDC Discovery 1.0 and RFC 8414 metadata, at the issuer and at the RFC 8414 §3
+//! path-inserted locations under the public root.
+
+use crate::http::extract::Tenant;
+use crate::service::Ctx;
+use actix_web::{HttpResponse, get, web};
+use serde_json::{Value, json};
+
+/// The metadata document of `issuer`.
+pub fn metadata(issuer: &str) -> Value {
+    let e = |p: &str| format!("{issuer}{p}");
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": e("/authorize"),
+        "token_endpoint": e("/token"),
+        "userinfo_endpoint": e("/userinfo"),
+        "jwks_uri": e("/jwks"),
+        "introspection_endpoint": e("/introspect"),
+        "revocation_endpoint": e("/revoke"),
+        "end_session_endpoint": e("/logout"),
+        "scopes_supported": ["openid", "profile", "email", "offline_access", "mcp", "admin"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "name", "preferred_username", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+        "resource_indicators_supported": true,
+    })
+}
+
+fn respond(ctx: &Ctx, slug: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(metadata(&ctx.settings.issuer(slug)))
+}
+
+/// `GET /t/{slug}/.well-known/openid-configuration`
+#[get("/t/{slug}/.well-known/openid-configuration")]
+pub async fn get_openid_configuration(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
+    respond(&ctx, tenant.0.slug.as_str())
+}
+
+/// `GET /t/{slug}/.well-known/oauth-authorization-server`
+#[get("/t/{slug}/.well-known/oauth-authorization-server")]
+pub async fn get_oauth_metadata(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
+    respond(&ctx, tenant.0.slug.as_str())
+}
+
+/// `GET /.well-known/oauth-authorization-server/t/{slug}` (RFC 8414 §3.1 path insertion)
+#[get("/.well-known/oauth-authorization-server/t/{slug}")]
+pub async fn get_oauth_metadata_inserted(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
+    respond(&ctx, tenant.0.slug.as_str())
+}
+
+/// `GET /.well-known/openid-configuration/t/{slug}` (the same form for OIDC)
+#[get("/.well-known/openid-configuration/t/{slug}")]
+pub async fn get_openid_configuration_inserted(
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+) -> HttpResponse {
+    respond(&ctx, tenant.0.slug.as_str())
+}

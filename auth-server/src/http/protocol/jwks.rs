@@ -1,0 +1,18 @@
+//! The issuer's JWK set (RFC 7517): active, next and recently retired public keys.
+
+use crate::http::extract::Tenant;
+use crate::http::protocol::error::OAuthError;
+use crate::service::{Ctx, FlowError, keys};
+use actix_web::{HttpResponse, get, web};
+
+/// `GET /t/{slug}/jwks`
+#[get("/t/{slug}/jwks")]
+pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpResponse, OAuthError> {
+    let ring = keys::ring(&ctx, &tenant.0.id)
+        .await
+        .map_err(|e| OAuthError::from_flow(FlowError::from(e), "jwks"))?;
+    // Short max-age: a new next key must reach caches long before it signs.
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(ring.jwks(ctx.now())))
+}

@@ -1,0 +1,76 @@
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, then one service call
+//! per grant type.
+
+use super::error::OAuthError;
+use super::no_store_json;
+use crate::http::extract::{Params, Tenant, client_auth, form};
+use crate::http::state::Metrics;
+use crate::service::oauth::{client_credentials, code, refresh};
+use crate::service::{Ctx, FlowError, clients};
+use actix_web::{HttpRequest, HttpResponse, post, web};
+
+/// `POST /t/{slug}/token`
+#[post("/t/{slug}/token")]
+pub async fn post_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<Ctx>,
+    metrics: web::Data<Metrics>,
+    tenant: Tenant,
+) -> Result<HttpResponse, OAuthError> {
+    let p = form(&req, &body)?;
+    let presented = client_auth(&req, &p)?;
+    let issuer = ctx.settings.issuer(tenant.0.slug.as_str());
+    let fail = |e: FlowError| OAuthError::from_flow(e, "token");
+    let grant_type = p
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "grant_type is missing"))?;
+    let client = clients::authenticate(&ctx, &tenant.0.id, &issuer, &presented)
+        .await
+        .map_err(fail)?;
+    let response = grant(&ctx, &tenant, &issuer, &client, grant_type, &p)
+        .await
+        .map_err(fail)?;
+    metrics.tokens_issued.with_label_values(&[grant_type]).inc();
+    Ok(no_store_json(response))
+}
+
+async fn grant(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    issuer: &str,
+    client: &crate::domain::Client,
+    grant_type: &str,
+    p: &Params,
+) -> Result<refresh_response::TokenResponse, FlowError> {
+    let t = &tenant.0;
+    match grant_type {
+        "authorization_code" => {
+            let req = code::CodeRequest {
+                code: p.get("code"),
+                redirect_uri: p.get("redirect_uri"),
+                code_verifier: p.get("code_verifier"),
+            };
+            code::exchange(ctx, t, issuer, client, req).await
+        }
+        "refresh_token" => {
+            refresh::refresh(
+                ctx,
+                t,
+                issuer,
+                client,
+                p.get("refresh_token"),
+                p.get("scope"),
+            )
+            .await
+        }
+        "client_credentials" => {
+            client_credentials::issue(ctx, t, issuer, client, p.get("scope"), &p.resources).await
+        }
+        _ => Err(FlowError::UnsupportedGrantType),
+    }
+}
+
+mod refresh_response {
+    pub use crate::service::oauth::issue::TokenResponse;
+}

@@ -1,0 +1,167 @@
+//! Access token validation, shared by introspection (RFC 7662), userinfo (OIDC Core
+//! §5.3) and the admin API: signature and issuer (JWT) or stored hash (opaque), expiry,
+//! and revocation (the token's `jti` and its grant family).
+
+use super::oauth::issue::profile_claims;
+use super::{Ctx, FlowError, keys};
+use crate::domain::{Client, Scope, Subscription};
+use crate::store::StoreError;
+use crate::tokens::{hash_token, jwt};
+use serde_json::{Map, Value, json};
+
+/// Claims of a valid access token.
+pub type Claims = Map<String, Value>;
+
+/// The claims of `token` if it is an active access token of `tenant`, else `None`.
+pub async fn validate_access_token(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    token: &str,
+) -> Result<Option<Claims>, FlowError> {
+    let now = ctx.now();
+    let claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+        let ring = keys::ring(ctx, &tenant.id).await?;
+        match jwt::verify(&ring, token, "at+jwt", now, 0) {
+            Ok(c) if c.get("iss").and_then(Value::as_str) == Some(issuer) => c,
+            _ => return Ok(None),
+        }
+    } else {
+        if token.is_empty() || token.len() > 512 {
+            return Ok(None);
+        }
+        match ctx
+            .store
+            .repos()
+            .tokens()
+            .opaque(&tenant.id, &hash_token(token))
+            .await
+        {
+            Ok(row) if row.expires_at > now => match row.claims {
+                Value::Object(m) => m,
+                _ => return Ok(None),
+            },
+            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let tokens = ctx.store.repos().tokens();
+    if let Some(jti) = claims.get("jti").and_then(Value::as_str)
+        && tokens.is_jti_revoked(&tenant.id, jti).await?
+    {
+        return Ok(None);
+    }
+    if let Some(gid) = claims.get("gid").and_then(Value::as_str)
+        && tokens.is_family_revoked(&tenant.id, gid).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+fn audience_of(claims: &Claims) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `caller` may learn about a token with these claims. A resource server that
+/// declares no audience of its own is a tenant-wide introspector; one that does sees
+/// only tokens addressed to it (RFC 9700 §4.10.2), and every client sees its own.
+fn caller_may_see(caller: &Client, claims: &Claims) -> bool {
+    if claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str()) {
+        return true;
+    }
+    let own: Vec<&String> = caller
+        .spec
+        .audience
+        .iter()
+        .chain(caller.spec.allowed_resources.iter())
+        .collect();
+    if own.is_empty() {
+        return true;
+    }
+    let aud = audience_of(claims);
+    aud.iter()
+        .any(|a| a == &caller.client_id || own.contains(&a))
+}
+
+/// The RFC 7662 response: `{"active": false}` and nothing else for any token that is
+/// not active or not for this caller.
+pub async fn introspect(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    caller: &Client,
+    token: &str,
+) -> Result<Value, FlowError> {
+    let inactive = json!({"active": false});
+    let Some(claims) = validate_access_token(ctx, tenant, issuer, token).await? else {
+        return Ok(inactive);
+    };
+    if !caller_may_see(caller, &claims) {
+        return Ok(inactive);
+    }
+    let mut out = Map::new();
+    out.insert("active".into(), true.into());
+    out.insert("token_type".into(), "Bearer".into());
+    for k in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "sub_tenant",
+        "act",
+        "auth_time",
+    ] {
+        if let Some(v) = claims.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if claims.contains_key("gid")
+        && let Some(sub) = claims.get("sub").and_then(Value::as_str)
+        && let Ok(user) = ctx.store.repos().users().get(&tenant.id, sub).await
+    {
+        out.insert("username".into(), user.username.into());
+    }
+    Ok(Value::Object(out))
+}
+
+/// OIDC userinfo for a bearer token: needs `openid` and a user.
+pub async fn userinfo(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    token: &str,
+) -> Result<Value, FlowError> {
+    let claims = validate_access_token(ctx, tenant, issuer, token)
+        .await?
+        .ok_or(FlowError::InvalidToken)?;
+    let scope = Scope::parse(claims.get("scope").and_then(Value::as_str).unwrap_or(""))
+        .map_err(|_| FlowError::InvalidToken)?;
+    if !scope.contains("openid") || !claims.contains_key("gid") {
+        return Err(FlowError::InsufficientScope);
+    }
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or(FlowError::InvalidToken)?;
+    let user = match ctx.store.repos().users().get(&tenant.id, sub).await {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(StoreError::NotFound) => return Err(FlowError::InvalidToken),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = profile_claims(&user, &scope);
+    out.insert("sub".into(), user.id.into());
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,195 @@
+//! Browser sessions, authorization transactions and the password first factor.
+//!
+//! A transaction holds a validated authorization request while the user logs in and
+//! consents; it carries the CSRF token of the forms it renders and expires after five
+//! minutes (SECURITY.md "auth/login transaction 5 min"). A session is created with a
+//! fresh id at every successful login (no fixation) and lives in the ephemeral store.
+
+use super::oauth::authorize::AuthzRequest;
+use super::{Ctx, FlowError, random};
+use crate::domain::{Subscription, User, Username};
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a login/consent transaction may take.
+pub const TX_TTL: i64 = 300;
+
+/// A pending authorization request between `/authorize` and the code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthzTx {
+    /// The validated request.
+    pub request: AuthzRequest,
+    /// Anti-CSRF token of the forms of this transaction.
+    pub csrf: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An authenticated browser session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// The user (`sub`).
+    pub user_id: String,
+    /// When the user last authenticated (OIDC `auth_time`).
+    pub auth_time: i64,
+    /// Authentication methods (`pwd`, …).
+    pub amr: Vec<String>,
+    /// Absolute expiry.
+    pub expires_at: i64,
+}
+
+fn tx_key(sub: &Subscription, id: &str) -> String {
+    format!("authz:{}:{}", sub.id.0, id)
+}
+
+fn session_key(sub: &Subscription, id: &str) -> String {
+    format!("sess:{}:{}", sub.id.0, crate::tokens::hash_token(id))
+}
+
+/// Store a new transaction; returns its id.
+pub async fn start_tx(
+    ctx: &Ctx,
+    sub: &Subscription,
+    request: AuthzRequest,
+) -> Result<(String, AuthzTx), FlowError> {
+    let id = random::token(24);
+    let tx = AuthzTx {
+        request,
+        csrf: random::token(24),
+        created_at: ctx.now(),
+    };
+    save_tx(ctx, sub, &id, &tx).await?;
+    Ok((id, tx))
+}
+
+async fn save_tx(ctx: &Ctx, sub: &Subscription, id: &str, tx: &AuthzTx) -> Result<(), FlowError> {
+    let bytes = serde_json::to_vec(tx).map_err(anyhow::Error::from)?;
+    ctx.cache
+        .put(
+            &tx_key(sub, id),
+            &bytes,
+            Duration::from_secs(TX_TTL as u64 + 60),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A live transaction, or `None` when unknown or older than five minutes.
+pub async fn load_tx(
+    ctx: &Ctx,
+    sub: &Subscription,
+    id: &str,
+) -> Result<Option<AuthzTx>, FlowError> {
+    let Some(bytes) = ctx.cache.get(&tx_key(sub, id)).await? else {
+        return Ok(None);
+    };
+    let tx: AuthzTx = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    Ok((ctx.now() - tx.created_at <= TX_TTL).then_some(tx))
+}
+
+/// Consume a transaction (single use: a replayed consent form finds nothing).
+pub async fn take_tx(
+    ctx: &Ctx,
+    sub: &Subscription,
+    id: &str,
+) -> Result<Option<AuthzTx>, FlowError> {
+    let Some(bytes) = ctx.cache.take(&tx_key(sub, id)).await? else {
+        return Ok(None);
+    };
+    let tx: AuthzTx = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    Ok((ctx.now() - tx.created_at <= TX_TTL).then_some(tx))
+}
+
+/// The session behind a cookie value, if live.
+pub async fn session(
+    ctx: &Ctx,
+    sub: &Subscription,
+    cookie: &str,
+) -> Result<Option<Session>, FlowError> {
+    let Some(bytes) = ctx.cache.get(&session_key(sub, cookie)).await? else {
+        return Ok(None);
+    };
+    let s: Session = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    Ok((s.expires_at > ctx.now()).then_some(s))
+}
+
+/// Create a session (always a new id); returns the cookie value.
+pub async fn create_session(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user_id: &str,
+    amr: Vec<String>,
+) -> Result<String, FlowError> {
+    let id = random::token(32);
+    let now = ctx.now();
+    let s = Session {
+        user_id: user_id.to_owned(),
+        auth_time: now,
+        amr,
+        expires_at: now + ctx.settings.session_ttl as i64,
+    };
+    let bytes = serde_json::to_vec(&s).map_err(anyhow::Error::from)?;
+    ctx.cache
+        .put(
+            &session_key(sub, &id),
+            &bytes,
+            Duration::from_secs(ctx.settings.session_ttl),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// End a session.
+pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<(), FlowError> {
+    ctx.cache.delete(&session_key(sub, cookie)).await?;
+    Ok(())
+}
+
+/// Why a login failed. Only `BadCredentials` is shown before the password was verified.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password: one generic message.
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// The password was right but the account is disabled.
+    #[error("this account is disabled")]
+    Disabled,
+    /// A flow failure (store down…).
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+/// Verify a username and password. Unknown users cost the same argon2 work as known ones.
+pub async fn verify_password(
+    ctx: &Ctx,
+    sub: &Subscription,
+    username: &str,
+    password: &str,
+) -> Result<User, LoginError> {
+    let Ok(name) = Username::parse(username) else {
+        let _ = ctx.passwords.verify(password, None).await;
+        return Err(LoginError::BadCredentials);
+    };
+    let (user, hash) = match ctx
+        .store
+        .repos()
+        .users()
+        .credentials(&sub.id, name.as_str())
+        .await
+    {
+        Ok((u, h)) => (Some(u), h),
+        Err(StoreError::NotFound) => (None, None),
+        Err(e) => return Err(LoginError::Flow(e.into())),
+    };
+    let ok = ctx
+        .passwords
+        .verify(password, hash)
+        .await
+        .map_err(|e| LoginError::Flow(FlowError::Internal(e.into())))?;
+    match user {
+        Some(u) if ok && u.disabled => Err(LoginError::Disabled),
+        Some(u) if ok => Ok(u),
+        _ => Err(LoginError::BadCredentials),
+    }
+}

@@ -1,0 +1,86 @@
+//! Use cases. Services own transactions and audit writes; they know neither actix nor
+//! HTTP. Each takes the [`Ctx`] (everything a use case may touch) and returns a typed
+//! error that the HTTP layer maps once.
+
+pub mod admin;
+pub mod audit;
+pub mod clients;
+mod error;
+pub mod introspect;
+pub mod keys;
+pub mod login;
+pub mod oauth;
+pub mod random;
+pub mod tenants;
+pub mod users;
+
+pub use error::{AdminError, FlowError};
+
+use crate::cache::Ephemeral;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::directory::password::PasswordHasher;
+use crate::store::Store;
+use crate::tokens::MasterKey;
+use std::sync::Arc;
+
+/// Everything a use case may touch; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Ctx(Arc<CtxInner>);
+
+/// The parts of a [`Ctx`].
+#[derive(Debug)]
+pub struct CtxInner {
+    /// Validated configuration.
+    pub settings: Settings,
+    /// The only source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Durable storage.
+    pub store: Store,
+    /// Ephemeral shared state (Redis or in-process).
+    pub cache: Arc<dyn Ephemeral>,
+    /// Encrypts private keys at rest.
+    pub master_key: MasterKey,
+    /// Bounded argon2id hasher.
+    pub passwords: Arc<PasswordHasher>,
+    /// Per-subscription key rings, refreshed every few seconds.
+    pub keyrings: keys::KeyCache,
+    /// Subscriptions by slug, refreshed every few seconds.
+    pub tenants: tenants::TenantCache,
+}
+
+impl Ctx {
+    /// Assemble a context.
+    pub fn new(inner: CtxInner) -> Ctx {
+        Ctx(Arc::new(inner))
+    }
+
+    /// Now, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = CtxInner;
+    fn deref(&self) -> &CtxInner {
+        &self.0
+    }
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Actor {
+    /// A user (`sub`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// A client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Request id of the HTTP request.
+    #[serde(skip)]
+    pub request_id: Option<String>,
+    /// Source address.
+    #[serde(skip)]
+    pub ip: Option<String>,
+}

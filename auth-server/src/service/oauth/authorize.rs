@@ -1,0 +1,420 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1, OIDC Core §3.1.2).
+//!
+//! Validation happens in two stages, because nothing may be redirected before the
+//! client and redirect URI are known good (RFC 6749 §4.1.2.1): [`validate_client`]
+//! failures show an error page; [`validate_request`] failures redirect to the
+//! registered URI with `error`, `state` and `iss` (RFC 9207).
+
+use super::{pkce, resource};
+use crate::domain::{Client, GrantType, Scope, Subscription};
+use crate::service::login::{self, Session};
+use crate::service::{Ctx, FlowError, random};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How long a replayed code is remembered (to revoke what the first use issued).
+pub const TOMBSTONE_TTL: u64 = 600;
+
+/// Raw authorization request parameters (query or form), duplicates already refused.
+pub type Params = HashMap<String, String>;
+
+/// A request that passed validation and is worth a transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthzRequest {
+    /// Client.
+    pub client_id: String,
+    /// The redirect URI to use (as sent, or the only registered one).
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was sent (then the token request must repeat it).
+    pub redirect_uri_sent: bool,
+    /// Requested scope (validated against the client).
+    pub scope: String,
+    /// Opaque client state, echoed byte for byte.
+    pub state: Option<String>,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// Encoded PKCE challenge (oxide-auth form).
+    pub pkce: String,
+    /// `prompt` values.
+    pub prompt: Vec<String>,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// `login_hint` for the form.
+    pub login_hint: Option<String>,
+    /// RFC 8707 resources.
+    pub resources: Vec<String>,
+}
+
+/// A failure after the client and redirect URI were validated: redirect with it.
+#[derive(Debug, Clone)]
+pub struct RedirectError {
+    /// Registered redirect URI.
+    pub redirect_uri: String,
+    /// RFC 6749 error code.
+    pub error: &'static str,
+    /// Human description (ASCII, no CR/LF/TAB).
+    pub description: String,
+    /// State to echo.
+    pub state: Option<String>,
+}
+
+/// What to do with a validated request.
+#[derive(Debug)]
+pub enum Next {
+    /// Show the login form for this transaction.
+    Login(String),
+    /// Show the consent page for this transaction.
+    Consent(String),
+    /// Redirect the browser (success with a code, or an error).
+    Redirect(String),
+}
+
+/// Stage one: the client and the redirect URI. `Err` carries the message of the error page.
+pub async fn validate_client(
+    ctx: &Ctx,
+    sub: &Subscription,
+    p: &Params,
+) -> Result<(Client, String), FlowError> {
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| FlowError::InvalidRequest("client_id is missing".into()))?;
+    let client = match ctx.store.repos().clients().get(&sub.id, client_id).await {
+        Ok(c) if c.enabled => c,
+        Ok(_) | Err(crate::store::StoreError::NotFound) => {
+            return Err(FlowError::InvalidRequest("unknown client".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let uri = client
+        .spec
+        .redirect_uri_for(p.get("redirect_uri").map(String::as_str))
+        .ok_or_else(|| {
+            FlowError::InvalidRequest(
+                "the redirect_uri is missing or not registered for this client".into(),
+            )
+        })?;
+    Ok((client, uri))
+}
+
+/// Stage two: everything else, answered by redirect.
+pub fn validate_request(
+    sub: &Subscription,
+    client: &Client,
+    redirect_uri: String,
+    p: &Params,
+) -> Result<AuthzRequest, RedirectError> {
+    let state = p.get("state").cloned();
+    let fail = |error: &'static str, description: &str| RedirectError {
+        redirect_uri: redirect_uri.clone(),
+        error,
+        description: description.to_owned(),
+        state: state.clone(),
+    };
+    match p.get("response_type").map(String::as_str) {
+        None => return Err(fail("invalid_request", "response_type is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if p.get("response_mode").is_some_and(|m| m != "query") {
+        return Err(fail(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
+    }
+    if p.contains_key("request") {
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if p.contains_key("request_uri") {
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    if !client.spec.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            "unauthorized_client",
+            "this client may not use the authorization code grant",
+        ));
+    }
+    let pkce = pkce::challenge(
+        p.get("code_challenge_method").map(String::as_str),
+        p.get("code_challenge").map(String::as_str),
+    )
+    .map_err(|m| fail("invalid_request", m))?;
+    let scope = Scope::parse(p.get("scope").map(String::as_str).unwrap_or(""))
+        .map_err(|_| fail("invalid_scope", "malformed scope"))?;
+    if !scope.is_subset(&client.spec.scope) {
+        return Err(fail(
+            "invalid_scope",
+            "a requested scope is not allowed for this client",
+        ));
+    }
+    let prompt: Vec<String> = p
+        .get("prompt")
+        .map(|v| {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if prompt
+        .iter()
+        .any(|v| !["none", "login", "consent", "select_account"].contains(&v.as_str()))
+    {
+        return Err(fail("invalid_request", "unknown prompt value"));
+    }
+    if prompt.contains(&"none".to_owned()) && prompt.len() > 1 {
+        return Err(fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age =
+        match p.get("max_age") {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                fail("invalid_request", "max_age must be a non-negative integer")
+            })?),
+        };
+    if p.get("claims").is_some_and(|c| {
+        serde_json::from_str::<serde_json::Value>(c)
+            .map(|v| !v.is_object())
+            .unwrap_or(true)
+    }) {
+        return Err(fail("invalid_request", "claims must be a JSON object"));
+    }
+    let resources: Vec<String> = p
+        .get("resource")
+        .map(|r| {
+            r.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    resource::audience(sub, client, &scope, &resources)
+        .map_err(|_| fail("invalid_target", "a requested resource is not allowed"))?;
+    Ok(AuthzRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri_sent: p.contains_key("redirect_uri"),
+        redirect_uri,
+        scope: scope.to_string(),
+        state,
+        nonce: p.get("nonce").cloned(),
+        pkce,
+        prompt,
+        max_age,
+        login_hint: p.get("login_hint").cloned(),
+        resources,
+    })
+}
+
+/// A stored authorization code (by hash), single use, 60 s.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI, if the request carried one.
+    pub redirect_uri: Option<String>,
+    /// Granted scope.
+    pub scope: String,
+    /// The user.
+    pub user_id: String,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// Authentication time.
+    pub auth_time: i64,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Encoded PKCE challenge.
+    pub pkce: String,
+    /// RFC 8707 resources.
+    pub resources: Vec<String>,
+    /// The family its tokens will belong to (known now so a replay can revoke it).
+    pub family_id: String,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// Cache key of a code.
+pub fn code_key(sub: &Subscription, code: &str) -> String {
+    format!("code:{}:{}", sub.id.0, crate::tokens::hash_token(code))
+}
+
+/// Cache key of a redeemed code's tombstone.
+pub fn tombstone_key(sub: &Subscription, code: &str) -> String {
+    format!("codeused:{}:{}", sub.id.0, crate::tokens::hash_token(code))
+}
+
+/// The redirect URL carrying `params`, plus `iss` (RFC 9207).
+pub fn redirect_url(
+    redirect_uri: &str,
+    issuer: &str,
+    params: &[(&str, &str)],
+) -> Result<String, FlowError> {
+    let mut url = url::Url::parse(redirect_uri).map_err(|e| FlowError::Internal(e.into()))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        q.append_pair("iss", issuer);
+    }
+    Ok(url.into())
+}
+
+/// The redirect for a [`RedirectError`].
+pub fn error_redirect(e: &RedirectError, issuer: &str) -> Result<String, FlowError> {
+    let mut params = vec![
+        ("error", e.error),
+        ("error_description", e.description.as_str()),
+    ];
+    if let Some(s) = &e.state {
+        params.push(("state", s.as_str()));
+    }
+    redirect_url(&e.redirect_uri, issuer, &params)
+}
+
+/// Decide what happens next for a validated request and the browser's session.
+/// `fresh_login` is true right after the login form succeeded for this transaction.
+pub async fn decide(
+    ctx: &Ctx,
+    sub: &Subscription,
+    client: &Client,
+    issuer: &str,
+    req: AuthzRequest,
+    session: Option<Session>,
+    fresh_login: bool,
+) -> Result<Next, FlowError> {
+    let now = ctx.now();
+    let has = |p: &str| req.prompt.iter().any(|v| v == p);
+    let too_old = |s: &Session| req.max_age.is_some_and(|m| now - s.auth_time > m);
+    let session = session.filter(|s| fresh_login || (!has("login") && !too_old(s)));
+    let err = |error: &'static str, d: &str| RedirectError {
+        redirect_uri: req.redirect_uri.clone(),
+        error,
+        description: d.into(),
+        state: req.state.clone(),
+    };
+    let Some(session) = session else {
+        if has("none") {
+            return Ok(Next::Redirect(error_redirect(
+                &err("login_required", "the user is not logged in"),
+                issuer,
+            )?));
+        }
+        let (id, _) = login::start_tx(ctx, sub, req).await?;
+        return Ok(Next::Login(id));
+    };
+    let user = match ctx
+        .store
+        .repos()
+        .users()
+        .get(&sub.id, &session.user_id)
+        .await
+    {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(crate::store::StoreError::NotFound) => {
+            let (id, _) = login::start_tx(ctx, sub, req).await?;
+            return Ok(Next::Login(id));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    let consented = client.spec.skip_consent
+        || (!has("consent")
+            && ctx
+                .store
+                .repos()
+                .consents()
+                .get(&sub.id, &user.id, &client.client_id)
+                .await?
+                .is_some_and(|c| scope.is_subset(&c)));
+    if !consented {
+        if has("none") {
+            return Ok(Next::Redirect(error_redirect(
+                &err("consent_required", "the user has not consented"),
+                issuer,
+            )?));
+        }
+        let (id, _) = login::start_tx(ctx, sub, req).await?;
+        return Ok(Next::Consent(id));
+    }
+    Ok(Next::Redirect(
+        issue_code(ctx, sub, issuer, &req, &session).await?,
+    ))
+}
+
+/// Record consent and issue the code (after the consent form).
+pub async fn grant_consent(
+    ctx: &Ctx,
+    sub: &Subscription,
+    issuer: &str,
+    req: &AuthzRequest,
+    session: &Session,
+) -> Result<String, FlowError> {
+    let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    ctx.store
+        .repos()
+        .consents()
+        .put(&sub.id, &session.user_id, &req.client_id, &scope, ctx.now())
+        .await?;
+    issue_code(ctx, sub, issuer, req, session).await
+}
+
+/// The `access_denied` redirect when the user cancels.
+pub fn deny(req: &AuthzRequest, issuer: &str) -> Result<String, FlowError> {
+    let e = RedirectError {
+        redirect_uri: req.redirect_uri.clone(),
+        error: "access_denied",
+        description: "the user denied the request".into(),
+        state: req.state.clone(),
+    };
+    error_redirect(&e, issuer)
+}
+
+async fn issue_code(
+    ctx: &Ctx,
+    sub: &Subscription,
+    issuer: &str,
+    req: &AuthzRequest,
+    session: &Session,
+) -> Result<String, FlowError> {
+    let code = random::token(32);
+    let record = CodeRecord {
+        client_id: req.client_id.clone(),
+        redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
+        scope: req.scope.clone(),
+        user_id: session.user_id.clone(),
+        nonce: req.nonce.clone(),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+        pkce: req.pkce.clone(),
+        resources: req.resources.clone(),
+        family_id: random::id(),
+        expires_at: ctx.now() + ctx.settings.code_ttl as i64,
+    };
+    let bytes = serde_json::to_vec(&record).map_err(anyhow::Error::from)?;
+    ctx.cache
+        .put(
+            &code_key(sub, &code),
+            &bytes,
+            Duration::from_secs(ctx.settings.code_ttl + 60),
+        )
+        .await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        params.push(("state", s.as_str()));
+    }
+    redirect_url(&req.redirect_uri, issuer, &params)
+}

@@ -1,0 +1,176 @@
+//! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6, OAuth 2.1 §4.1.3).
+//!
+//! A code is taken from the ephemeral store atomically (exactly one redemption wins,
+//! across instances) and leaves a tombstone: a replay revokes the family its first
+//! redemption created (RFC 6749 §4.1.2 "SHOULD revoke").
+
+use super::authorize::{CodeRecord, TOMBSTONE_TTL, code_key, tombstone_key};
+use super::issue::{self, AuthFacts, Grant, TokenResponse};
+use super::{pkce, resource};
+use crate::domain::{Client, GrantType, Scope, Subscription};
+use crate::service::{Actor, Ctx, FlowError, audit};
+use crate::store::StoreError;
+use crate::store::tokens::Family;
+use std::time::Duration;
+
+/// Token request parameters of this grant.
+#[derive(Debug)]
+pub struct CodeRequest<'a> {
+    /// `code`.
+    pub code: Option<&'a str>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier`.
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Exchange a code for tokens.
+pub async fn exchange(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    client: &Client,
+    req: CodeRequest<'_>,
+) -> Result<TokenResponse, FlowError> {
+    if !client.spec.allows(GrantType::AuthorizationCode) {
+        return Err(FlowError::UnauthorizedClient(
+            "client may not use authorization_code",
+        ));
+    }
+    let code = req
+        .code
+        .ok_or_else(|| FlowError::InvalidRequest("code is missing".into()))?;
+    let Some(bytes) = ctx.cache.take(&code_key(tenant, code)).await? else {
+        return Err(replayed(ctx, tenant, code).await);
+    };
+    let record: CodeRecord = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    let ttl = Duration::from_secs(TOMBSTONE_TTL);
+    ctx.cache
+        .put(
+            &tombstone_key(tenant, code),
+            record.family_id.as_bytes(),
+            ttl,
+        )
+        .await?;
+    if record.expires_at < ctx.now() {
+        return Err(FlowError::InvalidGrant("code expired"));
+    }
+    if record.client_id != client.client_id {
+        return Err(FlowError::InvalidGrant("code issued to another client"));
+    }
+    if record
+        .redirect_uri
+        .as_deref()
+        .is_some_and(|r| req.redirect_uri != Some(r))
+    {
+        return Err(FlowError::InvalidGrant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    let verifier = req
+        .code_verifier
+        .ok_or(FlowError::InvalidGrant("code_verifier is missing"))?;
+    if !pkce::verifier_well_formed(verifier) {
+        return Err(FlowError::InvalidRequest(
+            "code_verifier must be 43-128 unreserved characters".into(),
+        ));
+    }
+    if !pkce::verify(&record.pkce, verifier) {
+        return Err(FlowError::InvalidGrant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    let user = match ctx
+        .store
+        .repos()
+        .users()
+        .get(&tenant.id, &record.user_id)
+        .await
+    {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(FlowError::InvalidGrant("user no longer active"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let granted =
+        Scope::parse(&record.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    let scope = issue::user_scope(&granted, &user);
+    let audience = resource::audience(tenant, client, &scope, &record.resources)?;
+    let auth = AuthFacts {
+        auth_time: record.auth_time,
+        amr: record.amr.clone(),
+    };
+    let family = Family {
+        id: record.family_id.clone(),
+        client_id: client.client_id.clone(),
+        subject: user.id.clone(),
+        scope: scope.to_string(),
+        claims: serde_json::json!({"auth": auth, "resources": record.resources}),
+        revoked_at: None,
+    };
+    let tx = ctx.store.begin().await?;
+    tx.repos()
+        .tokens()
+        .create_family(&tenant.id, &family, ctx.now())
+        .await?;
+    let refresh = if client.spec.allows(GrantType::RefreshToken) {
+        Some(
+            issue::refresh_token(ctx, &tx, tenant, &family.id, &scope)
+                .await?
+                .0,
+        )
+    } else {
+        None
+    };
+    tx.commit().await?;
+    let grant = Grant {
+        tenant,
+        issuer,
+        client,
+        user: Some(&user),
+        scope,
+        audience,
+        family_id: Some(family.id.clone()),
+        auth: Some(auth),
+        nonce: record.nonce.clone(),
+        act: None,
+    };
+    issue::user_tokens(ctx, &grant, &user, refresh).await
+}
+
+/// A code that is not (or no longer) in the store: if it was redeemed before, revoke
+/// what that redemption issued.
+async fn replayed(ctx: &Ctx, tenant: &Subscription, code: &str) -> FlowError {
+    match ctx.cache.get(&tombstone_key(tenant, code)).await {
+        Ok(Some(family)) => {
+            let family = String::from_utf8_lossy(&family).into_owned();
+            let now = ctx.now();
+            let result = async {
+                let tx = ctx.store.begin().await?;
+                tx.repos()
+                    .tokens()
+                    .revoke_family(&tenant.id, &family, now)
+                    .await?;
+                audit::record(
+                    &tx,
+                    &tenant.id,
+                    &Actor::default(),
+                    "token.reuse_detected",
+                    ("code", &family),
+                    None,
+                    now,
+                )
+                .await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not revoke the family of a replayed code");
+            }
+            FlowError::InvalidGrant("code already used")
+        }
+        Ok(None) => FlowError::InvalidGrant("unknown code"),
+        Err(e) => e.into(),
+    }
+}

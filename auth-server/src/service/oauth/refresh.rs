@@ -1,0 +1,242 @@
+//! The refresh token grant with rotation and reuse detection (RFC 9700 §4.14.2,
+//! OAuth 2.1 §4.3).
+//!
+//! Every use rotates the token. Presenting an already rotated token revokes the whole
+//! family, except inside a short grace window (default 10 s) in which the immediate
+//! parent returns the very response already issued, as long as that successor was not
+//! used itself (IDE-style clients refresh concurrently from several windows; the
+//! django-oauth-toolkit #1617 bug let grandparents redeem, which this rule excludes).
+//! The grace response is kept encrypted with the master key.
+
+use super::issue::{self, AuthFacts, Grant, TokenResponse};
+use super::resource;
+use crate::domain::{Client, GrantType, Scope, Subscription};
+use crate::service::{Actor, Ctx, FlowError, audit};
+use crate::store::StoreError;
+use crate::tokens::hash_token;
+use std::time::Duration;
+
+fn grace_key(tenant: &Subscription, old_hash: &str) -> String {
+    format!("rtgrace:{}:{}", tenant.id.0, old_hash)
+}
+
+/// Refresh: `token` is the presented refresh token, `scope` an optional narrowing.
+pub async fn refresh(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    client: &Client,
+    token: Option<&str>,
+    scope: Option<&str>,
+) -> Result<TokenResponse, FlowError> {
+    if !client.spec.allows(GrantType::RefreshToken) {
+        return Err(FlowError::UnauthorizedClient(
+            "client may not use refresh_token",
+        ));
+    }
+    let token =
+        token.ok_or_else(|| FlowError::InvalidRequest("refresh_token is missing".into()))?;
+    let now = ctx.now();
+    let old_hash = hash_token(token);
+    let row = match ctx
+        .store
+        .repos()
+        .tokens()
+        .refresh(&tenant.id, &old_hash)
+        .await
+    {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => return Err(FlowError::InvalidGrant("unknown refresh token")),
+        Err(e) => return Err(e.into()),
+    };
+    let family = ctx
+        .store
+        .repos()
+        .tokens()
+        .family(&tenant.id, &row.family_id)
+        .await?;
+    if family.client_id != client.client_id {
+        return Err(FlowError::InvalidGrant(
+            "refresh token issued to another client",
+        ));
+    }
+    if family.revoked_at.is_some() {
+        return Err(FlowError::InvalidGrant("refresh token revoked"));
+    }
+    if row.expires_at < now {
+        return Err(FlowError::InvalidGrant("refresh token expired"));
+    }
+    if row.used_at.is_some() {
+        return reused(
+            ctx,
+            tenant,
+            &row.family_id,
+            &old_hash,
+            row.used_at,
+            row.successor_hash.as_deref(),
+        )
+        .await;
+    }
+    let granted = Scope::parse(&row.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    let asked = match scope {
+        Some(s) => Scope::parse(s).map_err(|e| FlowError::InvalidScope(e.to_string()))?,
+        None => granted.clone(),
+    };
+    if !asked.is_subset(&granted) {
+        return Err(FlowError::InvalidScope(
+            "a refresh can only narrow the scope".into(),
+        ));
+    }
+    let user = match ctx
+        .store
+        .repos()
+        .users()
+        .get(&tenant.id, &family.subject)
+        .await
+    {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(FlowError::InvalidGrant("user no longer active"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let auth: AuthFacts =
+        serde_json::from_value(family.claims.get("auth").cloned().unwrap_or_default())
+            .unwrap_or_default();
+    let resources: Vec<String> =
+        serde_json::from_value(family.claims.get("resources").cloned().unwrap_or_default())
+            .unwrap_or_default();
+    let scope = issue::user_scope(&asked, &user);
+    let audience = resource::audience(tenant, client, &scope, &resources)?;
+
+    let tx = ctx.store.begin().await?;
+    // The new token keeps the family's full scope (RFC 9700 §4.14.2: same scope as before).
+    let (new_token, new_hash) =
+        issue::refresh_token(ctx, &tx, tenant, &family.id, &granted).await?;
+    if !tx
+        .repos()
+        .tokens()
+        .consume_refresh(&tenant.id, &old_hash, &new_hash, now)
+        .await?
+    {
+        drop(tx);
+        return concurrent(ctx, tenant, &old_hash).await;
+    }
+    // Commit before minting: SQLite has one writer, and opaque tokens are written
+    // through the pool.
+    tx.commit().await?;
+    let grant = Grant {
+        tenant,
+        issuer,
+        client,
+        user: Some(&user),
+        scope,
+        audience,
+        family_id: Some(family.id.clone()),
+        auth: Some(auth),
+        nonce: None,
+        act: None,
+    };
+    let response = issue::user_tokens(ctx, &grant, &user, Some(new_token)).await?;
+    if ctx.settings.refresh_grace > 0 {
+        let sealed = ctx
+            .master_key
+            .encrypt(
+                &serde_json::to_vec(&response).map_err(anyhow::Error::from)?,
+                old_hash.as_bytes(),
+            )
+            .map_err(|e| FlowError::Internal(e.into()))?;
+        ctx.cache
+            .put(
+                &grace_key(tenant, &old_hash),
+                &sealed,
+                Duration::from_secs(ctx.settings.refresh_grace),
+            )
+            .await?;
+    }
+    Ok(response)
+}
+
+/// A token rotated by a concurrent request a moment ago: answer with that request's
+/// response once it is visible, within the grace window.
+async fn concurrent(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    old_hash: &str,
+) -> Result<TokenResponse, FlowError> {
+    for _ in 0..20 {
+        if let Some(r) = grace_response(ctx, tenant, old_hash).await? {
+            return Ok(r);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(FlowError::InvalidGrant("refresh token already used"))
+}
+
+async fn grace_response(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    old_hash: &str,
+) -> Result<Option<TokenResponse>, FlowError> {
+    if ctx.settings.refresh_grace == 0 {
+        return Ok(None);
+    }
+    let Some(sealed) = ctx.cache.get(&grace_key(tenant, old_hash)).await? else {
+        return Ok(None);
+    };
+    let plain = ctx
+        .master_key
+        .decrypt(&sealed, old_hash.as_bytes())
+        .map_err(|e| FlowError::Internal(e.into()))?;
+    Ok(Some(
+        serde_json::from_slice(&plain).map_err(anyhow::Error::from)?,
+    ))
+}
+
+async fn reused(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    family_id: &str,
+    old_hash: &str,
+    used_at: Option<i64>,
+    successor: Option<&str>,
+) -> Result<TokenResponse, FlowError> {
+    let now = ctx.now();
+    let in_grace = used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
+    let successor_unused = match successor {
+        Some(h) => ctx
+            .store
+            .repos()
+            .tokens()
+            .refresh(&tenant.id, h)
+            .await
+            .map(|r| r.used_at.is_none())
+            .unwrap_or(false),
+        None => false,
+    };
+    if in_grace
+        && successor_unused
+        && let Some(r) = grace_response(ctx, tenant, old_hash).await?
+    {
+        return Ok(r);
+    }
+    let tx = ctx.store.begin().await?;
+    tx.repos()
+        .tokens()
+        .revoke_family(&tenant.id, family_id, now)
+        .await?;
+    audit::record(
+        &tx,
+        &tenant.id,
+        &Actor::default(),
+        "token.reuse_detected",
+        ("token_family", family_id),
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Err(FlowError::InvalidGrant(
+        "refresh token reused: the grant is revoked",
+    ))
+}

@@ -1,0 +1,264 @@
+//! Subscriptions (tenants): creation with keys and the minted MCP client, lookup by
+//! slug (cached briefly, it is on every request), and the `system` bootstrap.
+
+use super::clients::{self, NewClient};
+use super::{Actor, AdminError, Ctx, audit, keys, random};
+use crate::domain::{
+    AuthMethod, ClientSpec, GrantType, Scope, Slug, Subscription, SubscriptionId,
+    SubscriptionSettings, TokenFormat,
+};
+use crate::store::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The reserved subscription of the system administrators.
+pub const SYSTEM: &str = "system";
+
+const TENANT_TTL: Duration = Duration::from_secs(5);
+
+/// Subscriptions by slug, cached for a few seconds per instance.
+#[derive(Debug, Default)]
+pub struct TenantCache {
+    by_slug: Mutex<HashMap<String, (Arc<Subscription>, Instant)>>,
+}
+
+impl TenantCache {
+    fn forget(&self, slug: &str) {
+        if let Ok(mut m) = self.by_slug.lock() {
+            m.remove(slug);
+        }
+    }
+}
+
+/// The subscription behind a URL slug.
+pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreError> {
+    if let Ok(m) = ctx.tenants.by_slug.lock()
+        && let Some((s, at)) = m.get(slug)
+        && at.elapsed() < TENANT_TTL
+    {
+        return Ok(Arc::clone(s));
+    }
+    let sub = Arc::new(ctx.store.repos().subscriptions().by_slug(slug).await?);
+    if let Ok(mut m) = ctx.tenants.by_slug.lock() {
+        m.insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
+    }
+    Ok(sub)
+}
+
+/// A created subscription and its AI client credentials (shown once).
+#[derive(Debug)]
+pub struct Created {
+    /// The subscription.
+    pub subscription: Subscription,
+    /// The minted MCP client id.
+    pub mcp_client_id: String,
+    /// Its secret, returned once.
+    pub mcp_client_secret: String,
+}
+
+/// The registration of a subscription's minted AI client (DESIGN.md "Clients").
+fn mcp_client_spec() -> Result<ClientSpec, AdminError> {
+    Ok(ClientSpec {
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: vec![
+            GrantType::ClientCredentials,
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+        ],
+        scope: Scope::parse("mcp openid offline_access")?,
+        auth_method: AuthMethod::ClientSecretBasic,
+        access_token_format: TokenFormat::Jwt,
+        access_token_signing_alg: "ES256".into(),
+        id_token_signed_response_alg: "RS256".into(),
+        introspection: false,
+        audience: Vec::new(),
+        allowed_resources: Vec::new(),
+        skip_consent: false,
+        jwks: None,
+    })
+}
+
+/// Create a subscription with its keys and its MCP client, in one transaction.
+pub async fn create(
+    ctx: &Ctx,
+    slug: Slug,
+    name: &str,
+    actor: &Actor,
+) -> Result<Created, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(
+            crate::domain::ValidationError::new("name", "must be 1 to 200 characters").into(),
+        );
+    }
+    let now = ctx.now();
+    let id = SubscriptionId(random::id());
+    let tx = ctx.store.begin().await?;
+    let subscription = match tx
+        .repos()
+        .subscriptions()
+        .insert(&id, &slug, name, now)
+        .await
+    {
+        Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("slug")),
+        other => other?,
+    };
+    keys::create_initial(ctx, &tx, &id, now).await?;
+    let mcp = NewClient {
+        client_id: None,
+        secret: None,
+        name: format!("{name} AI agents"),
+        spec: mcp_client_spec()?,
+        ai_access: true,
+    };
+    let (mcp_client, mcp_secret) = clients::insert(ctx, &tx, &id, mcp, actor).await?;
+    let after = serde_json::json!({"slug": slug.as_str(), "name": name});
+    audit::record(
+        &tx,
+        &id,
+        actor,
+        "subscription.created",
+        ("subscription", &id.0),
+        audit::diff(&serde_json::json!({}), &after),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Created {
+        subscription,
+        mcp_client_id: mcp_client.client_id,
+        mcp_client_secret: mcp_secret.unwrap_or_default(),
+    })
+}
+
+/// Change a subscription's name and settings.
+pub async fn update(
+    ctx: &Ctx,
+    sub: &Subscription,
+    name: Option<String>,
+    settings: Option<SubscriptionSettings>,
+    actor: &Actor,
+) -> Result<Subscription, AdminError> {
+    let now = ctx.now();
+    let name = name.unwrap_or_else(|| sub.name.clone());
+    let settings = settings.unwrap_or_else(|| sub.settings.clone());
+    let tx = ctx.store.begin().await?;
+    tx.repos()
+        .subscriptions()
+        .update(&sub.id, &name, &settings, now)
+        .await?;
+    let before = serde_json::json!({"name": sub.name, "settings": sub.settings});
+    let after = serde_json::json!({"name": name, "settings": settings});
+    audit::record(
+        &tx,
+        &sub.id,
+        actor,
+        "subscription.updated",
+        ("subscription", &sub.id.0),
+        audit::diff(&before, &after),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.tenants.forget(sub.slug.as_str());
+    Ok(Subscription {
+        name,
+        settings,
+        ..sub.clone()
+    })
+}
+
+/// Delete a subscription and everything it owns. `system` cannot be deleted.
+pub async fn delete(ctx: &Ctx, sub: &Subscription) -> Result<(), AdminError> {
+    if sub.slug.as_str() == SYSTEM {
+        return Err(AdminError::Forbidden);
+    }
+    ctx.store.repos().subscriptions().delete(&sub.id).await?;
+    ctx.tenants.forget(sub.slug.as_str());
+    ctx.keyrings.invalidate(&sub.id);
+    Ok(())
+}
+
+/// What the bootstrap did, for the start-up log.
+#[derive(Debug)]
+pub enum Bootstrap {
+    /// `system` existed already.
+    Existing,
+    /// `system` was created; the admin secret came from the environment.
+    CreatedWithConfiguredSecret,
+    /// `system` was created with a generated secret written to this file.
+    CreatedWithGeneratedSecret(std::path::PathBuf),
+}
+
+/// First start: create `system` with its keys and the bootstrap admin client.
+pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
+    match ctx.store.repos().subscriptions().by_slug(SYSTEM).await {
+        Ok(_) => return Ok(Bootstrap::Existing),
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    use secrecy::ExposeSecret;
+    let (secret, generated) = match &ctx.settings.admin_client_secret {
+        Some(s) => (s.expose_secret().to_owned(), false),
+        None => (random::token(32), true),
+    };
+    let now = ctx.now();
+    let id = SubscriptionId(random::id());
+    let slug = Slug::parse(SYSTEM, "slug")?;
+    let actor = Actor::default();
+    let tx = ctx.store.begin().await?;
+    tx.repos()
+        .subscriptions()
+        .insert(&id, &slug, "System", now)
+        .await?;
+    keys::create_initial(ctx, &tx, &id, now).await?;
+    let spec = ClientSpec {
+        grant_types: vec![GrantType::ClientCredentials],
+        scope: Scope::parse("admin")?,
+        audience: Vec::new(),
+        ..mcp_client_spec()?
+    };
+    let admin = NewClient {
+        client_id: Some(ctx.settings.admin_client_id.clone()),
+        secret: Some(secret.clone()),
+        name: "Bootstrap administrator".into(),
+        spec,
+        ai_access: false,
+    };
+    clients::insert(ctx, &tx, &id, admin, &actor).await?;
+    audit::record(
+        &tx,
+        &id,
+        &actor,
+        "subscription.created",
+        ("subscription", &id.0),
+        None,
+        now,
+    )
+    .await?;
+    if generated {
+        let path = ctx.settings.data_dir.join("admin-client-secret");
+        write_secret_file(&path, &secret)?;
+        tx.commit().await?;
+        return Ok(Bootstrap::CreatedWithGeneratedSecret(path));
+    }
+    tx.commit().await?;
+    Ok(Bootstrap::CreatedWithConfiguredSecret)
+}
+
+/// Write a secret to a file readable by the owner only (0600).
+pub fn write_secret_file(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(secret.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}

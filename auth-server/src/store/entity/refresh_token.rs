@@ -1,0 +1,21 @@
+//! Table `refresh_tokens`.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub token_hash: String,
+    pub subscription_id: String,
+    pub family_id: String,
+    pub scope: String,
+    pub used_at: Option<i64>,
+    pub successor_hash: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
