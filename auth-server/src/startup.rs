@@ -151,6 +151,11 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server (graceful: in-flight requests finish).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The service context (tests use it to reach the store directly).
     pub fn ctx(&self) -> Ctx {
         self.ctx.clone()

@@ -52,16 +52,7 @@ impl FromRequest for Admin {
 pub struct Body<T>(pub T);
 
 fn field_of(path: &str, message: &str) -> String {
-    // serde reports an unknown member at its parent; name the member itself.
-    if let Some(rest) = message.strip_prefix("unknown field `")
-        && let Some(name) = rest.split('`').next()
-    {
-        return if path == "." || path.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        };
-    }
+    // serde_path_to_error's path already ends with an unknown member's name.
     if let Some(rest) = message.strip_prefix("missing field `")
         && let Some(name) = rest.split('`').next()
     {

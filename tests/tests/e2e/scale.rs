@@ -1,0 +1,44 @@
+//! Two instances on one database and Redis: a code issued by one redeems at the other,
+//! exactly once.
+
+use e2e::{Backend, TestApp, pkce_pair, query_param};
+use reqwest::StatusCode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_issued_by_one_instance_redeems_once_at_another() {
+    let Some(one) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
+    let (verifier, challenge) = pkce_pair();
+    let redirect = one
+        .browser_login(
+            &one.new_browser(),
+            &one.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = query_param(&redirect, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://c1.example/cb"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let mut handles = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        handles.push(app.token("acme", &c.id, &c.secret, &form));
+    }
+    let results = futures_util::future::join_all(handles).await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "exactly one redemption wins: {results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::OK)
+            .all(|(s, b)| *s == StatusCode::BAD_REQUEST && b["error"] == "invalid_grant")
+    );
+}
