@@ -235,12 +235,14 @@ impl TestApp {
 
     /// Another instance on the same storage (restart or scale-out).
     pub async fn on(storage: Arc<Storage>) -> TestApp {
-        let mut settings = Settings::default();
-        settings.listen = "127.0.0.1:0".parse().unwrap();
-        settings.data_dir = storage.dir.path().to_path_buf();
-        settings.database_url = Some(storage.database_url.clone());
-        settings.redis_url = storage.redis_url.clone();
-        settings.db_max_connections = 4;
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: storage.dir.path().to_path_buf(),
+            database_url: Some(storage.database_url.clone()),
+            redis_url: storage.redis_url.clone(),
+            db_max_connections: 4,
+            ..Settings::default()
+        };
         let clock = ManualClock::new();
         if std::env::var_os("TEST_LOG").is_some() {
             auth_server::telemetry::init("info", false);
