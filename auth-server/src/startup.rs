@@ -97,6 +97,15 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
         passwords: PasswordHasher::new(cores)?,
         keyrings: Default::default(),
         tenants: Default::default(),
+        // Bounded: an attacker sending random tokens or client ids cannot grow them.
+        verified: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build(),
+        clients: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build(),
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {
@@ -125,6 +134,7 @@ impl Application {
         }
         let tls = tls_config(&settings)?;
         let ctx = build_ctx(settings, &options).await?;
+        crate::service::jobs::spawn(ctx.clone());
         let metrics = Metrics::new()?;
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {

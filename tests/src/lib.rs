@@ -71,6 +71,9 @@ pub struct Storage {
     pub redis_url: Option<String>,
     /// Redis key prefix of this test.
     pub prefix: String,
+    /// The public URL every instance announces (the first instance's address), as
+    /// behind a load balancer; later instances and restarts keep it.
+    pub public_url: std::sync::OnceLock<String>,
     pg_db: Option<String>,
 }
 
@@ -87,6 +90,7 @@ impl Storage {
                     database_url,
                     redis_url: None,
                     prefix,
+                    public_url: Default::default(),
                     pg_db: None,
                 }))
             }
@@ -131,6 +135,7 @@ impl Storage {
                     database_url: url.to_string(),
                     redis_url: Some(redis),
                     prefix,
+                    public_url: Default::default(),
                     pg_db: Some(name),
                 };
                 if !reachable {
@@ -173,8 +178,10 @@ impl Drop for Storage {
 
 /// A running application and a browser-like HTTP client.
 pub struct TestApp {
-    /// `http://127.0.0.1:{port}`.
+    /// `http://127.0.0.1:{port}`: where this instance listens.
     pub base: String,
+    /// The announced public URL (issuers are `{public}/t/{slug}`).
+    pub public: String,
     /// HTTP client: cookies kept, redirects never followed.
     pub http: reqwest::Client,
     /// The app's clock.
@@ -235,7 +242,12 @@ impl TestApp {
 
     /// Another instance on the same storage (restart or scale-out).
     pub async fn on(storage: Arc<Storage>) -> TestApp {
+        let known = storage.public_url.get().cloned();
         let settings = Settings {
+            public_url: match &known {
+                Some(u) => url::Url::parse(u).unwrap(),
+                None => Settings::default().public_url,
+            },
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: storage.dir.path().to_path_buf(),
             database_url: Some(storage.database_url.clone()),
@@ -249,7 +261,7 @@ impl TestApp {
         }
         let options = BuildOptions {
             clock: Some(Arc::new(clock.clone())),
-            public_url_from_port: true,
+            public_url_from_port: known.is_none(),
             cache_prefix: Some(storage.prefix.clone()),
         };
         let app = Application::build(settings, options)
@@ -264,8 +276,11 @@ impl TestApp {
             .cookie_store(true)
             .build()
             .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let public = storage.public_url.get_or_init(|| base.clone()).clone();
         TestApp {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
+            public,
             http,
             clock,
             ctx,
@@ -291,7 +306,7 @@ impl TestApp {
 
     /// Issuer of `slug`.
     pub fn issuer(&self, slug: &str) -> String {
-        format!("{}/t/{slug}", self.base)
+        format!("{}/t/{slug}", self.public)
     }
 
     /// A system admin token (client credentials of the bootstrap client).

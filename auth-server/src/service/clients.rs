@@ -10,6 +10,47 @@ use crate::store::{StoreError, Tx};
 use crate::tokens::{constant_time_eq, hash_token};
 use std::time::Duration;
 
+/// A cached client lookup (also caches "no such client", so unknown ids cannot force a
+/// database query per request).
+#[derive(Debug)]
+pub struct Cached {
+    /// Generation it was read under (see [`super::freshness`]).
+    pub generation: i64,
+    /// The client, if it exists and is enabled.
+    pub client: Option<Client>,
+}
+
+/// An enabled client of `sub`, through the per-instance cache.
+pub async fn lookup(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    client_id: &str,
+) -> Result<Option<Client>, FlowError> {
+    let generation = super::freshness::current(ctx, sub).await;
+    let key = format!("{}:{}", sub.0, client_id);
+    if let Some(g) = generation
+        && let Some(hit) = ctx.clients.get(&key)
+        && hit.generation == g
+    {
+        return Ok(hit.client.clone());
+    }
+    let client = match ctx.store.repos().clients().get(sub, client_id).await {
+        Ok(c) if c.enabled => Some(c),
+        Ok(_) | Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(g) = generation {
+        ctx.clients.insert(
+            key,
+            std::sync::Arc::new(Cached {
+                generation: g,
+                client: client.clone(),
+            }),
+        );
+    }
+    Ok(client)
+}
+
 /// A client to create. `client_id`/`secret` are generated unless given (bootstrap only).
 #[derive(Debug)]
 pub struct NewClient {
@@ -150,6 +191,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(updated)
 }
 
@@ -187,6 +229,7 @@ pub async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(secret)
 }
 
@@ -212,6 +255,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(())
 }
 
@@ -279,11 +323,7 @@ pub async fn authenticate(
             .ok_or(FlowError::InvalidClient("malformed assertion"))?,
         Presented::Missing => return Err(FlowError::InvalidClient("no client authentication")),
     };
-    let client = match ctx.store.repos().clients().get(sub, &client_id).await {
-        Ok(c) if c.enabled => Some(c),
-        Ok(_) | Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let client = lookup(ctx, sub, &client_id).await?;
     let method = client.as_ref().map(|c| c.spec.auth_method);
     let ok = match (presented, method) {
         (Presented::Basic { secret, .. }, Some(AuthMethod::ClientSecretBasic))

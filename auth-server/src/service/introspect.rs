@@ -12,6 +12,19 @@ use serde_json::{Map, Value, json};
 /// Claims of a valid access token.
 pub type Claims = Map<String, Value>;
 
+/// A token that passed full validation, cached by (subscription, token hash) so that a
+/// token introspected again skips signature verification and the revocation queries
+/// while the subscription's state generation is unchanged (see [`super::freshness`]).
+#[derive(Debug)]
+pub struct Verified {
+    /// Generation the verdict was reached under.
+    pub generation: i64,
+    /// Expiry, re-checked on every hit.
+    pub exp: i64,
+    /// The token's claims (plus `username` for user tokens).
+    pub claims: Claims,
+}
+
 /// The claims of `token` if it is an active access token of `tenant`, else `None`.
 pub async fn validate_access_token(
     ctx: &Ctx,
@@ -19,17 +32,51 @@ pub async fn validate_access_token(
     issuer: &str,
     token: &str,
 ) -> Result<Option<Claims>, FlowError> {
+    if token.is_empty() || token.len() > 8192 {
+        return Ok(None);
+    }
     let now = ctx.now();
-    let claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+    // Read the generation before any check, so a revocation committed meanwhile either
+    // shows in the checks below or moves the generation past the cached one.
+    let generation = super::freshness::current(ctx, &tenant.id).await;
+    let key = format!("{}:{}", tenant.id.0, hash_token(token));
+    if let Some(g) = generation
+        && let Some(hit) = ctx.verified.get(&key)
+        && hit.generation == g
+    {
+        return Ok((hit.exp > now).then(|| hit.claims.clone()));
+    }
+    let Some(claims) = validate_uncached(ctx, tenant, issuer, token, now).await? else {
+        return Ok(None);
+    };
+    if let Some(g) = generation {
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        ctx.verified.insert(
+            key,
+            std::sync::Arc::new(Verified {
+                generation: g,
+                exp,
+                claims: claims.clone(),
+            }),
+        );
+    }
+    Ok(Some(claims))
+}
+
+async fn validate_uncached(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<Option<Claims>, FlowError> {
+    let mut claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
         let ring = keys::ring(ctx, &tenant.id).await?;
         match jwt::verify(&ring, token, "at+jwt", now, 0) {
             Ok(c) if c.get("iss").and_then(Value::as_str) == Some(issuer) => c,
             _ => return Ok(None),
         }
     } else {
-        if token.is_empty() || token.len() > 512 {
-            return Ok(None);
-        }
         match ctx
             .store
             .repos()
@@ -55,6 +102,32 @@ pub async fn validate_access_token(
         && tokens.is_family_revoked(&tenant.id, gid).await?
     {
         return Ok(None);
+    }
+    // A token outlives neither its client nor (for user tokens) its user.
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if super::clients::lookup(ctx, &tenant.id, &client_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    if claims.contains_key("gid") {
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match ctx.store.repos().users().get(&tenant.id, &sub).await {
+            Ok(u) if !u.disabled => {
+                claims.insert("username".into(), u.username.into());
+            }
+            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(Some(claims))
 }
@@ -113,6 +186,7 @@ pub async fn introspect(
     for k in [
         "scope",
         "client_id",
+        "username",
         "sub",
         "aud",
         "iss",
@@ -127,12 +201,6 @@ pub async fn introspect(
         if let Some(v) = claims.get(k) {
             out.insert(k.into(), v.clone());
         }
-    }
-    if claims.contains_key("gid")
-        && let Some(sub) = claims.get("sub").and_then(Value::as_str)
-        && let Ok(user) = ctx.store.repos().users().get(&tenant.id, sub).await
-    {
-        out.insert("username".into(), user.username.into());
     }
     Ok(Value::Object(out))
 }

@@ -6,7 +6,9 @@ pub mod admin;
 pub mod audit;
 pub mod clients;
 mod error;
+pub mod freshness;
 pub mod introspect;
+pub mod jobs;
 pub mod keys;
 pub mod login;
 pub mod oauth;
@@ -47,6 +49,10 @@ pub struct CtxInner {
     pub keyrings: keys::KeyCache,
     /// Subscriptions by slug, refreshed every few seconds.
     pub tenants: tenants::TenantCache,
+    /// Verified access tokens by (subscription, token hash), see [`freshness`].
+    pub verified: moka::sync::Cache<String, Arc<introspect::Verified>>,
+    /// Clients by (subscription, client id), see [`freshness`].
+    pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
 }
 
 impl Ctx {

@@ -176,6 +176,7 @@ pub async fn delete(ctx: &Ctx, sub: &Subscription) -> Result<(), AdminError> {
         return Err(AdminError::Forbidden);
     }
     ctx.store.repos().subscriptions().delete(&sub.id).await?;
+    super::freshness::bump(ctx, &sub.id).await;
     ctx.tenants.forget(sub.slug.as_str());
     ctx.keyrings.invalidate(&sub.id);
     Ok(())

@@ -123,6 +123,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(updated)
 }
 
@@ -157,6 +158,7 @@ pub async fn set_password(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(())
 }
 
@@ -186,5 +188,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(())
 }

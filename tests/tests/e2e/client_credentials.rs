@@ -153,3 +153,90 @@ async fn grant_type_and_scope_restrictions_hold(backend: Backend) {
         "duplicate parameters"
     );
 }
+
+on_backends!(private_key_jwt_authenticates_once_per_assertion);
+
+async fn private_key_jwt_authenticates_once_per_assertion(backend: Backend) {
+    use auth_server::tokens::{Alg, generate};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let key = generate(Alg::ES256).unwrap();
+    let c = app
+        .create_client("acme", json!({"name": "pkjwt", "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.public_jwk]}}))
+        .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sign = |claims: serde_json::Value| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&key.private_der),
+        )
+        .unwrap()
+    };
+    let aud = format!("{}/token", app.issuer("acme"));
+    let good = sign(
+        json!({"iss": c.id, "sub": c.id, "aud": aud, "exp": now + 60, "iat": now, "jti": "j-1"}),
+    );
+    let post = |assertion: String| {
+        let app = &app;
+        async move {
+            let resp = app
+                .http
+                .post(format!("{}/t/acme/token", app.base))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            resp.status()
+        }
+    };
+    assert_eq!(post(good.clone()).await, StatusCode::OK);
+    assert_eq!(
+        post(good).await,
+        StatusCode::UNAUTHORIZED,
+        "a replayed jti is refused"
+    );
+    for (why, claims) in [
+        (
+            "expired",
+            json!({"iss": c.id, "sub": c.id, "aud": aud, "exp": now - 300, "jti": "j-2"}),
+        ),
+        (
+            "wrong aud",
+            json!({"iss": c.id, "sub": c.id, "aud": "https://elsewhere/", "exp": now + 60, "jti": "j-3"}),
+        ),
+        (
+            "no sub",
+            json!({"iss": c.id, "aud": aud, "exp": now + 60, "jti": "j-4"}),
+        ),
+        (
+            "iat far in the future",
+            json!({"iss": c.id, "sub": c.id, "aud": aud, "exp": now + 600, "iat": now + 61, "jti": "j-5"}),
+        ),
+    ] {
+        let a = sign(claims);
+        assert_eq!(post(a).await, StatusCode::UNAUTHORIZED, "{why}");
+    }
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"iss": c.id, "sub": c.id, "aud": aud, "exp": now + 60, "jti": "j-6"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"public"),
+    )
+    .unwrap();
+    assert_eq!(
+        post(hs).await,
+        StatusCode::UNAUTHORIZED,
+        "HMAC assertions are refused"
+    );
+}

@@ -364,6 +364,48 @@ async fn the_user_can_cancel_and_the_client_learns_access_denied(backend: Backen
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Another browser posting this browser's form (login CSRF) is refused too.
+    let login = browser
+        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = browser
+        .get(format!("{}{login}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let grab = |name: &str| {
+        html.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    let attacker = app.new_browser();
+    let resp = attacker
+        .post(format!("{}/t/acme/login", app.base))
+        .form(&[
+            ("tx", grab("tx")),
+            ("csrf", grab("csrf")),
+            ("username", "alice".into()),
+            ("password", "correct horse battery".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no session for a forged form"
+    );
 }
 
 async fn prompt_none_without_a_session_is_login_required(backend: Backend) {

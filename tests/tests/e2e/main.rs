@@ -8,4 +8,5 @@ mod keys;
 mod node_rp;
 mod refresh;
 mod scale;
+mod sessions;
 mod tenancy;

@@ -133,7 +133,7 @@ async fn a_refresh_token_survives_a_restart(backend: Backend) {
     // The ID token signed before the restart still verifies against the JWKS after it.
     let jwks: serde_json::Value = app
         .http
-        .get(format!("{}/jwks", app.issuer("acme")))
+        .get(format!("{}/t/acme/jwks", app.base))
         .send()
         .await
         .unwrap()

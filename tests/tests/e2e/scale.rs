@@ -42,3 +42,34 @@ async fn a_code_issued_by_one_instance_redeems_once_at_another() {
             .all(|(s, b)| *s == StatusCode::BAD_REQUEST && b["error"] == "invalid_grant")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_one_instance_is_seen_by_the_cache_of_another() {
+    let Some(one) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
+    let t = one
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let at = t["access_token"].as_str().unwrap();
+    // Instance two verifies and caches the token…
+    assert_eq!(two.introspect("acme", &c, at).await["active"], true);
+    assert_eq!(two.introspect("acme", &c, at).await["active"], true);
+    // …instance one revokes its grant…
+    let resp = one
+        .http
+        .post(format!("{}/t/acme/revoke", one.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("token", t["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // …and instance two's very next answer is inactive.
+    assert_eq!(
+        two.introspect("acme", &c, at).await,
+        serde_json::json!({"active": false})
+    );
+}

@@ -79,6 +79,9 @@ pub async fn post_consent(
     ) {
         return Err(PageError::forbidden());
     }
+    if !super::same_browser(&req, sub.slug.as_str(), &tx.request.browser) {
+        return Err(PageError::forbidden());
+    }
     let session = current_session(&req, &ctx, sub).await?.ok_or_else(|| {
         PageError::bad_request("You are not signed in. Start again from the application.")
     })?;

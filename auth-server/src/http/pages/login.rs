@@ -81,6 +81,9 @@ pub async fn post_login(
     ) {
         return Err(PageError::forbidden());
     }
+    if !super::same_browser(&req, sub.slug.as_str(), &tx.request.browser) {
+        return Err(PageError::forbidden());
+    }
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     if p.get("action") == Some("cancel") {
         let tx = login::take_tx(&ctx, sub, tx_id)

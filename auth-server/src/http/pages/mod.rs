@@ -147,3 +147,40 @@ pub fn session_cookie(
         .max_age(actix_web::cookie::time::Duration::seconds(max_age))
         .finish()
 }
+
+/// Name of the cookie that binds login and consent forms to the browser that started the
+/// authorization request.
+pub fn browser_cookie_name(slug: &str) -> String {
+    format!("txb-{slug}")
+}
+
+/// The browser-binding value of this request: the existing cookie, or a new one to set.
+pub fn browser_binding(
+    req: &HttpRequest,
+    public_url: &url::Url,
+    slug: &str,
+) -> (String, Option<actix_web::cookie::Cookie<'static>>) {
+    if let Some(c) = req.cookie(&browser_cookie_name(slug))
+        && c.value().len() >= 32
+    {
+        return (c.value().to_owned(), None);
+    }
+    let value = crate::service::random::token(32);
+    let cookie = actix_web::cookie::Cookie::build(browser_cookie_name(slug), value.clone())
+        .path(format!("/t/{slug}/"))
+        .http_only(true)
+        .secure(public_url.scheme() == "https")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
+    (value, Some(cookie))
+}
+
+/// Whether the posting browser is the one that started this transaction.
+pub fn same_browser(req: &HttpRequest, slug: &str, expected_hash: &str) -> bool {
+    req.cookie(&browser_cookie_name(slug)).is_some_and(|c| {
+        crate::tokens::constant_time_eq(
+            crate::tokens::hash_token(c.value()).as_bytes(),
+            expected_hash.as_bytes(),
+        )
+    })
+}

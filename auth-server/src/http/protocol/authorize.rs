@@ -4,7 +4,7 @@
 
 use crate::domain::Subscription;
 use crate::http::extract::{Params, Tenant};
-use crate::http::pages::{PageError, session_cookie_name};
+use crate::http::pages::{PageError, browser_binding, session_cookie_name};
 use crate::service::Ctx;
 use crate::service::login::{self, Session};
 use crate::service::oauth::authorize::{self, Next};
@@ -61,7 +61,7 @@ pub async fn authorize(
     let (client, redirect_uri) = authorize::validate_client(&ctx, sub, &map)
         .await
         .map_err(PageError::from_flow)?;
-    let request = match authorize::validate_request(sub, &client, redirect_uri, &map) {
+    let mut request = match authorize::validate_request(sub, &client, redirect_uri, &map) {
         Ok(r) => r,
         Err(e) => {
             return Ok(found(
@@ -69,11 +69,17 @@ pub async fn authorize(
             ));
         }
     };
+    let (browser, new_cookie) = browser_binding(&req, &ctx.settings.public_url, sub.slug.as_str());
+    request.browser = crate::tokens::hash_token(&browser);
     let session = current_session(&req, &ctx, sub).await?;
     let next = authorize::decide(&ctx, sub, &client, &issuer, request, session, false)
         .await
         .map_err(PageError::from_flow)?;
-    Ok(found(&location(sub.slug.as_str(), next)))
+    let mut resp = found(&location(sub.slug.as_str(), next));
+    if let Some(c) = new_cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    Ok(resp)
 }
 
 fn found(location: &str) -> HttpResponse {

@@ -44,6 +44,9 @@ pub struct AuthzRequest {
     pub login_hint: Option<String>,
     /// RFC 8707 resources.
     pub resources: Vec<String>,
+    /// SHA-256 of the browser-binding cookie: the login and consent forms are accepted
+    /// only from the browser that started the request (login CSRF).
+    pub browser: String,
 }
 
 /// A failure after the client and redirect URI were validated: redirect with it.
@@ -216,6 +219,7 @@ pub fn validate_request(
         max_age,
         login_hint: p.get("login_hint").cloned(),
         resources,
+        browser: String::new(),
     })
 }
 

@@ -165,6 +165,7 @@ async fn replayed(ctx: &Ctx, tenant: &Subscription, code: &str) -> FlowError {
                 tx.commit().await
             }
             .await;
+            crate::service::freshness::bump(ctx, &tenant.id).await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "could not revoke the family of a replayed code");
             }

@@ -236,6 +236,7 @@ async fn reused(
     )
     .await?;
     tx.commit().await?;
+    crate::service::freshness::bump(ctx, &tenant.id).await;
     Err(FlowError::InvalidGrant(
         "refresh token reused: the grant is revoked",
     ))

@@ -24,6 +24,7 @@ pub async fn revoke(
             let family = tokens.family(&tenant.id, &row.family_id).await?;
             if family.client_id == client.client_id {
                 tokens.revoke_family(&tenant.id, &family.id, now).await?;
+                crate::service::freshness::bump(ctx, &tenant.id).await;
             }
             return Ok(());
         }
@@ -39,6 +40,7 @@ pub async fn revoke(
             .and_then(Value::as_i64)
             .unwrap_or(now + 86_400);
         tokens.revoke_jti(&tenant.id, jti, exp).await?;
+        crate::service::freshness::bump(ctx, &tenant.id).await;
     }
     Ok(())
 }

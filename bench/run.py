@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""One-command HTTP benchmark of auth-server against an actix-web hello-world ceiling.
+
+Builds the release binaries, starts the ceiling and the server (embedded default:
+SQLite + in-process store) on free ports, provisions a subscription and clients through
+the admin API, then measures every scenario interleaved with the ceiling for ROUNDS
+rounds with wrk and prints a markdown table (median and min-max requests/s, p50/p99
+latency, ratio to the ceiling measured in the same run).
+
+Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64]
+Needs wrk (Debian package `wrk`; installed when missing and apt is usable).
+"""
+import argparse, base64, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.2)
+    sys.exit(f"{url} did not come up")
+
+
+def call(method, url, body=None, headers=None, form=None):
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+
+
+def basic(cid, secret):
+    return "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()
+
+
+def lua_post(path, body, auth):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+            f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.headers["Authorization"] = {json.dumps(auth)}\n')
+    f.close()
+    return f.name
+
+
+def wrk(url, seconds, conns, script=None):
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
+    lat = {}
+    for l in out.splitlines():
+        parts = l.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            lat[parts[0]] = parts[1]
+    non2xx = next((l for l in out.splitlines() if "Non-2xx" in l), None)
+    if non2xx:
+        sys.exit(f"{url}: {non2xx.strip()}")
+    return rps, lat.get("50%", "?"), lat.get("99%", "?")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=64)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "auth-server", "--bin", "auth-server", "--example", "hello"], cwd=ROOT, check=True)
+
+    procs = []
+    try:
+        hello_port, port = free_port(), free_port()
+        hello = subprocess.Popen([os.path.join(TARGET, "release/examples/hello"), f"127.0.0.1:{hello_port}"])
+        procs.append(hello)
+        data = tempfile.mkdtemp(prefix="auth-bench-")
+        env = dict(os.environ, AUTH_DATA_DIR=data, AUTH_LISTEN=f"127.0.0.1:{port}", AUTH_PUBLIC_URL=f"http://127.0.0.1:{port}", AUTH_LOG="warn",
+                   AUTH_ACCESS_TOKEN_TTL="3600")
+        server = subprocess.Popen([os.path.join(TARGET, "release/auth-server")], env=env)
+        procs.append(server)
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz")
+        wait_http(f"http://127.0.0.1:{hello_port}/")
+        secret = open(os.path.join(data, "admin-client-secret")).read().strip()
+        admin = call("POST", f"{base}/t/system/token", form={"grant_type": "client_credentials", "scope": "admin"}, headers={"Authorization": basic("admin", secret)})["access_token"]
+        auth = {"Authorization": f"Bearer {admin}"}
+        call("POST", f"{base}/admin/v1/subscriptions", {"slug": "bench", "name": "Bench"}, auth)
+        clients = {}
+        for name, fmt, alg in [("es256", "jwt", "ES256"), ("rs256", "jwt", "RS256"), ("eddsa", "jwt", "EdDSA"), ("opaque", "opaque", "ES256")]:
+            clients[name] = call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {"name": name, "grant_types": ["client_credentials"], "scope": "read",
+                                 "token_endpoint_auth_method": "client_secret_basic", "access_token_format": fmt, "access_token_signing_alg": alg, "introspection": True}, auth)
+        tok = lambda c: call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials"}, headers={"Authorization": basic(c["client_id"], c["client_secret"])})["access_token"]
+        rs = clients["es256"]
+        rs_auth = basic(rs["client_id"], rs["client_secret"])
+        scenarios = [("ceiling: actix-web hello world", f"http://127.0.0.1:{hello_port}/", None, hello.pid),
+                     ("discovery", f"{base}/t/bench/.well-known/openid-configuration", None, server.pid),
+                     ("JWKS", f"{base}/t/bench/jwks", None, server.pid)]
+        for name in ["es256", "eddsa", "rs256", "opaque"]:
+            c = clients[name]
+            scenarios.append((f"client credentials token ({'opaque' if name == 'opaque' else name.upper().replace('EDDSA', 'EdDSA')})", f"{base}/t/bench/token",
+                              lua_post("/t/bench/token", "grant_type=client_credentials", basic(c["client_id"], c["client_secret"])), server.pid))
+        for name in ["es256", "eddsa", "rs256", "opaque"]:
+            scenarios.append((f"introspection ({'opaque' if name == 'opaque' else 'JWT ' + name.upper().replace('EDDSA', 'EdDSA')})", f"{base}/t/bench/introspect",
+                              lua_post("/t/bench/introspect", "token=" + tok(clients[name]), rs_auth), server.pid))
+
+        results = {s[0]: [] for s in scenarios}
+        for _ in range(args.rounds):
+            for label, url, script, pid in scenarios:
+                cpu0, t0 = cpu_seconds(pid), time.time()
+                rps, p50, p99 = wrk(url, args.seconds, args.connections, script)
+                cpu = (cpu_seconds(pid) - cpu0) / (time.time() - t0)
+                results[label].append((rps, p50, p99, cpu))
+        ceiling = statistics.median(r[0] for r in results[scenarios[0][0]])
+        print(f"\n{args.rounds} rounds x {args.seconds} s, wrk -t2 -c{args.connections}, {os.cpu_count()} cores shared by server and load generator\n")
+        print("| scenario | requests/s median (min-max) | p50 | p99 | server CPU (cores) | ratio to ceiling |")
+        print("|---|---|---|---|---|---|")
+        for label, *_ in scenarios:
+            rows = results[label]
+            med = statistics.median(r[0] for r in rows)
+            mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
+            print(f"| {label} | {med:,.0f} ({min(r[0] for r in rows):,.0f}-{max(r[0] for r in rows):,.0f}) | {mid[1]} | {mid[2]} | {mid[3]:.2f} | {med / ceiling:.2f} |")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    import urllib.parse
+    main()
