@@ -44,6 +44,7 @@ AUTH_REFRESH_GRACE        10                     seconds a rotated refresh token
 AUTH_CODE_TTL             60                     authorization code lifetime in seconds (10-600)
 AUTH_SESSION_TTL          28800                  browser login session lifetime in seconds (300-2592000)
 AUTH_DB_MAX_CONNECTIONS   16                     database pool size (1-1000)
+AUTH_AUDIT_SINK           -                      also stream audit events as JSON lines: stdout, or a file path (appended)
 ";
 
 /// The server's configuration, validated. `Debug` redacts every secret.
@@ -86,6 +87,8 @@ pub struct Settings {
     pub session_ttl: u64,
     /// Maximum database pool connections.
     pub db_max_connections: u32,
+    /// AUTH_AUDIT_SINK: `stdout` or a file to append audit events to as JSON lines.
+    pub audit_sink: Option<String>,
 }
 
 /// A configuration problem: which variable (or TOML key, or file) and what is wrong with it.
@@ -121,6 +124,7 @@ impl Default for Settings {
             code_ttl: 60,
             session_ttl: 28_800,
             db_max_connections: 16,
+            audit_sink: None,
         }
     }
 }
@@ -197,6 +201,7 @@ impl fmt::Debug for Settings {
             .field("code_ttl", &self.code_ttl)
             .field("session_ttl", &self.session_ttl)
             .field("db_max_connections", &self.db_max_connections)
+            .field("audit_sink", &self.audit_sink)
             .finish()
     }
 }
@@ -268,6 +273,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "db_max_connections" => {
                 s.db_max_connections = at(var, bounded(v, 1, 1000, "connections"))?
             }
+            "audit_sink" => s.audit_sink = Some(v.clone()),
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
@@ -594,6 +600,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 18, "a variable is missing from the help table");
+        assert_eq!(listed, 19, "a variable is missing from the help table");
     }
 }

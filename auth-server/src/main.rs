@@ -31,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The audit log: verify the hash chain, export, apply retention.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Administration without the HTTP API.
     Admin {
         #[command(subcommand)]
@@ -46,6 +51,37 @@ enum KeysCommand {
         /// Subscription slug.
         #[arg(long)]
         subscription: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the subscription's hash chain; exits non-zero at the first break.
+    Verify {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+    },
+    /// Write events as JSON lines to standard output (for a SIEM).
+    Export {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// Only events at or after this time (Unix seconds).
+        #[arg(long)]
+        since: Option<i64>,
+    },
+    /// Retention: export events older than N days to a file, then delete them.
+    Prune {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// Keep this many days.
+        #[arg(long)]
+        older_than_days: u32,
+        /// File to write the pruned events to first (JSON lines).
+        #[arg(long)]
+        export_to: PathBuf,
     },
 }
 
@@ -175,7 +211,47 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let active = keys::rotate(&ctx, &sub.id, &actor).await?;
             println!("rotated; active keys: {}", active.join(", "));
         }
+        Command::Audit { command } => audit(command, settings).await?,
         Command::Admin { command } => admin(command, settings, &actor).await?,
+    }
+    Ok(())
+}
+
+async fn audit(command: AuditCommand, settings: Settings) -> anyhow::Result<()> {
+    use auth_server::service::audit::{self, Verification};
+    let ctx = build_ctx(settings, &BuildOptions::default()).await?;
+    match command {
+        AuditCommand::Verify { subscription } => {
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            match audit::verify(&ctx, &sub.id).await? {
+                Verification::Intact { events } => println!("audit chain intact: {events} events"),
+                Verification::Broken { seq, id, reason } => {
+                    anyhow::bail!("audit chain broken at event {seq} ({id}): {reason}")
+                }
+            }
+        }
+        AuditCommand::Export {
+            subscription,
+            since,
+        } => {
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            let mut out = std::io::stdout().lock();
+            audit::export(&ctx, &sub.id, since, None, &mut out).await?;
+        }
+        AuditCommand::Prune {
+            subscription,
+            older_than_days,
+            export_to,
+        } => {
+            let sub = tenants::resolve(&ctx, &subscription).await?;
+            let before = ctx.now() - i64::from(older_than_days) * 86_400;
+            let mut file = std::fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(&export_to)?;
+            let n = audit::prune(&ctx, &sub.id, before, &mut file).await?;
+            println!("exported and pruned {n} events to {}", export_to.display());
+        }
     }
     Ok(())
 }

@@ -106,6 +106,13 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
             .max_capacity(10_000)
             .time_to_live(std::time::Duration::from_secs(60))
             .build(),
+        audit_sink: match &settings.audit_sink {
+            Some(spec) => Some(
+                crate::service::audit::Sink::open(spec)
+                    .with_context(|| format!("AUTH_AUDIT_SINK: cannot open {spec}"))?,
+            ),
+            None => None,
+        },
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {

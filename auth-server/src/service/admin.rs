@@ -4,7 +4,7 @@
 //! the API is no oracle of other tenants' existence.
 
 use super::introspect::validate_access_token;
-use super::{Actor, AdminError, Ctx, FlowError, tenants};
+use super::{Actor, AdminError, Ctx, FlowError, audit, tenants};
 use crate::domain::Subscription;
 use crate::store::StoreError;
 use base64::Engine;
@@ -75,9 +75,6 @@ pub async fn authenticate(
         Err(_) => return Err(AdminAuthError::Unauthorized),
     };
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
-    if !scope.split(' ').any(|s| s == "admin") {
-        return Err(AdminAuthError::Forbidden);
-    }
     let client_id = claims
         .get("client_id")
         .and_then(Value::as_str)
@@ -86,15 +83,28 @@ pub async fn authenticate(
         .contains_key("gid")
         .then(|| claims.get("sub").and_then(Value::as_str).map(str::to_owned))
         .flatten();
+    let actor = Actor {
+        user_id,
+        client_id,
+        request_id,
+        ip,
+    };
+    if !scope.split(' ').any(|s| s == "admin") {
+        audit::security(
+            ctx,
+            &home.id,
+            &actor,
+            "admin.forbidden",
+            ("admin_api", "*"),
+            serde_json::json!({"reason": "missing_admin_scope"}),
+        )
+        .await;
+        return Err(AdminAuthError::Forbidden);
+    }
     Ok(Principal {
         system: home.slug.as_str() == tenants::SYSTEM,
         home,
-        actor: Actor {
-            user_id,
-            client_id,
-            request_id,
-            ip,
-        },
+        actor,
     })
 }
 
@@ -102,11 +112,19 @@ impl Principal {
     /// The subscription `slug` if this principal may administer it.
     pub async fn tenant(&self, ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, AdminError> {
         if !self.system {
-            return if slug == self.home.slug.as_str() {
-                Ok(Arc::clone(&self.home))
-            } else {
-                Err(AdminError::Forbidden)
-            };
+            if slug == self.home.slug.as_str() {
+                return Ok(Arc::clone(&self.home));
+            }
+            audit::security(
+                ctx,
+                &self.home.id,
+                &self.actor,
+                "admin.forbidden",
+                ("subscription", slug),
+                serde_json::json!({"reason": "other_subscription"}),
+            )
+            .await;
+            return Err(AdminError::Forbidden);
         }
         Ok(tenants::resolve(ctx, slug).await?)
     }

@@ -150,7 +150,7 @@ pub async fn create(
 ) -> Result<(Client, Option<String>), AdminError> {
     let tx = ctx.store.begin().await?;
     let out = insert(ctx, &tx, sub, new, actor).await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     Ok(out)
 }
 
@@ -190,7 +190,7 @@ pub async fn update(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(updated)
 }
@@ -228,7 +228,7 @@ pub async fn rotate_secret(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(secret)
 }
@@ -254,7 +254,7 @@ pub async fn delete(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(())
 }

@@ -177,7 +177,7 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     ctx.keyrings.invalidate(sub);
     Ok(new_active)
 }

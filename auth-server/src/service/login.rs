@@ -6,7 +6,7 @@
 //! fresh id at every successful login (no fixation) and lives in the ephemeral store.
 
 use super::oauth::authorize::AuthzRequest;
-use super::{Ctx, FlowError, random};
+use super::{Actor, Ctx, FlowError, audit, random};
 use crate::domain::{Subscription, User, Username};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -162,6 +162,45 @@ pub enum LoginError {
 
 /// Verify a username and password. Unknown users cost the same argon2 work as known ones.
 pub async fn verify_password(
+    ctx: &Ctx,
+    sub: &Subscription,
+    username: &str,
+    password: &str,
+    actor: &Actor,
+) -> Result<User, LoginError> {
+    let result = check_password(ctx, sub, username, password).await;
+    // Every outcome is a security event: the reason class, never the password.
+    let (action, target, reason) = match &result {
+        Ok(u) => ("login.succeeded", ("user", u.id.clone()), "password"),
+        Err(LoginError::BadCredentials) => (
+            "login.failed",
+            ("username", username.chars().take(256).collect()),
+            "bad_credentials",
+        ),
+        Err(LoginError::Disabled) => (
+            "login.failed",
+            ("username", username.chars().take(256).collect()),
+            "disabled",
+        ),
+        Err(LoginError::Flow(_)) => return result,
+    };
+    let mut actor = actor.clone();
+    if let Ok(u) = &result {
+        actor.user_id = Some(u.id.clone());
+    }
+    audit::security(
+        ctx,
+        &sub.id,
+        &actor,
+        action,
+        (target.0, &target.1),
+        serde_json::json!({"reason": reason}),
+    )
+    .await;
+    result
+}
+
+async fn check_password(
     ctx: &Ctx,
     sub: &Subscription,
     username: &str,

@@ -53,6 +53,8 @@ pub struct CtxInner {
     pub verified: moka::sync::Cache<String, Arc<introspect::Verified>>,
     /// Clients by (subscription, client id), see [`freshness`].
     pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
+    /// Real-time JSON-lines copy of committed audit events (`AUTH_AUDIT_SINK`).
+    pub audit_sink: Option<audit::Sink>,
 }
 
 impl Ctx {
@@ -64,6 +66,17 @@ impl Ctx {
     /// Now, in Unix seconds.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
+    }
+
+    /// Commit a transaction and stream the audit events it made durable to the sink.
+    pub async fn commit(&self, tx: crate::store::Tx) -> Result<(), crate::store::StoreError> {
+        let events = tx.commit().await?;
+        if let Some(sink) = &self.audit_sink {
+            for (sub, ev) in events {
+                sink.emit(&sub, std::slice::from_ref(&ev));
+            }
+        }
+        Ok(())
     }
 }
 

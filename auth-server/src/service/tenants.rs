@@ -125,7 +125,7 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     Ok(Created {
         subscription,
         mcp_client_id: mcp_client.client_id,
@@ -161,7 +161,7 @@ pub async fn update(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     ctx.tenants.forget(sub.slug.as_str());
     Ok(Subscription {
         name,
@@ -242,10 +242,10 @@ pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
     if generated {
         let path = ctx.settings.data_dir.join("admin-client-secret");
         write_secret_file(&path, &secret)?;
-        tx.commit().await?;
+        ctx.commit(tx).await?;
         return Ok(Bootstrap::CreatedWithGeneratedSecret(path));
     }
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     Ok(Bootstrap::CreatedWithConfiguredSecret)
 }
 

@@ -88,7 +88,7 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     Ok(user)
 }
 
@@ -122,7 +122,7 @@ pub async fn update(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(updated)
 }
@@ -157,7 +157,7 @@ pub async fn set_password(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(())
 }
@@ -187,7 +187,7 @@ pub async fn delete(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(())
 }

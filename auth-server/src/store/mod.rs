@@ -80,6 +80,7 @@ pub struct Store {
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
 pub struct Tx {
     tx: DatabaseTransaction,
+    events: std::sync::Mutex<Vec<(crate::domain::SubscriptionId, audit::AuditEvent)>>,
 }
 
 impl Store {
@@ -127,6 +128,7 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             tx: self.db.begin().await?,
+            events: Default::default(),
         })
     }
 
@@ -142,9 +144,19 @@ impl Tx {
         Repos { c: &self.tx }
     }
 
-    /// Commit.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(StoreError::from)
+    /// Remember an audit event written in this transaction (for the real-time sink).
+    pub fn note_event(&self, sub: &crate::domain::SubscriptionId, ev: audit::AuditEvent) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push((sub.clone(), ev));
+        }
+    }
+
+    /// Commit; returns the audit events that became durable with it.
+    pub async fn commit(
+        self,
+    ) -> Result<Vec<(crate::domain::SubscriptionId, audit::AuditEvent)>, StoreError> {
+        self.tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.events.into_inner().unwrap_or_default())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one end-to-end test binary: one module per feature.
 mod admin_api;
+mod audit;
 mod client_credentials;
 mod code_flow;
 mod code_negatives;

@@ -120,6 +120,10 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1")
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
+            )
             .service(openapi::get_openapi)
             .service(subscriptions::post_subscription)
             .service(subscriptions::list_subscriptions)
@@ -140,6 +144,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(users::post_user_password)
             .service(keys::list_keys)
             .service(keys::rotate_keys)
-            .service(audit::list_audit),
+            .service(audit::list_audit)
+            .service(audit::get_history),
     );
 }

@@ -94,28 +94,40 @@ pub async fn post_login(
             &authorize::deny(&tx.request, &issuer).map_err(PageError::from_flow)?,
         ));
     }
+    let (request_id, ip) = crate::http::extract::meta(&req);
+    let actor = crate::service::Actor {
+        user_id: None,
+        client_id: Some(tx.request.client_id.clone()),
+        request_id,
+        ip,
+    };
     let username = p.get("username").unwrap_or_default();
-    let user =
-        match login::verify_password(&ctx, sub, username, p.get("password").unwrap_or_default())
-            .await
-        {
-            Ok(u) => u,
-            Err(LoginError::Flow(e)) => return Err(PageError::from_flow(e)),
-            Err(e) => {
-                metrics.login_failures.inc();
-                tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
-                return Ok(page(
-                    StatusCode::OK,
-                    form(
-                        sub.slug.as_str(),
-                        tx_id,
-                        &tx.csrf,
-                        username,
-                        Some(&e.to_string()),
-                    ),
-                ));
-            }
-        };
+    let user = match login::verify_password(
+        &ctx,
+        sub,
+        username,
+        p.get("password").unwrap_or_default(),
+        &actor,
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(LoginError::Flow(e)) => return Err(PageError::from_flow(e)),
+        Err(e) => {
+            metrics.login_failures.inc();
+            tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
+            return Ok(page(
+                StatusCode::OK,
+                form(
+                    sub.slug.as_str(),
+                    tx_id,
+                    &tx.csrf,
+                    username,
+                    Some(&e.to_string()),
+                ),
+            ));
+        }
+    };
     let tx = login::take_tx(&ctx, sub, tx_id)
         .await
         .map_err(PageError::from_flow)?

@@ -123,7 +123,7 @@ pub async fn exchange(
     } else {
         None
     };
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     let grant = Grant {
         tenant,
         issuer,
@@ -162,7 +162,7 @@ async fn replayed(ctx: &Ctx, tenant: &Subscription, code: &str) -> FlowError {
                     now,
                 )
                 .await?;
-                tx.commit().await
+                ctx.commit(tx).await
             }
             .await;
             crate::service::freshness::bump(ctx, &tenant.id).await;

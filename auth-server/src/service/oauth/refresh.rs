@@ -124,7 +124,7 @@ pub async fn refresh(
     }
     // Commit before minting: SQLite has one writer, and opaque tokens are written
     // through the pool.
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     let grant = Grant {
         tenant,
         issuer,
@@ -235,7 +235,7 @@ async fn reused(
         now,
     )
     .await?;
-    tx.commit().await?;
+    ctx.commit(tx).await?;
     crate::service::freshness::bump(ctx, &tenant.id).await;
     Err(FlowError::InvalidGrant(
         "refresh token reused: the grant is revoked",

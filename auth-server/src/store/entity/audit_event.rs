@@ -16,6 +16,8 @@ pub struct Model {
     pub request_id: Option<String>,
     pub ip: Option<String>,
     pub diff: Option<String>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table. Crate-private: nothing outside `store/` sees them.
 pub(crate) mod audit_event;
+pub(crate) mod audit_head;
 pub(crate) mod client;
 pub(crate) mod consent;
 pub(crate) mod opaque_token;
