@@ -445,8 +445,10 @@ impl TestApp {
             q.append_pair("response_type", "code")
                 .append_pair("client_id", client_id)
                 .append_pair("redirect_uri", "https://c1.example/cb");
-            q.append_pair("scope", "openid profile offline_access")
-                .append_pair("state", "st-1")
+            if !extra.iter().any(|(k, _)| *k == "scope") {
+                q.append_pair("scope", "openid profile offline_access");
+            }
+            q.append_pair("state", "st-1")
                 .append_pair("code_challenge", challenge);
             q.append_pair("code_challenge_method", "S256");
             for (k, v) in extra {

@@ -37,6 +37,10 @@ pub struct Session {
     pub amr: Vec<String>,
     /// Absolute expiry.
     pub expires_at: i64,
+    /// Public id of the session: grants issued through it remember it, so logout can
+    /// end those without `offline_access`.
+    #[serde(default)]
+    pub sid: String,
 }
 
 fn tx_key(sub: &Subscription, id: &str) -> String {
@@ -128,6 +132,7 @@ pub async fn create_session(
         auth_time: now,
         amr,
         expires_at: now + ctx.settings.session_ttl as i64,
+        sid: random::token(16),
     };
     let bytes = serde_json::to_vec(&s).map_err(anyhow::Error::from)?;
     ctx.cache
@@ -140,9 +145,33 @@ pub async fn create_session(
     Ok(id)
 }
 
-/// End a session.
+/// End a session, and revoke the grants made through it that did not ask for
+/// `offline_access` (DESIGN.md: only those outlive the browser session).
 pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<(), FlowError> {
+    let Some(session) = session(ctx, sub, cookie).await? else {
+        return Ok(());
+    };
     ctx.cache.delete(&session_key(sub, cookie)).await?;
+    if session.sid.is_empty() {
+        return Ok(());
+    }
+    let tokens = ctx.store.repos().tokens();
+    let mut revoked = false;
+    for family in tokens
+        .families_of_subject(&sub.id, &session.user_id)
+        .await?
+    {
+        let same_session =
+            family.claims.get("sid").and_then(|v| v.as_str()) == Some(session.sid.as_str());
+        let offline = family.scope.split(' ').any(|s| s == "offline_access");
+        if same_session && !offline && family.revoked_at.is_none() {
+            tokens.revoke_family(&sub.id, &family.id, ctx.now()).await?;
+            revoked = true;
+        }
+    }
+    if revoked {
+        super::freshness::bump(ctx, &sub.id).await;
+    }
     Ok(())
 }
 

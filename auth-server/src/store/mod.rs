@@ -99,15 +99,18 @@ impl Store {
         .connect_timeout(Duration::from_secs(3))
         .acquire_timeout(Duration::from_secs(2))
         .sqlx_logging(false);
+        // WAL with synchronous=NORMAL: durable across process crashes, one fsync per
+        // checkpoint instead of per commit (the SQLite-recommended WAL setting); every
+        // pooled connection gets the pragmas, not just the first.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
         let db = Database::connect(opts)
             .await
             .map_err(StoreError::Unavailable)?;
-        if sqlite {
-            db.execute_unprepared(
-                "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
-            )
-            .await?;
-        }
         Ok(Store { db })
     }
 

@@ -100,6 +100,33 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
         })
     }
 
+    /// The families of a user (logout looks for those of one session).
+    pub async fn families_of_subject(
+        &self,
+        sub: &SubscriptionId,
+        subject: &str,
+    ) -> Result<Vec<Family>, StoreError> {
+        let rows = tf::Entity::find()
+            .filter(tf::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(tf::Column::Subject.eq(subject))
+            .filter(tf::Column::RevokedAt.is_null())
+            .all(self.c)
+            .await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(Family {
+                    claims: serde_json::from_str(&m.claims)
+                        .map_err(|_| StoreError::Corrupt("token_families.claims"))?,
+                    id: m.id,
+                    client_id: m.client_id,
+                    subject: m.subject,
+                    scope: m.scope,
+                    revoked_at: m.revoked_at,
+                })
+            })
+            .collect()
+    }
+
     /// Revoke a family (idempotent).
     pub async fn revoke_family(
         &self,

@@ -272,3 +272,90 @@ async fn userinfo_refuses_what_rfc_6750_refuses(backend: Backend) {
         "a client-credentials token has no user"
     );
 }
+
+on_backends!(logout_ends_the_grants_of_the_session_that_lack_offline_access);
+
+async fn logout_ends_the_grants_of_the_session_that_lack_offline_access(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let browser = app.new_browser();
+    let mut tokens = Vec::new();
+    for scope in ["openid profile", "openid profile offline_access"] {
+        let (verifier, challenge) = pkce_pair();
+        let redirect = app
+            .browser_login(
+                &browser,
+                &app.authorize_url("acme", &c.id, &challenge, &[("scope", scope)]),
+                "alice",
+                "correct horse battery",
+            )
+            .await;
+        let code = query_param(&redirect, "code").unwrap();
+        let (s, t) = app
+            .token(
+                "acme",
+                &c.id,
+                &c.secret,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", "https://c1.example/cb"),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        tokens.push(t);
+    }
+    let resp = browser
+        .get(format!("{}/t/acme/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (s, b) = app
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    tokens[0]["refresh_token"].as_str().unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the session-bound grant ended with the session"
+    );
+    assert_eq!(
+        app.introspect("acme", &c, tokens[0]["access_token"].as_str().unwrap())
+            .await["active"],
+        false
+    );
+    let (s, _) = app
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    tokens[1]["refresh_token"].as_str().unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "offline_access outlives the browser session"
+    );
+}

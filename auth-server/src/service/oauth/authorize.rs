@@ -248,6 +248,9 @@ pub struct CodeRecord {
     pub family_id: String,
     /// Expiry.
     pub expires_at: i64,
+    /// Public id of the browser session that authorized it.
+    #[serde(default)]
+    pub sid: String,
 }
 
 /// Cache key of a code.
@@ -407,6 +410,7 @@ async fn issue_code(
         resources: req.resources.clone(),
         family_id: random::id(),
         expires_at: ctx.now() + ctx.settings.code_ttl as i64,
+        sid: session.sid.clone(),
     };
     let bytes = serde_json::to_vec(&record).map_err(anyhow::Error::from)?;
     ctx.cache

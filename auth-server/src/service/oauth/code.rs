@@ -106,7 +106,7 @@ pub async fn exchange(
         client_id: client.client_id.clone(),
         subject: user.id.clone(),
         scope: scope.to_string(),
-        claims: serde_json::json!({"auth": auth, "resources": record.resources}),
+        claims: serde_json::json!({"auth": auth, "resources": record.resources, "sid": record.sid}),
         revoked_at: None,
     };
     let tx = ctx.store.begin().await?;
