@@ -97,6 +97,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
         passwords: PasswordHasher::new(cores)?,
         keyrings: Default::default(),
         tenants: Default::default(),
+        acl: Default::default(),
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {

@@ -234,6 +234,7 @@ impl TestApp {
     }
 
     /// Another instance on the same storage (restart or scale-out).
+    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
     pub async fn on(storage: Arc<Storage>) -> TestApp {
         let mut settings = Settings::default();
         settings.listen = "127.0.0.1:0".parse().unwrap();

@@ -47,7 +47,7 @@ impl Inner {
 
     fn insert(&mut self, key: &str, value: Vec<u8>, deadline: Instant, now: Instant) {
         self.writes += 1;
-        if self.writes % 1024 == 0 {
+        if self.writes.is_multiple_of(1024) {
             self.map.retain(|_, (_, d)| *d > now);
         }
         self.map.insert(key.to_owned(), (value, deadline));

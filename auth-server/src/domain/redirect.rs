@@ -87,7 +87,7 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     let (authority, path) = rest.split_at(host_end);
     let host = LOOPBACK_HOSTS
         .iter()
-        .find(|h| authority == **h || authority.strip_prefix(**h).is_some_and(|p| is_port(p)))?;
+        .find(|h| authority == **h || authority.strip_prefix(**h).is_some_and(is_port))?;
     Some(format!("http://{host}{path}"))
 }
 

@@ -2,6 +2,7 @@
 //! HTTP. Each takes the [`Ctx`] (everything a use case may touch) and returns a typed
 //! error that the HTTP layer maps once.
 
+pub mod acl;
 pub mod admin;
 pub mod audit;
 pub mod clients;
@@ -47,6 +48,8 @@ pub struct CtxInner {
     pub keyrings: keys::KeyCache,
     /// Subscriptions by slug, refreshed every few seconds.
     pub tenants: tenants::TenantCache,
+    /// ACL facts per (subscription, user, workspace), invalidated by generation.
+    pub acl: acl::FactsCache,
 }
 
 impl Ctx {

@@ -123,6 +123,8 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    // Attributes and the system-admin flag are ACL facts.
+    super::acl::facts::changed(ctx, sub).await;
     Ok(updated)
 }
 
@@ -186,5 +188,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    super::acl::facts::changed(ctx, sub).await;
     Ok(())
 }
