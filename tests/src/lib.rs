@@ -3,6 +3,8 @@
 //! offers one typed helper per endpoint. Settings are built in code, never read from
 //! the environment (tests run in parallel in one process).
 
+pub mod acl;
+
 use auth_server::clock::ManualClock;
 use auth_server::config::Settings;
 use auth_server::service::Ctx;
