@@ -1,5 +1,7 @@
 //! The one end-to-end test binary: one module per feature.
 mod acl_admin;
+mod acl_cache;
+mod acl_evaluate;
 mod admin_api;
 mod client_credentials;
 mod code_flow;
