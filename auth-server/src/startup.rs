@@ -113,6 +113,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
             ),
             None => None,
         },
+        acl: Default::default(),
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {

@@ -8,6 +8,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_core;
+mod m20261122_000002_create_acl;
 mod m20261122_000003_chain_audit;
 
 /// The ordered list of migrations; the server runs it at start.
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261122_000001_create_core::Migration),
+            Box::new(m20261122_000002_create_acl::Migration),
             Box::new(m20261122_000003_chain_audit::Migration),
         ]
     }

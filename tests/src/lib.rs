@@ -3,6 +3,8 @@
 //! offers one typed helper per endpoint. Settings are built in code, never read from
 //! the environment (tests run in parallel in one process).
 
+pub mod acl;
+
 use auth_server::clock::ManualClock;
 use auth_server::config::Settings;
 use auth_server::service::Ctx;
@@ -241,6 +243,7 @@ impl TestApp {
     }
 
     /// Another instance on the same storage (restart or scale-out).
+    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
     pub async fn on(storage: Arc<Storage>) -> TestApp {
         let known = storage.public_url.get().cloned();
         let settings = Settings {

@@ -155,7 +155,10 @@ impl<'de> Deserialize<'de> for RecordRule {
 }
 
 /// An app grant: members of `group` may do `actions` on the records `records` admits.
+///
+/// Unknown members are refused: a misspelt `record` would otherwise silently vanish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppGrant {
     /// Group name in the app's workspace.
     pub group: String,
@@ -191,6 +194,7 @@ pub enum WhenDenied {
 
 /// A field policy: restricts one field of an app's records beyond the record layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldPolicy {
     /// Field name.
     pub field: String,

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use Action as A;
+
+mod examples;
 use FieldAccessLevel as L;
 
 const ME: &str = "u-me";

@@ -26,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(token::post_token)
         .service(introspect::post_introspect)
         .service(revoke::post_revoke)
+        .service(
+            web::resource("/t/{slug}/acl/evaluate")
+                .app_data(web::PayloadConfig::new(acl_evaluate::MAX_BODY))
+                .route(web::post().to(acl_evaluate::post_acl_evaluate)),
+        )
         .route("/t/{slug}/authorize", web::get().to(authorize::authorize))
         .route("/t/{slug}/authorize", web::post().to(authorize::authorize))
         .route("/t/{slug}/userinfo", web::get().to(userinfo::userinfo))

@@ -173,13 +173,27 @@ pub async fn introspect(
     caller: &Client,
     token: &str,
 ) -> Result<Value, FlowError> {
-    let inactive = json!({"active": false});
-    let Some(claims) = validate_access_token(ctx, tenant, issuer, token).await? else {
-        return Ok(inactive);
-    };
-    if !caller_may_see(caller, &claims) {
-        return Ok(inactive);
+    match active_claims(ctx, tenant, issuer, caller, token).await? {
+        Some(claims) => Ok(answer(&claims)),
+        None => Ok(json!({"active": false})),
     }
+}
+
+/// The claims of `token` when it is active and `caller` may learn about it.
+pub async fn active_claims(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    caller: &Client,
+    token: &str,
+) -> Result<Option<Claims>, FlowError> {
+    Ok(validate_access_token(ctx, tenant, issuer, token)
+        .await?
+        .filter(|claims| caller_may_see(caller, claims)))
+}
+
+/// The RFC 7662 members of an active token's answer.
+pub fn answer(claims: &Claims) -> Value {
     let mut out = Map::new();
     out.insert("active".into(), true.into());
     out.insert("token_type".into(), "Bearer".into());
@@ -202,7 +216,7 @@ pub async fn introspect(
             out.insert(k.into(), v.clone());
         }
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// OIDC userinfo for a bearer token: needs `openid` and a user.

@@ -2,6 +2,7 @@
 //! HTTP. Each takes the [`Ctx`] (everything a use case may touch) and returns a typed
 //! error that the HTTP layer maps once.
 
+pub mod acl;
 pub mod admin;
 pub mod audit;
 pub mod clients;
@@ -55,6 +56,8 @@ pub struct CtxInner {
     pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
     /// Real-time JSON-lines copy of committed audit events (`AUTH_AUDIT_SINK`).
     pub audit_sink: Option<audit::Sink>,
+    /// ACL facts per (subscription, user, workspace), invalidated by generation.
+    pub acl: acl::FactsCache,
 }
 
 impl Ctx {

@@ -124,6 +124,8 @@ pub async fn update(
     .await?;
     ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
+    // Attributes and the system-admin flag are ACL facts.
+    super::acl::facts::changed(ctx, sub).await;
     Ok(updated)
 }
 
@@ -189,5 +191,6 @@ pub async fn delete(
     .await?;
     ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
+    super::acl::facts::changed(ctx, sub).await;
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! can run several of them, and its audit event, in one transaction ([`Tx`]).
 //! sea-orm types never leave this module.
 
+pub mod acl;
 pub mod audit;
 pub mod clients;
 pub mod consents;
@@ -192,6 +193,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// Remembered consents.
     pub fn consents(&self) -> consents::Consents<'a, C> {
         consents::Consents { c: self.c }
+    }
+    /// ACL data: workspaces, participants, groups, apps, run-as grants.
+    pub fn acl(&self) -> acl::Acl<'a, C> {
+        acl::Acl { c: self.c }
     }
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {

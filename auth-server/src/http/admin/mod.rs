@@ -1,6 +1,10 @@
 //! The admin API `/admin/v1` (DESIGN.md "Admin API"): JSON, bearer tokens with scope
 //! `admin`, one file per resource, OpenAPI generated from the handlers.
 
+pub mod acl_apps;
+pub mod acl_dto;
+pub mod acl_groups;
+pub mod acl_workspaces;
 pub mod audit;
 pub mod clients;
 pub mod dto;
@@ -145,6 +149,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(keys::list_keys)
             .service(keys::rotate_keys)
             .service(audit::list_audit)
-            .service(audit::get_history),
+            .service(audit::get_history)
+            .configure(configure_acl),
     );
+}
+
+/// Register the ACL routes (workspaces, participants, groups, members, apps, run-as).
+fn configure_acl(cfg: &mut web::ServiceConfig) {
+    use {acl_apps as a, acl_groups as g, acl_workspaces as w};
+    cfg.service(w::post_workspace)
+        .service(w::list_workspaces)
+        .service(w::get_workspace)
+        .service(w::patch_workspace)
+        .service(w::delete_workspace)
+        .service(w::list_participants)
+        .service(w::get_participant)
+        .service(w::put_participant)
+        .service(w::delete_participant)
+        .service(g::post_group)
+        .service(g::list_groups)
+        .service(g::get_group)
+        .service(g::patch_group)
+        .service(g::delete_group)
+        .service(g::list_members)
+        .service(g::put_member)
+        .service(g::delete_member)
+        .service(a::post_app)
+        .service(a::list_apps)
+        .service(a::get_app)
+        .service(a::patch_app)
+        .service(a::delete_app)
+        .service(a::post_run_as_grant)
+        .service(a::list_run_as_grants)
+        .service(a::get_run_as_grant)
+        .service(a::delete_run_as_grant);
 }

@@ -1,6 +1,9 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
-use super::{audit, clients, dto, error, keys, subscriptions, users};
+use super::{
+    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, dto, error, keys, subscriptions,
+    users,
+};
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 
@@ -15,11 +18,20 @@ use utoipa::OpenApi;
         clients::delete_client, clients::rotate_client_secret,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
         keys::list_keys, keys::rotate_keys, audit::list_audit, audit::get_history,
+        acl_workspaces::post_workspace, acl_workspaces::list_workspaces, acl_workspaces::get_workspace,
+        acl_workspaces::patch_workspace, acl_workspaces::delete_workspace, acl_workspaces::list_participants,
+        acl_workspaces::get_participant, acl_workspaces::put_participant, acl_workspaces::delete_participant,
+        acl_groups::post_group, acl_groups::list_groups, acl_groups::get_group, acl_groups::patch_group,
+        acl_groups::delete_group, acl_groups::list_members, acl_groups::put_member, acl_groups::delete_member,
+        acl_apps::post_app, acl_apps::list_apps, acl_apps::get_app, acl_apps::patch_app, acl_apps::delete_app,
+        acl_apps::post_run_as_grant, acl_apps::list_run_as_grants, acl_apps::get_run_as_grant, acl_apps::delete_run_as_grant,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret,
         dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, keys::KeyView,
-        crate::store::audit::AuditEvent)),
+        crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
+        acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
+        acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

@@ -1,11 +1,14 @@
 //! Token introspection (RFC 7662 §2). The caller is a client of the same subscription
-//! allowed to introspect; anything not active answers `{"active": false}` only.
+//! allowed to introspect; anything not active answers `{"active": false}` only. The
+//! optional `acl_workspace`, `acl_app` and `acl_record` parameters add the ACL answer
+//! (DESIGN.md "ACL model"; see `service::acl::introspection`).
 
 use super::error::OAuthError;
 use super::no_store_json;
 use crate::http::extract::{Tenant, client_auth, form};
 use crate::http::state::Metrics;
-use crate::service::{Ctx, clients, introspect};
+use crate::service::acl::introspection::AclAsk;
+use crate::service::{Ctx, acl, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 /// `POST /t/{slug}/introspect`
@@ -35,9 +38,16 @@ pub async fn post_introspect(
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::bad_request("invalid_request", "token is missing"))?;
-    let answer = introspect::introspect(&ctx, &tenant.0, &issuer, &caller, token)
+    let fail = |e| OAuthError::from_flow(e, "introspect");
+    let ask = AclAsk::from_params(
+        p.get("acl_workspace"),
+        p.get("acl_app"),
+        p.get("acl_record"),
+    )
+    .map_err(fail)?;
+    let answer = acl::introspection::introspect(&ctx, &tenant.0, &issuer, &caller, token, ask)
         .await
-        .map_err(|e| OAuthError::from_flow(e, "introspect"))?;
+        .map_err(fail)?;
     metrics.introspections.inc();
     Ok(no_store_json(answer))
 }

@@ -1,5 +1,6 @@
 //! Protocol endpoints under each issuer `/t/{slug}`, one file per endpoint.
 
+pub mod acl_evaluate;
 pub mod authorize;
 pub mod discovery;
 pub mod error;

@@ -1,11 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2): authenticate the client, then one service call
-//! per grant type.
+//! per grant type, including RFC 8693 token exchange (run-as: `subject_token`,
+//! `subject_token_type`, `requested_subject`, optional `scope`).
 
 use super::error::OAuthError;
 use super::no_store_json;
 use crate::http::extract::{Params, Tenant, client_auth, form};
 use crate::http::state::Metrics;
-use crate::service::oauth::{client_credentials, code, refresh};
+use crate::service::oauth::{client_credentials, code, refresh, token_exchange};
 use crate::service::{Ctx, FlowError, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -66,6 +67,17 @@ async fn grant(
         }
         "client_credentials" => {
             client_credentials::issue(ctx, t, issuer, client, p.get("scope"), &p.resources).await
+        }
+        token_exchange::GRANT_TYPE => {
+            let req = token_exchange::ExchangeRequest {
+                subject_token: p.get("subject_token"),
+                subject_token_type: p.get("subject_token_type"),
+                requested_subject: p.get("requested_subject"),
+                requested_token_type: p.get("requested_token_type"),
+                scope: p.get("scope"),
+                resources: &p.resources,
+            };
+            token_exchange::exchange(ctx, t, issuer, client, req).await
         }
         _ => Err(FlowError::UnsupportedGrantType),
     }

@@ -14,3 +14,4 @@ pub mod pkce;
 pub mod refresh;
 pub mod resource;
 pub mod revoke;
+pub mod token_exchange;

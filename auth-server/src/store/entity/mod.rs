@@ -1,4 +1,10 @@
 //! sea-orm entities, one file per table. Crate-private: nothing outside `store/` sees them.
+pub(crate) mod acl_app;
+pub(crate) mod acl_group;
+pub(crate) mod acl_group_member;
+pub(crate) mod acl_participant;
+pub(crate) mod acl_run_as_grant;
+pub(crate) mod acl_workspace;
 pub(crate) mod audit_event;
 pub(crate) mod audit_head;
 pub(crate) mod client;

@@ -1,0 +1,220 @@
+//! The ACL extension of introspection (`acl_workspace`, `acl_app`, `acl_record`) and
+//! the batch `/acl/evaluate` (DESIGN.md "ACL model", "ACL calls").
+//!
+//! Choices where the contract is silent:
+//! - Without `acl_*` parameters the answer is the plain RFC 7662 one: no `groups`, no
+//!   `acl` (resource servers that do not ask do not pay, in bytes or in lookups).
+//! - `acl_app` needs `acl_workspace`, and `acl_record` needs `acl_app`; `decision` is
+//!   present only when an app was asked about (a decision is about an app).
+//! - A token without a user (client credentials: `sub` is the client id) has no
+//!   standing in any workspace: `system_admin: false`, no role, no groups, no apps, and
+//!   every decision is denied at `workspace`. A client that needs user-level access
+//!   gets it through run-as, which puts a user in `sub`.
+//! - An unknown workspace answers like one the user is not in (deny at `workspace`),
+//!   and an unknown app is denied at `app` even for admins, so a typo never reads as
+//!   "allowed". A non-participant learns nothing about the workspace's apps.
+//! - A run-as token is evaluated as its `sub` (the target), never as its actor.
+//! - `/acl/evaluate` answers exactly `{"active": false}` for a token that is not active,
+//!   like introspection, and `{"active": true, "decisions": [...]}` otherwise.
+
+use super::facts::{self, UserWorkspace};
+use crate::acl::{AclQuery, Decision, Layer, RecordFacts, evaluate};
+use crate::domain::{Client, Subscription};
+use crate::service::introspect::{self, Claims};
+use crate::service::{Ctx, FlowError};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Most records one `/acl/evaluate` call may carry.
+pub const MAX_RECORDS: usize = 10_000;
+
+/// What a resource server asked about, beside the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclAsk {
+    /// Workspace slug.
+    pub workspace: String,
+    /// App slug.
+    pub app: Option<String>,
+    /// Record facts.
+    pub record: Option<RecordFacts>,
+}
+
+impl AclAsk {
+    /// The ask of the `acl_workspace`, `acl_app` and `acl_record` parameters; `None`
+    /// when none is given. Inconsistent or malformed parameters are `invalid_request`.
+    pub fn from_params(
+        workspace: Option<&str>,
+        app: Option<&str>,
+        record: Option<&str>,
+    ) -> Result<Option<AclAsk>, FlowError> {
+        let Some(workspace) = workspace else {
+            return match (app, record) {
+                (None, None) => Ok(None),
+                _ => Err(FlowError::InvalidRequest(
+                    "acl_app and acl_record need acl_workspace".into(),
+                )),
+            };
+        };
+        if record.is_some() && app.is_none() {
+            return Err(FlowError::InvalidRequest("acl_record needs acl_app".into()));
+        }
+        let record = record
+            .map(|text| match serde_json::from_str::<Value>(text) {
+                Ok(v @ Value::Object(_)) => serde_json::from_value::<RecordFacts>(v)
+                    .map_err(|e| FlowError::InvalidRequest(format!("acl_record: {e}"))),
+                _ => Err(FlowError::InvalidRequest(
+                    "acl_record must be a JSON object of record facts".into(),
+                )),
+            })
+            .transpose()?;
+        Ok(Some(AclAsk {
+            workspace: workspace.to_owned(),
+            app: app.map(str::to_owned),
+            record,
+        }))
+    }
+}
+
+/// Introspection (RFC 7662) with the ACL extension when `ask` is given.
+pub async fn introspect(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    caller: &Client,
+    token: &str,
+    ask: Option<AclAsk>,
+) -> Result<Value, FlowError> {
+    let Some(ask) = ask else {
+        return introspect::introspect(ctx, tenant, issuer, caller, token).await;
+    };
+    let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, token).await? else {
+        return Ok(json!({"active": false}));
+    };
+    let mut out = introspect::answer(&claims);
+    let standing = standing(ctx, tenant, &claims, &ask.workspace).await?;
+    let groups: Vec<&String> = standing
+        .iter()
+        .flat_map(|s| s.base.user_groups.iter())
+        .collect();
+    let apps: Map<String, Value> = standing
+        .iter()
+        .flat_map(|s| s.app_actions.iter())
+        .map(|(slug, actions)| (slug.clone(), json!(actions)))
+        .collect();
+    let mut acl = json!({
+        "system_admin": standing.as_ref().is_some_and(|s| s.base.system_admin),
+        "workspace": {
+            "slug": ask.workspace,
+            "role": standing.as_ref().and_then(|s| s.role()),
+            "groups": groups,
+            "apps": apps,
+        },
+    });
+    if let Some(app) = &ask.app {
+        let d = decide(standing.as_deref(), app, ask.record);
+        acl["decision"] = serde_json::to_value(d).map_err(anyhow::Error::from)?;
+    }
+    if let Value::Object(m) = &mut out {
+        m.insert("groups".into(), json!(groups));
+        m.insert("acl".into(), acl);
+    }
+    Ok(out)
+}
+
+/// The body of `POST /t/{slug}/acl/evaluate`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The access token whose user is asked about.
+    pub token: String,
+    /// Workspace slug.
+    pub workspace: String,
+    /// App slug.
+    pub app: String,
+    /// Record facts, at most [`MAX_RECORDS`].
+    pub records: Vec<RecordFacts>,
+}
+
+/// One decision per record, in order.
+pub async fn evaluate_batch(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    caller: &Client,
+    req: EvaluateRequest,
+) -> Result<Value, FlowError> {
+    if req.records.len() > MAX_RECORDS {
+        return Err(FlowError::InvalidRequest(format!(
+            "records: at most {MAX_RECORDS} records per call"
+        )));
+    }
+    let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, &req.token).await?
+    else {
+        return Ok(json!({"active": false}));
+    };
+    let standing = standing(ctx, tenant, &claims, &req.workspace).await?;
+    let decisions: Vec<Decision> = match standing.as_deref() {
+        Some(s) if s.exists => {
+            let facts = s.facts(&req.app);
+            let known = facts.app.is_some();
+            req.records
+                .into_iter()
+                .map(|record| {
+                    let d = evaluate(
+                        &facts,
+                        &AclQuery {
+                            record: Some(record),
+                        },
+                    );
+                    if d.allowed && !known {
+                        Decision::denied(d.id, Layer::App)
+                    } else {
+                        d
+                    }
+                })
+                .collect()
+        }
+        _ => req
+            .records
+            .into_iter()
+            .map(|r| Decision::denied(r.id, Layer::Workspace))
+            .collect(),
+    };
+    Ok(json!({"active": true, "decisions": decisions}))
+}
+
+/// The user's standing in `workspace`, or `None` for a token without a user.
+async fn standing(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    claims: &Claims,
+    workspace: &str,
+) -> Result<Option<Arc<UserWorkspace>>, FlowError> {
+    // User-delegated tokens (code, refresh and run-as grants) belong to a grant family;
+    // client-credentials tokens do not and their `sub` is the client.
+    let user = claims
+        .contains_key("gid")
+        .then(|| claims.get("sub").and_then(Value::as_str))
+        .flatten();
+    match user {
+        Some(user) => Ok(Some(
+            facts::user_workspace(ctx, tenant, user, workspace).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The decision for `app` (and a record), guarding the cases the pure evaluator leaves
+/// to the service: no user, no such workspace, no such app.
+fn decide(standing: Option<&UserWorkspace>, app: &str, record: Option<RecordFacts>) -> Decision {
+    let id = record.as_ref().and_then(|r| r.id.clone());
+    let Some(s) = standing.filter(|s| s.exists) else {
+        return Decision::denied(id, Layer::Workspace);
+    };
+    let facts = s.facts(app);
+    let d = evaluate(&facts, &AclQuery { record });
+    if d.allowed && facts.app.is_none() {
+        return Decision::denied(id, Layer::App);
+    }
+    d
+}
