@@ -83,6 +83,49 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def user_token(base, client, user, password):
+    """Drive the HTML login (code + PKCE) like a browser; returns a user access token."""
+    import hashlib, http.cookiejar, re
+    jar = http.cookiejar.CookieJar()
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    def go(url, data=None):
+        try:
+            r = opener.open(urllib.request.Request(url, data=data))
+            return r.status, r.headers, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+    verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": client["client_id"], "redirect_uri": "http://127.0.0.1/cb",
+                                "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"})
+    _, h, _ = go(f"{base}/t/bench/authorize?{q}")
+    loc = h["Location"]
+    for _ in range(3):
+        if loc.startswith("http://127.0.0.1/cb"):
+            break
+        _, _, html = go(base + loc)
+        field = lambda n: re.search(f'name="{n}" value="([^"]*)"', html).group(1)
+        form = {"tx": field("tx"), "csrf": field("csrf")}
+        form.update({"username": user, "password": password, "action": "login"} if "/login" in loc else {"decision": "allow"})
+        _, h, _ = go(base + loc.split("?")[0], urllib.parse.urlencode(form).encode())
+        loc = h["Location"]
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
+    return call("POST", f"{base}/t/bench/token", form={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb",
+                "code_verifier": verifier}, headers={"Authorization": basic(client["client_id"], client["client_secret"])})["access_token"]
+
+
+def lua_json(body, auth):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+            f'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = {json.dumps(auth)}\n')
+    f.close()
+    return f.name
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -128,6 +171,30 @@ def main():
             scenarios.append((f"introspection ({'opaque' if name == 'opaque' else 'JWT ' + name.upper().replace('EDDSA', 'EdDSA')})", f"{base}/t/bench/introspect",
                               lua_post("/t/bench/introspect", "token=" + tok(clients[name]), rs_auth), server.pid))
 
+        # ACL: a user who participates in a workspace, in one group of an app with a
+        # record rule and a field policy.
+        web = call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {"name": "web", "redirect_uris": ["http://127.0.0.1/cb"],
+                   "grant_types": ["authorization_code"], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic",
+                   "skip_consent": True, "access_token_format": "jwt", "access_token_signing_alg": "EdDSA"}, auth)
+        uid = call("POST", f"{base}/admin/v1/subscriptions/bench/users", {"username": "alice", "password": "bench password 1",
+                   "attributes": {"department": "eng"}}, auth)["id"]
+        ws = f"{base}/admin/v1/subscriptions/bench/workspaces"
+        call("POST", ws, {"slug": "eng", "name": "Engineering"}, auth)
+        call("PUT", f"{ws}/eng/participants/{uid}", {"role": "team"}, auth)
+        call("POST", f"{ws}/eng/groups", {"name": "devs"}, auth)
+        call("PUT", f"{ws}/eng/groups/devs/members/{uid}", {}, auth)
+        call("POST", f"{ws}/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"], "records": "own_or_assigned"}],
+             "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]}, auth)
+        ut = user_token(base, web, "alice", "bench password 1")
+        record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+        scenarios.append(("introspection (JWT, user) without ACL parameters", f"{base}/t/bench/introspect",
+                          lua_post("/t/bench/introspect", "token=" + ut, rs_auth), server.pid))
+        scenarios.append(("introspection (JWT, user) with acl_workspace + acl_app + acl_record", f"{base}/t/bench/introspect",
+                          lua_post("/t/bench/introspect", urllib.parse.urlencode({"token": ut, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record}), rs_auth), server.pid))
+        records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
+        scenarios.append(("/acl/evaluate, 1,000 records per call", f"{base}/t/bench/acl/evaluate",
+                          lua_json(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth), server.pid))
+
         results = {s[0]: [] for s in scenarios}
         for _ in range(args.rounds):
             for label, url, script, pid in scenarios:
@@ -144,6 +211,8 @@ def main():
             med = statistics.median(r[0] for r in rows)
             mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
             print(f"| {label} | {med:,.0f} ({min(r[0] for r in rows):,.0f}-{max(r[0] for r in rows):,.0f}) | {mid[1]} | {mid[2]} | {mid[3]:.2f} | {med / ceiling:.2f} |")
+        evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"])
+        print(f"\n/acl/evaluate: {evaluate * 1000:,.0f} record decisions/s")
     finally:
         for p in procs:
             p.terminate()
