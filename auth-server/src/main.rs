@@ -76,9 +76,9 @@ enum AuditCommand {
         /// Subscription slug.
         #[arg(long)]
         subscription: String,
-        /// Keep this many days.
+        /// Keep this many days (default: the subscription's `audit_retention_days`).
         #[arg(long)]
-        older_than_days: u32,
+        older_than_days: Option<u32>,
         /// File to write the pruned events to first (JSON lines).
         #[arg(long)]
         export_to: PathBuf,
@@ -190,6 +190,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let actor = Actor {
         user_id: None,
         client_id: Some("cli".into()),
+        act: None,
         request_id: None,
         ip: None,
     };
@@ -244,7 +245,10 @@ async fn audit(command: AuditCommand, settings: Settings) -> anyhow::Result<()> 
             export_to,
         } => {
             let sub = tenants::resolve(&ctx, &subscription).await?;
-            let before = ctx.now() - i64::from(older_than_days) * 86_400;
+            let days = older_than_days
+                .or(sub.settings.audit_retention_days)
+                .ok_or_else(|| anyhow::anyhow!("--older-than-days is required: subscription {subscription} has no audit_retention_days"))?;
+            let before = ctx.now() - i64::from(days) * 86_400;
             let mut file = std::fs::OpenOptions::new()
                 .create_new(true)
                 .write(true)

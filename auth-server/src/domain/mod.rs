@@ -67,6 +67,10 @@ pub struct SubscriptionSettings {
     /// Resources (RFC 8707) a token carrying `mcp` may be bound to.
     #[serde(default)]
     pub mcp_resources: Vec<String>,
+    /// Audit retention in days, applied by `auth-server audit prune` (never silently);
+    /// `None` keeps events forever.
+    #[serde(default)]
+    pub audit_retention_days: Option<u32>,
 }
 
 fn default_mfa() -> String {
@@ -83,6 +87,7 @@ impl Default for SubscriptionSettings {
             registration: default_off(),
             client_id_metadata_documents: false,
             mcp_resources: Vec::new(),
+            audit_retention_days: None,
         }
     }
 }

@@ -86,6 +86,7 @@ pub async fn authenticate(
     let actor = Actor {
         user_id,
         client_id,
+        act: claims.get("act").cloned(),
         request_id,
         ip,
     };

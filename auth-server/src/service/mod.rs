@@ -99,6 +99,9 @@ pub struct Actor {
     /// A client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The RFC 8693 `act` chain when the caller acts through a run-as token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
     /// Request id of the HTTP request.
     #[serde(skip)]
     pub request_id: Option<String>,

@@ -108,6 +108,8 @@ pub struct PatchSettings {
     pub client_id_metadata_documents: Option<bool>,
     /// Allowed MCP resources.
     pub mcp_resources: Option<Vec<String>>,
+    /// Audit retention in days (1–36500); `auth-server audit prune` applies it.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl PatchSettings {
@@ -150,6 +152,15 @@ impl PatchSettings {
                 }
             }
             s.mcp_resources = list;
+        }
+        if let Some(days) = self.audit_retention_days {
+            if !(1..=36_500).contains(&days) {
+                return Err(ValidationError::new(
+                    "settings.audit_retention_days",
+                    "must be between 1 and 36500 days",
+                ));
+            }
+            s.audit_retention_days = Some(days);
         }
         Ok(s)
     }

@@ -98,6 +98,7 @@ pub async fn post_login(
     let actor = crate::service::Actor {
         user_id: None,
         client_id: Some(tx.request.client_id.clone()),
+        act: None,
         request_id,
         ip,
     };

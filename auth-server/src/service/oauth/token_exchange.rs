@@ -123,10 +123,12 @@ pub async fn exchange(
         RunAsPrincipal::User(u) => Actor {
             user_id: Some(u.clone()),
             client_id: Some(client.client_id.clone()),
+            act: None,
             ..Actor::default()
         },
         RunAsPrincipal::Client(c) => Actor {
             client_id: Some(c.clone()),
+            act: None,
             ..Actor::default()
         },
     };
