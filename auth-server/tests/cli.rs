@@ -84,25 +84,61 @@ fn audit_events_stream_to_the_sink_verify_and_export_as_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let sink = dir.path().join("audit.jsonl");
     let out = bin()
-        .args(["admin", "subscription", "create", "--slug", "acme", "--name", "Acme"])
+        .args([
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ])
         .env("AUTH_DATA_DIR", dir.path())
         .env("AUTH_AUDIT_SINK", &sink)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let streamed = std::fs::read_to_string(&sink).unwrap();
     let actions: Vec<String> = streamed
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["action"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert!(actions.contains(&"subscription.created".to_owned()) && actions.contains(&"client.created".to_owned()), "{actions:?}");
-    assert!(!streamed.contains("client_secret\":\""), "no secret in the sink");
+    assert!(
+        actions.contains(&"subscription.created".to_owned())
+            && actions.contains(&"client.created".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        !streamed.contains("client_secret\":\""),
+        "no secret in the sink"
+    );
 
-    let verify = bin().args(["audit", "verify", "--subscription", "acme"]).env("AUTH_DATA_DIR", dir.path()).output().unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let verify = bin()
+        .args(["audit", "verify", "--subscription", "acme"])
+        .env("AUTH_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     assert!(String::from_utf8_lossy(&verify.stdout).contains("intact"));
 
-    let export = bin().args(["audit", "export", "--subscription", "acme"]).env("AUTH_DATA_DIR", dir.path()).output().unwrap();
+    let export = bin()
+        .args(["audit", "export", "--subscription", "acme"])
+        .env("AUTH_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
     assert!(export.status.success());
     let lines = String::from_utf8_lossy(&export.stdout).lines().count();
     assert_eq!(lines, actions.len(), "export returns what was streamed");

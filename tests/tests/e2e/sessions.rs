@@ -75,6 +75,34 @@ async fn a_session_skips_the_login_form_until_prompt_or_max_age_asks_again(backe
             .await
             .starts_with("https://c1.example/cb?code=")
     );
+    // id_token_hint: the user's own ID token is honoured, a forged one never logs in silently.
+    let t = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let own = first_hop(
+        &app,
+        &browser,
+        &c.id,
+        &[
+            ("prompt", "none"),
+            ("id_token_hint", t["id_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert!(query_param(&own, "code").is_some(), "{own}");
+    let mut forged = t["id_token"].as_str().unwrap().to_owned();
+    forged.push('x');
+    let refused = first_hop(
+        &app,
+        &browser,
+        &c.id,
+        &[("prompt", "none"), ("id_token_hint", &forged)],
+    )
+    .await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("login_required")
+    );
     let bad = first_hop(&app, &browser, &c.id, &[("max_age", "-1")]).await;
     assert_eq!(
         query_param(&bad, "error").as_deref(),

@@ -47,6 +47,9 @@ pub struct AuthzRequest {
     /// SHA-256 of the browser-binding cookie: the login and consent forms are accepted
     /// only from the browser that started the request (login CSRF).
     pub browser: String,
+    /// OIDC `id_token_hint`: a session of anyone else is not reused silently.
+    #[serde(default)]
+    pub id_token_hint: Option<String>,
 }
 
 /// A failure after the client and redirect URI were validated: redirect with it.
@@ -220,6 +223,7 @@ pub fn validate_request(
         login_hint: p.get("login_hint").cloned(),
         resources,
         browser: String::new(),
+        id_token_hint: p.get("id_token_hint").cloned(),
     })
 }
 
@@ -306,7 +310,19 @@ pub async fn decide(
     let now = ctx.now();
     let has = |p: &str| req.prompt.iter().any(|v| v == p);
     let too_old = |s: &Session| req.max_age.is_some_and(|m| now - s.auth_time > m);
-    let session = session.filter(|s| fresh_login || (!has("login") && !too_old(s)));
+    let hinted = match &req.id_token_hint {
+        Some(hint) => Some(hinted_subject(ctx, sub, issuer, hint).await?),
+        None => None,
+    };
+    // A hint that is forged, of another tenant or of another user never leads to a
+    // silent login (OIDC Core §3.1.2.1): the session is not used.
+    let matches_hint = |s: &Session| {
+        hinted
+            .as_ref()
+            .is_none_or(|h| h.as_deref() == Some(s.user_id.as_str()))
+    };
+    let session =
+        session.filter(|s| fresh_login || (!has("login") && !too_old(s) && matches_hint(s)));
     let err = |error: &'static str, d: &str| RedirectError {
         redirect_uri: req.redirect_uri.clone(),
         error,
@@ -360,6 +376,22 @@ pub async fn decide(
     Ok(Next::Redirect(
         issue_code(ctx, sub, issuer, &req, &session).await?,
     ))
+}
+
+/// The `sub` of an ID token this issuer signed (expired hints still name their user),
+/// or `None` when the hint does not verify.
+async fn hinted_subject(
+    ctx: &Ctx,
+    sub: &Subscription,
+    issuer: &str,
+    hint: &str,
+) -> Result<Option<String>, FlowError> {
+    let ring = crate::service::keys::ring(ctx, &sub.id).await?;
+    let claims =
+        crate::tokens::jwt::verify(&ring, hint, "JWT", ctx.now(), i64::from(u32::MAX)).ok();
+    Ok(claims
+        .filter(|c| c.get("iss").and_then(|v| v.as_str()) == Some(issuer))
+        .and_then(|c| c.get("sub").and_then(|v| v.as_str()).map(str::to_owned)))
 }
 
 /// Record consent and issue the code (after the consent form).
