@@ -461,6 +461,29 @@ impl TestApp {
         url.to_string()
     }
 
+    /// Start `/authorize` with `browser` and open the login form it leads to; returns
+    /// the form's hidden `tx` and `csrf` values.
+    pub async fn open_login_form(
+        &self,
+        browser: &reqwest::Client,
+        authorize_url: &str,
+    ) -> (String, String) {
+        let resp = browser.get(authorize_url).send().await.unwrap();
+        let login = self.location(resp);
+        let html = browser
+            .get(format!("{}{login}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (
+            hidden_input(&html, "tx").expect("form has tx"),
+            hidden_input(&html, "csrf").expect("form has csrf"),
+        )
+    }
+
     /// Follow `/authorize` through login (and consent, allowing) with `browser`; returns
     /// the final redirect to the client.
     pub async fn browser_login(

@@ -132,35 +132,14 @@ async fn security_events_are_logged_without_secrets(backend: Backend) {
     // A failed login.
     let browser = app.new_browser();
     let (_, challenge) = e2e::pkce_pair();
-    let login = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = browser
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     browser
         .post(format!("{}/t/acme/login", app.base))
         .form(&[
-            ("tx", grab("tx")),
-            ("csrf", grab("csrf")),
+            ("tx", tx.clone()),
+            ("csrf", csrf.clone()),
             ("username", "alice".into()),
             ("password", "Wrong-Secret-123".into()),
         ])

@@ -303,35 +303,14 @@ async fn the_user_can_cancel_and_the_client_learns_access_denied(backend: Backen
     let c = app.tenant_with_alice("acme").await;
     let (_, challenge) = pkce_pair();
     let browser = app.new_browser();
-    let login = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = browser
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     let resp = browser
         .post(format!("{}/t/acme/login", app.base))
         .form(&[
-            ("tx", grab("tx")),
-            ("csrf", grab("csrf")),
+            ("tx", tx.clone()),
+            ("csrf", csrf.clone()),
             ("action", "cancel".into()),
         ])
         .send()
@@ -342,16 +321,9 @@ async fn the_user_can_cancel_and_the_client_learns_access_denied(backend: Backen
     assert_eq!(query_param(loc, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_param(loc, "state").as_deref(), Some("st-1"));
     // A forged CSRF token is refused with 403 and no session.
-    let login = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let tx = query_param(&format!("{}{login}", app.base), "tx").unwrap();
+    let (tx, _) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     let resp = browser
         .post(format!("{}/t/acme/login", app.base))
         .form(&[
@@ -365,36 +337,15 @@ async fn the_user_can_cancel_and_the_client_learns_access_denied(backend: Backen
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     // Another browser posting this browser's form (login CSRF) is refused too.
-    let login = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = browser
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     let attacker = app.new_browser();
     let resp = attacker
         .post(format!("{}/t/acme/login", app.base))
         .form(&[
-            ("tx", grab("tx")),
-            ("csrf", grab("csrf")),
+            ("tx", tx),
+            ("csrf", csrf),
             ("username", "alice".into()),
             ("password", "correct horse battery".into()),
         ])
@@ -424,36 +375,15 @@ async fn prompt_none_without_a_session_is_login_required(backend: Backend) {
     assert_eq!(query_param(loc, "error").as_deref(), Some("login_required"));
     // A wrong password shows the one generic message, no redirect.
     let browser = app.new_browser();
-    let login = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = browser
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     for (user, pw) in [("alice", "wrong"), ("nobody", "correct horse battery")] {
         let resp = browser
             .post(format!("{}/t/acme/login", app.base))
             .form(&[
-                ("tx", grab("tx")),
-                ("csrf", grab("csrf")),
+                ("tx", tx.clone()),
+                ("csrf", csrf.clone()),
                 ("username", user.into()),
                 ("password", pw.into()),
             ])

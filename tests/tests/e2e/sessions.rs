@@ -111,35 +111,14 @@ async fn a_session_skips_the_login_form_until_prompt_or_max_age_asks_again(backe
     // The session cookie is HttpOnly and SameSite=Lax.
     let (_, challenge) = pkce_pair();
     let other = app.new_browser();
-    let login = other
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = other
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&other, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
     let resp = other
         .post(format!("{}/t/acme/login", app.base))
         .form(&[
-            ("tx", grab("tx")),
-            ("csrf", grab("csrf")),
+            ("tx", tx.clone()),
+            ("csrf", csrf.clone()),
             ("username", "alice".into()),
             ("password", "correct horse battery".into()),
         ])

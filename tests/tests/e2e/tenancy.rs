@@ -78,35 +78,14 @@ async fn a_user_of_one_tenant_cannot_log_in_through_another(backend: Backend) {
     let (_, b) = two_tenants(&app).await;
     let (_, challenge) = pkce_pair();
     let browser = app.new_browser();
-    let login = browser
-        .get(app.authorize_url("beta", &b.id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let html = browser
-        .get(format!("{}{login}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let grab = |name: &str| {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("beta", &b.id, &challenge, &[]))
+        .await;
     let resp = browser
         .post(format!("{}/t/beta/login", app.base))
         .form(&[
-            ("tx", grab("tx")),
-            ("csrf", grab("csrf")),
+            ("tx", tx.clone()),
+            ("csrf", csrf.clone()),
             ("username", "alice".into()),
             ("password", "correct horse battery".into()),
         ])
