@@ -334,6 +334,18 @@ pub async fn authenticate(
                 .unwrap_or_default();
             constant_time_eq(hash_token(secret).as_bytes(), stored.as_bytes())
         }
+        // AI (MCP) clients take their secret either way (DESIGN.md: the minted MCP client
+        // is `client_secret_basic` and `client_secret_post`); MCP SDKs differ in which
+        // they send. Other clients keep exactly their registered method (RFC 9700 §2.5).
+        (Presented::Post { secret, .. }, Some(AuthMethod::ClientSecretBasic))
+            if client.as_ref().is_some_and(|c| c.ai_access) =>
+        {
+            let stored = client
+                .as_ref()
+                .and_then(|c| c.secret_hash.clone())
+                .unwrap_or_default();
+            constant_time_eq(hash_token(secret).as_bytes(), stored.as_bytes())
+        }
         (Presented::Public { .. }, Some(AuthMethod::None)) => true,
         (Presented::Assertion { assertion, .. }, Some(AuthMethod::PrivateKeyJwt)) => {
             let jwks = client

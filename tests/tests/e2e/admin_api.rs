@@ -136,6 +136,33 @@ async fn duplicates_are_409_and_secrets_are_shown_once(backend: Backend) {
         !text.contains(created["mcp_client"]["client_secret"].as_str().unwrap()),
         "no secret in the audit log"
     );
+    // The minted AI client takes its secret by Basic or in the body.
+    let mcp_secret = created["mcp_client"]["client_secret"].as_str().unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", mcp),
+            ("client_secret", mcp_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "client_secret_post for the MCP client"
+    );
+    let (s, _) = app
+        .token(
+            "acme",
+            mcp,
+            mcp_secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "client_secret_basic for the MCP client");
     let rotated = app
         .admin(
             &t,

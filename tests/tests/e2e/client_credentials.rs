@@ -108,6 +108,19 @@ async fn grant_type_and_scope_restrictions_hold(backend: Backend) {
         (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
     );
     let svc = app.create_client("acme", json!({"name": "s", "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic"})).await;
+    // Only the registered authentication method works (RFC 9700 §2.5): Basic client, secret in the body.
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", svc.id.as_str()),
+            ("client_secret", svc.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (s, b) = app
         .token(
             "acme",
