@@ -7,6 +7,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod constraints;
 mod m20261122_000001_create_core;
 mod m20261122_000002_create_acl;
 mod m20261122_000003_chain_audit;

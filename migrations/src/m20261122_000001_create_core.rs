@@ -4,33 +4,11 @@
 //! Every tenant table carries `subscription_id` with an index and a foreign key, so that
 //! every query can (and must) be scoped to one subscription.
 
+use crate::constraints::{index as tenant_index, tenant_fk};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// A `subscription_id` column with its foreign key to `subscriptions(id)`.
-fn tenant_fk(table: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_subscription"))
-        .from(table, "subscription_id")
-        .to("subscriptions", "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-fn tenant_index(table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
-    let mut idx = Index::create();
-    idx.name(format!("ix_{table}_{}", cols.join("_")))
-        .table(table);
-    for c in cols {
-        idx.col(*c);
-    }
-    if unique {
-        idx.unique();
-    }
-    idx.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

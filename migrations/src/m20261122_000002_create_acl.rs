@@ -6,37 +6,11 @@
 //! the core tables. Rows that belong to a workspace, a group or a user cascade with it,
 //! so deleting any of them leaves nothing dangling that a later namesake could inherit.
 
+use crate::constraints::{cascade_fk as fk, index};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(
-    table: &'static str,
-    col: &'static str,
-    to: &'static str,
-    to_col: &'static str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{col}"))
-        .from(table, col)
-        .to(to, to_col)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-fn index(table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
-    let mut idx = Index::create();
-    idx.name(format!("ix_{table}_{}", cols.join("_")))
-        .table(table);
-    for c in cols {
-        idx.col(*c);
-    }
-    if unique {
-        idx.unique();
-    }
-    idx.to_owned()
-}
 
 const TABLES: [&str; 6] = [
     "acl_run_as_grants",

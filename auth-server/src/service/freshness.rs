@@ -38,6 +38,4 @@ pub async fn bump(ctx: &Ctx, sub: &SubscriptionId) {
         // a revocation may not be visible on other instances.
         tracing::error!(error = %e, "could not bump the state generation; caches expire within their TTL");
     }
-    ctx.verified.invalidate_all();
-    ctx.clients.invalidate_all();
 }

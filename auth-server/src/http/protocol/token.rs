@@ -6,6 +6,7 @@ use super::error::OAuthError;
 use super::no_store_json;
 use crate::http::extract::{Params, Tenant, client_auth, form};
 use crate::http::state::Metrics;
+use crate::service::oauth::issue::TokenResponse;
 use crate::service::oauth::{client_credentials, code, refresh, token_exchange};
 use crate::service::{Ctx, FlowError, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -43,7 +44,7 @@ async fn grant(
     client: &crate::domain::Client,
     grant_type: &str,
     p: &Params,
-) -> Result<refresh_response::TokenResponse, FlowError> {
+) -> Result<TokenResponse, FlowError> {
     let t = &tenant.0;
     match grant_type {
         "authorization_code" => {
@@ -81,8 +82,4 @@ async fn grant(
         }
         _ => Err(FlowError::UnsupportedGrantType),
     }
-}
-
-mod refresh_response {
-    pub use crate::service::oauth::issue::TokenResponse;
 }
