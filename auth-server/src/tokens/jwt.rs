@@ -1,5 +1,6 @@
 //! JWT signing and verification (RFC 7515/7519, RFC 9068 for access tokens, OIDC Core
-//! §2 for ID tokens), on top of jsonwebtoken.
+//! §2 for ID tokens): compact serialization and signing with the key's parsed ring key
+//! pair, verification with jsonwebtoken.
 //!
 //! Verification is pinned to the ring: the `kid` picks a published key and the header
 //! `alg` must equal that key's algorithm, so `none`, `HS*` with the public key as secret, or
@@ -10,7 +11,9 @@
 //! ([`expect_issuer`] helps with the latter).
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Validation;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -36,17 +39,31 @@ pub fn sign<C: Serialize>(key: &SigningKey, typ: &str, claims: &C) -> Result<Str
             key.kid()
         )));
     }
-    let mut header = Header::new(key.alg().jwt_algorithm());
-    header.kid = Some(key.kid().to_owned());
-    header.typ = Some(typ.to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(|err| {
-        // Only the kind's name: never the library's text, in case it quotes input.
-        let what = match err.kind() {
-            ErrorKind::Json(_) => "claims do not serialize",
-            _ => "signing failed",
-        };
-        TokenError::Internal(format!("{what} (kid {})", key.kid()))
+    #[derive(Serialize)]
+    struct JwsHeader<'a> {
+        alg: &'static str,
+        kid: &'a str,
+        typ: &'a str,
+    }
+    let internal = |what: &str| TokenError::Internal(format!("{what} (kid {})", key.kid()));
+    let header = serde_json::to_vec(&JwsHeader {
+        alg: key.alg().as_str(),
+        kid: key.kid(),
+        typ,
     })
+    .map_err(|_| internal("header does not serialize"))?;
+    // Only the kind of failure: never serde's text, in case it quotes a claim.
+    let payload = serde_json::to_vec(claims).map_err(|_| internal("claims do not serialize"))?;
+    let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 360);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = key
+        .sign_raw(token.as_bytes())
+        .ok_or_else(|| internal("signing failed"))?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+    Ok(token)
 }
 
 /// Verifies `token` against `ring` at `now` (unix seconds) and returns its claims.
@@ -308,7 +325,7 @@ mod tests {
         }
         // An HS256 token whose secret is the published JWK text: still refused.
         let jwk_text = serde_json::to_vec(key.public_jwk()).unwrap();
-        let mut hs = Header::new(jsonwebtoken::Algorithm::HS256);
+        let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         hs.kid = Some(key.kid().to_owned());
         hs.typ = Some(TYP_ACCESS_TOKEN.into());
         let hs_token = jsonwebtoken::encode(

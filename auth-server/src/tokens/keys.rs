@@ -1,29 +1,31 @@
-//! Signing keys: generation, public JWK (RFC 7517/7518/8037), and loading for jsonwebtoken.
+//! Signing keys: generation, public JWK (RFC 7517/7518/8037), loading for signing (ring) and
+//! for verification (jsonwebtoken).
 //!
 //! Private keys travel as PKCS#8 DER (the row's `private_key`, sealed by
 //! [`MasterKey`](super::MasterKey)). The `kid` is the RFC 7638 JWK thumbprint (SHA-256,
 //! base64url): deterministic, 43 characters, and it reveals nothing beyond the public key.
 //!
-//! jsonwebtoken 11 does not take PKCS#8 everywhere, so [`SigningKey::from_parts`] converts:
-//! - RS256: `EncodingKey::from_rsa_der` wants **PKCS#1** `RSAPrivateKey` DER (it re-parses it
-//!   on every signature); the `DecodingKey` is built from the raw `n`/`e`.
-//! - ES256: `EncodingKey::from_ec_der` wants PKCS#8; `DecodingKey` wants the uncompressed
-//!   SEC1 point, built here from `x`/`y` via `from_ec_components`.
-//! - EdDSA: `EncodingKey::from_ed_der` wants PKCS#8; `DecodingKey::from_ed_der` wants the
-//!   **raw 32-byte** public key (not SPKI), so `from_ed_components` is used.
+//! Signing uses ring key pairs parsed once per key load: jsonwebtoken's `EncodingKey` keeps
+//! only bytes and re-parses them (and, for ECDSA, recomputes the public point) on every
+//! signature, which cost more than the signature itself and capped token issuance.
+//! Verification keys for jsonwebtoken are built from the public members:
+//! - RS256: `DecodingKey` from the raw `n`/`e`.
+//! - ES256: `DecodingKey` from the uncompressed SEC1 point (`from_ec_components`).
+//! - EdDSA: `DecodingKey::from_ed_der` wants the **raw 32-byte** public key (not SPKI), so
+//!   `from_ed_components` is used.
 //!
 //! The verification key is always derived from the private key, and the stored public JWK
 //! must match it: a row whose JWK was altered is refused rather than published.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use rand::rngs::OsRng;
-use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
@@ -180,8 +182,8 @@ pub fn generate(alg: Alg) -> Result<GeneratedKey, KeyError> {
     })
 }
 
-/// A key loaded for use: jsonwebtoken encoding and decoding keys built once, plus the
-/// metadata the key ring needs.
+/// A key loaded for use: the parsed private key (signing) and the jsonwebtoken decoding key,
+/// built once, plus the metadata the key ring needs.
 #[derive(Clone)]
 pub struct SigningKey {
     kid: String,
@@ -189,7 +191,7 @@ pub struct SigningKey {
     status: KeyStatus,
     publish_until: Option<i64>,
     public_jwk: Value,
-    encoding: EncodingKey,
+    signer: Arc<Signer>,
     decoding: DecodingKey,
 }
 
@@ -231,7 +233,7 @@ impl SigningKey {
             status,
             publish_until,
             public_jwk,
-            encoding: loaded.encoding,
+            signer: Arc::new(loaded.signer),
             decoding: loaded.decoding,
         })
     }
@@ -287,8 +289,10 @@ impl SigningKey {
         }
     }
 
-    pub(crate) fn encoding_key(&self) -> &EncodingKey {
-        &self.encoding
+    /// The raw JWS signature of `message` (RFC 7518 §3: PKCS#1 v1.5, fixed-size `r‖s`, or
+    /// Ed25519); `None` only if the crypto library fails.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> Option<Vec<u8>> {
+        self.signer.sign(message)
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
@@ -307,12 +311,57 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// What a parsed private key yields: the JWK key members and both jsonwebtoken keys.
+/// What a parsed private key yields: the JWK key members, the signer and the verifier.
 struct LoadedKey {
     /// `kty`, `crv`, `n`, `e`, `x`, `y` as applicable: the RFC 7638 required members.
     members: Map<String, Value>,
-    encoding: EncodingKey,
+    signer: Signer,
     decoding: DecodingKey,
+}
+
+/// A private key parsed once for signing.
+enum Signer {
+    Rsa(ring::signature::RsaKeyPair),
+    Ecdsa(ring::signature::EcdsaKeyPair),
+    Ed25519(ring::signature::Ed25519KeyPair),
+}
+
+impl Signer {
+    fn from_pkcs8(alg: Alg, der: &[u8]) -> Option<Signer> {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        Some(match alg {
+            Alg::RS256 => Signer::Rsa(ring::signature::RsaKeyPair::from_pkcs8(der).ok()?),
+            Alg::ES256 => Signer::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &ring::rand::SystemRandom::new(),
+                )
+                .ok()?,
+            ),
+            // PKCS#8 v1 (no embedded public key) is what ed25519-dalek writes.
+            Alg::EdDSA => Signer::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?),
+        })
+    }
+
+    fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let rng = ring::rand::SystemRandom::new();
+        match self {
+            Signer::Rsa(key) => {
+                let mut signature = vec![0; key.public().modulus_len()];
+                key.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut signature,
+                )
+                .ok()?;
+                Some(signature)
+            }
+            Signer::Ecdsa(key) => key.sign(&rng, message).ok().map(|s| s.as_ref().to_vec()),
+            Signer::Ed25519(key) => Some(key.sign(message).as_ref().to_vec()),
+        }
+    }
 }
 
 fn b64(bytes: &[u8]) -> Value {
@@ -322,7 +371,7 @@ fn b64(bytes: &[u8]) -> Value {
 /// Parses PKCS#8 DER for `alg`; `None` if it is not a valid key of that type.
 fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
     let mut members = Map::new();
-    let (encoding, decoding) = match alg {
+    let decoding = match alg {
         Alg::RS256 => {
             let key = rsa::RsaPrivateKey::from_pkcs8_der(der).ok()?;
             if key.size() * 8 < RSA_BITS {
@@ -332,11 +381,7 @@ fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
             members.insert("kty".into(), "RSA".into());
             members.insert("n".into(), b64(&n));
             members.insert("e".into(), b64(&e));
-            // jsonwebtoken's RSA signer parses PKCS#1, not PKCS#8. The `SecretDocument`
-            // and the `EncodingKey` both zeroize their copy on drop.
-            let pkcs1 = key.to_pkcs1_der().ok()?;
-            let encoding = EncodingKey::from_rsa_der(pkcs1.as_bytes());
-            (encoding, DecodingKey::from_rsa_raw_components(&n, &e))
+            DecodingKey::from_rsa_raw_components(&n, &e)
         }
         Alg::ES256 => {
             let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).ok()?;
@@ -347,7 +392,7 @@ fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
             members.insert("crv".into(), "P-256".into());
             members.insert("x".into(), x);
             members.insert("y".into(), y);
-            (EncodingKey::from_ec_der(der), decoding)
+            decoding
         }
         Alg::EdDSA => {
             let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?;
@@ -356,12 +401,12 @@ fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
             members.insert("kty".into(), "OKP".into());
             members.insert("crv".into(), "Ed25519".into());
             members.insert("x".into(), x);
-            (EncodingKey::from_ed_der(der), decoding)
+            decoding
         }
     };
     Some(LoadedKey {
         members,
-        encoding,
+        signer: Signer::from_pkcs8(alg, der)?,
         decoding,
     })
 }
