@@ -7,10 +7,10 @@ the admin API, then measures every scenario interleaved with the ceiling for ROU
 rounds with wrk and prints a markdown table (median and min-max requests/s, p50/p99
 latency, ratio to the ceiling measured in the same run).
 
-Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64]
+Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64] [--only REGEX]
 Needs wrk (Debian package `wrk`; installed when missing and apt is usable).
 """
-import argparse, base64, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, base64, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -131,6 +131,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--only", help="regular expression: run only the scenarios whose label matches (the ceiling always runs)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
@@ -195,6 +196,8 @@ def main():
         scenarios.append(("/acl/evaluate, 1,000 records per call", f"{base}/t/bench/acl/evaluate",
                           lua_json(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth), server.pid))
 
+        if args.only:
+            scenarios = scenarios[:1] + [s for s in scenarios[1:] if re.search(args.only, s[0])]
         results = {s[0]: [] for s in scenarios}
         for _ in range(args.rounds):
             for label, url, script, pid in scenarios:
@@ -211,8 +214,9 @@ def main():
             med = statistics.median(r[0] for r in rows)
             mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
             print(f"| {label} | {med:,.0f} ({min(r[0] for r in rows):,.0f}-{max(r[0] for r in rows):,.0f}) | {mid[1]} | {mid[2]} | {mid[3]:.2f} | {med / ceiling:.2f} |")
-        evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"])
-        print(f"\n/acl/evaluate: {evaluate * 1000:,.0f} record decisions/s")
+        if "/acl/evaluate, 1,000 records per call" in results:
+            evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"])
+            print(f"\n/acl/evaluate: {evaluate * 1000:,.0f} record decisions/s")
     finally:
         for p in procs:
             p.terminate()

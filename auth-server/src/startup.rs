@@ -152,7 +152,6 @@ impl Application {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
                 .wrap(actix_web::middleware::from_fn(middleware::harden))
-                .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(http::configure)
         })
         .shutdown_timeout(25);

@@ -217,8 +217,8 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
 pub fn meta(req: &HttpRequest) -> (Option<String>, Option<String>) {
     let request_id = req
         .extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|r| r.to_string());
+        .get::<super::middleware::RequestId>()
+        .map(|r| r.0.clone());
     let ip = req.peer_addr().map(|a| a.ip().to_string());
     (request_id, ip)
 }

@@ -1,23 +1,52 @@
-//! Response hardening and request metrics for every route.
+//! Request ids and log context, response hardening and request metrics for every route.
 
 use super::state::Metrics;
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
 
-/// Security headers on every response (RFC 9700 §4.16 clickjacking, §4.2.4 referrer),
-/// `no-store` unless the handler chose a cache policy, and the latency histogram.
+/// The id of one request: in every log line of the request (span field `request_id`),
+/// in audit events, and in the `x-request-id` response header.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A process-unique id: a random per-process prefix (so instances behind one load balancer
+/// do not collide) and a counter. Ids need to be unique, not secret, so no CSPRNG call and
+/// no UUID formatting per request.
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random);
+    format!(
+        "{prefix:08x}{:012x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Per request: a request id and a log span carrying it with the method and path (never the
+/// query string, which may hold codes or hints); security headers on every response
+/// (RFC 9700 §4.16 clickjacking, §4.2.4 referrer); `no-store` unless the handler chose a
+/// cache policy; and the latency histogram.
 pub async fn harden(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
-    let mut res = next.call(req).await?;
+    let method = req.method().clone();
+    let id = next_request_id();
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let header_id = HeaderValue::from_str(&id).ok();
+    req.extensions_mut().insert(RequestId(id));
+    let mut res = next.call(req).instrument(span).await?;
     let route = res
         .request()
         .match_pattern()
@@ -39,13 +68,17 @@ pub async fn harden(
         header::STRICT_TRANSPORT_SECURITY,
         "max-age=31536000; includeSubDomains",
     );
+    if let Some(id) = header_id {
+        h.insert(HeaderName::from_static("x-request-id"), id);
+    }
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
     if let Some(m) = metrics {
-        let status = res.status().as_u16().to_string();
+        let status = res.status();
+        let status = status.as_str();
         m.requests
-            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .with_label_values(&[route.as_str(), method.as_str(), status])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)

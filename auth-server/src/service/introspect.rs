@@ -8,6 +8,7 @@ use crate::domain::{Client, Scope, Subscription};
 use crate::store::StoreError;
 use crate::tokens::{hash_token, jwt};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// Claims of a valid access token.
 pub type Claims = Map<String, Value>;
@@ -21,8 +22,8 @@ pub struct Verified {
     pub generation: i64,
     /// Expiry, re-checked on every hit.
     pub exp: i64,
-    /// The token's claims (plus `username` for user tokens).
-    pub claims: Claims,
+    /// The token's claims (plus `username` for user tokens), shared with every hit.
+    pub claims: Arc<Claims>,
 }
 
 /// The claims of `token` if it is an active access token of `tenant`, else `None`.
@@ -31,7 +32,7 @@ pub async fn validate_access_token(
     tenant: &Subscription,
     issuer: &str,
     token: &str,
-) -> Result<Option<Claims>, FlowError> {
+) -> Result<Option<Arc<Claims>>, FlowError> {
     if token.is_empty() || token.len() > 8192 {
         return Ok(None);
     }
@@ -44,19 +45,20 @@ pub async fn validate_access_token(
         && let Some(hit) = ctx.verified.get(&key)
         && hit.generation == g
     {
-        return Ok((hit.exp > now).then(|| hit.claims.clone()));
+        return Ok((hit.exp > now).then(|| Arc::clone(&hit.claims)));
     }
     let Some(claims) = validate_uncached(ctx, tenant, issuer, token, now).await? else {
         return Ok(None);
     };
+    let claims = Arc::new(claims);
     if let Some(g) = generation {
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
         ctx.verified.insert(
             key,
-            std::sync::Arc::new(Verified {
+            Arc::new(Verified {
                 generation: g,
                 exp,
-                claims: claims.clone(),
+                claims: Arc::clone(&claims),
             }),
         );
     }
@@ -186,7 +188,7 @@ pub async fn active_claims(
     issuer: &str,
     caller: &Client,
     token: &str,
-) -> Result<Option<Claims>, FlowError> {
+) -> Result<Option<Arc<Claims>>, FlowError> {
     Ok(validate_access_token(ctx, tenant, issuer, token)
         .await?
         .filter(|claims| caller_may_see(caller, claims)))

@@ -10,10 +10,10 @@
 //! caller's business: a resource's audience and the tenant's issuer are not known here
 //! ([`expect_issuer`] helps with the latter).
 
-use jsonwebtoken::errors::ErrorKind;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Validation;
+use jsonwebtoken::errors::ErrorKind;
 use serde::Serialize;
 use serde_json::{Map, Value};
 

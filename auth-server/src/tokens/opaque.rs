@@ -29,10 +29,7 @@ pub fn generate() -> (String, String) {
 
 /// SHA-256 of the token text, lowercase hex: the database lookup key.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Constant-time equality (for values compared outside an indexed lookup, such as a
