@@ -393,3 +393,29 @@ async fn failed(ctx: &Ctx, sub: &Subscription, user_id: &str, actor: &Actor, why
         Err(e) => e.into(),
     }
 }
+
+/// Set (`Some`) or remove (`None`) the 2FA policy override of a group; audited as
+/// `group.mfa_policy_changed` with the old and new value.
+pub async fn set_group_policy(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    group_id: &str,
+    policy: Option<MfaPolicy>,
+    actor: &Actor,
+) -> Result<(), crate::store::StoreError> {
+    let tx = ctx.store.begin().await?;
+    let old = tx.repos().mfa().group_policy(sub, group_id).await?;
+    let now = ctx.now();
+    match policy {
+        Some(p) => tx.repos().mfa().put_group_policy(sub, group_id, p.as_str(), now).await?,
+        None => {
+            tx.repos().mfa().delete_group_policy(sub, group_id).await?;
+        }
+    }
+    let new = policy.map(MfaPolicy::as_str);
+    if old.as_deref() != new {
+        let diff = serde_json::json!({"mfa_policy": {"old": old, "new": new}});
+        audit::record(&tx, sub, actor, "group.mfa_policy_changed", ("group", group_id), Some(diff), now).await?;
+    }
+    ctx.commit(tx).await
+}
