@@ -305,7 +305,8 @@ pub async fn verify(
     let mut actor = actor.clone();
     actor.user_id = Some(user.id.clone());
     match CodeInput::parse(raw) {
-        CodeInput::Malformed(m) => Err(failed(ctx, sub, &user.id, &actor, MfaError::Malformed(m)).await),
+        // A malformed input carries no guess, so it does not count toward the lock.
+        CodeInput::Malformed(m) => Err(MfaError::Malformed(m)),
         CodeInput::Totp(code) => {
             let row = match repos.mfa().totp(&sub.id, &user.id).await? {
                 Some(t) if t.confirmed_at.is_some() => t,
@@ -359,7 +360,6 @@ pub async fn ensure_unlocked(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> 
 async fn failed(ctx: &Ctx, sub: &Subscription, user_id: &str, actor: &Actor, why: MfaError) -> MfaError {
     let reason = match &why {
         MfaError::Replayed => "replayed",
-        MfaError::Malformed(_) => "malformed",
         _ => "wrong_code",
     };
     audit::security(ctx, &sub.id, actor, "mfa.failed", ("user", user_id), serde_json::json!({"reason": reason})).await;

@@ -16,3 +16,4 @@ mod run_as;
 mod scale;
 mod sessions;
 mod tenancy;
+mod totp;
