@@ -48,12 +48,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index(
-            "mfa_recovery_codes",
-            &["user_id", "code_hash"],
-            true,
-        ))
-        .await?;
+        m.create_index(index("mfa_recovery_codes", &["user_id", "code_hash"], true))
+            .await?;
         m.create_index(index("mfa_recovery_codes", &["subscription_id"], false))
             .await?;
 

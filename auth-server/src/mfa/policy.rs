@@ -56,7 +56,11 @@ impl MfaPolicy {
 /// workspace groups overrides it; with several overrides the strictest wins, so being
 /// added to a lenient group never lowers what a stricter group demands.
 pub fn effective_policy(subscription: MfaPolicy, group_overrides: &[MfaPolicy]) -> MfaPolicy {
-    group_overrides.iter().copied().max().unwrap_or(subscription)
+    group_overrides
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(subscription)
 }
 
 /// How a connection's upstream MFA is trusted (from the connection's settings).
@@ -119,7 +123,10 @@ impl FirstFactor {
         };
         t.trust_upstream_mfa
             && (self.amr.iter().any(|a| t.mfa_amr_values.contains(a))
-                || self.acr.as_ref().is_some_and(|a| t.mfa_acr_values.contains(a)))
+                || self
+                    .acr
+                    .as_ref()
+                    .is_some_and(|a| t.mfa_acr_values.contains(a)))
     }
 }
 
@@ -161,7 +168,11 @@ pub fn session_amr(first: &FirstFactor, local_otp: bool) -> Vec<String> {
     if first.upstream.is_some() {
         amr.push("fed".into());
     }
-    for a in first.amr.iter().chain(local_otp.then_some(&"otp".to_owned())) {
+    for a in first
+        .amr
+        .iter()
+        .chain(local_otp.then_some(&"otp".to_owned()))
+    {
         if !amr.contains(a) {
             amr.push(a.clone());
         }
@@ -226,15 +237,40 @@ mod tests {
             (Required, true, pwd.clone(), AskTotp),
             (Required, false, pwd.clone(), Enrol),
             // 2FA through the SSO provider.
-            (Required, false, upstream(&["pwd", "otp"], None, true), MetUpstream),
-            (Required, true, upstream(&["pwd", "hwk"], None, true), MetUpstream),
-            (Required, false, upstream(&["pwd"], Some("urn:corp:loa:2"), true), MetUpstream),
+            (
+                Required,
+                false,
+                upstream(&["pwd", "otp"], None, true),
+                MetUpstream,
+            ),
+            (
+                Required,
+                true,
+                upstream(&["pwd", "hwk"], None, true),
+                MetUpstream,
+            ),
+            (
+                Required,
+                false,
+                upstream(&["pwd"], Some("urn:corp:loa:2"), true),
+                MetUpstream,
+            ),
             (Required, false, upstream(&["pwd"], None, true), Enrol),
             (Optional, true, upstream(&["pwd"], None, true), AskTotp),
             (Optional, false, upstream(&["pwd"], None, true), NotNeeded),
             // "Always ask for our TOTP": upstream MFA claims are ignored.
-            (Required, true, upstream(&["pwd", "mfa"], None, false), AskTotp),
-            (Required, false, upstream(&["mfa"], Some("urn:corp:loa:2"), false), Enrol),
+            (
+                Required,
+                true,
+                upstream(&["pwd", "mfa"], None, false),
+                AskTotp,
+            ),
+            (
+                Required,
+                false,
+                upstream(&["mfa"], Some("urn:corp:loa:2"), false),
+                Enrol,
+            ),
         ];
         for (i, (policy, enrolled, first, want)) in cases.into_iter().enumerate() {
             assert_eq!(

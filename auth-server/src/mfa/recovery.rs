@@ -93,7 +93,12 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_not_recovery_codes() {
-        for bad in ["abcd-efgh-ijkl", "abcd-efgh-ijkl-mno1", "abcd-efgh-ijkl-mnop-q", "äbcd-efgh-ijkl-mnop"] {
+        for bad in [
+            "abcd-efgh-ijkl",
+            "abcd-efgh-ijkl-mno1",
+            "abcd-efgh-ijkl-mnop-q",
+            "äbcd-efgh-ijkl-mnop",
+        ] {
             assert_eq!(normalise(bad), None, "{bad}");
         }
     }

@@ -142,8 +142,14 @@ mod tests {
         let t = Totp::new(SEED, "Acme", "alice").unwrap();
         let now = 1_700_000_000;
         let step = step_of(now);
-        assert_eq!(t.matched_step(&t.code_at_step(step - 1), now), Some(step - 1));
-        assert_eq!(t.matched_step(&t.code_at_step(step + 1), now), Some(step + 1));
+        assert_eq!(
+            t.matched_step(&t.code_at_step(step - 1), now),
+            Some(step - 1)
+        );
+        assert_eq!(
+            t.matched_step(&t.code_at_step(step + 1), now),
+            Some(step + 1)
+        );
         assert_eq!(t.matched_step(&t.code_at_step(step - 2), now), None);
         assert_eq!(t.matched_step(&t.code_at_step(step + 2), now), None);
     }
@@ -152,10 +158,18 @@ mod tests {
     fn the_uri_names_issuer_and_account_with_sha1_6_digits_30_seconds() {
         let t = Totp::new(SEED, "Acme: Corp", "alice").unwrap();
         let uri = t.uri().unwrap();
-        assert!(uri.starts_with("otpauth://totp/Acme%20%20Corp:alice?"), "{uri}");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Acme%20%20Corp:alice?"),
+            "{uri}"
+        );
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         // totp-rs leaves out the parameters that equal the defaults apps assume.
-        assert!(!uri.contains("digits=") && !uri.contains("period=") && !uri.contains("algorithm="));
+        assert!(
+            !uri.contains("digits=") && !uri.contains("period=") && !uri.contains("algorithm=")
+        );
     }
 
     #[test]
@@ -165,11 +179,20 @@ mod tests {
 
     #[test]
     fn the_code_field_is_classified_by_shape() {
-        assert_eq!(CodeInput::parse(" 123 456 "), CodeInput::Totp("123456".into()));
+        assert_eq!(
+            CodeInput::parse(" 123 456 "),
+            CodeInput::Totp("123456".into())
+        );
         for bad in ["12345", "1234567", "", "   "] {
-            assert!(matches!(CodeInput::parse(bad), CodeInput::Malformed(_)), "{bad:?}");
+            assert!(
+                matches!(CodeInput::parse(bad), CodeInput::Malformed(_)),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(CodeInput::parse("12a456"), CodeInput::Malformed(_)));
+        assert!(matches!(
+            CodeInput::parse("12a456"),
+            CodeInput::Malformed(_)
+        ));
         assert!(matches!(
             CodeInput::parse("abcd-efgh-ijkl-mnop"),
             CodeInput::Recovery(_)

@@ -93,7 +93,12 @@ pub async fn start_tx(
 }
 
 /// Store (replace) a transaction under its id.
-pub async fn save_tx(ctx: &Ctx, sub: &Subscription, id: &str, tx: &AuthzTx) -> Result<(), FlowError> {
+pub async fn save_tx(
+    ctx: &Ctx,
+    sub: &Subscription,
+    id: &str,
+    tx: &AuthzTx,
+) -> Result<(), FlowError> {
     let bytes = serde_json::to_vec(tx).map_err(anyhow::Error::from)?;
     ctx.cache
         .put(

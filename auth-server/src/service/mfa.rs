@@ -114,7 +114,12 @@ fn internal(e: impl std::fmt::Display) -> MfaError {
     MfaError::Flow(FlowError::Internal(anyhow::anyhow!("{e}")))
 }
 
-fn decrypt(ctx: &Ctx, sub: &SubscriptionId, user_id: &str, stored: &str) -> Result<Vec<u8>, MfaError> {
+fn decrypt(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    user_id: &str,
+    stored: &str,
+) -> Result<Vec<u8>, MfaError> {
     let blob = STANDARD.decode(stored).map_err(internal)?;
     ctx.master_key
         .decrypt(&blob, &aad(sub, user_id))
@@ -167,7 +172,11 @@ pub async fn status(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<Stat
 
 /// Start (or continue) enrolment: a pending secret younger than five minutes is
 /// reused, so reloading the page keeps the QR code the app already scanned.
-pub async fn begin_enrolment(ctx: &Ctx, sub: &Subscription, user: &User) -> Result<Enrolment, MfaError> {
+pub async fn begin_enrolment(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+) -> Result<Enrolment, MfaError> {
     if policy(ctx, sub, &user.id).await? == MfaPolicy::Off {
         return Err(MfaError::PolicyOff);
     }
@@ -207,7 +216,9 @@ pub async fn confirm_enrolment(
 ) -> Result<Vec<String>, MfaError> {
     ensure_unlocked(ctx, &sub.id, &user.id).await?;
     let CodeInput::Totp(code) = CodeInput::parse(code) else {
-        return Err(MfaError::Malformed("Enter the 6-digit code from your authenticator app."));
+        return Err(MfaError::Malformed(
+            "Enter the 6-digit code from your authenticator app.",
+        ));
     };
     let now = ctx.now();
     let row = match ctx.store.repos().mfa().totp(&sub.id, &user.id).await? {
@@ -221,7 +232,12 @@ pub async fn confirm_enrolment(
     };
     let (codes, hashes) = new_recovery_codes(&user.id);
     let tx = ctx.store.begin().await?;
-    if !tx.repos().mfa().confirm_totp(&sub.id, &user.id, step as i64, now).await? {
+    if !tx
+        .repos()
+        .mfa()
+        .confirm_totp(&sub.id, &user.id, step as i64, now)
+        .await?
+    {
         return Err(MfaError::AlreadyEnrolled);
     }
     tx.repos()
@@ -230,7 +246,16 @@ pub async fn confirm_enrolment(
         .await?;
     let mut actor = actor.clone();
     actor.user_id = Some(user.id.clone());
-    audit::record(&tx, &sub.id, &actor, "mfa.enrolled", ("user", &user.id), Some(serde_json::json!({"method": "totp", "recovery_codes": RECOVERY_CODES})), now).await?;
+    audit::record(
+        &tx,
+        &sub.id,
+        &actor,
+        "mfa.enrolled",
+        ("user", &user.id),
+        Some(serde_json::json!({"method": "totp", "recovery_codes": RECOVERY_CODES})),
+        now,
+    )
+    .await?;
     ctx.commit(tx).await?;
     Ok(codes)
 }
@@ -262,7 +287,16 @@ pub async fn regenerate_recovery_codes(
         .mfa()
         .replace_recovery_codes(&sub.id, user_id, &hashes, ctx.now())
         .await?;
-    audit::record(&tx, &sub.id, actor, "mfa.recovery_codes_regenerated", ("user", user_id), None, ctx.now()).await?;
+    audit::record(
+        &tx,
+        &sub.id,
+        actor,
+        "mfa.recovery_codes_regenerated",
+        ("user", user_id),
+        None,
+        ctx.now(),
+    )
+    .await?;
     ctx.commit(tx).await?;
     Ok(codes)
 }
@@ -282,8 +316,21 @@ pub async fn remove(
     let tx = ctx.store.begin().await?;
     let had = tx.repos().mfa().delete_all(&sub.id, user_id).await?;
     if had {
-        let action = if by_admin { "mfa.reset" } else { "mfa.disabled" };
-        audit::record(&tx, &sub.id, actor, action, ("user", user_id), None, ctx.now()).await?;
+        let action = if by_admin {
+            "mfa.reset"
+        } else {
+            "mfa.disabled"
+        };
+        audit::record(
+            &tx,
+            &sub.id,
+            actor,
+            action,
+            ("user", user_id),
+            None,
+            ctx.now(),
+        )
+        .await?;
     }
     ctx.commit(tx).await?;
     Ok(had)
@@ -316,19 +363,43 @@ pub async fn verify(
             let Some(step) = totp_for(sub, user, &secret)?.matched_step(&code, now) else {
                 return Err(failed(ctx, sub, &user.id, &actor, MfaError::WrongCode).await);
             };
-            if !repos.mfa().advance_step(&sub.id, &user.id, step as i64).await? {
+            if !repos
+                .mfa()
+                .advance_step(&sub.id, &user.id, step as i64)
+                .await?
+            {
                 return Err(failed(ctx, sub, &user.id, &actor, MfaError::Replayed).await);
             }
-            audit::security(ctx, &sub.id, &actor, "mfa.succeeded", ("user", &user.id), serde_json::json!({"method": "totp"})).await;
+            audit::security(
+                ctx,
+                &sub.id,
+                &actor,
+                "mfa.succeeded",
+                ("user", &user.id),
+                serde_json::json!({"method": "totp"}),
+            )
+            .await;
             Ok(Method::Totp)
         }
         CodeInput::Recovery(code) => {
             let hash = recovery_hash(&user.id, &code);
-            if !repos.mfa().use_recovery_code(&sub.id, &user.id, &hash, now).await? {
+            if !repos
+                .mfa()
+                .use_recovery_code(&sub.id, &user.id, &hash, now)
+                .await?
+            {
                 return Err(failed(ctx, sub, &user.id, &actor, MfaError::WrongCode).await);
             }
             let left = repos.mfa().recovery_codes_left(&sub.id, &user.id).await?;
-            audit::security(ctx, &sub.id, &actor, "mfa.recovery_code_used", ("user", &user.id), serde_json::json!({"remaining": left})).await;
+            audit::security(
+                ctx,
+                &sub.id,
+                &actor,
+                "mfa.recovery_code_used",
+                ("user", &user.id),
+                serde_json::json!({"remaining": left}),
+            )
+            .await;
             Ok(Method::Recovery(left))
         }
     }
@@ -344,7 +415,11 @@ fn fail_key(sub: &SubscriptionId, user_id: &str, bucket: i64) -> String {
 
 /// Refuse while the user's second factor is locked (the lock holds its end time,
 /// compared with the injected clock).
-pub async fn ensure_unlocked(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<(), MfaError> {
+pub async fn ensure_unlocked(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    user_id: &str,
+) -> Result<(), MfaError> {
     let Some(v) = ctx.cache.get(&lock_key(sub, user_id)).await? else {
         return Ok(());
     };
@@ -352,25 +427,49 @@ pub async fn ensure_unlocked(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> 
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    if until > ctx.now() { Err(MfaError::Locked) } else { Ok(()) }
+    if until > ctx.now() {
+        Err(MfaError::Locked)
+    } else {
+        Ok(())
+    }
 }
 
 /// Count a failure (sliding window of one-minute buckets), lock at the threshold, and
 /// audit. Returns the error to show: `Locked` when this failure locked the account.
-async fn failed(ctx: &Ctx, sub: &Subscription, user_id: &str, actor: &Actor, why: MfaError) -> MfaError {
+async fn failed(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user_id: &str,
+    actor: &Actor,
+    why: MfaError,
+) -> MfaError {
     let reason = match &why {
         MfaError::Replayed => "replayed",
         _ => "wrong_code",
     };
-    audit::security(ctx, &sub.id, actor, "mfa.failed", ("user", user_id), serde_json::json!({"reason": reason})).await;
+    audit::security(
+        ctx,
+        &sub.id,
+        actor,
+        "mfa.failed",
+        ("user", user_id),
+        serde_json::json!({"reason": reason}),
+    )
+    .await;
     let now = ctx.now();
     let bucket = now.div_euclid(BUCKET);
     let ttl = Duration::from_secs((LOCK_WINDOW + 2 * BUCKET) as u64);
     let count = async {
-        let mut total = ctx.cache.incr(&fail_key(&sub.id, user_id, bucket), ttl).await?;
+        let mut total = ctx
+            .cache
+            .incr(&fail_key(&sub.id, user_id, bucket), ttl)
+            .await?;
         for b in (bucket - LOCK_WINDOW / BUCKET + 1)..bucket {
             if let Some(v) = ctx.cache.get(&fail_key(&sub.id, user_id, b)).await? {
-                total += std::str::from_utf8(&v).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+                total += std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .unwrap_or(0);
             }
         }
         Ok::<i64, crate::cache::CacheError>(total)
@@ -379,14 +478,26 @@ async fn failed(ctx: &Ctx, sub: &Subscription, user_id: &str, actor: &Actor, why
     match count {
         Ok(n) if n >= LOCK_THRESHOLD => {
             let until = (now + LOCK_WINDOW).to_string();
-            if let Err(e) = ctx.cache.put(&lock_key(&sub.id, user_id), until.as_bytes(), ttl).await {
+            if let Err(e) = ctx
+                .cache
+                .put(&lock_key(&sub.id, user_id), until.as_bytes(), ttl)
+                .await
+            {
                 return e.into();
             }
             // Old buckets are cleared so that the lock's end starts a clean window.
             for b in (bucket - LOCK_WINDOW / BUCKET)..=bucket {
                 let _ = ctx.cache.delete(&fail_key(&sub.id, user_id, b)).await;
             }
-            audit::security(ctx, &sub.id, actor, "mfa.locked", ("user", user_id), serde_json::json!({"failures": n, "seconds": LOCK_WINDOW})).await;
+            audit::security(
+                ctx,
+                &sub.id,
+                actor,
+                "mfa.locked",
+                ("user", user_id),
+                serde_json::json!({"failures": n, "seconds": LOCK_WINDOW}),
+            )
+            .await;
             MfaError::Locked
         }
         Ok(_) => why,
@@ -407,7 +518,12 @@ pub async fn set_group_policy(
     let old = tx.repos().mfa().group_policy(sub, group_id).await?;
     let now = ctx.now();
     match policy {
-        Some(p) => tx.repos().mfa().put_group_policy(sub, group_id, p.as_str(), now).await?,
+        Some(p) => {
+            tx.repos()
+                .mfa()
+                .put_group_policy(sub, group_id, p.as_str(), now)
+                .await?
+        }
         None => {
             tx.repos().mfa().delete_group_policy(sub, group_id).await?;
         }
@@ -415,7 +531,16 @@ pub async fn set_group_policy(
     let new = policy.map(MfaPolicy::as_str);
     if old.as_deref() != new {
         let diff = serde_json::json!({"mfa_policy": {"old": old, "new": new}});
-        audit::record(&tx, sub, actor, "group.mfa_policy_changed", ("group", group_id), Some(diff), now).await?;
+        audit::record(
+            &tx,
+            sub,
+            actor,
+            "group.mfa_policy_changed",
+            ("group", group_id),
+            Some(diff),
+            now,
+        )
+        .await?;
     }
     ctx.commit(tx).await
 }

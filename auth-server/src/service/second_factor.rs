@@ -8,7 +8,7 @@
 //! existing session ([`start_step_up`]) and adds the factor to that session.
 
 use super::login::{self, AuthzTx, Session, SessionFacts, TX_TTL};
-use super::mfa::{self, MfaError, Method};
+use super::mfa::{self, Method, MfaError};
 use super::oauth::authorize::{self, AuthzRequest, Next};
 use super::{Actor, Ctx, FlowError};
 use crate::domain::{Subscription, User};
@@ -105,10 +105,13 @@ pub async fn after_first_factor(
     let enrolled = mfa::enrolled(ctx, &sub.id, &user.id).await?;
     let step = match requires_second_factor(policy, enrolled, &first) {
         SecondFactor::NotNeeded | SecondFactor::MetUpstream => {
-            let tx = login::take_tx(ctx, sub, tx_id).await?.ok_or(FlowError::InvalidRequest(
-                "this sign-in has expired; start again from the application".into(),
-            ))?;
-            let (cookie, next) = new_session(ctx, sub, issuer, tx.request, &user.id, &first, false).await?;
+            let tx = login::take_tx(ctx, sub, tx_id)
+                .await?
+                .ok_or(FlowError::InvalidRequest(
+                    "this sign-in has expired; start again from the application".into(),
+                ))?;
+            let (cookie, next) =
+                new_session(ctx, sub, issuer, tx.request, &user.id, &first, false).await?;
             return Ok(AfterFirstFactor::Session { cookie, next });
         }
         SecondFactor::AskTotp => Step::Totp,
@@ -231,11 +234,19 @@ pub async fn submit(
     actor: &Actor,
     cookie: Option<&str>,
 ) -> Result<StepOutcome, FlowError> {
-    let user = match ctx.store.repos().users().get(&sub.id, &pending.user_id).await {
+    let user = match ctx
+        .store
+        .repos()
+        .users()
+        .get(&sub.id, &pending.user_id)
+        .await
+    {
         Ok(u) if !u.disabled => u,
         Ok(_) | Err(crate::store::StoreError::NotFound) => {
             login::take_tx(ctx, sub, tx_id).await?;
-            return Err(FlowError::InvalidRequest("this account cannot sign in".into()));
+            return Err(FlowError::InvalidRequest(
+                "this account cannot sign in".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -269,7 +280,9 @@ pub async fn submit(
     }
     let tx = login::take_tx(ctx, sub, tx_id)
         .await?
-        .ok_or(FlowError::InvalidRequest("this sign-in was already completed".into()))?;
+        .ok_or(FlowError::InvalidRequest(
+            "this sign-in was already completed".into(),
+        ))?;
     if !pending.step_up {
         let (cookie, next) =
             new_session(ctx, sub, issuer, tx.request, &user.id, &pending.first, true).await?;
@@ -303,6 +316,7 @@ pub async fn submit(
         .clients()
         .get(&sub.id, &tx.request.client_id)
         .await?;
-    let next = authorize::decide(ctx, sub, &client, issuer, tx.request, Some(session), true).await?;
+    let next =
+        authorize::decide(ctx, sub, &client, issuer, tx.request, Some(session), true).await?;
     Ok(StepOutcome::Done { cookie: None, next })
 }

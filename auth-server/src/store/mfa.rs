@@ -12,7 +12,9 @@ use super::entity::{
 };
 use crate::domain::SubscriptionId;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 
 /// Repository of second factors.
 pub struct Mfa<'a, C> {
@@ -132,7 +134,11 @@ impl<C: ConnectionTrait> Mfa<'_, C> {
     }
 
     /// Remove the user's TOTP credential and recovery codes; `true` if there was one.
-    pub async fn delete_all(&self, sub: &SubscriptionId, user_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_all(
+        &self,
+        sub: &SubscriptionId,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
         let r = t::Entity::delete_many()
             .filter(t::Column::SubscriptionId.eq(sub.0.as_str()))
             .filter(t::Column::UserId.eq(user_id))

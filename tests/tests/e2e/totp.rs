@@ -88,7 +88,13 @@ async fn password_step(app: &TestApp, browser: &reqwest::Client, url: &str, user
     let (tx, csrf) = app.open_login_form(browser, url).await;
     let resp = browser
         .post(format!("{}/t/acme/login", app.base))
-        .form(&[("tx", tx.as_str()), ("csrf", &csrf), ("username", user), ("password", PASSWORD), ("action", "login")])
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", &csrf),
+            ("username", user),
+            ("password", PASSWORD),
+            ("action", "login"),
+        ])
         .send()
         .await
         .unwrap();
@@ -98,14 +104,30 @@ async fn password_step(app: &TestApp, browser: &reqwest::Client, url: &str, user
 
 /// Open the second-factor page at `loc` and post `code`; returns the response and the
 /// page it was posted from.
-async fn submit_code(app: &TestApp, browser: &reqwest::Client, loc: &str, code: &str) -> (reqwest::Response, String) {
-    assert!(loc.contains("/login/2fa?tx="), "expected the second-factor page, got {loc}");
-    let page = browser.get(format!("{}{loc}", app.base)).send().await.unwrap();
+async fn submit_code(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    loc: &str,
+    code: &str,
+) -> (reqwest::Response, String) {
+    assert!(
+        loc.contains("/login/2fa?tx="),
+        "expected the second-factor page, got {loc}"
+    );
+    let page = browser
+        .get(format!("{}{loc}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     let resp = browser
         .post(format!("{}/t/acme/login/2fa", app.base))
-        .form(&[("tx", input(&html, "tx")), ("csrf", input(&html, "csrf")), ("code", code.to_owned())])
+        .form(&[
+            ("tx", input(&html, "tx")),
+            ("csrf", input(&html, "csrf")),
+            ("code", code.to_owned()),
+        ])
         .send()
         .await
         .unwrap();
@@ -116,7 +138,11 @@ async fn submit_code(app: &TestApp, browser: &reqwest::Client, loc: &str, code: 
 async fn continue_from(app: &TestApp, browser: &reqwest::Client, html: &str) -> String {
     let resp = browser
         .post(format!("{}/t/acme/login/2fa", app.base))
-        .form(&[("tx", input(html, "tx")), ("csrf", input(html, "csrf")), ("action", "continue".into())])
+        .form(&[
+            ("tx", input(html, "tx")),
+            ("csrf", input(html, "csrf")),
+            ("action", "continue".into()),
+        ])
         .send()
         .await
         .unwrap();
@@ -126,22 +152,55 @@ async fn continue_from(app: &TestApp, browser: &reqwest::Client, html: &str) -> 
 
 /// Sign `user` in with `browser` (no 2FA yet), enrol on the account page; returns the
 /// secret and the recovery codes.
-async fn enrol(app: &TestApp, c: &TestClient, browser: &reqwest::Client, user: &str) -> (String, Vec<String>) {
+async fn enrol(
+    app: &TestApp,
+    c: &TestClient,
+    browser: &reqwest::Client,
+    user: &str,
+) -> (String, Vec<String>) {
     let (_, challenge) = pkce_pair();
-    let done = app.browser_login(browser, &app.authorize_url("acme", &c.id, &challenge, &[]), user, PASSWORD).await;
-    assert!(query_param(&done, "code").is_some(), "no 2FA before enrolment: {done}");
-    let resp = browser.get(format!("{}/t/acme/account/2fa", app.base)).send().await.unwrap();
+    let done = app
+        .browser_login(
+            browser,
+            &app.authorize_url("acme", &c.id, &challenge, &[]),
+            user,
+            PASSWORD,
+        )
+        .await;
+    assert!(
+        query_param(&done, "code").is_some(),
+        "no 2FA before enrolment: {done}"
+    );
+    let resp = browser
+        .get(format!("{}/t/acme/account/2fa", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let html = resp.text().await.unwrap();
-    let uri = select(&html, "#otpauth-uri").pop().expect("otpauth-uri element");
+    let uri = select(&html, "#otpauth-uri")
+        .pop()
+        .expect("otpauth-uri element");
     let secret = secret_of(&uri, user);
-    assert!(html.contains("src=\"data:image/svg+xml;base64,"), "QR code beside the URI");
+    assert!(
+        html.contains("src=\"data:image/svg+xml;base64,"),
+        "QR code beside the URI"
+    );
     // A wrong code does not enrol.
     let wrong = browser
         .post(format!("{}/t/acme/account/2fa", app.base))
-        .form(&[("csrf", input(&html, "csrf")), ("action", "enrol".into()), ("code", "000000".into())])
+        .form(&[
+            ("csrf", input(&html, "csrf")),
+            ("action", "enrol".into()),
+            ("code", "000000".into()),
+        ])
         .send()
         .await
         .unwrap()
@@ -155,7 +214,11 @@ async fn enrol(app: &TestApp, c: &TestClient, browser: &reqwest::Client, user: &
     }
     let resp = browser
         .post(format!("{}/t/acme/account/2fa", app.base))
-        .form(&[("csrf", input(&html, "csrf")), ("action", "enrol".into()), ("code", code)])
+        .form(&[
+            ("csrf", input(&html, "csrf")),
+            ("action", "enrol".into()),
+            ("code", code),
+        ])
         .send()
         .await
         .unwrap();
@@ -165,7 +228,14 @@ async fn enrol(app: &TestApp, c: &TestClient, browser: &reqwest::Client, user: &
     let codes = select(&html, ".recovery-code");
     assert_eq!(codes.len(), 10, "{html}");
     // The secret is never shown again.
-    let again = browser.get(format!("{}/t/acme/account/2fa", app.base)).send().await.unwrap().text().await.unwrap();
+    let again = browser
+        .get(format!("{}/t/acme/account/2fa", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(select(&again, "#otpauth-uri").is_empty() && !again.contains(&secret));
     assert!(again.contains("10 recovery codes left"), "{again}");
     // The enrolment code's step is spent: move to the next one.
@@ -176,7 +246,17 @@ async fn enrol(app: &TestApp, c: &TestClient, browser: &reqwest::Client, user: &
 async fn redeem(app: &TestApp, c: &TestClient, redirect: &str, verifier: &str) -> Value {
     let code = query_param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
     let (s, body) = app
-        .token("acme", &c.id, &c.secret, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://c1.example/cb"), ("code_verifier", verifier)])
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://c1.example/cb"),
+                ("code_verifier", verifier),
+            ],
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     body
@@ -184,9 +264,16 @@ async fn redeem(app: &TestApp, c: &TestClient, redirect: &str, verifier: &str) -
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     let t = app.system_token().await;
-    let (s, body) = app.admin(&t, Method::GET, "/subscriptions/acme/audit?limit=200", None).await;
+    let (s, body) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/audit?limit=200", None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn enrolment_then_every_login_needs_a_code_that_works_once(backend: Backend) {
@@ -205,7 +292,10 @@ async fn enrolment_then_every_login_needs_a_code_that_works_once(backend: Backen
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(html.contains("name=\"code\""));
     let refused = resp.text().await.unwrap();
-    assert!(select(&refused, "[role=alert]")[0].contains("not valid"), "{refused}");
+    assert!(
+        select(&refused, "[role=alert]")[0].contains("not valid"),
+        "{refused}"
+    );
     // The right one signs in.
     let code = code_at(&secret, now(&app));
     let (resp, _) = submit_code(&app, &browser, &loc, &code).await;
@@ -214,19 +304,38 @@ async fn enrolment_then_every_login_needs_a_code_that_works_once(backend: Backen
     let id = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["amr"], json!(["pwd", "otp"]));
     assert_eq!(id["acr"], "2fa");
-    let intro = app.introspect("acme", &c, tokens["access_token"].as_str().unwrap()).await;
+    let intro = app
+        .introspect("acme", &c, tokens["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(intro["amr"], json!(["pwd", "otp"]));
     assert_eq!(intro["acr"], "2fa");
     // After a refresh the authentication facts stay.
     let (s, refreshed) = app
-        .token("acme", &c.id, &c.secret, &[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())])
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{refreshed}");
-    assert_eq!(claims(refreshed["id_token"].as_str().unwrap())["amr"], json!(["pwd", "otp"]));
+    assert_eq!(
+        claims(refreshed["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp"])
+    );
 
     // The same code again, in a new login within its window: refused.
     let other = app.new_browser();
-    let loc = password_step(&app, &other, &app.authorize_url("acme", &c.id, &challenge, &[]), "alice").await;
+    let loc = password_step(
+        &app,
+        &other,
+        &app.authorize_url("acme", &c.id, &challenge, &[]),
+        "alice",
+    )
+    .await;
     let (resp, _) = submit_code(&app, &other, &loc, &code).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains("already used"));
@@ -262,14 +371,40 @@ async fn a_code_used_at_one_instance_is_refused_at_another(backend: Backend) {
     two.clock.advance(30);
     let (_, challenge) = pkce_pair();
     let (b1, b2) = (one.new_browser(), two.new_browser());
-    let l1 = password_step(&one, &b1, &one.authorize_url("acme", &c.id, &challenge, &[]), "alice").await;
-    let l2 = password_step(&two, &b2, &two.authorize_url("acme", &c.id, &challenge, &[]), "alice").await;
+    let l1 = password_step(
+        &one,
+        &b1,
+        &one.authorize_url("acme", &c.id, &challenge, &[]),
+        "alice",
+    )
+    .await;
+    let l2 = password_step(
+        &two,
+        &b2,
+        &two.authorize_url("acme", &c.id, &challenge, &[]),
+        "alice",
+    )
+    .await;
     let code = code_at(&secret, now(&one));
     // The same code at both instances at once: exactly one wins.
-    let ((r1, _), (r2, _)) = tokio::join!(submit_code(&one, &b1, &l1, &code), submit_code(&two, &b2, &l2, &code));
+    let ((r1, _), (r2, _)) = tokio::join!(
+        submit_code(&one, &b1, &l1, &code),
+        submit_code(&two, &b2, &l2, &code)
+    );
     let statuses = [r1.status(), r2.status()];
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "{statuses:?}");
-    let loser = if r1.status() == StatusCode::OK { r1 } else { r2 };
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::SEE_OTHER)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    let loser = if r1.status() == StatusCode::OK {
+        r1
+    } else {
+        r2
+    };
     assert!(loser.text().await.unwrap().contains("already used"));
 }
 
@@ -286,7 +421,11 @@ async fn five_wrong_codes_lock_and_the_lock_expires(backend: Backend) {
     let url = app.authorize_url("acme", &c.id, &challenge, &[]);
     let loc = password_step(&app, &browser, &url, "alice").await;
     let right = code_at(&secret, now(&app));
-    let wrong = if right == "111111" { "222222" } else { "111111" };
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
     for i in 1..=5 {
         let (resp, _) = submit_code(&app, &browser, &loc, wrong).await;
         let html = resp.text().await.unwrap();
@@ -301,8 +440,16 @@ async fn five_wrong_codes_lock_and_the_lock_expires(backend: Backend) {
     // login restarts at the password form.
     app.clock.advance(301);
     let (resp, _) = {
-        let page = browser.get(format!("{}{loc}", app.base)).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::SEE_OTHER, "an expired step restarts the login");
+        let page = browser
+            .get(format!("{}{loc}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            page.status(),
+            StatusCode::SEE_OTHER,
+            "an expired step restarts the login"
+        );
         assert!(location(&page).contains("/t/acme/login?tx="));
         (page, ())
     };
@@ -339,16 +486,35 @@ async fn a_recovery_code_works_once_and_regeneration_voids_the_old_set(backend: 
     assert!(html.contains("9 recovery codes left"), "{html}");
     let done = continue_from(&app, &browser, &html).await;
     let tokens = redeem(&app, &c, &done, &verifier).await;
-    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["amr"], json!(["pwd", "otp"]));
-    assert!(audit_actions(&app).await.iter().any(|a| a == "mfa.recovery_code_used"));
+    assert_eq!(
+        claims(tokens["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp"])
+    );
+    assert!(
+        audit_actions(&app)
+            .await
+            .iter()
+            .any(|a| a == "mfa.recovery_code_used")
+    );
     // The same recovery code again: refused.
     let (_, resp) = login_with(old[0].clone()).await;
     assert!(resp.text().await.unwrap().contains("not valid"));
     // Regenerate (needs a fresh code) on the account page.
-    let html = account.get(format!("{}/t/acme/account/2fa", app.base)).send().await.unwrap().text().await.unwrap();
+    let html = account
+        .get(format!("{}/t/acme/account/2fa", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let resp = account
         .post(format!("{}/t/acme/account/2fa", app.base))
-        .form(&[("csrf", input(&html, "csrf")), ("action", "regenerate".into()), ("code", code_at(&secret, now(&app)))])
+        .form(&[
+            ("csrf", input(&html, "csrf")),
+            ("action", "regenerate".into()),
+            ("code", code_at(&secret, now(&app))),
+        ])
         .send()
         .await
         .unwrap();
@@ -377,25 +543,80 @@ async fn a_required_policy_forces_enrolment_and_optional_does_not(backend: Backe
     let done = password_step(&app, &alice, &url, "alice").await;
     assert!(!done.contains("/login/2fa"), "{done}");
     // A group override makes it required for its members only.
-    let (s, b) = app.admin(&t, Method::POST, "/subscriptions/acme/workspaces", Some(json!({"slug": "ws", "name": "WS"}))).await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::POST,
+            "/subscriptions/acme/workspaces",
+            Some(json!({"slug": "ws", "name": "WS"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = app.admin(&t, Method::POST, "/subscriptions/acme/workspaces/ws/groups", Some(json!({"name": "finance"}))).await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::POST,
+            "/subscriptions/acme/workspaces/ws/groups",
+            Some(json!({"name": "finance"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, _) = app.admin(&t, Method::PUT, &format!("/subscriptions/acme/workspaces/ws/groups/finance/members/{carol}"), None).await;
+    let (s, _) = app
+        .admin(
+            &t,
+            Method::PUT,
+            &format!("/subscriptions/acme/workspaces/ws/groups/finance/members/{carol}"),
+            None,
+        )
+        .await;
     assert!(s.is_success(), "{s}");
-    let (s, b) = app.admin(&t, Method::PUT, "/subscriptions/acme/workspaces/ws/groups/finance/mfa-policy", Some(json!({"policy": "sometimes"}))).await;
-    assert_eq!((s, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("policy")), "{b}");
-    let (s, b) = app.admin(&t, Method::PUT, "/subscriptions/acme/workspaces/ws/groups/finance/mfa-policy", Some(json!({"policy": "required"}))).await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PUT,
+            "/subscriptions/acme/workspaces/ws/groups/finance/mfa-policy",
+            Some(json!({"policy": "sometimes"})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("policy")),
+        "{b}"
+    );
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PUT,
+            "/subscriptions/acme/workspaces/ws/groups/finance/mfa-policy",
+            Some(json!({"policy": "required"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert!(audit_actions(&app).await.iter().any(|a| a == "group.mfa_policy_changed"));
+    assert!(
+        audit_actions(&app)
+            .await
+            .iter()
+            .any(|a| a == "group.mfa_policy_changed")
+    );
     let dave = app.new_browser();
-    assert!(!password_step(&app, &dave, &url, "dave").await.contains("/login/2fa"));
+    assert!(
+        !password_step(&app, &dave, &url, "dave")
+            .await
+            .contains("/login/2fa")
+    );
     let carol_b = app.new_browser();
     let loc = password_step(&app, &carol_b, &url, "carol").await;
     forced_enrolment(&app, &carol_b, &loc, "carol").await;
     // The whole subscription required: dave's existing single-factor session is sent
     // through enrolment before any new code.
-    let (s, b) = app.admin(&t, Method::PATCH, "/subscriptions/acme", Some(json!({"settings": {"mfa_policy": "required"}}))).await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            "/subscriptions/acme",
+            Some(json!({"settings": {"mfa_policy": "required"}})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     app.clock.advance(2);
     let resp = dave.get(&url).send().await.unwrap();
@@ -405,11 +626,26 @@ async fn a_required_policy_forces_enrolment_and_optional_does_not(backend: Backe
 
 /// Enrol on the second-factor page of a login: no code is issued before confirmation.
 async fn forced_enrolment(app: &TestApp, browser: &reqwest::Client, loc: &str, user: &str) {
-    assert!(loc.contains("/login/2fa?tx="), "forced to the second step: {loc}");
-    let html = browser.get(format!("{}{loc}", app.base)).send().await.unwrap().text().await.unwrap();
-    let uri = select(&html, "#otpauth-uri").pop().expect("enrolment shows the URI");
+    assert!(
+        loc.contains("/login/2fa?tx="),
+        "forced to the second step: {loc}"
+    );
+    let html = browser
+        .get(format!("{}{loc}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let uri = select(&html, "#otpauth-uri")
+        .pop()
+        .expect("enrolment shows the URI");
     let secret = secret_of(&uri, user);
-    assert!(!html.contains("name=\"action\" value=\"skip\""), "cannot skip");
+    assert!(
+        !html.contains("name=\"action\" value=\"skip\""),
+        "cannot skip"
+    );
     // Continuing without confirming does not get a code.
     let (resp, _) = submit_code(app, browser, loc, "").await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -418,7 +654,10 @@ async fn forced_enrolment(app: &TestApp, browser: &reqwest::Client, loc: &str, u
     let html = resp.text().await.unwrap();
     assert_eq!(select(&html, ".recovery-code").len(), 10);
     let done = continue_from(app, browser, &html).await;
-    assert!(done.starts_with("https://c1.example/cb?code=") || done.contains("/consent?tx="), "{done}");
+    assert!(
+        done.starts_with("https://c1.example/cb?code=") || done.contains("/consent?tx="),
+        "{done}"
+    );
 }
 
 async fn acr_values_and_max_age_ask_for_the_second_factor_again(backend: Backend) {
@@ -429,14 +668,34 @@ async fn acr_values_and_max_age_ask_for_the_second_factor_again(backend: Backend
     // A single-factor session, then enrolment from another browser.
     let browser = app.new_browser();
     let (_, challenge) = pkce_pair();
-    let first = app.browser_login(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]), "alice", PASSWORD).await;
+    let first = app
+        .browser_login(
+            &browser,
+            &app.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            PASSWORD,
+        )
+        .await;
     assert!(first.contains("code="));
     let (secret, _) = enrol(&app, &c, &app.new_browser(), "alice").await;
     // Without acr_values the session is reused as it is.
     let (verifier, challenge) = pkce_pair();
-    let plain = location(&browser.get(app.authorize_url("acme", &c.id, &challenge, &[])).send().await.unwrap());
-    let id = claims(redeem(&app, &c, &plain, &verifier).await["id_token"].as_str().unwrap());
-    assert_eq!((id["amr"].clone(), id["acr"].clone()), (json!(["pwd"]), json!("1fa")));
+    let plain = location(
+        &browser
+            .get(app.authorize_url("acme", &c.id, &challenge, &[]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let id = claims(
+        redeem(&app, &c, &plain, &verifier).await["id_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        (id["amr"].clone(), id["acr"].clone()),
+        (json!(["pwd"]), json!("1fa"))
+    );
     // acr_values=2fa: the session gives its second factor.
     let (verifier, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &c.id, &challenge, &[("acr_values", "2fa")]);
@@ -445,21 +704,41 @@ async fn acr_values_and_max_age_ask_for_the_second_factor_again(backend: Backend
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let tokens = redeem(&app, &c, &location(&resp), &verifier).await;
     let id = claims(tokens["id_token"].as_str().unwrap());
-    assert_eq!((id["amr"].clone(), id["acr"].clone()), (json!(["pwd", "otp"]), json!("2fa")));
-    let intro = app.introspect("acme", &c, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (id["amr"].clone(), id["acr"].clone()),
+        (json!(["pwd", "otp"]), json!("2fa"))
+    );
+    let intro = app
+        .introspect("acme", &c, tokens["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(intro["amr"], json!(["pwd", "otp"]));
     // Now the session has it: no question.
     let (_, challenge) = pkce_pair();
-    let again = location(&browser.get(app.authorize_url("acme", &c.id, &challenge, &[("acr_values", "2fa")])).send().await.unwrap());
+    let again = location(
+        &browser
+            .get(app.authorize_url("acme", &c.id, &challenge, &[("acr_values", "2fa")]))
+            .send()
+            .await
+            .unwrap(),
+    );
     assert!(again.starts_with("https://c1.example/cb?code="), "{again}");
     // Two minutes later, max_age=60: the whole login again, password then code.
     app.clock.advance(120);
     let (verifier, challenge) = pkce_pair();
-    let url = app.authorize_url("acme", &c.id, &challenge, &[("acr_values", "2fa"), ("max_age", "60")]);
+    let url = app.authorize_url(
+        "acme",
+        &c.id,
+        &challenge,
+        &[("acr_values", "2fa"), ("max_age", "60")],
+    );
     let loc = password_step(&app, &browser, &url, "alice").await;
     let (resp, _) = submit_code(&app, &browser, &loc, &code_at(&secret, now(&app))).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let id = claims(redeem(&app, &c, &location(&resp), &verifier).await["id_token"].as_str().unwrap());
+    let id = claims(
+        redeem(&app, &c, &location(&resp), &verifier).await["id_token"]
+            .as_str()
+            .unwrap(),
+    );
     assert!(now(&app) - id["auth_time"].as_i64().unwrap() < 10);
     assert_eq!(id["amr"], json!(["pwd", "otp"]));
 }
@@ -474,14 +753,22 @@ async fn an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code(backen
     let path = format!("/subscriptions/acme/users/{bob}/mfa");
     let (s, b) = app.admin(&t, Method::GET, &path, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b, json!({"enrolled": false, "enrolled_at": null, "recovery_codes_left": 0, "policy": "optional"}));
+    assert_eq!(
+        b,
+        json!({"enrolled": false, "enrolled_at": null, "recovery_codes_left": 0, "policy": "optional"})
+    );
     let account = app.new_browser();
     let (secret, codes) = enrol(&app, &c, &account, "bob").await;
     let (_, b) = app.admin(&t, Method::GET, &path, None).await;
-    assert_eq!((b["enrolled"].clone(), b["recovery_codes_left"].clone()), (json!(true), json!(10)));
+    assert_eq!(
+        (b["enrolled"].clone(), b["recovery_codes_left"].clone()),
+        (json!(true), json!(10))
+    );
     let text = b.to_string();
     assert!(!text.contains(&secret) && !codes.iter().any(|c| text.contains(c)));
-    let (s, _) = app.admin(&t, Method::GET, "/subscriptions/acme/users/nope/mfa", None).await;
+    let (s, _) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/users/nope/mfa", None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Admin reset: audited, and the next login has no second step.
     let (s, _) = app.admin(&t, Method::DELETE, &path, None).await;
@@ -491,27 +778,56 @@ async fn an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code(backen
     assert_eq!(b["enrolled"], false);
     let (_, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &c.id, &challenge, &[]);
-    assert!(!password_step(&app, &app.new_browser(), &url, "bob").await.contains("/login/2fa"));
+    assert!(
+        !password_step(&app, &app.new_browser(), &url, "bob")
+            .await
+            .contains("/login/2fa")
+    );
     // The user turns their own 2FA off: only with a valid code.
     let alice = app.new_browser();
     let (secret, _) = enrol(&app, &c, &alice, "alice").await;
-    let html = alice.get(format!("{}/t/acme/account/2fa", app.base)).send().await.unwrap().text().await.unwrap();
+    let html = alice
+        .get(format!("{}/t/acme/account/2fa", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let post = |code: String| {
         alice
             .post(format!("{}/t/acme/account/2fa", app.base))
-            .form(&[("csrf", input(&html, "csrf")), ("action", "disable".into()), ("code", code)])
+            .form(&[
+                ("csrf", input(&html, "csrf")),
+                ("action", "disable".into()),
+                ("code", code),
+            ])
             .send()
     };
     let refused = post("000000".into()).await.unwrap().text().await.unwrap();
     assert!(!select(&refused, "[role=alert]").is_empty(), "{refused}");
     let forged = alice
         .post(format!("{}/t/acme/account/2fa", app.base))
-        .form(&[("csrf", "forged"), ("action", "disable"), ("code", &code_at(&secret, now(&app)))])
+        .form(&[
+            ("csrf", "forged"),
+            ("action", "disable"),
+            ("code", &code_at(&secret, now(&app))),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let off = post(code_at(&secret, now(&app))).await.unwrap().text().await.unwrap();
+    let off = post(code_at(&secret, now(&app)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(off.contains("Two-factor authentication is off"), "{off}");
-    assert!(audit_actions(&app).await.iter().any(|a| a == "mfa.disabled"));
+    assert!(
+        audit_actions(&app)
+            .await
+            .iter()
+            .any(|a| a == "mfa.disabled")
+    );
 }

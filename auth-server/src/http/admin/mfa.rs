@@ -43,8 +43,16 @@ pub async fn get_user_mfa(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
-    let user = ctx.store.repos().users().get(&sub.id, &path.1).await.map_err(AdminError::from)?;
-    let status = mfa::status(&ctx, &sub, &user.id).await.map_err(flow_error)?;
+    let user = ctx
+        .store
+        .repos()
+        .users()
+        .get(&sub.id, &path.1)
+        .await
+        .map_err(AdminError::from)?;
+    let status = mfa::status(&ctx, &sub, &user.id)
+        .await
+        .map_err(flow_error)?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -59,8 +67,16 @@ pub async fn delete_user_mfa(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
-    let user = ctx.store.repos().users().get(&sub.id, &path.1).await.map_err(AdminError::from)?;
-    mfa::remove(&ctx, &sub, &user.id, &admin.0.actor, true).await.map_err(admin_error)?;
+    let user = ctx
+        .store
+        .repos()
+        .users()
+        .get(&sub.id, &path.1)
+        .await
+        .map_err(AdminError::from)?;
+    mfa::remove(&ctx, &sub, &user.id, &admin.0.actor, true)
+        .await
+        .map_err(admin_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -75,7 +91,13 @@ pub async fn get_group_mfa_policy(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let g = acl::get_group(&ctx, &sub.id, &path.1, &path.2).await?;
-    let policy = ctx.store.repos().mfa().group_policy(&sub.id, &g.id).await.map_err(AdminError::from)?;
+    let policy = ctx
+        .store
+        .repos()
+        .mfa()
+        .group_policy(&sub.id, &g.id)
+        .await
+        .map_err(AdminError::from)?;
     let policy = policy.ok_or(AdminError::NotFound)?;
     Ok(HttpResponse::Ok().json(GroupMfaPolicy { policy }))
 }
@@ -93,13 +115,18 @@ pub async fn put_group_mfa_policy(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let policy = MfaPolicy::parse(&body.0.policy).ok_or_else(|| {
-        AdminError::Validation(crate::domain::ValidationError::new("policy", "must be off, optional or required"))
+        AdminError::Validation(crate::domain::ValidationError::new(
+            "policy",
+            "must be off, optional or required",
+        ))
     })?;
     let g = acl::get_group(&ctx, &sub.id, &path.1, &path.2).await?;
     mfa::set_group_policy(&ctx, &sub.id, &g.id, Some(policy), &admin.0.actor)
         .await
         .map_err(AdminError::from)?;
-    Ok(HttpResponse::Ok().json(GroupMfaPolicy { policy: policy.as_str().to_owned() }))
+    Ok(HttpResponse::Ok().json(GroupMfaPolicy {
+        policy: policy.as_str().to_owned(),
+    }))
 }
 
 /// Remove a group's 2FA policy override (its members follow the subscription again).

@@ -57,7 +57,13 @@ fn code_field() -> Markup {
     html! { label { "Code from your app" input name="code" autocomplete="one-time-code" inputmode="numeric" required; } }
 }
 
-async fn render(ctx: &Ctx, sub: &Subscription, user: &User, s: &Session, alert: Option<&str>) -> Result<Markup, PageError> {
+async fn render(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+    s: &Session,
+    alert: Option<&str>,
+) -> Result<Markup, PageError> {
     let status = mfa::status(ctx, sub, &user.id)
         .await
         .map_err(PageError::from_flow)?;
@@ -106,13 +112,25 @@ async fn render(ctx: &Ctx, sub: &Subscription, user: &User, s: &Session, alert: 
     ))
 }
 
-async fn signed_in(req: &HttpRequest, ctx: &Ctx, sub: &Subscription) -> Result<(Session, User), PageError> {
+async fn signed_in(
+    req: &HttpRequest,
+    ctx: &Ctx,
+    sub: &Subscription,
+) -> Result<(Session, User), PageError> {
     let not_signed_in = || PageError {
         status: StatusCode::UNAUTHORIZED,
         message: "You are not signed in. Sign in through an application first.".into(),
     };
-    let session = current_session(req, ctx, sub).await?.ok_or_else(not_signed_in)?;
-    match ctx.store.repos().users().get(&sub.id, &session.user_id).await {
+    let session = current_session(req, ctx, sub)
+        .await?
+        .ok_or_else(not_signed_in)?;
+    match ctx
+        .store
+        .repos()
+        .users()
+        .get(&sub.id, &session.user_id)
+        .await
+    {
         Ok(u) if !u.disabled => Ok((session, u)),
         Ok(_) | Err(crate::store::StoreError::NotFound) => Err(not_signed_in()),
         Err(e) => Err(PageError::from_flow(e.into())),
@@ -120,9 +138,16 @@ async fn signed_in(req: &HttpRequest, ctx: &Ctx, sub: &Subscription) -> Result<(
 }
 
 /// `GET /t/{slug}/account/2fa`
-pub async fn get_account_2fa(req: HttpRequest, ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpResponse, PageError> {
+pub async fn get_account_2fa(
+    req: HttpRequest,
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+) -> Result<HttpResponse, PageError> {
     let (session, user) = signed_in(&req, &ctx, &tenant.0).await?;
-    Ok(page(StatusCode::OK, render(&ctx, &tenant.0, &user, &session, None).await?))
+    Ok(page(
+        StatusCode::OK,
+        render(&ctx, &tenant.0, &user, &session, None).await?,
+    ))
 }
 
 /// `POST /t/{slug}/account/2fa` with `action` = `enrol | regenerate | disable` and `code`.
@@ -137,11 +162,22 @@ pub async fn post_account_2fa(
     let (mut session, user) = signed_in(&req, &ctx, sub).await?;
     let p = Params::parse(std::str::from_utf8(&body).unwrap_or(""))
         .map_err(|_| PageError::bad_request("Malformed form."))?;
-    if session.csrf.is_empty() || !constant_time_eq(p.get("csrf").unwrap_or_default().as_bytes(), session.csrf.as_bytes()) {
+    if session.csrf.is_empty()
+        || !constant_time_eq(
+            p.get("csrf").unwrap_or_default().as_bytes(),
+            session.csrf.as_bytes(),
+        )
+    {
         return Err(PageError::forbidden());
     }
     let (request_id, ip) = crate::http::extract::meta(&req);
-    let actor = Actor { user_id: Some(user.id.clone()), client_id: None, act: None, request_id, ip };
+    let actor = Actor {
+        user_id: Some(user.id.clone()),
+        client_id: None,
+        act: None,
+        request_id,
+        ip,
+    };
     let code = p.get("code").unwrap_or_default();
     let result: Result<Markup, MfaError> = async {
         match p.get("action") {
@@ -176,8 +212,14 @@ pub async fn post_account_2fa(
     }
     .await;
     match result {
-        Ok(body) => Ok(page(StatusCode::OK, layout("Two-factor authentication", body))),
+        Ok(body) => Ok(page(
+            StatusCode::OK,
+            layout("Two-factor authentication", body),
+        )),
         Err(MfaError::Flow(e)) => Err(PageError::from_flow(e)),
-        Err(e) => Ok(page(StatusCode::OK, render(&ctx, sub, &user, &session, Some(&e.to_string())).await?)),
+        Err(e) => Ok(page(
+            StatusCode::OK,
+            render(&ctx, sub, &user, &session, Some(&e.to_string())).await?,
+        )),
     }
 }

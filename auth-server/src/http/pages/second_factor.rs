@@ -121,8 +121,10 @@ pub async fn post_second_factor(
         Ok(v) => v,
         Err(e) => return step_error(slug, e),
     };
-    if !constant_time_eq(p.get("csrf").unwrap_or_default().as_bytes(), tx.csrf.as_bytes())
-        || !super::same_browser(&req, slug, &tx.request.browser)
+    if !constant_time_eq(
+        p.get("csrf").unwrap_or_default().as_bytes(),
+        tx.csrf.as_bytes(),
+    ) || !super::same_browser(&req, slug, &tx.request.browser)
     {
         return Err(PageError::forbidden());
     }
@@ -141,32 +143,57 @@ pub async fn post_second_factor(
     let user_id = pending.user_id.clone();
     let issuer = ctx.settings.issuer(slug);
     let code = p.get("code").unwrap_or_default();
-    let outcome = second_factor::submit(&ctx, sub, &issuer, tx_id, tx, pending, code, &actor, cookie.as_deref())
-        .await
-        .map_err(PageError::from_flow)?;
+    let outcome = second_factor::submit(
+        &ctx,
+        sub,
+        &issuer,
+        tx_id,
+        tx,
+        pending,
+        code,
+        &actor,
+        cookie.as_deref(),
+    )
+    .await
+    .map_err(PageError::from_flow)?;
     match outcome {
         StepOutcome::Done { cookie, next } => {
             let mut resp = see_other(&location(slug, next));
             if let Some(c) = cookie {
-                resp.add_cookie(&session_cookie(&ctx.settings.public_url, slug, c, ctx.settings.session_ttl as i64))
-                    .map_err(|_| PageError::bad_request("cookie"))?;
+                resp.add_cookie(&session_cookie(
+                    &ctx.settings.public_url,
+                    slug,
+                    c,
+                    ctx.settings.session_ttl as i64,
+                ))
+                .map_err(|_| PageError::bad_request("cookie"))?;
             }
             Ok(resp)
         }
         StepOutcome::RecoveryCodes(codes) => Ok(page(
             StatusCode::OK,
-            continue_page(slug, tx_id, &csrf, html! {
-                h1 { "Two-factor authentication is on" }
-                (recovery_codes_block(&codes))
-            }),
+            continue_page(
+                slug,
+                tx_id,
+                &csrf,
+                html! {
+                    h1 { "Two-factor authentication is on" }
+                    (recovery_codes_block(&codes))
+                },
+            ),
         )),
         StepOutcome::RecoveryUsed(left) => Ok(page(
             StatusCode::OK,
-            continue_page(slug, tx_id, &csrf, html! {
-                h1 { "Recovery code accepted" }
-                p id="recovery-codes-left" { "You have " (left) " recovery codes left." }
-                @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
-            }),
+            continue_page(
+                slug,
+                tx_id,
+                &csrf,
+                html! {
+                    h1 { "Recovery code accepted" }
+                    p id="recovery-codes-left" { "You have " (left) " recovery codes left." }
+                    @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
+                },
+            ),
         )),
         StepOutcome::Refused(e) => {
             let markup = match step {
