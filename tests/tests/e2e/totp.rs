@@ -696,6 +696,25 @@ async fn acr_values_and_max_age_ask_for_the_second_factor_again(backend: Backend
         (id["amr"].clone(), id["acr"].clone()),
         (json!(["pwd"]), json!("1fa"))
     );
+    // acr_values=2fa with prompt=none cannot ask: interaction_required.
+    let (_, challenge) = pkce_pair();
+    let silent = location(
+        &browser
+            .get(app.authorize_url(
+                "acme",
+                &c.id,
+                &challenge,
+                &[("acr_values", "2fa"), ("prompt", "none")],
+            ))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        query_param(&silent, "error").as_deref(),
+        Some("interaction_required"),
+        "{silent}"
+    );
     // acr_values=2fa: the session gives its second factor.
     let (verifier, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &c.id, &challenge, &[("acr_values", "2fa")]);
