@@ -17,7 +17,8 @@ on_backends!(
     a_recovery_code_works_once_and_regeneration_voids_the_old_set,
     a_required_policy_forces_enrolment_and_optional_does_not,
     acr_values_and_max_age_ask_for_the_second_factor_again,
-    an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code
+    an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code,
+    second_factor_rows_of_one_subscription_do_not_exist_for_another
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -849,4 +850,48 @@ async fn an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code(backen
             .iter()
             .any(|a| a == "mfa.disabled")
     );
+}
+
+async fn second_factor_rows_of_one_subscription_do_not_exist_for_another(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    app.create_subscription("other").await;
+    let (_, codes) = enrol(&app, &c, &app.new_browser(), "alice").await;
+    let t = app.system_token().await;
+    let (_, users) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/users", None)
+        .await;
+    let alice = users["items"][0]["id"].as_str().unwrap().to_owned();
+    let subs = app.ctx.store.repos().subscriptions();
+    let (acme, other) = (
+        subs.by_slug("acme").await.unwrap().id,
+        subs.by_slug("other").await.unwrap().id,
+    );
+    let mfa = app.ctx.store.repos().mfa();
+    assert!(mfa.totp(&acme, &alice).await.unwrap().is_some());
+    // Through the other subscription the same user id has nothing, and nothing changes.
+    assert!(mfa.totp(&other, &alice).await.unwrap().is_none());
+    assert!(!mfa.advance_step(&other, &alice, i64::MAX).await.unwrap());
+    assert_eq!(mfa.recovery_codes_left(&other, &alice).await.unwrap(), 0);
+    let hash = auth_server::mfa::recovery::hash(
+        &alice,
+        &auth_server::mfa::recovery::normalise(&codes[0]).unwrap(),
+    );
+    assert!(
+        !mfa.use_recovery_code(&other, &alice, &hash, 1)
+            .await
+            .unwrap()
+    );
+    assert!(!mfa.delete_all(&other, &alice).await.unwrap());
+    assert_eq!(mfa.recovery_codes_left(&acme, &alice).await.unwrap(), 10);
+    // The secret at rest is not the base32 secret shown at enrolment.
+    let row = mfa.totp(&acme, &alice).await.unwrap().unwrap();
+    assert!(
+        !row.secret
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
+    );
+    assert!(mfa.advance_step(&acme, &alice, i64::MAX).await.unwrap());
 }
