@@ -18,7 +18,8 @@ on_backends!(
     a_required_policy_forces_enrolment_and_optional_does_not,
     acr_values_and_max_age_ask_for_the_second_factor_again,
     an_admin_sees_and_resets_2fa_and_a_user_turns_it_off_with_a_code,
-    second_factor_rows_of_one_subscription_do_not_exist_for_another
+    second_factor_rows_of_one_subscription_do_not_exist_for_another,
+    the_account_page_needs_a_session_with_a_recent_first_factor
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -894,4 +895,54 @@ async fn second_factor_rows_of_one_subscription_do_not_exist_for_another(backend
         .unwrap();
     assert!(!row.secret.contains(&secret) && !blob.windows(raw.len()).any(|w| w == raw));
     assert!(mfa.advance_step(&acme, &alice, i64::MAX).await.unwrap());
+}
+
+async fn the_account_page_needs_a_session_with_a_recent_first_factor(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let page = format!("{}/t/acme/account/2fa", app.base);
+    let anonymous = app.new_browser().get(&page).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.text().await.unwrap().contains("not signed in"));
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    app.browser_login(
+        &browser,
+        &app.authorize_url("acme", &c.id, &challenge, &[]),
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    let html = browser
+        .get(&page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select(&html, "#otpauth-uri").len(), 1);
+    // Five minutes after the password, enrolment asks for a new sign-in first.
+    app.clock.advance(301);
+    let html = browser
+        .get(&page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(select(&html, "#otpauth-uri").is_empty());
+    assert!(html.contains("sign in again"), "{html}");
+    // A form from another origin is refused.
+    let foreign = browser
+        .post(&page)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", "x"), ("action", "enrol"), ("code", "123456")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
 }
