@@ -17,3 +17,4 @@ mod scale;
 mod sessions;
 mod tenancy;
 mod totp;
+mod totp_policy;
