@@ -12,6 +12,7 @@ pub mod config;
 pub mod directory;
 pub mod domain;
 pub mod http;
+pub mod mfa;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -40,6 +40,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{slug}/login", web::get().to(pages::login::get_login))
         .route("/t/{slug}/login", web::post().to(pages::login::post_login))
         .route(
+            "/t/{slug}/login/2fa",
+            web::get().to(pages::second_factor::get_second_factor),
+        )
+        .route(
+            "/t/{slug}/login/2fa",
+            web::post().to(pages::second_factor::post_second_factor),
+        )
+        .route(
+            "/t/{slug}/account/2fa",
+            web::get().to(pages::account::get_account_2fa),
+        )
+        .route(
+            "/t/{slug}/account/2fa",
+            web::post().to(pages::account::post_account_2fa),
+        )
+        .route(
             "/t/{slug}/consent",
             web::get().to(pages::consent::get_consent),
         )

@@ -213,6 +213,8 @@ pub fn answer(claims: &Claims) -> Value {
         "sub_tenant",
         "act",
         "auth_time",
+        "amr",
+        "acr",
     ] {
         if let Some(v) = claims.get(k) {
             out.insert(k.into(), v.clone());

@@ -22,8 +22,12 @@ pub struct AuthzTx {
     pub request: AuthzRequest,
     /// Anti-CSRF token of the forms of this transaction.
     pub csrf: String,
-    /// Creation time.
+    /// Creation time; reset when the first factor succeeds, so the second-factor step
+    /// has its own five minutes.
     pub created_at: i64,
+    /// Set after the first factor while a second-factor step is open.
+    #[serde(default)]
+    pub pending: Option<super::second_factor::Pending>,
 }
 
 /// An authenticated browser session.
@@ -41,6 +45,26 @@ pub struct Session {
     /// end those without `offline_access`.
     #[serde(default)]
     pub sid: String,
+    /// OIDC `acr` (`1fa` / `2fa`, see [`crate::mfa::policy`]).
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// When the last second factor was given (local code or upstream MFA).
+    #[serde(default)]
+    pub mfa_at: Option<i64>,
+    /// Anti-CSRF token of the account pages, bound to this session.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// What a new session records about how the user authenticated.
+#[derive(Debug, Clone)]
+pub struct SessionFacts {
+    /// `amr` values.
+    pub amr: Vec<String>,
+    /// `acr` value.
+    pub acr: Option<String>,
+    /// Time of the second factor, if one was given.
+    pub mfa_at: Option<i64>,
 }
 
 fn tx_key(sub: &Subscription, id: &str) -> String {
@@ -62,12 +86,19 @@ pub async fn start_tx(
         request,
         csrf: random::token(24),
         created_at: ctx.now(),
+        pending: None,
     };
     save_tx(ctx, sub, &id, &tx).await?;
     Ok((id, tx))
 }
 
-async fn save_tx(ctx: &Ctx, sub: &Subscription, id: &str, tx: &AuthzTx) -> Result<(), FlowError> {
+/// Store (replace) a transaction under its id.
+pub async fn save_tx(
+    ctx: &Ctx,
+    sub: &Subscription,
+    id: &str,
+    tx: &AuthzTx,
+) -> Result<(), FlowError> {
     let bytes = serde_json::to_vec(tx).map_err(anyhow::Error::from)?;
     ctx.cache
         .put(
@@ -90,6 +121,21 @@ pub async fn load_tx(
     };
     let tx: AuthzTx = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
     Ok((ctx.now() - tx.created_at <= TX_TTL).then_some(tx))
+}
+
+/// A transaction whatever its age (the second-factor step restarts an expired login
+/// with the same authorization request), or `None` when unknown.
+pub async fn load_tx_any(
+    ctx: &Ctx,
+    sub: &Subscription,
+    id: &str,
+) -> Result<Option<AuthzTx>, FlowError> {
+    let Some(bytes) = ctx.cache.get(&tx_key(sub, id)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// Consume a transaction (single use: a replayed consent form finds nothing).
@@ -118,31 +164,60 @@ pub async fn session(
     Ok((s.expires_at > ctx.now()).then_some(s))
 }
 
-/// Create a session (always a new id); returns the cookie value.
+/// Create a single-factor session (always a new id); returns the cookie value.
 pub async fn create_session(
     ctx: &Ctx,
     sub: &Subscription,
     user_id: &str,
     amr: Vec<String>,
 ) -> Result<String, FlowError> {
+    let facts = SessionFacts {
+        amr,
+        acr: Some(crate::mfa::ACR_SINGLE.to_owned()),
+        mfa_at: None,
+    };
+    create_session_with(ctx, sub, user_id, facts).await
+}
+
+/// Create a session recording `facts` (always a new id); returns the cookie value.
+pub async fn create_session_with(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user_id: &str,
+    facts: SessionFacts,
+) -> Result<String, FlowError> {
     let id = random::token(32);
     let now = ctx.now();
     let s = Session {
         user_id: user_id.to_owned(),
         auth_time: now,
-        amr,
+        amr: facts.amr,
         expires_at: now + ctx.settings.session_ttl as i64,
         sid: random::token(16),
+        acr: facts.acr,
+        mfa_at: facts.mfa_at,
+        csrf: random::token(24),
     };
-    let bytes = serde_json::to_vec(&s).map_err(anyhow::Error::from)?;
+    put_session(ctx, sub, &id, &s).await?;
+    Ok(id)
+}
+
+/// Rewrite a live session in place (step-up keeps its id and `sid`).
+pub async fn put_session(
+    ctx: &Ctx,
+    sub: &Subscription,
+    cookie: &str,
+    s: &Session,
+) -> Result<(), FlowError> {
+    let bytes = serde_json::to_vec(s).map_err(anyhow::Error::from)?;
     ctx.cache
         .put(
-            &session_key(sub, &id),
+            &session_key(sub, cookie),
             &bytes,
             Duration::from_secs(ctx.settings.session_ttl),
         )
         .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// End a session, and revoke the grants made through it that did not ask for

@@ -12,8 +12,10 @@ pub mod introspect;
 pub mod jobs;
 pub mod keys;
 pub mod login;
+pub mod mfa;
 pub mod oauth;
 pub mod random;
+pub mod second_factor;
 pub mod tenants;
 pub mod users;
 

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod consents;
 mod entity;
 pub mod keys;
+pub mod mfa;
 pub mod subscriptions;
 pub mod tokens;
 pub mod users;
@@ -197,6 +198,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// ACL data: workspaces, participants, groups, apps, run-as grants.
     pub fn acl(&self) -> acl::Acl<'a, C> {
         acl::Acl { c: self.c }
+    }
+    /// Second factors: TOTP credentials, recovery codes, group policies.
+    pub fn mfa(&self) -> mfa::Mfa<'a, C> {
+        mfa::Mfa { c: self.c }
     }
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {

@@ -16,3 +16,5 @@ mod run_as;
 mod scale;
 mod sessions;
 mod tenancy;
+mod totp;
+mod totp_policy;

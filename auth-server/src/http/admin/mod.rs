@@ -10,6 +10,7 @@ pub mod clients;
 pub mod dto;
 pub mod error;
 pub mod keys;
+pub mod mfa;
 pub mod openapi;
 pub mod subscriptions;
 pub mod users;
@@ -146,6 +147,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(users::patch_user)
             .service(users::delete_user)
             .service(users::post_user_password)
+            .service(mfa::get_user_mfa)
+            .service(mfa::delete_user_mfa)
+            .service(mfa::get_group_mfa_policy)
+            .service(mfa::put_group_mfa_policy)
+            .service(mfa::delete_group_mfa_policy)
             .service(keys::list_keys)
             .service(keys::rotate_keys)
             .service(audit::list_audit)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
 use super::{
-    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, dto, error, keys, subscriptions,
-    users,
+    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, dto, error, keys, mfa,
+    subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -25,13 +25,16 @@ use utoipa::OpenApi;
         acl_groups::delete_group, acl_groups::list_members, acl_groups::put_member, acl_groups::delete_member,
         acl_apps::post_app, acl_apps::list_apps, acl_apps::get_app, acl_apps::patch_app, acl_apps::delete_app,
         acl_apps::post_run_as_grant, acl_apps::list_run_as_grants, acl_apps::get_run_as_grant, acl_apps::delete_run_as_grant,
+        mfa::get_user_mfa, mfa::delete_user_mfa, mfa::get_group_mfa_policy, mfa::put_group_mfa_policy,
+        mfa::delete_group_mfa_policy,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret,
         dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
-        acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs)),
+        acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs,
+        crate::service::mfa::Status, mfa::GroupMfaPolicy)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

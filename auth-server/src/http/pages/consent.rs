@@ -73,10 +73,13 @@ pub async fn post_consent(
         .ok_or_else(|| {
             PageError::bad_request("This request has expired or was already answered.")
         })?;
-    if !constant_time_eq(
-        p.get("csrf").unwrap_or_default().as_bytes(),
-        tx.csrf.as_bytes(),
-    ) {
+    // A transaction whose second factor is still open was never authenticated.
+    if tx.pending.is_some()
+        || !constant_time_eq(
+            p.get("csrf").unwrap_or_default().as_bytes(),
+            tx.csrf.as_bytes(),
+        )
+    {
         return Err(PageError::forbidden());
     }
     if !super::same_browser(&req, sub.slug.as_str(), &tx.request.browser) {

@@ -7,6 +7,7 @@ use crate::http::state::Metrics;
 use crate::service::Ctx;
 use crate::service::login::{self, LoginError};
 use crate::service::oauth::authorize;
+use crate::service::second_factor::{self, AfterFirstFactor};
 use crate::tokens::constant_time_eq;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -129,26 +130,25 @@ pub async fn post_login(
             ));
         }
     };
-    let tx = login::take_tx(&ctx, sub, tx_id)
-        .await
-        .map_err(PageError::from_flow)?
-        .ok_or_else(PageError::forbidden)?;
-    let sid = login::create_session(&ctx, sub, &user.id, vec!["pwd".into()])
-        .await
-        .map_err(PageError::from_flow)?;
-    let session = login::session(&ctx, sub, &sid)
-        .await
-        .map_err(PageError::from_flow)?;
-    let client = ctx
-        .store
-        .repos()
-        .clients()
-        .get(&sub.id, &tx.request.client_id)
-        .await
-        .map_err(|e| PageError::from_flow(e.into()))?;
-    let next = authorize::decide(&ctx, sub, &client, &issuer, tx.request, session, true)
-        .await
-        .map_err(PageError::from_flow)?;
+    // The first factor is done; the second-factor decision (and, when none is needed,
+    // the session) happens in one place shared with the federation login.
+    let after = second_factor::after_first_factor(
+        &ctx,
+        sub,
+        &issuer,
+        tx_id,
+        tx,
+        &user,
+        crate::mfa::FirstFactor::password(),
+    )
+    .await
+    .map_err(PageError::from_flow)?;
+    let (sid, next) = match after {
+        AfterFirstFactor::SecondStep(tx) => {
+            return Ok(see_other(&format!("/t/{}/login/2fa?tx={tx}", sub.slug)));
+        }
+        AfterFirstFactor::Session { cookie, next } => (cookie, next),
+    };
     let mut resp = see_other(&crate::http::protocol::authorize::location(
         sub.slug.as_str(),
         next,

@@ -1,8 +1,10 @@
 //! Server-rendered HTML (maud escapes every value): login, consent, error pages.
 //! Plain forms that work without JavaScript, per the HTML contract in DESIGN.md.
 
+pub mod account;
 pub mod consent;
 pub mod login;
+pub mod second_factor;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

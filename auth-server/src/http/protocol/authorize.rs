@@ -16,6 +16,7 @@ pub fn location(slug: &str, next: Next) -> String {
     match next {
         Next::Login(tx) => format!("/t/{slug}/login?tx={tx}"),
         Next::Consent(tx) => format!("/t/{slug}/consent?tx={tx}"),
+        Next::SecondFactor(tx) => format!("/t/{slug}/login/2fa?tx={tx}"),
         Next::Redirect(url) => url,
     }
 }

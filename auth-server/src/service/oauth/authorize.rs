@@ -50,6 +50,9 @@ pub struct AuthzRequest {
     /// OIDC `id_token_hint`: a session of anyone else is not reused silently.
     #[serde(default)]
     pub id_token_hint: Option<String>,
+    /// OIDC `acr_values`; `2fa` asks for a second factor (step-up).
+    #[serde(default)]
+    pub acr_values: Vec<String>,
 }
 
 /// A failure after the client and redirect URI were validated: redirect with it.
@@ -72,6 +75,8 @@ pub enum Next {
     Login(String),
     /// Show the consent page for this transaction.
     Consent(String),
+    /// Show the second-factor page (code, enrolment) for this transaction.
+    SecondFactor(String),
     /// Redirect the browser (success with a code, or an error).
     Redirect(String),
 }
@@ -224,6 +229,15 @@ pub fn validate_request(
         resources,
         browser: String::new(),
         id_token_hint: p.get("id_token_hint").cloned(),
+        acr_values: p
+            .get("acr_values")
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -244,6 +258,9 @@ pub struct CodeRecord {
     pub auth_time: i64,
     /// Authentication methods.
     pub amr: Vec<String>,
+    /// Authentication context class (`1fa` / `2fa`).
+    #[serde(default)]
+    pub acr: Option<String>,
     /// Encoded PKCE challenge.
     pub pkce: String,
     /// RFC 8707 resources.
@@ -353,6 +370,25 @@ pub async fn decide(
         }
         Err(e) => return Err(e.into()),
     };
+    // Step-up (OIDC Core §3.1.2.1 `acr_values`, `max_age`): a session without a fresh
+    // enough second factor gives it again before any code is issued; so does a session
+    // without one when the policy (now) requires it.
+    if !fresh_login
+        && (crate::mfa::step_up_needed(&req.acr_values, session.mfa_at, req.max_age, now)
+            || crate::service::second_factor::session_lacks_required(ctx, sub, &session).await?)
+    {
+        if has("none") {
+            return Ok(Next::Redirect(error_redirect(
+                &err("interaction_required", "a second factor is required"),
+                issuer,
+            )?));
+        }
+        if let Some(id) =
+            crate::service::second_factor::start_step_up(ctx, sub, req.clone(), &session).await?
+        {
+            return Ok(Next::SecondFactor(id));
+        }
+    }
     let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
     let consented = client.spec.skip_consent
         || (!has("consent")
@@ -438,6 +474,7 @@ async fn issue_code(
         nonce: req.nonce.clone(),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
+        acr: session.acr.clone(),
         pkce: req.pkce.clone(),
         resources: req.resources.clone(),
         family_id: random::id(),

@@ -1,0 +1,218 @@
+//! The second-factor step of a login (`/t/{slug}/login/2fa?tx=…`): the `code` form for
+//! enrolled users, forced enrolment when the policy requires 2FA, and the pages that
+//! show recovery codes once (or how many are left) before "continue". Same CSRF,
+//! browser binding and origin checks as the login form.
+
+use super::account::{enrolment_block, qr_data_uri, recovery_codes_block};
+use super::{PageError, check_origin, layout, page, see_other, session_cookie};
+use crate::http::extract::{Params, Tenant};
+use crate::http::protocol::authorize::location;
+use crate::service::Ctx;
+use crate::service::second_factor::{self, Step, StepError, StepOutcome};
+use crate::tokens::constant_time_eq;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
+
+fn step_error(slug: &str, e: StepError) -> Result<HttpResponse, PageError> {
+    match e {
+        StepError::Restart(tx) => Ok(see_other(&format!("/t/{slug}/login?tx={tx}"))),
+        StepError::Gone => Err(PageError::bad_request(StepError::Gone.to_string())),
+        StepError::Flow(f) => Err(PageError::from_flow(f)),
+    }
+}
+
+fn code_form(slug: &str, tx: &str, csrf: &str, alert: Option<&str>) -> Markup {
+    layout(
+        "Two-factor authentication",
+        html! {
+            h1 { "Enter your code" }
+            @if let Some(a) = alert { p role="alert" { (a) } }
+            p { "Open your authenticator app and enter the 6-digit code, or one of your recovery codes." }
+            form method="post" action={ "/t/" (slug) "/login/2fa" } {
+                input type="hidden" name="tx" value=(tx);
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Code" input name="code" autocomplete="one-time-code" inputmode="numeric" required autofocus; }
+                button type="submit" { "Verify" }
+            }
+        },
+    )
+}
+
+fn enrol_page(slug: &str, tx: &str, csrf: &str, uri: &str, alert: Option<&str>) -> Markup {
+    layout(
+        "Set up two-factor authentication",
+        html! {
+            h1 { "Set up two-factor authentication" }
+            @if let Some(a) = alert { p role="alert" { (a) } }
+            p { "Your organisation requires a second factor. Scan the QR code with an authenticator app, then enter the 6-digit code it shows." }
+            (enrolment_block(uri, &qr_data_uri(uri)))
+            form method="post" action={ "/t/" (slug) "/login/2fa" } {
+                input type="hidden" name="tx" value=(tx);
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Code" input name="code" autocomplete="one-time-code" inputmode="numeric" required; }
+                button type="submit" { "Confirm" }
+            }
+        },
+    )
+}
+
+fn continue_page(slug: &str, tx: &str, csrf: &str, body: Markup) -> Markup {
+    layout(
+        "Two-factor authentication",
+        html! {
+            (body)
+            form method="post" action={ "/t/" (slug) "/login/2fa" } {
+                input type="hidden" name="tx" value=(tx);
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" name="action" value="continue" { "Continue" }
+            }
+        },
+    )
+}
+
+/// `GET /t/{slug}/login/2fa?tx=…`
+pub async fn get_second_factor(
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+    q: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let sub = &tenant.0;
+    let slug = sub.slug.as_str();
+    let tx_id = q.get("tx").map(String::as_str).unwrap_or_default();
+    let (tx, pending) = match second_factor::open_step(&ctx, sub, tx_id).await {
+        Ok(v) => v,
+        Err(e) => return step_error(slug, e),
+    };
+    let markup = match pending.step {
+        Step::Totp => code_form(slug, tx_id, &tx.csrf, None),
+        Step::Enrol => {
+            let user = ctx
+                .store
+                .repos()
+                .users()
+                .get(&sub.id, &pending.user_id)
+                .await
+                .map_err(|e| PageError::from_flow(e.into()))?;
+            let enrolment = crate::service::mfa::begin_enrolment(&ctx, sub, &user)
+                .await
+                .map_err(|e| PageError::bad_request(e.to_string()))?;
+            enrol_page(slug, tx_id, &tx.csrf, &enrolment.uri, None)
+        }
+        Step::Done => continue_page(slug, tx_id, &tx.csrf, html! { h1 { "Verified" } }),
+    };
+    Ok(page(StatusCode::OK, markup))
+}
+
+/// `POST /t/{slug}/login/2fa`
+pub async fn post_second_factor(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+) -> Result<HttpResponse, PageError> {
+    check_origin(&req, &ctx.settings.public_url)?;
+    let sub = &tenant.0;
+    let slug = sub.slug.as_str();
+    let p = Params::parse(std::str::from_utf8(&body).unwrap_or(""))
+        .map_err(|_| PageError::bad_request("Malformed form."))?;
+    let tx_id = p.get("tx").unwrap_or_default();
+    let (tx, pending) = match second_factor::open_step(&ctx, sub, tx_id).await {
+        Ok(v) => v,
+        Err(e) => return step_error(slug, e),
+    };
+    if !constant_time_eq(
+        p.get("csrf").unwrap_or_default().as_bytes(),
+        tx.csrf.as_bytes(),
+    ) || !super::same_browser(&req, slug, &tx.request.browser)
+    {
+        return Err(PageError::forbidden());
+    }
+    let (request_id, ip) = crate::http::extract::meta(&req);
+    let actor = crate::service::Actor {
+        user_id: Some(pending.user_id.clone()),
+        client_id: Some(tx.request.client_id.clone()),
+        act: None,
+        request_id,
+        ip,
+    };
+    let cookie_name = super::session_cookie_name(&ctx.settings.public_url, slug);
+    let cookie = req.cookie(&cookie_name).map(|c| c.value().to_owned());
+    let csrf = tx.csrf.clone();
+    let step = pending.step;
+    let user_id = pending.user_id.clone();
+    let issuer = ctx.settings.issuer(slug);
+    let code = p.get("code").unwrap_or_default();
+    let outcome = second_factor::submit(
+        &ctx,
+        sub,
+        &issuer,
+        tx_id,
+        tx,
+        pending,
+        code,
+        &actor,
+        cookie.as_deref(),
+    )
+    .await
+    .map_err(PageError::from_flow)?;
+    match outcome {
+        StepOutcome::Done { cookie, next } => {
+            let mut resp = see_other(&location(slug, next));
+            if let Some(c) = cookie {
+                resp.add_cookie(&session_cookie(
+                    &ctx.settings.public_url,
+                    slug,
+                    c,
+                    ctx.settings.session_ttl as i64,
+                ))
+                .map_err(|_| PageError::bad_request("cookie"))?;
+            }
+            Ok(resp)
+        }
+        StepOutcome::RecoveryCodes(codes) => Ok(page(
+            StatusCode::OK,
+            continue_page(
+                slug,
+                tx_id,
+                &csrf,
+                html! {
+                    h1 { "Two-factor authentication is on" }
+                    (recovery_codes_block(&codes))
+                },
+            ),
+        )),
+        StepOutcome::RecoveryUsed(left) => Ok(page(
+            StatusCode::OK,
+            continue_page(
+                slug,
+                tx_id,
+                &csrf,
+                html! {
+                    h1 { "Recovery code accepted" }
+                    p id="recovery-codes-left" { "You have " (left) " recovery codes left." }
+                    @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
+                },
+            ),
+        )),
+        StepOutcome::Refused(e) => {
+            let markup = match step {
+                Step::Enrol => {
+                    let user = ctx
+                        .store
+                        .repos()
+                        .users()
+                        .get(&sub.id, &user_id)
+                        .await
+                        .map_err(|e| PageError::from_flow(e.into()))?;
+                    let enrolment = crate::service::mfa::begin_enrolment(&ctx, sub, &user)
+                        .await
+                        .map_err(|e| PageError::bad_request(e.to_string()))?;
+                    enrol_page(slug, tx_id, &csrf, &enrolment.uri, Some(&e.to_string()))
+                }
+                _ => code_form(slug, tx_id, &csrf, Some(&e.to_string())),
+            };
+            Ok(page(StatusCode::OK, markup))
+        }
+    }
+}
