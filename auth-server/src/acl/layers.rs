@@ -7,7 +7,7 @@
 //! action the app layer did not already give. The one exception is the admin short
 //! circuit of layer 1, which the contract defines as "everything".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -68,7 +68,7 @@ pub(super) fn record(
     facts: &AclFacts,
     held: &[&AppGrant],
     record: Option<&RecordFacts>,
-) -> Result<BTreeSet<Action>, Layer> {
+) -> Result<ActionSet, Layer> {
     let Some(record) = record else {
         return Ok(union(held.iter().copied()));
     };
@@ -88,64 +88,108 @@ pub(super) fn record(
     Ok(actions)
 }
 
+/// The record-independent half of layer 4: for every field with a policy, the cap that
+/// the policies the user does not meet put on it (`Edit`, no cap, when all are met). When
+/// one field has several policies, each unmet one applies its cap and the most
+/// restrictive wins, as every policy is a further narrowing. Admins meet every policy.
+pub(super) fn field_caps(facts: &AclFacts, standing: Standing) -> Vec<(&str, FieldAccessLevel)> {
+    let policies: &[FieldPolicy] = facts.app.as_ref().map_or(&[], |app| app.fields.as_slice());
+    let mut caps: Vec<(&str, FieldAccessLevel)> = Vec::with_capacity(policies.len());
+    for policy in policies {
+        let cap = match standing {
+            Standing::Member(role) if !meets(policy, role, facts) => match policy.when_denied {
+                WhenDenied::Hidden => FieldAccessLevel::Hidden,
+                WhenDenied::Readonly => FieldAccessLevel::Read,
+            },
+            _ => FieldAccessLevel::Edit,
+        };
+        match caps.iter_mut().find(|(name, _)| *name == policy.field) {
+            Some((_, level)) => *level = (*level).min(cap),
+            None => caps.push((policy.field.as_str(), cap)),
+        }
+    }
+    caps
+}
+
 /// Layer 4, field: the access level of every covered field (every field with a policy in
 /// the app plus every field named in the record facts).
 ///
 /// A field follows the record: `edit` if the actions include `edit`, else `read` if they
 /// include `read`, else `hidden` (a user who may not even read the record sees no field
-/// of it, which is the safe answer). A policy the user does not meet caps the field at
-/// `hidden` or `read` (`readonly`); a cap never raises a level, so `readonly` on a record
-/// the user cannot read stays `hidden`. A met policy leaves the record's level. When one
-/// field has several policies, each one that is not met applies its cap (the most
-/// restrictive wins), as every policy is a further narrowing.
+/// of it, which is the safe answer). The caps of [`field_caps`] then apply; a cap never
+/// raises a level, so `readonly` on a record the user cannot read stays `hidden`.
+/// System and workspace admins get `edit` everywhere.
 pub(super) fn field(
-    facts: &AclFacts,
     standing: Standing,
-    actions: &BTreeSet<Action>,
+    caps: &[(&str, FieldAccessLevel)],
+    actions: ActionSet,
     record: Option<&RecordFacts>,
 ) -> BTreeMap<String, FieldAccessLevel> {
-    let policies: &[FieldPolicy] = facts.app.as_ref().map_or(&[], |app| app.fields.as_slice());
-    let covered = policies.iter().map(|policy| policy.field.as_str()).chain(
-        record
-            .into_iter()
-            .flat_map(|r| r.fields.keys().map(String::as_str)),
-    );
-
-    let role = match standing {
-        // "System and workspace admins get ... `edit` everywhere."
-        Standing::Everything => {
-            return covered
-                .map(|name| (name.to_owned(), FieldAccessLevel::Edit))
-                .collect();
+    let follows_record = match standing {
+        Standing::Everything => FieldAccessLevel::Edit,
+        Standing::Member(_) if actions.contains(Action::Edit) => FieldAccessLevel::Edit,
+        Standing::Member(_) if actions.contains(Action::Read) => FieldAccessLevel::Read,
+        Standing::Member(_) => FieldAccessLevel::Hidden,
+    };
+    let cap_of = |name: &str| {
+        caps.iter()
+            .find(|(field, _)| *field == name)
+            .map_or(FieldAccessLevel::Edit, |(_, cap)| *cap)
+    };
+    let mut out: BTreeMap<String, FieldAccessLevel> = caps
+        .iter()
+        .map(|(name, cap)| ((*name).to_owned(), follows_record.min(*cap)))
+        .collect();
+    for name in record.into_iter().flat_map(|r| r.fields.keys()) {
+        if !out.contains_key(name.as_str()) {
+            out.insert(name.clone(), follows_record.min(cap_of(name)));
         }
-        Standing::Member(role) => role,
-    };
-
-    let follows_record = if actions.contains(&Action::Edit) {
-        FieldAccessLevel::Edit
-    } else if actions.contains(&Action::Read) {
-        FieldAccessLevel::Read
-    } else {
-        FieldAccessLevel::Hidden
-    };
-
-    covered
-        .map(|name| {
-            let level = policies
-                .iter()
-                .filter(|policy| policy.field == name && !meets(policy, role, facts))
-                .map(|policy| match policy.when_denied {
-                    WhenDenied::Hidden => FieldAccessLevel::Hidden,
-                    WhenDenied::Readonly => FieldAccessLevel::Read,
-                })
-                .fold(follows_record, Ord::min);
-            (name.to_owned(), level)
-        })
-        .collect()
+    }
+    out
 }
 
-/// The union of the actions of `grants`, in canonical order.
-fn union<'a>(grants: impl Iterator<Item = &'a AppGrant>) -> BTreeSet<Action> {
+/// A set of actions as a bit mask: the record layer computes a union per record, and a
+/// `BTreeSet` allocation per record was most of the cost of a decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct ActionSet(u8);
+
+impl ActionSet {
+    /// Every action (the admin short circuit).
+    pub(super) fn all() -> ActionSet {
+        Action::ALL.into_iter().collect()
+    }
+
+    fn bit(action: Action) -> u8 {
+        1 << (action as u8)
+    }
+
+    /// Whether `action` is in the set.
+    pub(super) fn contains(self, action: Action) -> bool {
+        self.0 & ActionSet::bit(action) != 0
+    }
+
+    /// Whether the set is empty.
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The actions in canonical order.
+    pub(super) fn to_vec(self) -> Vec<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|a| self.contains(*a))
+            .collect()
+    }
+}
+
+impl FromIterator<Action> for ActionSet {
+    fn from_iter<I: IntoIterator<Item = Action>>(iter: I) -> ActionSet {
+        ActionSet(iter.into_iter().fold(0, |m, a| m | ActionSet::bit(a)))
+    }
+}
+
+/// The union of the actions of `grants`.
+fn union<'a>(grants: impl Iterator<Item = &'a AppGrant>) -> ActionSet {
     grants
         .flat_map(|grant| grant.actions.iter().copied())
         .collect()

@@ -41,8 +41,6 @@ mod tests;
 
 pub use model::*;
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use layers::Standing;
 
 /// Evaluates the four ACL layers for one (user, workspace, app, record?).
@@ -51,33 +49,66 @@ use layers::Standing;
 /// canonical order and a level for every field with a policy in the app plus every
 /// field named in the record facts.
 pub fn evaluate(facts: &AclFacts, query: &AclQuery) -> Decision {
-    let record = query.record.as_ref();
-    let id = record.and_then(|r| r.id.clone());
-    match fold(facts, record) {
-        Ok((actions, fields)) => Decision {
+    prepare(facts).decide(query.record.as_ref())
+}
+
+/// Layers 1 and 2 and the field policies the user does not meet depend only on the
+/// (user, workspace, app) facts: `prepare` computes them once, and [`Prepared::decide`]
+/// applies layers 3 and 4 to each record (`/acl/evaluate` answers up to 10,000 records
+/// for one user; [`evaluate`] is `prepare` + one `decide`).
+pub fn prepare(facts: &AclFacts) -> Prepared<'_> {
+    let outcome = layers::workspace(facts).and_then(|standing| {
+        let held = match standing {
+            Standing::Everything => Vec::new(),
+            Standing::Member(_) => layers::app(facts)?,
+        };
+        Ok(Ready {
+            caps: layers::field_caps(facts, standing),
+            standing,
+            held,
+        })
+    });
+    Prepared { facts, outcome }
+}
+
+/// The record-independent part of an evaluation (see [`prepare`]).
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    facts: &'a AclFacts,
+    outcome: Result<Ready<'a>, Layer>,
+}
+
+/// What layers 1–2 leave for the record and field layers.
+#[derive(Debug)]
+struct Ready<'a> {
+    standing: Standing,
+    /// The grants the user holds (members only).
+    held: Vec<&'a AppGrant>,
+    /// Per field with a policy: the cap of the policies the user does not meet.
+    caps: Vec<(&'a str, FieldAccessLevel)>,
+}
+
+impl Prepared<'_> {
+    /// The decision for one record (or for the app as a whole when `record` is `None`).
+    pub fn decide(&self, record: Option<&RecordFacts>) -> Decision {
+        let id = record.and_then(|r| r.id.clone());
+        let ready = match &self.outcome {
+            Ok(ready) => ready,
+            Err(layer) => return Decision::denied(id, *layer),
+        };
+        let actions = match ready.standing {
+            Standing::Everything => layers::ActionSet::all(),
+            Standing::Member(_) => match layers::record(self.facts, &ready.held, record) {
+                Ok(actions) => actions,
+                Err(layer) => return Decision::denied(id, layer),
+            },
+        };
+        Decision {
             id,
             allowed: true,
             denied_at: None,
-            actions: actions.into_iter().collect(),
-            fields,
-        },
-        Err(layer) => Decision::denied(id, layer),
-    }
-}
-
-/// The allowed actions and the level of every covered field.
-type Allowed = (BTreeSet<Action>, BTreeMap<String, FieldAccessLevel>);
-
-/// Folds the layers in order; `?` stops at the first one that denies.
-fn fold(facts: &AclFacts, record: Option<&RecordFacts>) -> Result<Allowed, Layer> {
-    let standing = layers::workspace(facts)?;
-    let actions = match standing {
-        Standing::Everything => Action::ALL.into_iter().collect(),
-        Standing::Member(_) => {
-            let held = layers::app(facts)?;
-            layers::record(facts, &held, record)?
+            actions: actions.to_vec(),
+            fields: layers::field(ready.standing, &ready.caps, actions, record),
         }
-    };
-    let fields = layers::field(facts, standing, &actions, record);
-    Ok((actions, fields))
+    }
 }

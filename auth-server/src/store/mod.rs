@@ -131,8 +131,16 @@ impl Store {
 
     /// Start a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+        // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
+        // connection committed in between; IMMEDIATE makes it wait its turn instead.
+        // PostgreSQL ignores the option.
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
         Ok(Tx {
-            tx: self.db.begin().await?,
+            tx: self.db.begin_with_options(options).await?,
             events: Default::default(),
         })
     }

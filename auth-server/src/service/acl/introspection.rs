@@ -18,7 +18,7 @@
 //!   like introspection, and `{"active": true, "decisions": [...]}` otherwise.
 
 use super::facts::{self, UserWorkspace};
-use crate::acl::{AclQuery, Decision, Layer, RecordFacts, evaluate};
+use crate::acl::{self as acl_eval, AclQuery, Decision, Layer, RecordFacts, evaluate};
 use crate::domain::{Client, Subscription};
 use crate::service::introspect::{self, Claims};
 use crate::service::{Ctx, FlowError};
@@ -157,15 +157,11 @@ pub async fn evaluate_batch(
         Some(s) if s.exists => {
             let facts = s.facts(&req.app);
             let known = facts.app.is_some();
+            let prepared = acl_eval::prepare(&facts);
             req.records
-                .into_iter()
+                .iter()
                 .map(|record| {
-                    let d = evaluate(
-                        &facts,
-                        &AclQuery {
-                            record: Some(record),
-                        },
-                    );
+                    let d = prepared.decide(Some(record));
                     if d.allowed && !known {
                         Decision::denied(d.id, Layer::App)
                     } else {
