@@ -4,6 +4,7 @@
 //! the environment (tests run in parallel in one process).
 
 pub mod acl;
+pub mod slapd;
 
 use auth_server::clock::ManualClock;
 use auth_server::config::Settings;

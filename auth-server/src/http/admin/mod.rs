@@ -7,6 +7,7 @@ pub mod acl_groups;
 pub mod acl_workspaces;
 pub mod audit;
 pub mod clients;
+pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod keys;
@@ -146,6 +147,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(users::patch_user)
             .service(users::delete_user)
             .service(users::post_user_password)
+            .service(connections::post_connection)
+            .service(connections::list_connections)
+            .service(connections::get_connection)
+            .service(connections::patch_connection)
+            .service(connections::delete_connection)
+            .service(connections::test_connection)
+            .service(connections::list_links)
+            .service(connections::put_link)
+            .service(connections::delete_link)
             .service(keys::list_keys)
             .service(keys::rotate_keys)
             .service(audit::list_audit)

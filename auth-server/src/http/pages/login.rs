@@ -5,6 +5,7 @@ use super::{PageError, check_origin, layout, page, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::state::Metrics;
 use crate::service::Ctx;
+use crate::service::federation;
 use crate::service::login::{self, LoginError};
 use crate::service::oauth::authorize;
 use crate::tokens::constant_time_eq;
@@ -12,12 +13,32 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
-fn form(slug: &str, tx: &str, csrf: &str, username: &str, alert: Option<&str>) -> maud::Markup {
+/// An upstream SSO connection offered on the login page.
+pub struct SsoLink {
+    /// Connection name (`data-connection`).
+    pub name: String,
+}
+
+fn form(
+    slug: &str,
+    tx: &str,
+    csrf: &str,
+    username: &str,
+    alert: Option<&str>,
+    sso: &[SsoLink],
+) -> maud::Markup {
     layout(
         "Sign in",
         html! {
             h1 { "Sign in" }
             @if let Some(a) = alert { p role="alert" { (a) } }
+            @if !sso.is_empty() {
+                ul class="sso" {
+                    @for l in sso {
+                        li { a href={ "/t/" (slug) "/sso/" (l.name) "?tx=" (tx) } data-connection=(l.name) { "Sign in with " (l.name) } }
+                    }
+                }
+            }
             form method="post" action={ "/t/" (slug) "/login" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
@@ -48,10 +69,28 @@ pub async fn get_login(
             )
         })?;
     let hint = tx.request.login_hint.clone().unwrap_or_default();
+    let sso = sso_links(&ctx, &tenant.0).await?;
     Ok(page(
         StatusCode::OK,
-        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None),
+        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None, &sso),
     ))
+}
+
+async fn sso_links(
+    ctx: &Ctx,
+    sub: &crate::domain::Subscription,
+) -> Result<Vec<SsoLink>, PageError> {
+    Ok(ctx
+        .store
+        .repos()
+        .connections()
+        .all_ordered(&sub.id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?
+        .into_iter()
+        .filter(|c| c.enabled && c.kind == crate::domain::connection::ConnectionKind::Oidc)
+        .map(|c| SsoLink { name: c.name })
+        .collect())
 }
 
 /// `POST /t/{slug}/login`
@@ -103,7 +142,7 @@ pub async fn post_login(
         ip,
     };
     let username = p.get("username").unwrap_or_default();
-    let user = match login::verify_password(
+    let first = match federation::password_login(
         &ctx,
         sub,
         username,
@@ -112,9 +151,16 @@ pub async fn post_login(
     )
     .await
     {
-        Ok(u) => u,
+        Ok(f) => f,
         Err(LoginError::Flow(e)) => return Err(PageError::from_flow(e)),
+        Err(LoginError::UseSso(name)) => {
+            return Ok(see_other(&format!(
+                "/t/{}/sso/{name}?tx={tx_id}",
+                sub.slug.as_str()
+            )));
+        }
         Err(e) => {
+            let sso = sso_links(&ctx, sub).await?;
             metrics.login_failures.inc();
             tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
             return Ok(page(
@@ -125,6 +171,7 @@ pub async fn post_login(
                     &tx.csrf,
                     username,
                     Some(&e.to_string()),
+                    &sso,
                 ),
             ));
         }
@@ -133,7 +180,7 @@ pub async fn post_login(
         .await
         .map_err(PageError::from_flow)?
         .ok_or_else(PageError::forbidden)?;
-    let sid = login::create_session(&ctx, sub, &user.id, vec!["pwd".into()])
+    let sid = login::create_session(&ctx, sub, &first.user.id, first.amr.clone())
         .await
         .map_err(PageError::from_flow)?;
     let session = login::session(&ctx, sub, &sid)

@@ -1,0 +1,708 @@
+//! Identity connections of a subscription (DESIGN.md "Connections"): LDAP, Active
+//! Directory and upstream OIDC. This module owns the validated shape of a connection,
+//! the admin API's input and its validation (every error names its field), and the
+//! pure home-realm rule that decides which connection a login name belongs to.
+
+use super::ValidationError;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    /// A generic LDAP directory (OpenLDAP, 389 DS, …).
+    Ldap,
+    /// Microsoft Active Directory (or Samba AD).
+    ActiveDirectory,
+    /// An upstream OpenID Connect provider (SSO).
+    Oidc,
+}
+
+impl ConnectionKind {
+    /// The stored and JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Ldap => "ldap",
+            ConnectionKind::ActiveDirectory => "active_directory",
+            ConnectionKind::Oidc => "oidc",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<ConnectionKind> {
+        match s {
+            "ldap" => Some(ConnectionKind::Ldap),
+            "active_directory" => Some(ConnectionKind::ActiveDirectory),
+            "oidc" => Some(ConnectionKind::Oidc),
+            _ => None,
+        }
+    }
+
+    /// LDAP or AD: the login form's password is checked by the directory.
+    pub fn is_directory(self) -> bool {
+        !matches!(self, ConnectionKind::Oidc)
+    }
+}
+
+/// A secret as the admin API accepts it: the value itself, or the name of an
+/// environment variable of the server holding it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum SecretInput {
+    /// Named environment variable, resolved at every use.
+    Env {
+        /// Variable name.
+        env: String,
+    },
+    /// The secret value (write-only: never returned).
+    #[schema(value_type = String)]
+    Value(SecretString),
+}
+
+/// Where a stored connection's secret lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredSecret {
+    /// No secret (not valid for a directory or OIDC connection once validated).
+    None,
+    /// AES-256-GCM ciphertext under the master key.
+    Encrypted(Vec<u8>),
+    /// Name of an environment variable.
+    Env(String),
+}
+
+/// Group lookup of a directory connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    /// Where groups live (defaults to the user base DN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dn: Option<String>,
+    /// Group object filter, no placeholder (default `(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Membership attribute of a group: `member`, `uniqueMember` (values are DNs) or
+    /// `memberUid` (values are login names). Default `member`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_attribute: Option<String>,
+    /// Read groups from the user's `memberOf` instead of searching (default: true for AD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_member_of: Option<bool>,
+    /// Resolve nested groups (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested: Option<bool>,
+}
+
+/// One rule: members of a directory group (DN, or an upstream `groups` claim value) are
+/// members of a workspace group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMapping {
+    /// Group DN (LDAP/AD, compared case-insensitively) or claim value (OIDC, exact).
+    pub directory_group: String,
+    /// Workspace slug.
+    pub workspace: String,
+    /// Group name in that workspace.
+    pub group: String,
+}
+
+/// The non-secret settings of a connection, stored as JSON. Fields not used by a kind are
+/// absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Directory URL, `ldap://` or `ldaps://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Upgrade `ldap://` with StartTLS (failure aborts, never falls back to plaintext).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_tls: bool,
+    /// PEM of the CA(s) that sign the directory's certificate (default: system roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// Path of a PEM CA file on the server, read at connection time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Service account DN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_dn: Option<String>,
+    /// Where users are searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_base_dn: Option<String>,
+    /// Search filter with `{username}` (escaped by the server, RFC 4515).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_filter: Option<String>,
+    /// Attribute holding the stable external id (default `entryUUID`, AD `objectGUID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_attribute: Option<String>,
+    /// User attribute (`email`, `name`, or any ACL attribute) → LDAP attribute or claim.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// Group lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<GroupSettings>,
+    /// AD NetBIOS domain (`CORP` in `CORP\alice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// AD UPN suffix (`corp.example` in `alice@corp.example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn_suffix: Option<String>,
+    /// Connect and operation timeout, seconds (default 5, at most 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Pooled service connections (default 4, at most 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
+    /// Upstream issuer (OIDC discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Our client id at the upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Scopes asked of the upstream (`openid` is always added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// User attribute → upstream claim.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, String>,
+    /// Claim holding the user's upstream groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_claim: Option<String>,
+    /// Upstream `amr` values counted as a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_amr_values: Option<Vec<String>>,
+    /// Whether upstream MFA satisfies our 2FA policy (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_upstream_mfa: Option<bool>,
+    /// Group mapping rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_mappings: Vec<GroupMapping>,
+    /// E-mail domains this connection claims on the login form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// Login-name patterns (`*` wildcard, case-insensitive) this connection claims.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub username_patterns: Vec<String>,
+}
+
+/// A stored, validated connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Id.
+    pub id: String,
+    /// Unique name in the subscription (used in URLs: `[a-z0-9][a-z0-9-]{0,62}`).
+    pub name: String,
+    /// Kind.
+    pub kind: ConnectionKind,
+    /// Disabled connections are skipped by the login form.
+    pub enabled: bool,
+    /// Order among the subscription's connections (ascending).
+    pub order: i64,
+    /// Settings.
+    pub config: ConnectionConfig,
+    /// The bind password or client secret.
+    pub secret: StoredSecret,
+    /// Last change (Unix seconds): pooled directory connections are rebuilt after it.
+    pub updated_at: i64,
+}
+
+/// Default user filter of a generic LDAP connection.
+pub const LDAP_DEFAULT_FILTER: &str = "(&(objectClass=person)(uid={username}))";
+/// Default user filter of an AD connection: persons only, disabled accounts excluded by
+/// LDAP_MATCHING_RULE_BIT_AND on userAccountControl bit 2 (SECURITY.md §4.3).
+pub const AD_DEFAULT_FILTER: &str = "(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={username})(userPrincipalName={username})))";
+
+impl ConnectionConfig {
+    /// Timeout of connects and operations.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.unwrap_or(5))
+    }
+
+    /// The group settings with the kind's defaults applied.
+    pub fn group_settings(&self, kind: ConnectionKind) -> GroupSettings {
+        let mut g = self.groups.clone().unwrap_or_default();
+        let ad = kind == ConnectionKind::ActiveDirectory;
+        g.use_member_of.get_or_insert(ad);
+        g.nested.get_or_insert(true);
+        g.member_attribute.get_or_insert_with(|| "member".into());
+        g
+    }
+
+    /// The attribute holding the stable external id.
+    pub fn id_attribute(&self, kind: ConnectionKind) -> String {
+        self.id_attribute.clone().unwrap_or_else(|| {
+            if kind == ConnectionKind::ActiveDirectory {
+                "objectGUID".into()
+            } else {
+                "entryUUID".into()
+            }
+        })
+    }
+
+    /// The user filter with the kind's default.
+    pub fn user_filter(&self, kind: ConnectionKind) -> String {
+        self.user_filter.clone().unwrap_or_else(|| {
+            if kind == ConnectionKind::ActiveDirectory {
+                AD_DEFAULT_FILTER.into()
+            } else {
+                LDAP_DEFAULT_FILTER.into()
+            }
+        })
+    }
+}
+
+/// The admin API's body for creating (and, merged over the current values, patching) a
+/// connection.
+// No `deny_unknown_fields` here: serde does not support it beside `flatten`; the
+// flattened `ConnectionConfig` denies unknown members instead.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ConnectionInput {
+    /// Unique name (`[a-z0-9][a-z0-9-]{0,62}`), shown in SSO URLs.
+    pub name: String,
+    /// `ldap`, `active_directory` or `oidc`.
+    pub kind: ConnectionKind,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Order (default 0; ties by name).
+    #[serde(default)]
+    pub order: Option<i64>,
+    /// Directory service account password (write-only).
+    #[serde(default)]
+    pub bind_password: Option<SecretInput>,
+    /// Upstream client secret (write-only).
+    #[serde(default)]
+    pub client_secret: Option<SecretInput>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub config: ConnectionConfig,
+}
+
+fn invalid(field: &str, message: &str) -> ValidationError {
+    ValidationError::new(field, message)
+}
+
+fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// Check a secret's shape; `None` when absent.
+pub fn check_secret(field: &str, s: &SecretInput) -> Result<(), ValidationError> {
+    use secrecy::ExposeSecret;
+    match s {
+        SecretInput::Env { env } if !is_env_name(env) => Err(invalid(
+            field,
+            "env must name an environment variable ([A-Za-z_][A-Za-z0-9_]*)",
+        )),
+        SecretInput::Value(v) if v.expose_secret().trim().is_empty() => Err(invalid(
+            field,
+            "must not be empty: an empty bind password is an unauthenticated bind",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn require<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, ValidationError> {
+    match v.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(invalid(field, "is required for this kind")),
+    }
+}
+
+fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
+    let dir = [
+        ("url", c.url.is_some()),
+        ("start_tls", c.start_tls),
+        ("ca_pem", c.ca_pem.is_some()),
+        ("ca_file", c.ca_file.is_some()),
+        ("bind_dn", c.bind_dn.is_some()),
+        ("user_base_dn", c.user_base_dn.is_some()),
+        ("user_filter", c.user_filter.is_some()),
+        ("id_attribute", c.id_attribute.is_some()),
+        ("attributes", !c.attributes.is_empty()),
+        ("groups", c.groups.is_some()),
+        ("timeout_secs", false),
+        ("pool_size", c.pool_size.is_some()),
+    ];
+    let ad = [("domain", c.domain.is_some()), ("upn_suffix", c.upn_suffix.is_some())];
+    let oidc = [
+        ("issuer", c.issuer.is_some()),
+        ("client_id", c.client_id.is_some()),
+        ("scopes", !c.scopes.is_empty()),
+        ("claims", !c.claims.is_empty()),
+        ("groups_claim", c.groups_claim.is_some()),
+        ("mfa_amr_values", c.mfa_amr_values.is_some()),
+        ("trust_upstream_mfa", c.trust_upstream_mfa.is_some()),
+    ];
+    let foreign: Vec<(&'static str, bool)> = match kind {
+        ConnectionKind::Ldap => ad.iter().chain(oidc.iter()).copied().collect(),
+        ConnectionKind::ActiveDirectory => oidc.to_vec(),
+        ConnectionKind::Oidc => dir.iter().chain(ad.iter()).copied().collect(),
+    };
+    foreign.into_iter().find(|(_, set)| *set).map(|(f, _)| f)
+}
+
+/// Validate an input; `has_secret` says whether a secret is already stored (PATCH).
+pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
+    let c = &input.config;
+    if !is_name(&input.name) {
+        return Err(invalid(
+            "name",
+            "must be 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+        ));
+    }
+    if let Some(f) = unused(c, input.kind) {
+        return Err(invalid(
+            f,
+            &format!("is not a setting of a {} connection", input.kind.as_str()),
+        ));
+    }
+    if let Some(s) = &input.bind_password {
+        if !input.kind.is_directory() {
+            return Err(invalid("bind_password", "is not a setting of an oidc connection"));
+        }
+        check_secret("bind_password", s)?;
+    }
+    if let Some(s) = &input.client_secret {
+        if input.kind.is_directory() {
+            return Err(invalid("client_secret", "is a setting of oidc connections only"));
+        }
+        check_secret("client_secret", s)?;
+    }
+    for (i, d) in c.domains.iter().enumerate() {
+        if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || !d.contains('.')
+        {
+            return Err(invalid(
+                &format!("domains[{i}]"),
+                "must be a domain name such as corp.example",
+            ));
+        }
+    }
+    for (i, p) in c.username_patterns.iter().enumerate() {
+        if p.trim().is_empty() || p.chars().all(|ch| ch == '*') {
+            return Err(invalid(
+                &format!("username_patterns[{i}]"),
+                "must contain more than wildcards",
+            ));
+        }
+    }
+    for (i, m) in c.group_mappings.iter().enumerate() {
+        if m.directory_group.trim().is_empty() {
+            return Err(invalid(
+                &format!("group_mappings[{i}].directory_group"),
+                "must not be empty",
+            ));
+        }
+        if !is_name(&m.workspace) {
+            return Err(invalid(
+                &format!("group_mappings[{i}].workspace"),
+                "must be a workspace slug",
+            ));
+        }
+        if m.group.trim().is_empty() {
+            return Err(invalid(&format!("group_mappings[{i}].group"), "must not be empty"));
+        }
+    }
+    if let Some(t) = c.timeout_secs
+        && !(1..=30).contains(&t)
+    {
+        return Err(invalid("timeout_secs", "must be between 1 and 30"));
+    }
+    if let Some(p) = c.pool_size
+        && !(1..=32).contains(&p)
+    {
+        return Err(invalid("pool_size", "must be between 1 and 32"));
+    }
+    if input.kind.is_directory() {
+        validate_directory(input, has_secret)
+    } else {
+        validate_oidc(input, has_secret)
+    }
+}
+
+fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
+    let c = &input.config;
+    let url = require(&c.url, "url")?;
+    let parsed = url::Url::parse(url)
+        .map_err(|_| invalid("url", "must be an ldap:// or ldaps:// URL"))?;
+    match parsed.scheme() {
+        "ldaps" if c.start_tls => {
+            return Err(invalid("start_tls", "cannot be combined with an ldaps:// URL"));
+        }
+        "ldap" | "ldaps" => {}
+        _ => return Err(invalid("url", "must be an ldap:// or ldaps:// URL")),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("url", "must name a host"));
+    }
+    if let Some(pem) = &c.ca_pem
+        && !pem.contains("-----BEGIN CERTIFICATE-----")
+    {
+        return Err(invalid("ca_pem", "must contain a PEM certificate"));
+    }
+    if c.ca_pem.is_some() && c.ca_file.is_some() {
+        return Err(invalid("ca_file", "give either ca_pem or ca_file, not both"));
+    }
+    require(&c.bind_dn, "bind_dn")?;
+    require(&c.user_base_dn, "user_base_dn")?;
+    if input.bind_password.is_none() && !has_secret {
+        // SECURITY.md §4.2: never rely on anonymous reads.
+        return Err(invalid(
+            "bind_password",
+            "is required: the server searches with a service account, never anonymously",
+        ));
+    }
+    if let Some(f) = &c.user_filter {
+        let f = f.trim();
+        if !(f.starts_with('(') && f.ends_with(')')) || f.matches("{username}").count() == 0 {
+            return Err(invalid(
+                "user_filter",
+                "must be a parenthesised LDAP filter containing {username}",
+            ));
+        }
+        if f.matches('(').count() != f.matches(')').count() {
+            return Err(invalid("user_filter", "has unbalanced parentheses"));
+        }
+    }
+    if let Some(g) = &c.groups {
+        if let Some(a) = &g.member_attribute {
+            let known = ["member", "uniquemember", "memberuid"];
+            if !known.contains(&a.to_ascii_lowercase().as_str()) {
+                return Err(invalid(
+                    "groups.member_attribute",
+                    "must be member, uniqueMember or memberUid",
+                ));
+            }
+        }
+        if let Some(f) = &g.filter
+            && (f.contains("{username}") || !f.trim().starts_with('('))
+        {
+            return Err(invalid(
+                "groups.filter",
+                "must be a parenthesised group object filter without placeholders",
+            ));
+        }
+    }
+    for (k, v) in &c.attributes {
+        if k.is_empty() || v.trim().is_empty() {
+            return Err(invalid(
+                &format!("attributes.{k}"),
+                "must map a user attribute to an LDAP attribute name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_oidc(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
+    let c = &input.config;
+    let issuer = require(&c.issuer, "issuer")?;
+    let u = url::Url::parse(issuer).map_err(|_| invalid("issuer", "must be an https URL"))?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+        return Err(invalid("issuer", "must be an https URL"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(invalid("issuer", "must not have a query or fragment"));
+    }
+    require(&c.client_id, "client_id")?;
+    if input.client_secret.is_none() && !has_secret {
+        return Err(invalid("client_secret", "is required"));
+    }
+    for (i, s) in c.scopes.iter().enumerate() {
+        if s.is_empty() || s.contains(char::is_whitespace) {
+            return Err(invalid(&format!("scopes[{i}]"), "must be one scope token"));
+        }
+    }
+    Ok(())
+}
+
+/// Case-insensitive glob with `*` only.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether `conn` claims this login name: its e-mail domain, an AD `DOMAIN\user` or
+/// UPN suffix, or one of its username patterns.
+pub fn claims(conn: &Connection, login: &str) -> bool {
+    let c = &conn.config;
+    let lower = login.to_lowercase();
+    if let Some((_, domain)) = lower.rsplit_once('@') {
+        let claimed = c
+            .domains
+            .iter()
+            .chain(c.upn_suffix.iter())
+            .any(|d| d.eq_ignore_ascii_case(domain));
+        if claimed {
+            return true;
+        }
+    }
+    if let (Some(d), Some((prefix, _))) = (&c.domain, lower.split_once('\\'))
+        && d.eq_ignore_ascii_case(prefix)
+    {
+        return true;
+    }
+    c.username_patterns.iter().any(|p| glob(p, login))
+}
+
+/// Home-realm routing: the first enabled connection (in order) that claims the name.
+pub fn home_realm<'a>(conns: &'a [Connection], login: &str) -> Option<&'a Connection> {
+    conns.iter().find(|c| c.enabled && claims(c, login))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: serde_json::Value) -> Result<(), ValidationError> {
+        let i: ConnectionInput = serde_json::from_value(json).map_err(|e| {
+            ValidationError::new("body", e.to_string())
+        })?;
+        validate(&i, false)
+    }
+
+    fn ldap() -> serde_json::Value {
+        serde_json::json!({"name": "corp", "kind": "ldap", "url": "ldap://127.0.0.1:389",
+            "bind_dn": "cn=svc,dc=corp", "bind_password": "s3cret", "user_base_dn": "ou=people,dc=corp"})
+    }
+
+    #[test]
+    fn a_complete_ldap_connection_is_valid() {
+        assert_eq!(input(ldap()), Ok(()));
+        let mut env = ldap();
+        env["bind_password"] = serde_json::json!({"env": "CORP_LDAP_PASSWORD"});
+        assert_eq!(input(env), Ok(()));
+    }
+
+    #[test]
+    fn every_bad_directory_setting_names_its_field() {
+        let cases = [
+            ("url", serde_json::json!("http://x")),
+            ("bind_password", serde_json::json!("   ")),
+            ("bind_password", serde_json::json!({"env": "1BAD"})),
+            ("user_filter", serde_json::json!("uid={username}")),
+            ("user_filter", serde_json::json!("(uid=alice)")),
+            ("issuer", serde_json::json!("https://idp.example")),
+            ("timeout_secs", serde_json::json!(0)),
+            ("name", serde_json::json!("Corp LDAP")),
+        ];
+        for (field, value) in cases {
+            let mut body = ldap();
+            body[field] = value;
+            let err = input(body).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+        let mut no_pw = ldap();
+        no_pw.as_object_mut().unwrap().remove("bind_password");
+        assert_eq!(input(no_pw).unwrap_err().field, "bind_password");
+        let mut tls = ldap();
+        tls["url"] = "ldaps://h".into();
+        tls["start_tls"] = true.into();
+        assert_eq!(input(tls).unwrap_err().field, "start_tls");
+    }
+
+    #[test]
+    fn unknown_members_are_refused() {
+        let mut body = ldap();
+        body["bind_passwrd"] = "x".into();
+        assert!(input(body).is_err());
+    }
+
+    #[test]
+    fn oidc_connections_need_an_https_issuer_and_a_secret() {
+        let ok = serde_json::json!({"name": "okta", "kind": "oidc", "issuer": "https://idp.example",
+            "client_id": "c", "client_secret": "s"});
+        assert_eq!(input(ok.clone()), Ok(()));
+        let mut plain = ok.clone();
+        plain["issuer"] = "http://idp.example".into();
+        assert_eq!(input(plain).unwrap_err().field, "issuer");
+        let mut loopback = ok.clone();
+        loopback["issuer"] = "http://127.0.0.1:4000".into();
+        assert_eq!(input(loopback), Ok(()));
+        let mut bind = ok;
+        bind["bind_dn"] = "cn=x".into();
+        assert_eq!(input(bind).unwrap_err().field, "bind_dn");
+    }
+
+    fn conn(name: &str, config: ConnectionConfig) -> Connection {
+        Connection {
+            id: name.into(),
+            name: name.into(),
+            kind: ConnectionKind::ActiveDirectory,
+            enabled: true,
+            order: 0,
+            config,
+            secret: StoredSecret::None,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn home_realm_follows_domains_netbios_names_and_patterns() {
+        let corp = conn(
+            "corp",
+            ConnectionConfig {
+                domains: vec!["corp.example".into()],
+                domain: Some("CORP".into()),
+                ..Default::default()
+            },
+        );
+        let ext = conn(
+            "ext",
+            ConnectionConfig {
+                username_patterns: vec!["ext-*".into()],
+                ..Default::default()
+            },
+        );
+        let list = vec![corp, ext];
+        assert_eq!(home_realm(&list, "alice@Corp.Example").unwrap().name, "corp");
+        assert_eq!(home_realm(&list, "corp\\alice").unwrap().name, "corp");
+        assert_eq!(home_realm(&list, "EXT-bob").unwrap().name, "ext");
+        assert!(home_realm(&list, "alice@corp.example.evil").is_none());
+        assert!(home_realm(&list, "alice").is_none());
+        let mut disabled = list.clone();
+        disabled[0].enabled = false;
+        assert!(home_realm(&disabled, "alice@corp.example").is_none());
+    }
+
+    #[test]
+    fn glob_matches_only_whole_names() {
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("*@x.org", "me@X.org"));
+        assert!(!glob("a*c", "abcd"));
+        assert!(!glob("ab", "a"));
+    }
+}
