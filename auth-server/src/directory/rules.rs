@@ -132,35 +132,35 @@ pub fn normalize_dn(dn: &str) -> String {
     let mut out = String::with_capacity(dn.len());
     let mut escaped = false;
     let mut pending_space = false;
+    // Whether the last character written is an unescaped separator (spaces after one
+    // are insignificant).
+    let mut after_separator = true;
     for c in dn.trim().chars() {
         if escaped {
             out.extend(c.to_lowercase());
             escaped = false;
+            after_separator = false;
             continue;
         }
         match c {
-            '\\' => {
-                if pending_space {
-                    out.push(' ');
-                    pending_space = false;
-                }
-                out.push(c);
-                escaped = true;
-            }
             ' ' => pending_space = true,
             ',' | '=' | '+' => {
                 pending_space = false;
-                while out.ends_with(' ') {
-                    out.pop();
-                }
                 out.push(c);
+                after_separator = true;
             }
             _ => {
-                if pending_space && !out.ends_with([',', '=', '+']) {
+                if pending_space && !after_separator {
                     out.push(' ');
                 }
                 pending_space = false;
-                out.extend(c.to_lowercase());
+                after_separator = false;
+                if c == '\\' {
+                    out.push(c);
+                    escaped = true;
+                } else {
+                    out.extend(c.to_lowercase());
+                }
             }
         }
     }

@@ -254,8 +254,8 @@ impl ConnectionConfig {
 
 /// The admin API's body for creating (and, merged over the current values, patching) a
 /// connection.
-// No `deny_unknown_fields` here: serde does not support it beside `flatten`; the
-// flattened `ConnectionConfig` denies unknown members instead.
+// Parsed with [`ConnectionInput::from_json`], not serde directly: `deny_unknown_fields`
+// does not work beside `flatten`, and every error must name its member.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ConnectionInput {
     /// Unique name (`[a-z0-9][a-z0-9-]{0,62}`), shown in SSO URLs.
@@ -277,6 +277,71 @@ pub struct ConnectionInput {
     /// Everything else.
     #[serde(flatten)]
     pub config: ConnectionConfig,
+}
+
+/// The members that are not [`ConnectionConfig`] settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head {
+    name: String,
+    kind: ConnectionKind,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    order: Option<i64>,
+    #[serde(default)]
+    bind_password: Option<SecretInput>,
+    #[serde(default)]
+    client_secret: Option<SecretInput>,
+}
+
+fn parse_part<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // The path already ends with an unknown member's name.
+        let field = if let Some(rest) = message.strip_prefix("missing field `") {
+            rest.split('`').next().unwrap_or_default().to_owned()
+        } else if path.is_empty() || path == "." {
+            "body".to_owned()
+        } else {
+            path
+        };
+        let message = if message.starts_with("data did not match any variant") {
+            "must be a string or {\"env\": NAME}".to_owned()
+        } else {
+            message
+        };
+        ValidationError::new(field, message)
+    })
+}
+
+impl ConnectionInput {
+    /// Parse a JSON object; an unknown member, a wrong type or a missing `name`/`kind`
+    /// is an error naming that member.
+    pub fn from_json(
+        mut body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ConnectionInput, ValidationError> {
+        let mut head = serde_json::Map::new();
+        for k in ["name", "kind", "enabled", "order", "bind_password", "client_secret"] {
+            if let Some(v) = body.remove(k) {
+                head.insert(k.to_owned(), v);
+            }
+        }
+        let h: Head = parse_part(serde_json::Value::Object(head))?;
+        let config: ConnectionConfig = parse_part(serde_json::Value::Object(body))?;
+        Ok(ConnectionInput {
+            name: h.name,
+            kind: h.kind,
+            enabled: h.enabled,
+            order: h.order,
+            bind_password: h.bind_password,
+            client_secret: h.client_secret,
+            config,
+        })
+    }
 }
 
 fn invalid(field: &str, message: &str) -> ValidationError {
@@ -588,10 +653,10 @@ mod tests {
     use super::*;
 
     fn input(json: serde_json::Value) -> Result<(), ValidationError> {
-        let i: ConnectionInput = serde_json::from_value(json).map_err(|e| {
-            ValidationError::new("body", e.to_string())
-        })?;
-        validate(&i, false)
+        let serde_json::Value::Object(m) = json else {
+            panic!("not an object")
+        };
+        validate(&ConnectionInput::from_json(m)?, false)
     }
 
     fn ldap() -> serde_json::Value {
@@ -638,7 +703,13 @@ mod tests {
     fn unknown_members_are_refused() {
         let mut body = ldap();
         body["bind_passwrd"] = "x".into();
-        assert!(input(body).is_err());
+        assert_eq!(input(body).unwrap_err().field, "bind_passwrd");
+        let mut nested = ldap();
+        nested["groups"] = serde_json::json!({"nestd": true});
+        assert_eq!(input(nested).unwrap_err().field, "groups.nestd");
+        let mut kind = ldap();
+        kind["kind"] = "kerberos".into();
+        assert_eq!(input(kind).unwrap_err().field, "kind");
     }
 
     #[test]

@@ -205,18 +205,7 @@ pub async fn update(
             merged.insert(k, v);
         }
     }
-    let input: ConnectionInput =
-        serde_path_to_error::deserialize(Value::Object(merged)).map_err(|e| {
-            let field = e.path().to_string();
-            ValidationError::new(
-                if field.is_empty() || field == "." {
-                    "body".to_owned()
-                } else {
-                    field
-                },
-                e.inner().to_string(),
-            )
-        })?;
+    let input = ConnectionInput::from_json(merged)?;
     let (conn, secret_changed) = build(ctx, sub, before.id.clone(), &input, Some(&before))?;
     match tx.repos().connections().update(sub, &conn, now).await {
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("name")),

@@ -42,10 +42,11 @@ pub async fn post_connection(
     ctx: web::Data<Ctx>,
     admin: Admin,
     path: web::Path<String>,
-    body: Body<ConnectionInput>,
+    body: Body<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path).await?;
-    let conn = connections::create(&ctx, &sub.id, body.0, &admin.0.actor).await?;
+    let input = ConnectionInput::from_json(body.0)?;
+    let conn = connections::create(&ctx, &sub.id, input, &admin.0.actor).await?;
     Ok(HttpResponse::Created().json(CreatedUser { id: conn.id }))
 }
 
