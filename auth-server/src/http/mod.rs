@@ -40,6 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{slug}/login", web::get().to(pages::login::get_login))
         .route("/t/{slug}/login", web::post().to(pages::login::post_login))
         .route(
+            "/t/{slug}/sso/{connection}",
+            web::get().to(pages::sso::get_sso_start),
+        )
+        .route(
+            "/t/{slug}/sso/{connection}/callback",
+            web::get().to(pages::sso::get_sso_callback),
+        )
+        .route(
             "/t/{slug}/consent",
             web::get().to(pages::consent::get_consent),
         )

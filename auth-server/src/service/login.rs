@@ -35,6 +35,9 @@ pub struct Session {
     pub auth_time: i64,
     /// Authentication methods (`pwd`, …).
     pub amr: Vec<String>,
+    /// Upstream `acr` of a federated login (OIDC `acr`), reflected in our ID token.
+    #[serde(default)]
+    pub acr: Option<String>,
     /// Absolute expiry.
     pub expires_at: i64,
     /// Public id of the session: grants issued through it remember it, so logout can
@@ -125,12 +128,32 @@ pub async fn create_session(
     user_id: &str,
     amr: Vec<String>,
 ) -> Result<String, FlowError> {
+    new_session(ctx, sub, user_id, amr, None).await
+}
+
+/// Create a session for a verified first factor, keeping its `amr` and `acr`.
+pub async fn create_session_for(
+    ctx: &Ctx,
+    sub: &Subscription,
+    first: &FirstFactor,
+) -> Result<String, FlowError> {
+    new_session(ctx, sub, &first.user.id, first.amr.clone(), first.acr.clone()).await
+}
+
+async fn new_session(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user_id: &str,
+    amr: Vec<String>,
+    acr: Option<String>,
+) -> Result<String, FlowError> {
     let id = random::token(32);
     let now = ctx.now();
     let s = Session {
         user_id: user_id.to_owned(),
         auth_time: now,
         amr,
+        acr,
         expires_at: now + ctx.settings.session_ttl as i64,
         sid: random::token(16),
     };

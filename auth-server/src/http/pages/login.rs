@@ -176,14 +176,26 @@ pub async fn post_login(
             ));
         }
     };
-    let tx = login::take_tx(&ctx, sub, tx_id)
+    complete(&ctx, sub, tx_id, &first).await
+}
+
+/// Finish a login whose first factor is verified: consume the authorization
+/// transaction, open a fresh session (no fixation) and continue the authorization.
+pub async fn complete(
+    ctx: &Ctx,
+    sub: &crate::domain::Subscription,
+    tx_id: &str,
+    first: &login::FirstFactor,
+) -> Result<HttpResponse, PageError> {
+    let issuer = ctx.settings.issuer(sub.slug.as_str());
+    let tx = login::take_tx(ctx, sub, tx_id)
         .await
         .map_err(PageError::from_flow)?
         .ok_or_else(PageError::forbidden)?;
-    let sid = login::create_session(&ctx, sub, &first.user.id, first.amr.clone())
+    let sid = login::create_session_for(ctx, sub, first)
         .await
         .map_err(PageError::from_flow)?;
-    let session = login::session(&ctx, sub, &sid)
+    let session = login::session(ctx, sub, &sid)
         .await
         .map_err(PageError::from_flow)?;
     let client = ctx
@@ -193,7 +205,7 @@ pub async fn post_login(
         .get(&sub.id, &tx.request.client_id)
         .await
         .map_err(|e| PageError::from_flow(e.into()))?;
-    let next = authorize::decide(&ctx, sub, &client, &issuer, tx.request, session, true)
+    let next = authorize::decide(ctx, sub, &client, &issuer, tx.request, session, true)
         .await
         .map_err(PageError::from_flow)?;
     let mut resp = see_other(&crate::http::protocol::authorize::location(

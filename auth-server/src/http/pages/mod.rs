@@ -3,6 +3,7 @@
 
 pub mod consent;
 pub mod login;
+pub mod sso;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

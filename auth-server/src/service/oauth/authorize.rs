@@ -244,6 +244,9 @@ pub struct CodeRecord {
     pub auth_time: i64,
     /// Authentication methods.
     pub amr: Vec<String>,
+    /// Authentication context class (federated logins).
+    #[serde(default)]
+    pub acr: Option<String>,
     /// Encoded PKCE challenge.
     pub pkce: String,
     /// RFC 8707 resources.
@@ -438,6 +441,7 @@ async fn issue_code(
         nonce: req.nonce.clone(),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
+        acr: session.acr.clone(),
         pkce: req.pkce.clone(),
         resources: req.resources.clone(),
         family_id: random::id(),

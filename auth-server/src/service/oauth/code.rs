@@ -100,6 +100,7 @@ pub async fn exchange(
     let auth = AuthFacts {
         auth_time: record.auth_time,
         amr: record.amr.clone(),
+        acr: record.acr.clone(),
     };
     let family = Family {
         id: record.family_id.clone(),

@@ -36,6 +36,9 @@ pub struct AuthFacts {
     pub auth_time: i64,
     /// OIDC `amr`.
     pub amr: Vec<String>,
+    /// OIDC `acr` (upstream's, for federated logins).
+    #[serde(default)]
+    pub acr: Option<String>,
 }
 
 /// Everything needed to mint the tokens of one grant.
@@ -97,7 +100,7 @@ pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), 
         scope: g.scope.to_string(),
         sub_tenant: g.tenant.slug.as_str().to_owned(),
         auth_time: g.auth.as_ref().map(|a| a.auth_time),
-        acr: None,
+        acr: g.auth.as_ref().and_then(|a| a.acr.clone()),
         amr: g.auth.as_ref().map(|a| a.amr.clone()),
         act: g.act.clone(),
         gid: g.family_id.clone(),
@@ -169,7 +172,7 @@ pub async fn id_token(
         iat: now,
         auth_time: auth.auth_time,
         nonce: g.nonce.clone(),
-        acr: None,
+        acr: auth.acr.clone(),
         amr: Some(auth.amr),
         at_hash: Some(at_hash(access_token, alg)),
         azp: Some(g.client.client_id.clone()),
