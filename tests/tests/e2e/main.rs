@@ -16,4 +16,5 @@ mod refresh;
 mod run_as;
 mod scale;
 mod sessions;
+mod sso;
 mod tenancy;
