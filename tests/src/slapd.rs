@@ -238,8 +238,7 @@ impl Slapd {
         self.log()
             .lines()
             .filter(|l| {
-                (l.contains(" BIND dn=\"") && l.contains("method="))
-                    || l.contains(" SRCH base=")
+                (l.contains(" BIND dn=\"") && l.contains("method=")) || l.contains(" SRCH base=")
             })
             .count()
     }
@@ -299,17 +298,59 @@ pub fn test_ca(dir: &std::path::Path, name: &str) -> (String, TlsFiles) {
     let csr = format!("{name}-server.csr");
     let cert = format!("{name}-server.pem");
     let ext = format!("{name}-ext.cnf");
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &ca_key, "-out", &ca,
-        "-days", "2", "-subj", &format!("/CN={name} test CA"),
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN={name} test CA"),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     std::fs::write(
         dir.join(&ext),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    run(&["x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key, "-CAcreateserial",
-        "-out", &cert, "-days", "2", "-extfile", &ext]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
     (
         std::fs::read_to_string(dir.join(&ca)).unwrap(),
         TlsFiles {

@@ -53,19 +53,18 @@ pub async fn directory(settings: &DirectorySettings) -> Diagnosis {
     let tls = url.scheme() == "ldaps";
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port().unwrap_or(if tls { 636 } else { 389 });
-    let addrs = match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
-        .await
-    {
-        Ok(Ok(a)) => a.collect::<Vec<_>>(),
-        Ok(Err(e)) => {
-            d.push("dns", false, format!("cannot resolve {host}: {e}"));
-            return d;
-        }
-        Err(_) => {
-            d.push("dns", false, format!("resolving {host} timed out"));
-            return d;
-        }
-    };
+    let addrs =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
+            Ok(Ok(a)) => a.collect::<Vec<_>>(),
+            Ok(Err(e)) => {
+                d.push("dns", false, format!("cannot resolve {host}: {e}"));
+                return d;
+            }
+            Err(_) => {
+                d.push("dns", false, format!("resolving {host} timed out"));
+                return d;
+            }
+        };
     let Some(addr) = addrs.first().copied() else {
         d.push("dns", false, format!("{host} has no address"));
         return d;
@@ -74,11 +73,23 @@ pub async fn directory(settings: &DirectorySettings) -> Diagnosis {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => d.push("tcp", true, format!("connected to {addr}")),
         Ok(Err(e)) => return fail(d, "tcp", format!("cannot connect to {addr}: {e}")),
-        Err(_) => return fail(d, "tcp", format!("connecting to {addr} timed out after {timeout:?}")),
+        Err(_) => {
+            return fail(
+                d,
+                "tcp",
+                format!("connecting to {addr} timed out after {timeout:?}"),
+            );
+        }
     };
     let mut conn = match ldap::open(settings).await {
         Ok(c) => c,
-        Err(e) => return fail(d, if tls || cfg.start_tls { "tls" } else { "tcp" }, clean(&e)),
+        Err(e) => {
+            return fail(
+                d,
+                if tls || cfg.start_tls { "tls" } else { "tcp" },
+                clean(&e),
+            );
+        }
     };
     if tls || cfg.start_tls {
         d.push("tls", true, "certificate chain and host name verified");
@@ -96,7 +107,9 @@ pub async fn directory(settings: &DirectorySettings) -> Diagnosis {
         Ok(r) if r.1.rc == 0 && !r.0.is_empty() => {
             d.push("search", true, format!("user base {base} is readable"))
         }
-        Ok(r) if r.1.rc == 32 => d.push("search", false, format!("user base {base} does not exist")),
+        Ok(r) if r.1.rc == 32 => {
+            d.push("search", false, format!("user base {base} does not exist"))
+        }
         Ok(r) => d.push(
             "search",
             false,

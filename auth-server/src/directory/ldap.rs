@@ -137,7 +137,10 @@ pub async fn open(settings: &DirectorySettings) -> Result<Ldap, DirectoryError> 
 
 /// Bind as the service account; any refusal makes the directory unavailable for logins
 /// (the text names the result code, never the password).
-pub async fn service_bind(ldap: &mut Ldap, settings: &DirectorySettings) -> Result<(), DirectoryError> {
+pub async fn service_bind(
+    ldap: &mut Ldap,
+    settings: &DirectorySettings,
+) -> Result<(), DirectoryError> {
     let dn = settings.config.bind_dn.as_deref().unwrap_or_default();
     let res = ldap
         .with_timeout(settings.timeout())
@@ -396,14 +399,23 @@ impl LdapPool {
             .filter
             .clone()
             .unwrap_or_else(|| rules::GROUP_OBJECT_FILTER.to_owned());
-        let member_attr = g.member_attribute.clone().unwrap_or_else(|| "member".into());
+        let member_attr = g
+            .member_attribute
+            .clone()
+            .unwrap_or_else(|| "member".into());
         let base = self.group_base();
         let nested = g.nested.unwrap_or(true);
         if kind == ConnectionKind::ActiveDirectory && nested {
             let filter = rules::in_chain_filter(&object_filter, dn);
-            match self.search_dns(ldap, &base, Scope::Subtree, &filter, "1.1").await {
+            match self
+                .search_dns(ldap, &base, Scope::Subtree, &filter, "1.1")
+                .await
+            {
                 Ok(found) => {
-                    return Ok(found.into_iter().map(|e| rules::normalize_dn(&e.dn)).collect());
+                    return Ok(found
+                        .into_iter()
+                        .map(|e| rules::normalize_dn(&e.dn))
+                        .collect());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "in-chain group query failed; resolving nesting client-side");
@@ -430,7 +442,7 @@ impl LdapPool {
             return Ok(direct.iter().map(|d| rules::normalize_dn(d)).collect());
         }
         let mut walk = GroupWalk::new(direct);
-        while let Some((group, depth)) = walk.next() {
+        while let Some((group, depth)) = walk.next_group() {
             let parents: Vec<String> = if g.use_member_of.unwrap_or(false) {
                 self.search_dns(ldap, &group, Scope::Base, "(objectClass=*)", "memberOf")
                     .await?

@@ -203,7 +203,7 @@ impl GroupWalk {
     }
 
     /// The next group whose parents are wanted, with its depth.
-    pub fn next(&mut self) -> Option<(String, usize)> {
+    pub fn next_group(&mut self) -> Option<(String, usize)> {
         self.queue.pop_front()
     }
 
@@ -322,14 +322,24 @@ mod tests {
         assert_eq!(user_filter("(uid={username})", "x\0"), "(uid=x\\00)");
         assert_eq!(user_filter("(uid={username})", "\\"), "(uid=\\5c)");
         // Every escaped filter still parses as one equality match.
-        for bad in ["*", "a*", "*)(uid=*", "admin)(|(objectClass=*)", "x\0", "\\"] {
+        for bad in [
+            "*",
+            "a*",
+            "*)(uid=*",
+            "admin)(|(objectClass=*)",
+            "x\0",
+            "\\",
+        ] {
             assert!(ldap3::parse_filter(user_filter("(uid={username})", bad)).is_ok());
         }
     }
 
     #[test]
     fn ad_names_accept_our_domain_only() {
-        assert_eq!(ad_login_name("CORP\\alice", Some("corp")).as_deref(), Some("alice"));
+        assert_eq!(
+            ad_login_name("CORP\\alice", Some("corp")).as_deref(),
+            Some("alice")
+        );
         assert_eq!(ad_login_name("OTHER\\alice", Some("corp")), None);
         assert_eq!(
             ad_login_name("alice@corp.example", Some("corp")).as_deref(),
@@ -341,7 +351,9 @@ mod tests {
     #[test]
     fn ad_sub_codes_decode_to_their_states() {
         let text = |c: &str| {
-            format!("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data {c}, v4563\0")
+            format!(
+                "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data {c}, v4563\0"
+            )
         };
         let cases = [
             ("52e", AdAccountState::BadCredentials),
@@ -370,7 +382,10 @@ mod tests {
             normalize_dn("CN=Admins, OU=Groups ,DC=Corp"),
             "cn=admins,ou=groups,dc=corp"
         );
-        assert_eq!(normalize_dn("cn=Smith\\, John,dc=x"), "cn=smith\\, john,dc=x");
+        assert_eq!(
+            normalize_dn("cn=Smith\\, John,dc=x"),
+            "cn=smith\\, john,dc=x"
+        );
         assert_eq!(normalize_dn("cn=Two  Words"), "cn=two words");
     }
 
@@ -386,7 +401,7 @@ mod tests {
             }
         };
         let mut steps = 0;
-        while let Some((g, d)) = w.next() {
+        while let Some((g, d)) = w.next_group() {
             steps += 1;
             w.parents(parents(&g), d);
         }
@@ -395,7 +410,7 @@ mod tests {
         assert_eq!(w.groups().len(), 3);
         // A chain deeper than the bound is cut.
         let mut w = GroupWalk::new(["cn=g0".to_string()]);
-        while let Some((g, d)) = w.next() {
+        while let Some((g, d)) = w.next_group() {
             let n: usize = g[4..].parse().unwrap();
             w.parents([format!("cn=g{}", n + 1)], d);
         }

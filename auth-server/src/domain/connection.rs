@@ -295,9 +295,7 @@ struct Head {
     client_secret: Option<SecretInput>,
 }
 
-fn parse_part<T: serde::de::DeserializeOwned>(
-    v: serde_json::Value,
-) -> Result<T, ValidationError> {
+fn parse_part<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ValidationError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
@@ -325,7 +323,14 @@ impl ConnectionInput {
         mut body: serde_json::Map<String, serde_json::Value>,
     ) -> Result<ConnectionInput, ValidationError> {
         let mut head = serde_json::Map::new();
-        for k in ["name", "kind", "enabled", "order", "bind_password", "client_secret"] {
+        for k in [
+            "name",
+            "kind",
+            "enabled",
+            "order",
+            "bind_password",
+            "client_secret",
+        ] {
             if let Some(v) = body.remove(k) {
                 head.insert(k.to_owned(), v);
             }
@@ -360,8 +365,7 @@ fn is_name(s: &str) -> bool {
 fn is_env_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
         && !s.as_bytes()[0].is_ascii_digit()
 }
 
@@ -403,7 +407,10 @@ fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
         ("timeout_secs", false),
         ("pool_size", c.pool_size.is_some()),
     ];
-    let ad = [("domain", c.domain.is_some()), ("upn_suffix", c.upn_suffix.is_some())];
+    let ad = [
+        ("domain", c.domain.is_some()),
+        ("upn_suffix", c.upn_suffix.is_some()),
+    ];
     let oidc = [
         ("issuer", c.issuer.is_some()),
         ("client_id", c.client_id.is_some()),
@@ -438,19 +445,24 @@ pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), Validat
     }
     if let Some(s) = &input.bind_password {
         if !input.kind.is_directory() {
-            return Err(invalid("bind_password", "is not a setting of an oidc connection"));
+            return Err(invalid(
+                "bind_password",
+                "is not a setting of an oidc connection",
+            ));
         }
         check_secret("bind_password", s)?;
     }
     if let Some(s) = &input.client_secret {
         if input.kind.is_directory() {
-            return Err(invalid("client_secret", "is a setting of oidc connections only"));
+            return Err(invalid(
+                "client_secret",
+                "is a setting of oidc connections only",
+            ));
         }
         check_secret("client_secret", s)?;
     }
     for (i, d) in c.domains.iter().enumerate() {
-        if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || !d.contains('.')
-        {
+        if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || !d.contains('.') {
             return Err(invalid(
                 &format!("domains[{i}]"),
                 "must be a domain name such as corp.example",
@@ -479,7 +491,10 @@ pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), Validat
             ));
         }
         if m.group.trim().is_empty() {
-            return Err(invalid(&format!("group_mappings[{i}].group"), "must not be empty"));
+            return Err(invalid(
+                &format!("group_mappings[{i}].group"),
+                "must not be empty",
+            ));
         }
     }
     if let Some(t) = c.timeout_secs
@@ -502,11 +517,14 @@ pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), Validat
 fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
     let c = &input.config;
     let url = require(&c.url, "url")?;
-    let parsed = url::Url::parse(url)
-        .map_err(|_| invalid("url", "must be an ldap:// or ldaps:// URL"))?;
+    let parsed =
+        url::Url::parse(url).map_err(|_| invalid("url", "must be an ldap:// or ldaps:// URL"))?;
     match parsed.scheme() {
         "ldaps" if c.start_tls => {
-            return Err(invalid("start_tls", "cannot be combined with an ldaps:// URL"));
+            return Err(invalid(
+                "start_tls",
+                "cannot be combined with an ldaps:// URL",
+            ));
         }
         "ldap" | "ldaps" => {}
         _ => return Err(invalid("url", "must be an ldap:// or ldaps:// URL")),
@@ -520,7 +538,10 @@ fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), V
         return Err(invalid("ca_pem", "must contain a PEM certificate"));
     }
     if c.ca_pem.is_some() && c.ca_file.is_some() {
-        return Err(invalid("ca_file", "give either ca_pem or ca_file, not both"));
+        return Err(invalid(
+            "ca_file",
+            "give either ca_pem or ca_file, not both",
+        ));
     }
     require(&c.bind_dn, "bind_dn")?;
     require(&c.user_base_dn, "user_base_dn")?;
@@ -759,7 +780,10 @@ mod tests {
             },
         );
         let list = vec![corp, ext];
-        assert_eq!(home_realm(&list, "alice@Corp.Example").unwrap().name, "corp");
+        assert_eq!(
+            home_realm(&list, "alice@Corp.Example").unwrap().name,
+            "corp"
+        );
         assert_eq!(home_realm(&list, "corp\\alice").unwrap().name, "corp");
         assert_eq!(home_realm(&list, "EXT-bob").unwrap().name, "ext");
         assert!(home_realm(&list, "alice@corp.example.evil").is_none());

@@ -44,7 +44,9 @@ pub fn resolve_secret(
         StoredSecret::None => Err("no secret is configured".into()),
         StoredSecret::Env(name) => match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-            _ => Err(format!("environment variable {name} is not set on the server")),
+            _ => Err(format!(
+                "environment variable {name} is not set on the server"
+            )),
         },
         StoredSecret::Encrypted(blob) => ctx
             .master_key
@@ -121,7 +123,10 @@ fn build(
     input: &ConnectionInput,
     existing: Option<&Connection>,
 ) -> Result<(Connection, bool), AdminError> {
-    let new_secret = input.bind_password.as_ref().or(input.client_secret.as_ref());
+    let new_secret = input
+        .bind_password
+        .as_ref()
+        .or(input.client_secret.as_ref());
     // A secret survives a PATCH only while the connection stays the same class (a bind
     // password is no client secret).
     let kept = existing

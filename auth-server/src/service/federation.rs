@@ -117,7 +117,15 @@ async fn directory_login(
         Ok(s) => s,
         Err(reason) => {
             tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
-            failed(ctx, &sub.id, actor, username, "directory_unavailable", Some(conn)).await;
+            failed(
+                ctx,
+                &sub.id,
+                actor,
+                username,
+                "directory_unavailable",
+                Some(conn),
+            )
+            .await;
             return Err(LoginError::DirectoryUnavailable);
         }
     };
@@ -175,7 +183,6 @@ async fn directory_login(
 /// A username for a new federated user: the login name when free, else the name
 /// qualified by the connection (never an existing user's: no merge by name).
 async fn free_username(
-    ctx: &Ctx,
     tx: &crate::store::Tx,
     sub: &SubscriptionId,
     login: &str,
@@ -196,7 +203,6 @@ async fn free_username(
             Ok(_) => continue,
         }
     }
-    let _ = ctx;
     Ok(random::id())
 }
 
@@ -236,7 +242,12 @@ pub async fn provision(
             }
             let mut after = before.clone();
             // Mapped attributes follow the directory: a value removed there goes here.
-            for key in conn.config.attributes.keys().chain(conn.config.claims.keys()) {
+            for key in conn
+                .config
+                .attributes
+                .keys()
+                .chain(conn.config.claims.keys())
+            {
                 match key.as_str() {
                     "email" => after.email = profile.email.clone(),
                     "name" => after.name = profile.name.clone(),
@@ -274,7 +285,7 @@ pub async fn provision(
         None => {
             let user = User {
                 id: random::id(),
-                username: free_username(ctx, &tx, sub, login, conn).await?,
+                username: free_username(&tx, sub, login, conn).await?,
                 email: profile.email.clone(),
                 name: profile.name.clone(),
                 attributes: profile.attributes.clone(),
@@ -376,14 +387,30 @@ async fn reconcile_groups(
         if want && !has {
             acl.add_member(sub, &group.id, user_id, now).await?;
             let diff = json!({"members": {"old": null, "new": user_id}});
-            audit::record(tx, sub, actor, "group.member_added", ("group", &target), Some(diff), now)
-                .await?;
+            audit::record(
+                tx,
+                sub,
+                actor,
+                "group.member_added",
+                ("group", &target),
+                Some(diff),
+                now,
+            )
+            .await?;
             changed = true;
         } else if !want && has {
             acl.remove_member(sub, &group.id, user_id).await?;
             let diff = json!({"members": {"old": user_id, "new": null}});
-            audit::record(tx, sub, actor, "group.member_removed", ("group", &target), Some(diff), now)
-                .await?;
+            audit::record(
+                tx,
+                sub,
+                actor,
+                "group.member_removed",
+                ("group", &target),
+                Some(diff),
+                now,
+            )
+            .await?;
             changed = true;
         }
     }
@@ -395,10 +422,13 @@ pub async fn oidc_diagnosis(ctx: &Ctx, sub: &SubscriptionId, conn: &Connection) 
     if let Err(m) = super::connections::resolve_secret(ctx, sub, conn) {
         return diagnose::single("secret", Err(m));
     }
-    diagnose::single("discovery", super::sso::discover(conn).await.map(|_| {
-        format!(
-            "{} publishes a valid discovery document",
-            conn.config.issuer.as_deref().unwrap_or_default()
-        )
-    }))
+    diagnose::single(
+        "discovery",
+        super::sso::discover(conn).await.map(|_| {
+            format!(
+                "{} publishes a valid discovery document",
+                conn.config.issuer.as_deref().unwrap_or_default()
+            )
+        }),
+    )
 }

@@ -137,7 +137,14 @@ pub async fn create_session_for(
     sub: &Subscription,
     first: &FirstFactor,
 ) -> Result<String, FlowError> {
-    new_session(ctx, sub, &first.user.id, first.amr.clone(), first.acr.clone()).await
+    new_session(
+        ctx,
+        sub,
+        &first.user.id,
+        first.amr.clone(),
+        first.acr.clone(),
+    )
+    .await
 }
 
 async fn new_session(
@@ -234,7 +241,9 @@ pub enum LoginError {
     #[error("this account is disabled")]
     Disabled,
     /// The user's directory cannot be reached (local users are unaffected).
-    #[error("Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes.")]
+    #[error(
+        "Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes."
+    )]
     DirectoryUnavailable,
     /// A directory refused a correct password because of the account's state.
     #[error("{0}")]

@@ -38,13 +38,19 @@ pub enum SsoError {
     #[error("{0}")]
     Denied(String),
     /// Unknown, reused or foreign `state`, or a callback on the wrong path.
-    #[error("This sign-in response is not valid (it may have been used already). Start again from your application.")]
+    #[error(
+        "This sign-in response is not valid (it may have been used already). Start again from your application."
+    )]
     InvalidState,
     /// The upstream could not be reached or refused the code (details logged).
-    #[error("The sign-in provider could not complete the sign-in. Try again, and contact your administrator if it persists.")]
+    #[error(
+        "The sign-in provider could not complete the sign-in. Try again, and contact your administrator if it persists."
+    )]
     Upstream(String),
     /// The ID token failed validation (details logged).
-    #[error("The sign-in provider's answer could not be verified. Start again from your application.")]
+    #[error(
+        "The sign-in provider's answer could not be verified. Start again from your application."
+    )]
     InvalidToken(String),
     /// A login rule refused the user (disabled account…).
     #[error(transparent)]
@@ -69,7 +75,10 @@ fn key(sub: &Subscription, state: &str) -> String {
 
 /// Our callback URL for a connection.
 pub fn callback_url(ctx: &Ctx, sub: &Subscription, name: &str) -> String {
-    format!("{}/sso/{name}/callback", ctx.settings.issuer(sub.slug.as_str()))
+    format!(
+        "{}/sso/{name}/callback",
+        ctx.settings.issuer(sub.slug.as_str())
+    )
 }
 
 /// An HTTP client that never follows redirects (SSRF and mix-up hygiene).
@@ -225,8 +234,8 @@ pub async fn finish(
         )));
     }
     let code = params.get("code").ok_or(SsoError::InvalidState)?;
-    let secret = super::connections::resolve_secret(ctx, &sub.id, &conn)
-        .map_err(SsoError::Upstream)?;
+    let secret =
+        super::connections::resolve_secret(ctx, &sub.id, &conn).map_err(SsoError::Upstream)?;
     let meta = discover(&conn).await.map_err(SsoError::Upstream)?;
     let userinfo_url = meta.userinfo_endpoint().map(|u| u.url().to_string());
     let client = CoreClient::from_provider_metadata(
@@ -259,7 +268,11 @@ pub async fn finish(
     let payload = raw
         .split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
         .ok_or_else(|| SsoError::InvalidToken("unreadable payload".into()))?;
     let mut claims = payload.clone();
@@ -280,7 +293,9 @@ pub async fn finish(
                     }
                 }
             }
-            _ => tracing::info!(connection = %conn.name, "userinfo unavailable; using ID token claims"),
+            _ => {
+                tracing::info!(connection = %conn.name, "userinfo unavailable; using ID token claims")
+            }
         }
     }
     let by_name: BTreeMap<String, Vec<String>> = claims
@@ -313,10 +328,7 @@ pub async fn finish(
         ctx, &sub.id, &effective, &login, &subject, profile, &groups, false,
     )
     .await?;
-    let mut amr: Vec<String> = payload
-        .get("amr")
-        .map(claim_values)
-        .unwrap_or_default();
+    let mut amr: Vec<String> = payload.get("amr").map(claim_values).unwrap_or_default();
     if !amr.iter().any(|m| m == "fed") {
         amr.push("fed".into());
     }

@@ -25,7 +25,11 @@ struct Upstream {
 impl Upstream {
     async fn start(redirects: &[String]) -> Option<Upstream> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        if std::process::Command::new("node").arg("--version").output().is_err() {
+        if std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             e2e::skip("node");
             return None;
         }
@@ -55,7 +59,11 @@ impl Upstream {
             .expect("upstream IdP did not start")
             .unwrap()
             .unwrap_or_default();
-        let issuer = line.strip_prefix("READY ").expect("READY line").trim().to_owned();
+        let issuer = line
+            .strip_prefix("READY ")
+            .expect("READY line")
+            .trim()
+            .to_owned();
         // Keep draining stdout: a closed pipe would kill the IdP on its next write.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Some(Upstream {
@@ -80,11 +88,24 @@ impl Upstream {
 async fn setup(app: &TestApp) -> Option<(TestClient, String, Upstream)> {
     app.create_subscription("acme").await;
     let client = app.web_client("acme").await;
-    let callbacks = ["upstream", "other"].map(|n| format!("{}/sso/{n}/callback", app.issuer("acme")));
+    let callbacks =
+        ["upstream", "other"].map(|n| format!("{}/sso/{n}/callback", app.issuer("acme")));
     let up = Upstream::start(&callbacks).await?;
     let t = app.system_token().await;
-    app.admin(&t, Method::POST, "/subscriptions/acme/workspaces", Some(json!({"slug": "main", "name": "Main"}))).await;
-    app.admin(&t, Method::POST, "/subscriptions/acme/workspaces/main/groups", Some(json!({"name": "admins"}))).await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces",
+        Some(json!({"slug": "main", "name": "Main"})),
+    )
+    .await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces/main/groups",
+        Some(json!({"name": "admins"})),
+    )
+    .await;
     for name in ["upstream", "other"] {
         let (s, b) = app
             .admin(&t, Method::POST, "/subscriptions/acme/connections", Some(json!({
@@ -112,15 +133,34 @@ fn absolute(base: &str, current: &str, location: &str) -> String {
 
 /// Start at `/authorize`, click the SSO link, and follow redirects until our callback is
 /// reached (returned unvisited when `stop_at_callback`) or the client gets its answer.
-async fn follow(app: &TestApp, browser: &reqwest::Client, client: &TestClient, stop_at_callback: bool) -> (String, Option<(StatusCode, String)>) {
+async fn follow(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &TestClient,
+    stop_at_callback: bool,
+) -> (String, Option<(StatusCode, String)>) {
     let (_, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
     let r = browser.get(&url).send().await.unwrap();
     let login = absolute(&app.base, &url, r.headers()["location"].to_str().unwrap());
-    let html = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let doc = scraper::Html::parse_document(&html);
     let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
-    let href = doc.select(&sel).next().expect("SSO link on the login page").value().attr("href").unwrap().to_owned();
+    let href = doc
+        .select(&sel)
+        .next()
+        .expect("SSO link on the login page")
+        .value()
+        .attr("href")
+        .unwrap()
+        .to_owned();
     let mut next = absolute(&app.base, &login, &href);
     let callback = format!("{}/sso/upstream/callback", app.issuer("acme"));
     for _ in 0..20 {
@@ -141,9 +181,16 @@ async fn follow(app: &TestApp, browser: &reqwest::Client, client: &TestClient, s
         if status == StatusCode::OK && next.contains("/consent") {
             let tx = hidden(&body, "tx");
             let csrf = hidden(&body, "csrf");
-            let r = browser.post(format!("{}/t/acme/consent", app.base))
-                .form(&[("tx", tx.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")])
-                .send().await.unwrap();
+            let r = browser
+                .post(format!("{}/t/acme/consent", app.base))
+                .form(&[
+                    ("tx", tx.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("decision", "allow"),
+                ])
+                .send()
+                .await
+                .unwrap();
             next = absolute(&app.base, &next, r.headers()["location"].to_str().unwrap());
             continue;
         }
@@ -155,29 +202,58 @@ async fn follow(app: &TestApp, browser: &reqwest::Client, client: &TestClient, s
 fn hidden(html: &str, name: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
-    doc.select(&sel).next().unwrap().value().attr("value").unwrap().to_owned()
+    doc.select(&sel)
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned()
 }
 
 fn alert(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse("[role=alert]").unwrap();
-    doc.select(&sel).next().map(|e| e.text().collect()).unwrap_or_default()
+    doc.select(&sel)
+        .next()
+        .map(|e| e.text().collect())
+        .unwrap_or_default()
 }
 
 async fn sso_round_trip_provisions_once_and_carries_upstream_mfa(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
-    let Some((client, t, _up)) = setup(&app).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, t, _up)) = setup(&app).await else {
+        return;
+    };
     let browser = app.new_browser();
     // Drive the flow with a known PKCE pair to redeem the code.
     let (verifier, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
     let r = browser.get(&url).send().await.unwrap();
     let login = absolute(&app.base, &url, r.headers()["location"].to_str().unwrap());
-    let html = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("data-connection=\"upstream\""), "{html}");
     let doc = scraper::Html::parse_document(&html);
     let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
-    let mut next = absolute(&app.base, &login, doc.select(&sel).next().unwrap().value().attr("href").unwrap());
+    let mut next = absolute(
+        &app.base,
+        &login,
+        doc.select(&sel)
+            .next()
+            .unwrap()
+            .value()
+            .attr("href")
+            .unwrap(),
+    );
     let mut hops = 0;
     while !next.starts_with("https://c1.example/") {
         hops += 1;
@@ -189,19 +265,56 @@ async fn sso_round_trip_provisions_once_and_carries_upstream_mfa(backend: Backen
         }
         let status = r.status();
         let body = r.text().await.unwrap();
-        assert!(status == StatusCode::OK && next.contains("/consent"), "{status} at {next}: {body}");
-        let r = browser.post(format!("{}/t/acme/consent", app.base))
-            .form(&[("tx", hidden(&body, "tx").as_str()), ("csrf", hidden(&body, "csrf").as_str()), ("decision", "allow")])
-            .send().await.unwrap();
+        assert!(
+            status == StatusCode::OK && next.contains("/consent"),
+            "{status} at {next}: {body}"
+        );
+        let r = browser
+            .post(format!("{}/t/acme/consent", app.base))
+            .form(&[
+                ("tx", hidden(&body, "tx").as_str()),
+                ("csrf", hidden(&body, "csrf").as_str()),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .unwrap();
         next = absolute(&app.base, &next, r.headers()["location"].to_str().unwrap());
     }
     let code = query_param(&next, "code").unwrap();
-    let (s, tokens) = app.token("acme", &client.id, &client.secret, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://c1.example/cb"), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = app
+        .token(
+            "acme",
+            &client.id,
+            &client.secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://c1.example/cb"),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     use base64::Engine;
-    let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    let amr: Vec<&str> = claims["amr"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     for m in ["pwd", "otp", "fed"] {
         assert!(amr.contains(&m), "{claims}");
     }
@@ -210,26 +323,53 @@ async fn sso_round_trip_provisions_once_and_carries_upstream_mfa(backend: Backen
     let sub = claims["sub"].as_str().unwrap().to_owned();
 
     // The user was created just in time, with mapped claims and groups.
-    let (_, u) = app.admin(&t, Method::GET, &format!("/subscriptions/acme/users/{sub}"), None).await;
+    let (_, u) = app
+        .admin(
+            &t,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{sub}"),
+            None,
+        )
+        .await;
     assert_eq!(u["username"], "alice.up", "{u}");
     assert_eq!(u["email"], "alice@upstream.example");
     assert_eq!(u["attributes"]["department"], "finance");
-    let (_, m) = app.admin(&t, Method::GET, "/subscriptions/acme/workspaces/main/groups/admins/members", None).await;
+    let (_, m) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/workspaces/main/groups/admins/members",
+            None,
+        )
+        .await;
     assert_eq!(m["items"][0]["user_id"], sub.as_str(), "{m}");
 
     // A second login (another browser) reuses the same user.
     let (redirect, err) = follow(&app, &app.new_browser(), &client, false).await;
     assert!(err.is_none(), "{err:?}");
     assert!(query_param(&redirect, "code").is_some(), "{redirect}");
-    let (_, list) = app.admin(&t, Method::GET, "/subscriptions/acme/users", None).await;
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/users", None)
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
-    let (_, links) = app.admin(&t, Method::GET, &format!("/subscriptions/acme/users/{sub}/links"), None).await;
+    let (_, links) = app
+        .admin(
+            &t,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{sub}/links"),
+            None,
+        )
+        .await;
     assert_eq!(links["items"][0]["external_id"], "u-alice");
 }
 
 async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
-    let Some((client, _t, up)) = setup(&app).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, _t, up)) = setup(&app).await else {
+        return;
+    };
 
     // Wrong state: refused, and the genuine callback still works afterwards.
     let browser = app.new_browser();
@@ -259,13 +399,32 @@ async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
     // The response of one connection delivered to another connection's callback.
     let browser3 = app.new_browser();
     let (cb, _) = follow(&app, &browser3, &client, true).await;
-    let r = browser3.get(cb.replace("/sso/upstream/callback", "/sso/other/callback")).send().await.unwrap();
+    let r = browser3
+        .get(cb.replace("/sso/upstream/callback", "/sso/other/callback"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // A foreign `iss` (RFC 9207) is refused too.
     let (cb, _) = follow(&app, &browser3, &client, true).await;
     let mut u = url::Url::parse(&cb).unwrap();
-    let pairs: Vec<(String, String)> = u.query_pairs().map(|(k, v)| { let iss = k == "iss"; (k.into_owned(), if iss { "https://evil.example".into() } else { v.into_owned() }) }).collect();
-    u.query_pairs_mut().clear().extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let iss = k == "iss";
+            (
+                k.into_owned(),
+                if iss {
+                    "https://evil.example".into()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    u.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if u.query_pairs().any(|(k, _)| k == "iss") {
         let r = browser3.get(u.as_str()).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -277,7 +436,10 @@ async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
         let (_, err) = follow(&app, &app.new_browser(), &client, false).await;
         let (status, body) = err.unwrap_or_else(|| panic!("{mode} was accepted"));
         assert_eq!(status, StatusCode::BAD_GATEWAY, "{mode}: {body}");
-        assert!(alert(&body).contains("could not be verified"), "{mode}: {body}");
+        assert!(
+            alert(&body).contains("could not be verified"),
+            "{mode}: {body}"
+        );
     }
 
     // The user cancels at the upstream.

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
 use super::{
-    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, connections, dto, error, keys, subscriptions,
-    users,
+    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, connections, dto, error, keys,
+    subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
