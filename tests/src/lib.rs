@@ -4,6 +4,7 @@
 //! the environment (tests run in parallel in one process).
 
 pub mod acl;
+pub mod samba;
 pub mod slapd;
 
 use auth_server::clock::ManualClock;

@@ -280,6 +280,11 @@ impl Slapd {
 /// Generate a CA and a server certificate for 127.0.0.1 with openssl; returns the CA PEM
 /// and the server files.
 pub fn test_ca(dir: &std::path::Path, name: &str) -> (String, TlsFiles) {
+    test_ca_for(dir, name, "127.0.0.1")
+}
+
+/// Like [`test_ca`], for a server at `ip`.
+pub fn test_ca_for(dir: &std::path::Path, name: &str, ip: &str) -> (String, TlsFiles) {
     let run = |args: &[&str]| {
         let out = std::process::Command::new("openssl")
             .args(args)
@@ -327,11 +332,11 @@ pub fn test_ca(dir: &std::path::Path, name: &str) -> (String, TlsFiles) {
         "-out",
         &csr,
         "-subj",
-        "/CN=127.0.0.1",
+        &format!("/CN={ip}"),
     ]);
     std::fs::write(
         dir.join(&ext),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
     run(&[

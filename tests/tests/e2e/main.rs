@@ -2,6 +2,7 @@
 mod acl_admin;
 mod acl_cache;
 mod acl_evaluate;
+mod active_directory;
 mod admin_api;
 mod audit;
 mod client_credentials;
