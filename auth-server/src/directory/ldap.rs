@@ -405,23 +405,6 @@ impl LdapPool {
             .unwrap_or_else(|| "member".into());
         let base = self.group_base();
         let nested = g.nested.unwrap_or(true);
-        if kind == ConnectionKind::ActiveDirectory && nested {
-            let filter = rules::in_chain_filter(&object_filter, dn);
-            match self
-                .search_dns(ldap, &base, Scope::Subtree, &filter, "1.1")
-                .await
-            {
-                Ok(found) => {
-                    return Ok(found
-                        .into_iter()
-                        .map(|e| rules::normalize_dn(&e.dn))
-                        .collect());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "in-chain group query failed; resolving nesting client-side");
-                }
-            }
-        }
         let uses_uid = member_attr.eq_ignore_ascii_case("memberUid");
         let direct: Vec<String> = if g.use_member_of.unwrap_or(false) {
             attrs.get("memberof").cloned().unwrap_or_default()
@@ -438,6 +421,31 @@ impl LdapPool {
                 .map(|e| e.dn)
                 .collect()
         };
+        if kind == ConnectionKind::ActiveDirectory && nested && !uses_uid {
+            let filter = rules::in_chain_filter(&object_filter, dn);
+            match self
+                .search_dns(ldap, &base, Scope::Subtree, &filter, "1.1")
+                .await
+            {
+                // AD's answer always holds the direct groups; a server that ignores the
+                // rule (OpenLDAP answers an empty success) is caught by that check.
+                Ok(found) => {
+                    let all: BTreeSet<String> = found
+                        .into_iter()
+                        .map(|e| rules::normalize_dn(&e.dn))
+                        .collect();
+                    if direct.iter().all(|d| all.contains(&rules::normalize_dn(d))) {
+                        return Ok(all);
+                    }
+                    tracing::warn!(
+                        "in-chain group query missed direct groups; resolving nesting client-side"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "in-chain group query failed; resolving nesting client-side");
+                }
+            }
+        }
         if !nested || uses_uid {
             return Ok(direct.iter().map(|d| rules::normalize_dn(d)).collect());
         }

@@ -16,6 +16,7 @@ on_backends!(
     nested_groups_map_to_workspace_groups_and_are_reconciled_at_each_login,
     a_directory_outage_is_explained_and_local_users_still_log_in,
     ldaps_and_start_tls_verify_the_directory_certificate,
+    an_ad_connection_resolves_nesting_client_side_when_in_chain_is_unsupported,
 );
 
 fn connection(url: &str, extra: Value) -> Value {
@@ -686,4 +687,58 @@ async fn ldaps_and_start_tls_verify_the_directory_certificate(backend: Backend) 
     assert!(alert(&page).contains("directory is unavailable"), "{page}");
     assert_eq!(dir.binds("uid=alice"), binds);
     let _ = query_param;
+}
+
+async fn an_ad_connection_resolves_nesting_client_side_when_in_chain_is_unsupported(
+    backend: Backend,
+) {
+    let Some(dir) = Slapd::start(None).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // OpenLDAP answers the in-chain filter with an empty success: the connector must
+    // notice (the direct group is missing) and walk the nesting itself.
+    let body = connection(
+        &dir.url,
+        json!({
+            "kind": "active_directory", "id_attribute": "entryUUID",
+            "groups": {"base_dn": format!("ou=groups,{BASE}"), "use_member_of": false, "member_attribute": "member"},
+            "group_mappings": [{"directory_group": format!("cn=everyone,ou=groups,{BASE}"), "workspace": "main", "group": "everyone"}],
+        }),
+    );
+    let (client, t, _) = tenant(&app, body).await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces",
+        Some(json!({"slug": "main", "name": "Main"})),
+    )
+    .await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces/main/groups",
+        Some(json!({"name": "everyone"})),
+    )
+    .await;
+    let alice = login_claims(&app, &client, "alice", "alice-pw").await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // slapd logs a filter with an unknown matching rule as `(?=undefined)`.
+    assert!(
+        dir.log().contains("(?=undefined)"),
+        "the in-chain query was not tried"
+    );
+    let (_, m) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/workspaces/main/groups/everyone/members",
+            None,
+        )
+        .await;
+    assert_eq!(m["items"][0]["user_id"], alice.as_str(), "{m}");
 }

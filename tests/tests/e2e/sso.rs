@@ -14,6 +14,7 @@ use tokio::io::AsyncBufReadExt;
 on_backends!(
     sso_round_trip_provisions_once_and_carries_upstream_mfa,
     forged_or_cancelled_callbacks_end_on_an_error_page,
+    a_claimed_email_domain_on_the_login_form_goes_to_its_sso,
 );
 
 struct Upstream {
@@ -451,4 +452,64 @@ async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
     up.set("mode", "normal").await;
     let (ok, err) = follow(&app, &app.new_browser(), &client, false).await;
     assert!(err.is_none() && ok.contains("code="), "{err:?}");
+}
+
+async fn a_claimed_email_domain_on_the_login_form_goes_to_its_sso(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, t, up)) = setup(&app).await else {
+        return;
+    };
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/connections", None)
+        .await;
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "upstream")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{id}"),
+            Some(json!({"domains": ["upstream.example"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+    let (tx, csrf) = app.open_login_form(&browser, &url).await;
+    let r = browser
+        .post(format!("{}/t/acme/login", app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice@Upstream.Example"),
+            ("password", ""),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(loc, format!("/t/acme/sso/upstream?tx={tx}"));
+    let r = browser
+        .get(format!("{}{loc}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&up.issuer)
+    );
 }
