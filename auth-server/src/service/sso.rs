@@ -196,8 +196,38 @@ fn claim_values(v: &Value) -> Vec<String> {
 }
 
 /// Finish the SSO login from the callback's query; returns our authorization transaction
-/// id and the verified first factor.
+/// id and the verified first factor. Every refusal is audited as `login.failed`.
 pub async fn finish(
+    ctx: &Ctx,
+    sub: &Subscription,
+    name: &str,
+    params: &HashMap<String, String>,
+    actor: &Actor,
+) -> Result<(String, FirstFactor), SsoError> {
+    let result = finish_inner(ctx, sub, name, params, actor).await;
+    let reason = match &result {
+        Ok(_) | Err(SsoError::Flow(_)) => return result,
+        Err(SsoError::UnknownConnection) => "unknown_connection",
+        Err(SsoError::Denied(_)) => "upstream_denied",
+        Err(SsoError::InvalidState) => "invalid_state",
+        Err(SsoError::Upstream(_)) => "upstream_error",
+        Err(SsoError::InvalidToken(_)) => "invalid_id_token",
+        Err(SsoError::Login(_)) => "account_state",
+    };
+    let connection: String = name.chars().take(64).collect();
+    audit::security(
+        ctx,
+        &sub.id,
+        actor,
+        "login.failed",
+        ("connection", &connection),
+        json!({"reason": reason, "connection": connection}),
+    )
+    .await;
+    result
+}
+
+async fn finish_inner(
     ctx: &Ctx,
     sub: &Subscription,
     name: &str,

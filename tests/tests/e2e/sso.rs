@@ -452,6 +452,20 @@ async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
     up.set("mode", "normal").await;
     let (ok, err) = follow(&app, &app.new_browser(), &client, false).await;
     assert!(err.is_none() && ok.contains("code="), "{err:?}");
+    // Each refusal is a security event.
+    let t = app.system_token().await;
+    let (_, audit) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/audit?limit=200", None)
+        .await;
+    let text = audit.to_string();
+    for reason in [
+        "invalid_state",
+        "upstream_error",
+        "invalid_id_token",
+        "upstream_denied",
+    ] {
+        assert!(text.contains(reason), "no login.failed with {reason}");
+    }
 }
 
 async fn a_claimed_email_domain_on_the_login_form_goes_to_its_sso(backend: Backend) {
