@@ -5,6 +5,7 @@ mod acl_evaluate;
 mod active_directory;
 mod admin_api;
 mod audit;
+mod bench_ldap;
 mod client_credentials;
 mod code_flow;
 mod code_negatives;
