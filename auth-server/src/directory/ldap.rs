@@ -450,17 +450,36 @@ impl LdapPool {
             return Ok(direct.iter().map(|d| rules::normalize_dn(d)).collect());
         }
         let mut walk = GroupWalk::new(direct);
-        while let Some((group, depth)) = walk.next_group() {
-            let parents: Vec<String> = if g.use_member_of.unwrap_or(false) {
-                self.search_dns(ldap, &group, Scope::Base, "(objectClass=*)", "memberOf")
-                    .await?
-                    .into_iter()
-                    .flat_map(|e| e.attrs.into_iter())
-                    .filter(|(k, _)| k.eq_ignore_ascii_case("memberOf"))
-                    .flat_map(|(_, v)| v)
-                    .collect()
+        let by_member_of = g.use_member_of.unwrap_or(false);
+        loop {
+            // One search per batch of groups (a BFS level, at most GROUP_BATCH), not one
+            // per group: depth-many round trips for a wide tree.
+            let mut batch: Vec<(String, usize)> = Vec::new();
+            while batch.len() < rules::GROUP_BATCH {
+                match walk.next_group() {
+                    Some(item) => batch.push(item),
+                    None => break,
+                }
+            }
+            let Some(depth) = batch.iter().map(|(_, d)| *d).max() else {
+                break;
+            };
+            let parents: Vec<String> = if by_member_of {
+                let mut found = Vec::new();
+                for (group, _) in &batch {
+                    found.extend(
+                        self.search_dns(ldap, group, Scope::Base, "(objectClass=*)", "memberOf")
+                            .await?
+                            .into_iter()
+                            .flat_map(|e| e.attrs.into_iter())
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("memberOf"))
+                            .flat_map(|(_, v)| v),
+                    );
+                }
+                found
             } else {
-                let filter = rules::member_filter(&object_filter, &member_attr, &group);
+                let groups: Vec<String> = batch.into_iter().map(|(g, _)| g).collect();
+                let filter = rules::member_any_filter(&object_filter, &member_attr, &groups);
                 self.search_dns(ldap, &base, Scope::Subtree, &filter, "1.1")
                     .await?
                     .into_iter()

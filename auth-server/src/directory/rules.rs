@@ -30,6 +30,19 @@ pub fn member_filter(object_filter: &str, attr: &str, value: &str) -> String {
     format!("(&{object_filter}({attr}={}))", ldap3::ldap_escape(value))
 }
 
+/// `(&{object_filter}(|({attr}={v1})({attr}={v2})…))` with every value escaped: the
+/// parents of a whole level of groups in one search.
+pub fn member_any_filter(object_filter: &str, attr: &str, values: &[String]) -> String {
+    let alternatives: String = values
+        .iter()
+        .map(|v| format!("({attr}={})", ldap3::ldap_escape(v.as_str())))
+        .collect();
+    format!("(&{object_filter}(|{alternatives}))")
+}
+
+/// Most groups whose parents are asked in one search.
+pub const GROUP_BATCH: usize = 50;
+
 /// AD's LDAP_MATCHING_RULE_IN_CHAIN: every group that has `user_dn` as a member,
 /// directly or through nesting, in one query.
 pub fn in_chain_filter(object_filter: &str, user_dn: &str) -> String {
@@ -332,6 +345,20 @@ mod tests {
         ] {
             assert!(ldap3::parse_filter(user_filter("(uid={username})", bad)).is_ok());
         }
+    }
+
+    #[test]
+    fn batched_member_filters_escape_every_value() {
+        let f = member_any_filter(
+            "(objectClass=groupOfNames)",
+            "member",
+            &["cn=a*,dc=x".into(), "cn=(b),dc=x".into()],
+        );
+        assert_eq!(
+            f,
+            "(&(objectClass=groupOfNames)(|(member=cn=a\\2a,dc=x)(member=cn=\\28b\\29,dc=x)))"
+        );
+        assert!(ldap3::parse_filter(&f).is_ok());
     }
 
     #[test]

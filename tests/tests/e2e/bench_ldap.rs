@@ -58,7 +58,10 @@ async fn mean_latency(pool: &LdapPool, user: &str, n: usize) -> (Duration, usize
     let mut groups = 0;
     let started = Instant::now();
     for _ in 0..n {
-        let u = pool.authenticate(user, &format!("{user}-pw")).await.unwrap();
+        let u = pool
+            .authenticate(user, &format!("{user}-pw"))
+            .await
+            .unwrap();
         groups = u.groups.len();
     }
     (started.elapsed() / n as u32, groups)
@@ -67,7 +70,9 @@ async fn mean_latency(pool: &LdapPool, user: &str, n: usize) -> (Duration, usize
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run explicitly"]
 async fn bench_ldap() {
-    let Some(dir) = Slapd::start(None).await else { return };
+    let Some(dir) = Slapd::start(None).await else {
+        return;
+    };
     dir.modify(&seed()).await;
 
     // Throughput: 8 concurrent callers through a warm pool of 4 connections.
