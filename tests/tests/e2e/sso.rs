@@ -228,6 +228,22 @@ async fn sso_round_trip_provisions_once_and_carries_upstream_mfa(backend: Backen
     let Some((client, t, _up)) = setup(&app).await else {
         return;
     };
+    // The diagnosis fetches the upstream's discovery document.
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/connections", None)
+        .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["items"][0]["client_secret"], json!({"set": true}));
+    let (_, d) = app
+        .admin(
+            &t,
+            Method::POST,
+            &format!("/subscriptions/acme/connections/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(d["ok"], true, "{d}");
+    assert_eq!(d["steps"][0]["stage"], "discovery");
     let browser = app.new_browser();
     // Drive the flow with a known PKCE pair to redeem the code.
     let (verifier, challenge) = pkce_pair();
