@@ -346,6 +346,30 @@ async fn a_directory_user_logs_in_through_the_form_and_is_provisioned_once(backe
     let (s, page) = submit(&app, &client, "alice", "wrong").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(alert(&page), "invalid username or password");
+    // Another subscription never uses this one's directory (SECURITY.md T3).
+    app.create_subscription("other").await;
+    let other = app.web_client("other").await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url("other", &other.id, &challenge, &[]);
+    let (tx, csrf) = app.open_login_form(&browser, &url).await;
+    let r = browser
+        .post(format!("{}/t/other/login", app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        alert(&r.text().await.unwrap()),
+        "invalid username or password"
+    );
     // A local user keeps logging in with the local password.
     let carol = login_claims(&app, &client, "carol", "carol local password").await;
     assert_ne!(carol["sub"], sub.as_str());
