@@ -40,6 +40,8 @@ pub struct SambaDc {
     pub url: String,
     /// PEM of the CA that signed the DC's certificate.
     pub ca_pem: String,
+    conf: PathBuf,
+    sam: PathBuf,
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
@@ -173,6 +175,18 @@ fn provision() -> Result<Template, String> {
 }
 
 impl SambaDc {
+    /// Run `samba-tool` against this DC's database (the running DC sees the change).
+    pub fn tool(&self, args: &[&str]) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-s",
+            self.conf.to_str().unwrap(),
+            "-H",
+            self.sam.to_str().unwrap(),
+        ]);
+        run("samba-tool", &all).unwrap();
+    }
+
     /// Start a DC from the template, or `None` (skip; a failure under
     /// `AUTH_TEST_REQUIRE_SERVICES=1`) when Samba is not installed.
     pub async fn start() -> Option<SambaDc> {
@@ -228,6 +242,8 @@ impl SambaDc {
                     _guard: guard,
                     url: format!("ldaps://{IP}"),
                     ca_pem: template.ca_pem.clone(),
+                    sam: d.join("private/sam.ldb"),
+                    conf,
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -156,6 +156,29 @@ async fn active_directory_logins_groups_and_account_states(backend: Backend) {
         .await;
     assert_eq!(m["items"][0]["user_id"], a.as_str(), "{m}");
 
+    // The link is the objectGUID, not the UPN: a renamed UPN keeps the account, and a new
+    // user given alice's old UPN gets another one (SECURITY.md §4.3).
+    dc.tool(&["user", "rename", "alice", "--upn=a.liddell@corp.test"]);
+    let renamed = sub_of(
+        &app.code_flow("acme", &client, "a.liddell@corp.test", "Alice-Pass1!")
+            .await,
+    );
+    assert_eq!(renamed, a);
+    dc.tool(&["user", "rename", "alice", "--upn=alice.l@corp.test"]);
+    dc.tool(&[
+        "user",
+        "create",
+        "alice2",
+        "Alice2-Pass1!",
+        "--use-username-as-cn",
+    ]);
+    dc.tool(&["user", "rename", "alice2", "--upn=a.liddell@corp.test"]);
+    let newcomer = sub_of(
+        &app.code_flow("acme", &client, "a.liddell@corp.test", "Alice2-Pass1!")
+            .await,
+    );
+    assert_ne!(newcomer, a);
+
     // Wrong password and unknown users: generic. Another domain's DOMAIN\user: generic.
     for (user, pw) in [
         ("alice", "wrong"),
