@@ -434,6 +434,20 @@ async fn a_directory_user_logs_in_through_the_form_and_is_provisioned_once(backe
         login_claims(&app, &client, "alice", "alice-pw").await["sub"],
         sub.as_str()
     );
+
+    // A disabled connection is not used: its users get the generic failure.
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{conn_id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["enabled"], false);
+    let (_, page) = submit(&app, &client, "alice", "alice-pw").await;
+    assert_eq!(alert(&page), "invalid username or password");
 }
 
 async fn filter_injection_and_blank_passwords_never_reach_a_bind(backend: Backend) {

@@ -542,4 +542,37 @@ async fn a_claimed_email_domain_on_the_login_form_goes_to_its_sso(backend: Backe
             .unwrap()
             .starts_with(&up.issuer)
     );
+
+    // A disabled connection disappears from the login page and its SSO URL refuses.
+    let (s, _) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let browser = app.new_browser();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+    let (tx, _) = app.open_login_form(&browser, &url).await;
+    let html = browser
+        .get(format!("{}/t/acme/login?tx={tx}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("data-connection=\"upstream\"")
+            && html.contains("data-connection=\"other\""),
+        "{html}"
+    );
+    let r = browser
+        .get(format!("{}/t/acme/sso/upstream?tx={tx}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
