@@ -114,6 +114,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
             None => None,
         },
         acl: Default::default(),
+        directories: Default::default(),
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {

@@ -11,6 +11,7 @@ mod constraints;
 mod m20261122_000001_create_core;
 mod m20261122_000002_create_acl;
 mod m20261122_000003_chain_audit;
+mod m20261122_000004_create_connections;
 mod m20261122_000005_create_mfa;
 
 /// The ordered list of migrations; the server runs it at start.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_core::Migration),
             Box::new(m20261122_000002_create_acl::Migration),
             Box::new(m20261122_000003_chain_audit::Migration),
+            Box::new(m20261122_000004_create_connections::Migration),
             Box::new(m20261122_000005_create_mfa::Migration),
         ]
     }

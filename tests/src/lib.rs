@@ -4,6 +4,8 @@
 //! the environment (tests run in parallel in one process).
 
 pub mod acl;
+pub mod samba;
+pub mod slapd;
 pub mod totp;
 
 use auth_server::clock::ManualClock;

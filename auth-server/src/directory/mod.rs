@@ -1,3 +1,7 @@
-//! Where identities are verified: local passwords now; LDAP, Active Directory and
-//! upstream OIDC connectors live beside it.
+//! Where identities are verified: local passwords, LDAP and Active Directory
+//! directories (search-then-bind over ldap3) and upstream OIDC providers, with the pure
+//! rules they share in [`rules`].
+pub mod diagnose;
+pub mod ldap;
 pub mod password;
+pub mod rules;

@@ -3,6 +3,7 @@
 //! invalid value cannot exist.
 
 mod client;
+pub mod connection;
 mod ids;
 mod redirect;
 mod scope;

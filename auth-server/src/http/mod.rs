@@ -56,6 +56,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(pages::account::post_account_2fa),
         )
         .route(
+            "/t/{slug}/sso/{connection}",
+            web::get().to(pages::sso::get_sso_start),
+        )
+        .route(
+            "/t/{slug}/sso/{connection}/callback",
+            web::get().to(pages::sso::get_sso_callback),
+        )
+        .route(
             "/t/{slug}/consent",
             web::get().to(pages::consent::get_consent),
         )

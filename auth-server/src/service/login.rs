@@ -250,6 +250,32 @@ pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<
     Ok(())
 }
 
+/// A verified first factor: who, and how (kept for the session, the ID token's
+/// `amr`/`acr`, and the 2FA policy).
+#[derive(Debug, Clone)]
+pub struct FirstFactor {
+    /// The user.
+    pub user: User,
+    /// Authentication methods (`pwd`; upstream values plus `fed` for SSO).
+    pub amr: Vec<String>,
+    /// Upstream `acr`, when the first factor came from an SSO provider.
+    pub acr: Option<String>,
+    /// The connection that verified it (`None` for a local password).
+    pub connection_id: Option<String>,
+}
+
+impl FirstFactor {
+    /// A local password login.
+    pub fn password(user: User) -> FirstFactor {
+        FirstFactor {
+            user,
+            amr: vec!["pwd".into()],
+            acr: None,
+            connection_id: None,
+        }
+    }
+}
+
 /// Why a login failed. Only `BadCredentials` is shown before the password was verified.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -259,6 +285,20 @@ pub enum LoginError {
     /// The password was right but the account is disabled.
     #[error("this account is disabled")]
     Disabled,
+    /// The user's directory cannot be reached (local users are unaffected).
+    #[error(
+        "Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes."
+    )]
+    DirectoryUnavailable,
+    /// A directory refused a correct password because of the account's state.
+    #[error("{0}")]
+    AccountState(&'static str),
+    /// The name belongs to an SSO connection: continue there.
+    #[error("sign in with your organisation's single sign-on")]
+    UseSso(String),
+    /// This directory does not know the name (the next one is tried; never shown).
+    #[error("invalid username or password")]
+    UnknownToDirectory,
     /// A flow failure (store down…).
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -286,7 +326,7 @@ pub async fn verify_password(
             ("username", username.chars().take(256).collect()),
             "disabled",
         ),
-        Err(LoginError::Flow(_)) => return result,
+        Err(_) => return result,
     };
     let mut actor = actor.clone();
     if let Ok(u) = &result {

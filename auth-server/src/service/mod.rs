@@ -6,7 +6,9 @@ pub mod acl;
 pub mod admin;
 pub mod audit;
 pub mod clients;
+pub mod connections;
 mod error;
+pub mod federation;
 pub mod freshness;
 pub mod introspect;
 pub mod jobs;
@@ -16,6 +18,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod random;
 pub mod second_factor;
+pub mod sso;
 pub mod tenants;
 pub mod users;
 
@@ -60,6 +63,8 @@ pub struct CtxInner {
     pub audit_sink: Option<audit::Sink>,
     /// ACL facts per (subscription, user, workspace), invalidated by generation.
     pub acl: acl::FactsCache,
+    /// Pools of service-bound directory connections, one per LDAP/AD connection.
+    pub directories: crate::directory::ldap::Directories,
 }
 
 impl Ctx {

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod audit;
 pub mod clients;
+pub mod connections;
 pub mod consents;
 mod entity;
 pub mod keys;
@@ -190,6 +191,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// OAuth clients.
     pub fn clients(&self) -> clients::Clients<'a, C> {
         clients::Clients { c: self.c }
+    }
+    /// Identity connections and user links.
+    pub fn connections(&self) -> connections::Connections<'a, C> {
+        connections::Connections { c: self.c }
     }
     /// Users.
     pub fn users(&self) -> users::Users<'a, C> {

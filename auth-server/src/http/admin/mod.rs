@@ -7,6 +7,7 @@ pub mod acl_groups;
 pub mod acl_workspaces;
 pub mod audit;
 pub mod clients;
+pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod keys;
@@ -152,6 +153,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(mfa::get_group_mfa_policy)
             .service(mfa::put_group_mfa_policy)
             .service(mfa::delete_group_mfa_policy)
+            .service(connections::post_connection)
+            .service(connections::list_connections)
+            .service(connections::get_connection)
+            .service(connections::patch_connection)
+            .service(connections::delete_connection)
+            .service(connections::test_connection)
+            .service(connections::list_links)
+            .service(connections::put_link)
+            .service(connections::delete_link)
             .service(keys::list_keys)
             .service(keys::rotate_keys)
             .service(audit::list_audit)

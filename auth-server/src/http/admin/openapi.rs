@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
 use super::{
-    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, dto, error, keys, mfa,
-    subscriptions, users,
+    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, connections, dto, error, keys,
+    mfa, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -17,6 +17,9 @@ use utoipa::OpenApi;
         clients::post_client, clients::list_clients, clients::get_client, clients::patch_client,
         clients::delete_client, clients::rotate_client_secret,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
+        connections::post_connection, connections::list_connections, connections::get_connection,
+        connections::patch_connection, connections::delete_connection, connections::test_connection,
+        connections::list_links, connections::put_link, connections::delete_link,
         keys::list_keys, keys::rotate_keys, audit::list_audit, audit::get_history,
         acl_workspaces::post_workspace, acl_workspaces::list_workspaces, acl_workspaces::get_workspace,
         acl_workspaces::patch_workspace, acl_workspaces::delete_workspace, acl_workspaces::list_participants,
@@ -34,7 +37,12 @@ use utoipa::OpenApi;
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
         acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs,
-        crate::service::mfa::Status, mfa::GroupMfaPolicy)),
+        crate::service::mfa::Status, mfa::GroupMfaPolicy,
+        crate::domain::connection::ConnectionInput, crate::domain::connection::ConnectionConfig,
+        crate::domain::connection::ConnectionKind, crate::domain::connection::SecretInput,
+        crate::domain::connection::GroupSettings, crate::domain::connection::GroupMapping,
+        connections::ConnectionView, connections::LinkBody, connections::LinkView,
+        crate::directory::diagnose::Diagnosis, crate::directory::diagnose::Step)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

@@ -5,6 +5,7 @@ use super::{PageError, check_origin, layout, page, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::state::Metrics;
 use crate::service::Ctx;
+use crate::service::federation;
 use crate::service::login::{self, LoginError};
 use crate::service::oauth::authorize;
 use crate::service::second_factor::{self, AfterFirstFactor};
@@ -13,12 +14,32 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
-fn form(slug: &str, tx: &str, csrf: &str, username: &str, alert: Option<&str>) -> maud::Markup {
+/// An upstream SSO connection offered on the login page.
+pub struct SsoLink {
+    /// Connection name (`data-connection`).
+    pub name: String,
+}
+
+fn form(
+    slug: &str,
+    tx: &str,
+    csrf: &str,
+    username: &str,
+    alert: Option<&str>,
+    sso: &[SsoLink],
+) -> maud::Markup {
     layout(
         "Sign in",
         html! {
             h1 { "Sign in" }
             @if let Some(a) = alert { p role="alert" { (a) } }
+            @if !sso.is_empty() {
+                ul class="sso" {
+                    @for l in sso {
+                        li { a href={ "/t/" (slug) "/sso/" (l.name) "?tx=" (tx) } data-connection=(l.name) { "Sign in with " (l.name) } }
+                    }
+                }
+            }
             form method="post" action={ "/t/" (slug) "/login" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
@@ -49,10 +70,28 @@ pub async fn get_login(
             )
         })?;
     let hint = tx.request.login_hint.clone().unwrap_or_default();
+    let sso = sso_links(&ctx, &tenant.0).await?;
     Ok(page(
         StatusCode::OK,
-        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None),
+        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None, &sso),
     ))
+}
+
+async fn sso_links(
+    ctx: &Ctx,
+    sub: &crate::domain::Subscription,
+) -> Result<Vec<SsoLink>, PageError> {
+    Ok(ctx
+        .store
+        .repos()
+        .connections()
+        .all_ordered(&sub.id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?
+        .into_iter()
+        .filter(|c| c.enabled && c.kind == crate::domain::connection::ConnectionKind::Oidc)
+        .map(|c| SsoLink { name: c.name })
+        .collect())
 }
 
 /// `POST /t/{slug}/login`
@@ -104,7 +143,7 @@ pub async fn post_login(
         ip,
     };
     let username = p.get("username").unwrap_or_default();
-    let user = match login::verify_password(
+    let first = match federation::password_login(
         &ctx,
         sub,
         username,
@@ -113,9 +152,16 @@ pub async fn post_login(
     )
     .await
     {
-        Ok(u) => u,
+        Ok(f) => f,
         Err(LoginError::Flow(e)) => return Err(PageError::from_flow(e)),
+        Err(LoginError::UseSso(name)) => {
+            return Ok(see_other(&format!(
+                "/t/{}/sso/{name}?tx={tx_id}",
+                sub.slug.as_str()
+            )));
+        }
         Err(e) => {
+            let sso = sso_links(&ctx, sub).await?;
             metrics.login_failures.inc();
             tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
             return Ok(page(
@@ -126,23 +172,35 @@ pub async fn post_login(
                     &tx.csrf,
                     username,
                     Some(&e.to_string()),
+                    &sso,
                 ),
             ));
         }
     };
-    // The first factor is done; the second-factor decision (and, when none is needed,
-    // the session) happens in one place shared with the federation login.
-    let after = second_factor::after_first_factor(
-        &ctx,
-        sub,
-        &issuer,
-        tx_id,
-        tx,
-        &user,
-        crate::mfa::FirstFactor::password(),
-    )
-    .await
-    .map_err(PageError::from_flow)?;
+    complete(&ctx, sub, tx_id, &first).await
+}
+
+/// Finish a verified first factor (password, directory or SSO): the second-factor
+/// decision, and when no further step is needed a fresh session (no fixation) and the
+/// rest of the authorization; otherwise on to the code step.
+pub async fn complete(
+    ctx: &Ctx,
+    sub: &crate::domain::Subscription,
+    tx_id: &str,
+    first: &login::FirstFactor,
+) -> Result<HttpResponse, PageError> {
+    let issuer = ctx.settings.issuer(sub.slug.as_str());
+    let tx = login::load_tx(ctx, sub, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(PageError::forbidden)?;
+    let factor = federation::mfa_first_factor(ctx, sub, first)
+        .await
+        .map_err(PageError::from_flow)?;
+    let after =
+        second_factor::after_first_factor(ctx, sub, &issuer, tx_id, tx, &first.user, factor)
+            .await
+            .map_err(PageError::from_flow)?;
     let (sid, next) = match after {
         AfterFirstFactor::SecondStep(tx) => {
             return Ok(see_other(&format!("/t/{}/login/2fa?tx={tx}", sub.slug)));

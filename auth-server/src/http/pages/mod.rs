@@ -5,6 +5,7 @@ pub mod account;
 pub mod consent;
 pub mod login;
 pub mod second_factor;
+pub mod sso;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

@@ -1,0 +1,580 @@
+//! Upstream OIDC SSO against a real node-oidc-provider started per test: the login page
+//! links to the connection, the round trip provisions the user once, upstream
+//! `amr`/`acr` reach our ID token (with `fed`), groups map to workspace groups, and
+//! forged callbacks (wrong or replayed state, replayed code, ID token for another
+//! audience or with another nonce, another connection's path) and a cancel at the
+//! upstream end on an error page.
+
+use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::Path;
+use tokio::io::AsyncBufReadExt;
+
+on_backends!(
+    sso_round_trip_provisions_once_and_carries_upstream_mfa,
+    forged_or_cancelled_callbacks_end_on_an_error_page,
+    a_claimed_email_domain_on_the_login_form_goes_to_its_sso,
+);
+
+struct Upstream {
+    issuer: String,
+    http: reqwest::Client,
+    _child: tokio::process::Child,
+}
+
+impl Upstream {
+    async fn start(redirects: &[String]) -> Option<Upstream> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        if std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            e2e::skip("node");
+            return None;
+        }
+        if !dir.join("node_modules/oidc-provider").exists() {
+            let ok = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                e2e::skip("npm ci (oidc-provider)");
+                return None;
+            }
+        }
+        let mut child = tokio::process::Command::new("node")
+            .arg(dir.join("node/upstream-idp.mjs"))
+            .env("CLIENT_ID", "auth-server")
+            .env("CLIENT_SECRET", "upstream-client-secret")
+            .env("REDIRECT_URIS", redirects.join(","))
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("upstream IdP did not start")
+            .unwrap()
+            .unwrap_or_default();
+        let issuer = line
+            .strip_prefix("READY ")
+            .expect("READY line")
+            .trim()
+            .to_owned();
+        // Keep draining stdout: a closed pipe would kill the IdP on its next write.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Some(Upstream {
+            issuer,
+            http: reqwest::Client::new(),
+            _child: child,
+        })
+    }
+
+    async fn set(&self, what: &str, value: &str) {
+        let key = if what == "mode" { "value" } else { "sub" };
+        let r = self
+            .http
+            .get(format!("{}/__test/{what}?{key}={value}", self.issuer))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+async fn setup(app: &TestApp) -> Option<(TestClient, String, Upstream)> {
+    app.create_subscription("acme").await;
+    let client = app.web_client("acme").await;
+    let callbacks =
+        ["upstream", "other"].map(|n| format!("{}/sso/{n}/callback", app.issuer("acme")));
+    let up = Upstream::start(&callbacks).await?;
+    let t = app.system_token().await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces",
+        Some(json!({"slug": "main", "name": "Main"})),
+    )
+    .await;
+    app.admin(
+        &t,
+        Method::POST,
+        "/subscriptions/acme/workspaces/main/groups",
+        Some(json!({"name": "admins"})),
+    )
+    .await;
+    for name in ["upstream", "other"] {
+        let (s, b) = app
+            .admin(&t, Method::POST, "/subscriptions/acme/connections", Some(json!({
+                "name": name, "kind": "oidc", "issuer": up.issuer, "client_id": "auth-server",
+                "client_secret": "upstream-client-secret", "scopes": ["email", "profile", "groups"],
+                "claims": {"email": "email", "name": "name", "department": "department"},
+                "groups_claim": "groups",
+                "group_mappings": [{"directory_group": "sso-admins", "workspace": "main", "group": "admins"}],
+            })))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    Some((client, t, up))
+}
+
+/// Where a hop leads: an absolute URL.
+fn absolute(base: &str, current: &str, location: &str) -> String {
+    url::Url::parse(current)
+        .or_else(|_| url::Url::parse(base))
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// Start at `/authorize`, click the SSO link, and follow redirects until our callback is
+/// reached (returned unvisited when `stop_at_callback`) or the client gets its answer.
+async fn follow(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &TestClient,
+    stop_at_callback: bool,
+) -> (String, Option<(StatusCode, String)>) {
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
+    let r = browser.get(&url).send().await.unwrap();
+    let login = absolute(&app.base, &url, r.headers()["location"].to_str().unwrap());
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
+    let href = doc
+        .select(&sel)
+        .next()
+        .expect("SSO link on the login page")
+        .value()
+        .attr("href")
+        .unwrap()
+        .to_owned();
+    let mut next = absolute(&app.base, &login, &href);
+    let callback = format!("{}/sso/upstream/callback", app.issuer("acme"));
+    for _ in 0..20 {
+        if next.starts_with("https://c1.example/") {
+            return (next, None);
+        }
+        if stop_at_callback && next.starts_with(&callback) {
+            return (next, None);
+        }
+        let r = browser.get(&next).send().await.unwrap();
+        let status = r.status();
+        if status.is_redirection() {
+            let loc = r.headers()["location"].to_str().unwrap().to_owned();
+            next = absolute(&app.base, &next, &loc);
+            continue;
+        }
+        let body = r.text().await.unwrap();
+        if status == StatusCode::OK && next.contains("/consent") {
+            let tx = hidden(&body, "tx");
+            let csrf = hidden(&body, "csrf");
+            let r = browser
+                .post(format!("{}/t/acme/consent", app.base))
+                .form(&[
+                    ("tx", tx.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("decision", "allow"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            next = absolute(&app.base, &next, r.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        return (next, Some((status, body)));
+    }
+    panic!("too many redirects");
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+    doc.select(&sel)
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned()
+}
+
+fn alert(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("[role=alert]").unwrap();
+    doc.select(&sel)
+        .next()
+        .map(|e| e.text().collect())
+        .unwrap_or_default()
+}
+
+async fn sso_round_trip_provisions_once_and_carries_upstream_mfa(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, t, _up)) = setup(&app).await else {
+        return;
+    };
+    // The diagnosis fetches the upstream's discovery document.
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/connections", None)
+        .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["items"][0]["client_secret"], json!({"set": true}));
+    let (_, d) = app
+        .admin(
+            &t,
+            Method::POST,
+            &format!("/subscriptions/acme/connections/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(d["ok"], true, "{d}");
+    assert_eq!(d["steps"][0]["stage"], "discovery");
+    let browser = app.new_browser();
+    // Drive the flow with a known PKCE pair to redeem the code.
+    let (verifier, challenge) = pkce_pair();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
+    let r = browser.get(&url).send().await.unwrap();
+    let login = absolute(&app.base, &url, r.headers()["location"].to_str().unwrap());
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-connection=\"upstream\""), "{html}");
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
+    let mut next = absolute(
+        &app.base,
+        &login,
+        doc.select(&sel)
+            .next()
+            .unwrap()
+            .value()
+            .attr("href")
+            .unwrap(),
+    );
+    let mut hops = 0;
+    while !next.starts_with("https://c1.example/") {
+        hops += 1;
+        assert!(hops < 20, "stuck at {next}");
+        let r = browser.get(&next).send().await.unwrap();
+        if r.status().is_redirection() {
+            next = absolute(&app.base, &next, r.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(
+            status == StatusCode::OK && next.contains("/consent"),
+            "{status} at {next}: {body}"
+        );
+        let r = browser
+            .post(format!("{}/t/acme/consent", app.base))
+            .form(&[
+                ("tx", hidden(&body, "tx").as_str()),
+                ("csrf", hidden(&body, "csrf").as_str()),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        next = absolute(&app.base, &next, r.headers()["location"].to_str().unwrap());
+    }
+    let code = query_param(&next, "code").unwrap();
+    let (s, tokens) = app
+        .token(
+            "acme",
+            &client.id,
+            &client.secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://c1.example/cb"),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    use base64::Engine;
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for m in ["pwd", "otp", "fed"] {
+        assert!(amr.contains(&m), "{claims}");
+    }
+    // Our `acr` is our own level: the upstream's `otp` (a trusted second factor) makes
+    // the login `2fa`; the upstream's own `acr` value only counts towards it.
+    assert_eq!(claims["acr"], "2fa", "{claims}");
+    assert_eq!(claims["nonce"], "our-nonce");
+    let sub = claims["sub"].as_str().unwrap().to_owned();
+
+    // The user was created just in time, with mapped claims and groups.
+    let (_, u) = app
+        .admin(
+            &t,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{sub}"),
+            None,
+        )
+        .await;
+    assert_eq!(u["username"], "alice.up", "{u}");
+    assert_eq!(u["email"], "alice@upstream.example");
+    assert_eq!(u["attributes"]["department"], "finance");
+    let (_, m) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/workspaces/main/groups/admins/members",
+            None,
+        )
+        .await;
+    assert_eq!(m["items"][0]["user_id"], sub.as_str(), "{m}");
+
+    // A second login (another browser) reuses the same user.
+    let (redirect, err) = follow(&app, &app.new_browser(), &client, false).await;
+    assert!(err.is_none(), "{err:?}");
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/users", None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let (_, links) = app
+        .admin(
+            &t,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{sub}/links"),
+            None,
+        )
+        .await;
+    assert_eq!(links["items"][0]["external_id"], "u-alice");
+}
+
+async fn forged_or_cancelled_callbacks_end_on_an_error_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, _t, up)) = setup(&app).await else {
+        return;
+    };
+
+    // Wrong state: refused, and the genuine callback still works afterwards.
+    let browser = app.new_browser();
+    let (callback, _) = follow(&app, &browser, &client, true).await;
+    let state = query_param(&callback, "state").unwrap();
+    let forged = callback.replace(&format!("state={state}"), "state=forged-state");
+    let r = browser.get(&forged).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(alert(&r.text().await.unwrap()).contains("not valid"));
+    let r = browser.get(&callback).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    // The same callback again (replayed state and code): refused.
+    let r = browser.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(alert(&r.text().await.unwrap()).contains("not valid"));
+
+    // A used code under a fresh state: the upstream refuses it, we show an error page.
+    let browser2 = app.new_browser();
+    let (fresh, _) = follow(&app, &browser2, &client, true).await;
+    let old_code = query_param(&callback, "code").unwrap();
+    let new_code = query_param(&fresh, "code").unwrap();
+    let replayed = fresh.replace(&format!("code={new_code}"), &format!("code={old_code}"));
+    let r = browser2.get(&replayed).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(alert(&r.text().await.unwrap()).contains("could not complete"));
+
+    // The response of one connection delivered to another connection's callback.
+    let browser3 = app.new_browser();
+    let (cb, _) = follow(&app, &browser3, &client, true).await;
+    let r = browser3
+        .get(cb.replace("/sso/upstream/callback", "/sso/other/callback"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A foreign `iss` (RFC 9207) is refused too.
+    let (cb, _) = follow(&app, &browser3, &client, true).await;
+    let mut u = url::Url::parse(&cb).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let iss = k == "iss";
+            (
+                k.into_owned(),
+                if iss {
+                    "https://evil.example".into()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    u.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if u.query_pairs().any(|(k, _)| k == "iss") {
+        let r = browser3.get(u.as_str()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+
+    // ID tokens validly signed but for another audience, or with another nonce.
+    for (mode, _) in [("wrong-aud", ()), ("wrong-nonce", ())] {
+        up.set("mode", mode).await;
+        let (_, err) = follow(&app, &app.new_browser(), &client, false).await;
+        let (status, body) = err.unwrap_or_else(|| panic!("{mode} was accepted"));
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{mode}: {body}");
+        assert!(
+            alert(&body).contains("could not be verified"),
+            "{mode}: {body}"
+        );
+    }
+
+    // The user cancels at the upstream.
+    up.set("mode", "cancel").await;
+    let (_, err) = follow(&app, &app.new_browser(), &client, false).await;
+    let (status, body) = err.expect("cancel must not log in");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(alert(&body).contains("cancelled"), "{body}");
+    up.set("mode", "normal").await;
+    let (ok, err) = follow(&app, &app.new_browser(), &client, false).await;
+    assert!(err.is_none() && ok.contains("code="), "{err:?}");
+    // Each refusal is a security event.
+    let t = app.system_token().await;
+    let (_, audit) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/audit?limit=200", None)
+        .await;
+    let text = audit.to_string();
+    for reason in [
+        "invalid_state",
+        "upstream_error",
+        "invalid_id_token",
+        "upstream_denied",
+    ] {
+        assert!(text.contains(reason), "no login.failed with {reason}");
+    }
+}
+
+async fn a_claimed_email_domain_on_the_login_form_goes_to_its_sso(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, t, up)) = setup(&app).await else {
+        return;
+    };
+    let (_, list) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/connections", None)
+        .await;
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "upstream")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{id}"),
+            Some(json!({"domains": ["upstream.example"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+    let (tx, csrf) = app.open_login_form(&browser, &url).await;
+    let r = browser
+        .post(format!("{}/t/acme/login", app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice@Upstream.Example"),
+            ("password", ""),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(loc, format!("/t/acme/sso/upstream?tx={tx}"));
+    let r = browser
+        .get(format!("{}{loc}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&up.issuer)
+    );
+
+    // A disabled connection disappears from the login page and its SSO URL refuses.
+    let (s, _) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let browser = app.new_browser();
+    let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+    let (tx, _) = app.open_login_form(&browser, &url).await;
+    let html = browser
+        .get(format!("{}/t/acme/login?tx={tx}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("data-connection=\"upstream\"")
+            && html.contains("data-connection=\"other\""),
+        "{html}"
+    );
+    let r = browser
+        .get(format!("{}/t/acme/sso/upstream?tx={tx}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
