@@ -104,7 +104,10 @@ server.on('request', async (req, res) => {
         return;
       }
       if (details.prompt.name === 'login') {
-        await provider.interactionFinished(req, res, { login: { accountId, amr: ['pwd', 'otp'], acr: 'urn:test:mfa' } }, { mergeWithLastSubmission: false });
+        // Mode `pwd-only`: an upstream login without a second factor.
+        const amr = mode === 'pwd-only' ? ['pwd'] : ['pwd', 'otp'];
+        const acr = mode === 'pwd-only' ? 'urn:test:pwd' : 'urn:test:mfa';
+        await provider.interactionFinished(req, res, { login: { accountId, amr, acr } }, { mergeWithLastSubmission: false });
         return;
       }
       const grant = details.grantId

@@ -15,6 +15,7 @@ on_backends!(
     sso_round_trip_provisions_once_and_carries_upstream_mfa,
     forged_or_cancelled_callbacks_end_on_an_error_page,
     a_claimed_email_domain_on_the_login_form_goes_to_its_sso,
+    upstream_mfa_meets_a_required_policy_and_a_single_factor_does_not,
 );
 
 struct Upstream {
@@ -577,4 +578,36 @@ async fn a_claimed_email_domain_on_the_login_form_goes_to_its_sso(backend: Backe
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// Issue 5, "2FA through the SSO provider": with a required 2FA policy, an upstream
+/// login whose `amr` shows a second factor gets a code without our TOTP step; one with
+/// only `pwd` is sent through our own second factor (enrolment, as the user has none).
+async fn upstream_mfa_meets_a_required_policy_and_a_single_factor_does_not(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some((client, t, up)) = setup(&app).await else {
+        return;
+    };
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            "/subscriptions/acme",
+            Some(json!({"settings": {"mfa_policy": "required"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let (end, page) = follow(&app, &app.new_browser(), &client, false).await;
+    assert!(page.is_none(), "{end}: {page:?}");
+    assert!(query_param(&end, "code").is_some(), "{end}");
+
+    up.set("mode", "pwd-only").await;
+    let (end, page) = follow(&app, &app.new_browser(), &client, false).await;
+    let (status, body) = page.expect("our second-factor page, not the client");
+    assert_eq!(status, StatusCode::OK, "{end}");
+    assert!(end.contains("/login/2fa"), "{end}");
+    assert!(body.contains("otpauth-uri"), "{body}");
 }
