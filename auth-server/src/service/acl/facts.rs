@@ -39,19 +39,18 @@ pub struct UserWorkspace {
     pub exists: bool,
     /// The facts without an app (user, flag, attributes, role, groups).
     pub base: AclFacts,
-    /// Every app of the workspace by slug.
-    pub apps: BTreeMap<String, AppFacts>,
+    /// The evaluator's facts for every app of the workspace, by slug: built once when the
+    /// entry is loaded, so a cached decision clones nothing.
+    pub apps: BTreeMap<String, AclFacts>,
     /// The apps the user may use and the actions they give (no record layer).
     pub app_actions: BTreeMap<String, Vec<Action>>,
 }
 
 impl UserWorkspace {
-    /// The evaluator's facts for `app` (`app: None` when the workspace has no such app).
-    pub fn facts(&self, app: &str) -> AclFacts {
-        AclFacts {
-            app: self.apps.get(app).cloned(),
-            ..self.base.clone()
-        }
+    /// The evaluator's facts for `app` (the base facts, `app: None`, when the workspace
+    /// has no such app).
+    pub fn facts(&self, app: &str) -> &AclFacts {
+        self.apps.get(app).unwrap_or(&self.base)
     }
 
     /// The user's role, `None` when not a participant.
@@ -217,28 +216,27 @@ async fn load(
         .into_iter()
         .map(|g| g.name)
         .collect::<BTreeSet<_>>();
-    let apps: BTreeMap<String, AppFacts> = repos
+    let apps: BTreeMap<String, AclFacts> = repos
         .acl()
         .apps(sub, &ws.id)
         .await?
         .into_iter()
         .map(|a| {
-            let facts = AppFacts {
-                slug: a.slug.clone(),
-                grants: a.grants,
-                fields: a.fields,
+            let facts = AclFacts {
+                app: Some(AppFacts {
+                    slug: a.slug.clone(),
+                    grants: a.grants,
+                    fields: a.fields,
+                }),
+                ..base.clone()
             };
             (a.slug, facts)
         })
         .collect();
     let app_actions = apps
-        .keys()
-        .filter_map(|slug| {
-            let facts = AclFacts {
-                app: apps.get(slug).cloned(),
-                ..base.clone()
-            };
-            let d = evaluate(&facts, &AclQuery::default());
+        .iter()
+        .filter_map(|(slug, facts)| {
+            let d = evaluate(facts, &AclQuery::default());
             d.allowed.then(|| (slug.clone(), d.actions))
         })
         .collect();

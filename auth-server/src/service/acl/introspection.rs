@@ -18,7 +18,7 @@
 //!   like introspection, and `{"active": true, "decisions": [...]}` otherwise.
 
 use super::facts::{self, UserWorkspace};
-use crate::acl::{self as acl_eval, AclQuery, Decision, Layer, RecordFacts, evaluate};
+use crate::acl::{self as acl_eval, Decision, Layer, RecordFacts};
 use crate::domain::{Client, Subscription};
 use crate::service::introspect::{self, Claims};
 use crate::service::{Ctx, FlowError};
@@ -59,12 +59,14 @@ impl AclAsk {
             return Err(FlowError::InvalidRequest("acl_record needs acl_app".into()));
         }
         let record = record
-            .map(|text| match serde_json::from_str::<Value>(text) {
-                Ok(v @ Value::Object(_)) => serde_json::from_value::<RecordFacts>(v)
-                    .map_err(|e| FlowError::InvalidRequest(format!("acl_record: {e}"))),
-                _ => Err(FlowError::InvalidRequest(
-                    "acl_record must be a JSON object of record facts".into(),
-                )),
+            .map(|text| {
+                if !text.trim_start().starts_with('{') {
+                    return Err(FlowError::InvalidRequest(
+                        "acl_record must be a JSON object of record facts".into(),
+                    ));
+                }
+                serde_json::from_str::<RecordFacts>(text)
+                    .map_err(|e| FlowError::InvalidRequest(format!("acl_record: {e}")))
             })
             .transpose()?;
         Ok(Some(AclAsk {
@@ -157,7 +159,7 @@ pub async fn evaluate_batch(
         Some(s) if s.exists => {
             let facts = s.facts(&req.app);
             let known = facts.app.is_some();
-            let prepared = acl_eval::prepare(&facts);
+            let prepared = acl_eval::prepare(facts);
             req.records
                 .iter()
                 .map(|record| {
@@ -208,7 +210,7 @@ fn decide(standing: Option<&UserWorkspace>, app: &str, record: Option<RecordFact
         return Decision::denied(id, Layer::Workspace);
     };
     let facts = s.facts(app);
-    let d = evaluate(&facts, &AclQuery { record });
+    let d = acl_eval::prepare(facts).decide(record.as_ref());
     if d.allowed && facts.app.is_none() {
         return Decision::denied(id, Layer::App);
     }
