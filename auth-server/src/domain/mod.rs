@@ -67,6 +67,12 @@ pub struct SubscriptionSettings {
     /// Resources (RFC 8707) a token carrying `mcp` may be bound to.
     #[serde(default)]
     pub mcp_resources: Vec<String>,
+    /// Token requests per minute allowed to each AI (`mcp`) client.
+    #[serde(default = "default_mcp_rate")]
+    pub mcp_tokens_per_minute: u32,
+    /// Access tokens each AI client may hold at once (issued within one lifetime).
+    #[serde(default = "default_mcp_active")]
+    pub mcp_max_active_tokens: u32,
     /// Audit retention in days, applied by `auth-server audit prune` (never silently);
     /// `None` keeps events forever.
     #[serde(default)]
@@ -75,6 +81,12 @@ pub struct SubscriptionSettings {
 
 fn default_mfa() -> String {
     "optional".into()
+}
+fn default_mcp_rate() -> u32 {
+    120
+}
+fn default_mcp_active() -> u32 {
+    1000
 }
 fn default_off() -> String {
     "off".into()
@@ -87,6 +99,8 @@ impl Default for SubscriptionSettings {
             registration: default_off(),
             client_id_metadata_documents: false,
             mcp_resources: Vec::new(),
+            mcp_tokens_per_minute: default_mcp_rate(),
+            mcp_max_active_tokens: default_mcp_active(),
             audit_retention_days: None,
         }
     }

@@ -163,4 +163,22 @@ impl<C: ConnectionTrait> Clients<'_, C> {
         }
         q.all(self.c).await?.into_iter().map(to_domain).collect()
     }
+
+    /// Page through the clients allowed the `mcp` scope (AI clients), by `client_id`.
+    pub async fn list_ai(
+        &self,
+        sub: &SubscriptionId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Client>, StoreError> {
+        let mut q = e::Entity::find()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::AiAccess.eq(true))
+            .order_by_asc(e::Column::ClientId)
+            .limit(limit);
+        if let Some(a) = after {
+            q = q.filter(e::Column::ClientId.gt(a));
+        }
+        q.all(self.c).await?.into_iter().map(to_domain).collect()
+    }
 }

@@ -10,6 +10,7 @@ mod code_negatives;
 mod discovery;
 mod introspect_acl;
 mod keys;
+mod mcp;
 mod node_rp;
 mod refresh;
 mod run_as;

@@ -108,6 +108,10 @@ pub struct PatchSettings {
     pub client_id_metadata_documents: Option<bool>,
     /// Allowed MCP resources.
     pub mcp_resources: Option<Vec<String>>,
+    /// Token requests per minute per AI client (1–100000).
+    pub mcp_tokens_per_minute: Option<u32>,
+    /// Active access tokens per AI client (1–1000000).
+    pub mcp_max_active_tokens: Option<u32>,
     /// Audit retention in days (1–36500); `auth-server audit prune` applies it.
     pub audit_retention_days: Option<u32>,
 }
@@ -152,6 +156,24 @@ impl PatchSettings {
                 }
             }
             s.mcp_resources = list;
+        }
+        if let Some(n) = self.mcp_tokens_per_minute {
+            if !(1..=100_000).contains(&n) {
+                return Err(ValidationError::new(
+                    "settings.mcp_tokens_per_minute",
+                    "must be between 1 and 100000",
+                ));
+            }
+            s.mcp_tokens_per_minute = n;
+        }
+        if let Some(n) = self.mcp_max_active_tokens {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ValidationError::new(
+                    "settings.mcp_max_active_tokens",
+                    "must be between 1 and 1000000",
+                ));
+            }
+            s.mcp_max_active_tokens = n;
         }
         if let Some(days) = self.audit_retention_days {
             if !(1..=36_500).contains(&days) {

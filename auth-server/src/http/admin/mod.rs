@@ -137,6 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(subscriptions::delete_subscription)
             .service(clients::post_client)
             .service(clients::list_clients)
+            .service(clients::list_ai_clients)
             .service(clients::get_client)
             .service(clients::patch_client)
             .service(clients::delete_client)

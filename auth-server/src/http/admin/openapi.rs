@@ -14,7 +14,7 @@ use utoipa::OpenApi;
     paths(
         subscriptions::post_subscription, subscriptions::list_subscriptions, subscriptions::get_subscription,
         subscriptions::patch_subscription, subscriptions::delete_subscription,
-        clients::post_client, clients::list_clients, clients::get_client, clients::patch_client,
+        clients::post_client, clients::list_clients, clients::list_ai_clients, clients::get_client, clients::patch_client,
         clients::delete_client, clients::rotate_client_secret,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
         keys::list_keys, keys::rotate_keys, audit::list_audit, audit::get_history,
