@@ -5,6 +5,7 @@
 mod client;
 mod ids;
 mod redirect;
+pub mod registration;
 mod scope;
 mod user;
 
@@ -67,6 +68,19 @@ pub struct SubscriptionSettings {
     /// Resources (RFC 8707) a token carrying `mcp` may be bound to.
     #[serde(default)]
     pub mcp_resources: Vec<String>,
+    /// Scopes a dynamically registered client may get (space-separated).
+    #[serde(default = "default_registration_scope")]
+    pub registration_scope: String,
+    /// Registered clients allowed at once.
+    #[serde(default = "default_registration_max")]
+    pub registration_max_clients: u32,
+    /// Registrations per hour (per subscription).
+    #[serde(default = "default_registration_rate")]
+    pub registration_per_hour: u32,
+    /// SHA-256 of the initial access token (`registration: token`); never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub registration_token_sha256: Option<String>,
     /// Token requests per minute allowed to each AI (`mcp`) client.
     #[serde(default = "default_mcp_rate")]
     pub mcp_tokens_per_minute: u32,
@@ -81,6 +95,15 @@ pub struct SubscriptionSettings {
 
 fn default_mfa() -> String {
     "optional".into()
+}
+fn default_registration_scope() -> String {
+    "mcp".into()
+}
+fn default_registration_max() -> u32 {
+    100
+}
+fn default_registration_rate() -> u32 {
+    20
 }
 fn default_mcp_rate() -> u32 {
     120
@@ -99,6 +122,10 @@ impl Default for SubscriptionSettings {
             registration: default_off(),
             client_id_metadata_documents: false,
             mcp_resources: Vec::new(),
+            registration_scope: default_registration_scope(),
+            registration_max_clients: default_registration_max(),
+            registration_per_hour: default_registration_rate(),
+            registration_token_sha256: None,
             mcp_tokens_per_minute: default_mcp_rate(),
             mcp_max_active_tokens: default_mcp_active(),
             audit_retention_days: None,

@@ -15,6 +15,7 @@ pub mod login;
 pub mod mfa;
 pub mod oauth;
 pub mod random;
+pub mod registration;
 pub mod second_factor;
 pub mod tenants;
 pub mod users;

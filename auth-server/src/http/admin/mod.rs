@@ -138,6 +138,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(clients::post_client)
             .service(clients::list_clients)
             .service(clients::list_ai_clients)
+            .service(clients::list_registered_clients)
+            .service(clients::post_registration_token)
             .service(clients::get_client)
             .service(clients::patch_client)
             .service(clients::delete_client)
