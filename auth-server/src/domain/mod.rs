@@ -2,6 +2,7 @@
 //! subscriptions. Parsing happens once at the edge (`parse`); inside the server an
 //! invalid value cannot exist.
 
+pub mod cimd;
 mod client;
 mod ids;
 mod redirect;

@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod admin;
 pub mod audit;
+pub mod cimd;
 pub mod clients;
 mod error;
 pub mod freshness;

@@ -11,6 +11,7 @@ mod discovery;
 mod introspect_acl;
 mod keys;
 mod mcp;
+mod mcp_cimd;
 mod mcp_registration;
 mod node_rp;
 mod refresh;

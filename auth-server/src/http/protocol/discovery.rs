@@ -45,6 +45,7 @@ pub fn metadata(issuer: &str) -> Value {
 fn tenant_metadata(ctx: &Ctx, sub: &crate::domain::Subscription) -> Value {
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     let mut m = metadata(&issuer);
+    m["client_id_metadata_document_supported"] = sub.settings.client_id_metadata_documents.into();
     if sub.settings.registration != "off" {
         m["registration_endpoint"] = format!("{issuer}/register").into();
     }
