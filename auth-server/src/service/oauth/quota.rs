@@ -57,7 +57,7 @@ pub fn decide(limits: Limits, requests: i64, active: i64, now: i64, bucket: i64)
 }
 
 fn limits(sub: &Subscription, client: &Client) -> Option<Limits> {
-    client.ai_access.then(|| Limits {
+    client.ai_access.then_some(Limits {
         per_minute: sub.settings.mcp_tokens_per_minute,
         max_active: sub.settings.mcp_max_active_tokens,
     })
