@@ -500,6 +500,8 @@ mod tests {
         AUTH_ID_TOKEN_TTL ten => AUTH_ID_TOKEN_TTL: "ten" is not a number
         AUTH_REFRESH_TOKEN_TTL 100 => AUTH_REFRESH_TOKEN_TTL: seconds from 300 to 31536000
         AUTH_REFRESH_GRACE 0 => ok
+        AUTH_CIMD_ALLOW_LOOPBACK true => ok
+        AUTH_CIMD_ALLOW_LOOPBACK yes => AUTH_CIMD_ALLOW_LOOPBACK: "yes" is not a boolean
         AUTH_REFRESH_GRACE 61 => AUTH_REFRESH_GRACE: seconds from 0 to 60
         AUTH_CODE_TTL 601 => AUTH_CODE_TTL: seconds from 10 to 600
         AUTH_SESSION_TTL -1 => AUTH_SESSION_TTL: "-1" is not a number
@@ -614,6 +616,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 19, "a variable is missing from the help table");
+        assert_eq!(listed, 20, "a variable is missing from the help table");
     }
 }

@@ -13,6 +13,7 @@ mod keys;
 mod mcp;
 mod mcp_cimd;
 mod mcp_registration;
+mod mcp_sdk;
 mod node_rp;
 mod refresh;
 mod run_as;
