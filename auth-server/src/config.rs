@@ -41,6 +41,7 @@ AUTH_ACCESS_TOKEN_TTL     300                    access token lifetime in second
 AUTH_ID_TOKEN_TTL         300                    ID token lifetime in seconds (30-86400)
 AUTH_REFRESH_TOKEN_TTL    2592000                refresh token idle lifetime in seconds (300-31536000)
 AUTH_REFRESH_GRACE        10                     seconds a rotated refresh token still works, for racing retries (0-60)
+AUTH_CIMD_ALLOW_LOOPBACK  false                  test mode: accept http client-id metadata documents on 127.0.0.1 (never in production)
 AUTH_CODE_TTL             60                     authorization code lifetime in seconds (10-600)
 AUTH_SESSION_TTL          28800                  browser login session lifetime in seconds (300-2592000)
 AUTH_DB_MAX_CONNECTIONS   16                     database pool size (1-1000)
@@ -81,6 +82,8 @@ pub struct Settings {
     pub refresh_token_ttl: u64,
     /// Seconds a just-rotated refresh token is still accepted (client retry races).
     pub refresh_grace: u64,
+    /// Test mode: client-id metadata documents may live on `http://127.0.0.1`.
+    pub cimd_allow_loopback: bool,
     /// Authorization code lifetime, seconds.
     pub code_ttl: u64,
     /// Browser login session lifetime, seconds.
@@ -121,6 +124,7 @@ impl Default for Settings {
             id_token_ttl: 300,
             refresh_token_ttl: 2_592_000,
             refresh_grace: 10,
+            cimd_allow_loopback: false,
             code_ttl: 60,
             session_ttl: 28_800,
             db_max_connections: 16,
@@ -198,6 +202,7 @@ impl fmt::Debug for Settings {
             .field("id_token_ttl", &self.id_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_grace", &self.refresh_grace)
+            .field("cimd_allow_loopback", &self.cimd_allow_loopback)
             .field("code_ttl", &self.code_ttl)
             .field("session_ttl", &self.session_ttl)
             .field("db_max_connections", &self.db_max_connections)
@@ -268,6 +273,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "id_token_ttl" => s.id_token_ttl = at(var, secs(v, 30, 86_400))?,
             "refresh_token_ttl" => s.refresh_token_ttl = at(var, secs(v, 300, 31_536_000))?,
             "refresh_grace" => s.refresh_grace = at(var, secs(v, 0, 60))?,
+            "cimd_allow_loopback" => s.cimd_allow_loopback = at(var, boolean(v))?,
             "code_ttl" => s.code_ttl = at(var, secs(v, 10, 600))?,
             "session_ttl" => s.session_ttl = at(var, secs(v, 300, 2_592_000))?,
             "db_max_connections" => {
@@ -410,6 +416,14 @@ fn log_filter(s: &str) -> Result<String, String> {
     }
 }
 
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => bad(s, "is not a boolean", "true or false"),
+    }
+}
+
 fn secs(s: &str, min: u64, max: u64) -> Result<u64, String> {
     bounded(s, min, max, "seconds")
 }
@@ -486,6 +500,8 @@ mod tests {
         AUTH_ID_TOKEN_TTL ten => AUTH_ID_TOKEN_TTL: "ten" is not a number
         AUTH_REFRESH_TOKEN_TTL 100 => AUTH_REFRESH_TOKEN_TTL: seconds from 300 to 31536000
         AUTH_REFRESH_GRACE 0 => ok
+        AUTH_CIMD_ALLOW_LOOPBACK true => ok
+        AUTH_CIMD_ALLOW_LOOPBACK yes => AUTH_CIMD_ALLOW_LOOPBACK: "yes" is not a boolean
         AUTH_REFRESH_GRACE 61 => AUTH_REFRESH_GRACE: seconds from 0 to 60
         AUTH_CODE_TTL 601 => AUTH_CODE_TTL: seconds from 10 to 600
         AUTH_SESSION_TTL -1 => AUTH_SESSION_TTL: "-1" is not a number
@@ -600,6 +616,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 19, "a variable is missing from the help table");
+        assert_eq!(listed, 20, "a variable is missing from the help table");
     }
 }

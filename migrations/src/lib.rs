@@ -13,6 +13,7 @@ mod m20261122_000002_create_acl;
 mod m20261122_000003_chain_audit;
 mod m20261122_000004_create_connections;
 mod m20261122_000005_create_mfa;
+mod m20261122_000006_add_client_registration;
 
 /// The ordered list of migrations; the server runs it at start.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_chain_audit::Migration),
             Box::new(m20261122_000004_create_connections::Migration),
             Box::new(m20261122_000005_create_mfa::Migration),
+            Box::new(m20261122_000006_add_client_registration::Migration),
         ]
     }
 }

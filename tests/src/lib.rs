@@ -259,6 +259,8 @@ impl TestApp {
             database_url: Some(storage.database_url.clone()),
             redis_url: storage.redis_url.clone(),
             db_max_connections: 4,
+            // Metadata documents in the tests are served on 127.0.0.1 (test mode).
+            cimd_allow_loopback: true,
             ..Settings::default()
         };
         let clock = ManualClock::new();

@@ -2,10 +2,12 @@
 //! subscriptions. Parsing happens once at the edge (`parse`); inside the server an
 //! invalid value cannot exist.
 
+pub mod cimd;
 mod client;
 pub mod connection;
 mod ids;
 mod redirect;
+pub mod registration;
 mod scope;
 mod user;
 
@@ -68,6 +70,25 @@ pub struct SubscriptionSettings {
     /// Resources (RFC 8707) a token carrying `mcp` may be bound to.
     #[serde(default)]
     pub mcp_resources: Vec<String>,
+    /// Scopes a dynamically registered client may get (space-separated).
+    #[serde(default = "default_registration_scope")]
+    pub registration_scope: String,
+    /// Registered clients allowed at once.
+    #[serde(default = "default_registration_max")]
+    pub registration_max_clients: u32,
+    /// Registrations per hour (per subscription).
+    #[serde(default = "default_registration_rate")]
+    pub registration_per_hour: u32,
+    /// SHA-256 of the initial access token (`registration: token`); never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub registration_token_sha256: Option<String>,
+    /// Token requests per minute allowed to each AI (`mcp`) client.
+    #[serde(default = "default_mcp_rate")]
+    pub mcp_tokens_per_minute: u32,
+    /// Access tokens each AI client may hold at once (issued within one lifetime).
+    #[serde(default = "default_mcp_active")]
+    pub mcp_max_active_tokens: u32,
     /// Audit retention in days, applied by `auth-server audit prune` (never silently);
     /// `None` keeps events forever.
     #[serde(default)]
@@ -76,6 +97,21 @@ pub struct SubscriptionSettings {
 
 fn default_mfa() -> String {
     "optional".into()
+}
+fn default_registration_scope() -> String {
+    "mcp".into()
+}
+fn default_registration_max() -> u32 {
+    100
+}
+fn default_registration_rate() -> u32 {
+    20
+}
+fn default_mcp_rate() -> u32 {
+    120
+}
+fn default_mcp_active() -> u32 {
+    1000
 }
 fn default_off() -> String {
     "off".into()
@@ -88,6 +124,12 @@ impl Default for SubscriptionSettings {
             registration: default_off(),
             client_id_metadata_documents: false,
             mcp_resources: Vec::new(),
+            registration_scope: default_registration_scope(),
+            registration_max_clients: default_registration_max(),
+            registration_per_hour: default_registration_rate(),
+            registration_token_sha256: None,
+            mcp_tokens_per_minute: default_mcp_rate(),
+            mcp_max_active_tokens: default_mcp_active(),
             audit_retention_days: None,
         }
     }

@@ -26,6 +26,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(token::post_token)
         .service(introspect::post_introspect)
         .service(revoke::post_revoke)
+        .service(register::post_register)
+        .service(register::get_registration)
+        .service(register::delete_registration)
         .service(
             web::resource("/t/{slug}/acl/evaluate")
                 .app_data(web::PayloadConfig::new(acl_evaluate::MAX_BODY))

@@ -26,6 +26,17 @@ pub async fn lookup(
     sub: &SubscriptionId,
     client_id: &str,
 ) -> Result<Option<Client>, FlowError> {
+    if crate::domain::cimd::looks_like_url(client_id) {
+        // A metadata-document client: never a stored id; the document has its own cache.
+        let tenant = ctx.store.repos().subscriptions().get(sub).await?;
+        return match super::cimd::resolve(ctx, &tenant, client_id).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                tracing::warn!(reason = %e, "client metadata document refused");
+                Ok(None)
+            }
+        };
+    }
     let generation = super::freshness::current(ctx, sub).await;
     let key = format!("{}:{}", sub.0, client_id);
     if let Some(g) = generation

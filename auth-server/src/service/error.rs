@@ -37,6 +37,14 @@ pub enum FlowError {
     /// The token lacks a needed scope (`insufficient_scope`).
     #[error("insufficient_scope")]
     InsufficientScope,
+    /// A per-client quota is exhausted (`slow_down`, HTTP 429 with `Retry-After`).
+    #[error("slow_down: {reason}")]
+    SlowDown {
+        /// Seconds after which a retry can succeed.
+        retry_after: u64,
+        /// Which limit was hit, for the client's developer.
+        reason: String,
+    },
     /// A dependency (database, Redis) is down: `temporarily_unavailable` / 503.
     #[error("temporarily unavailable")]
     Unavailable,

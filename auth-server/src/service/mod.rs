@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod admin;
 pub mod audit;
+pub mod cimd;
 pub mod clients;
 pub mod connections;
 mod error;
@@ -17,6 +18,7 @@ pub mod login;
 pub mod mfa;
 pub mod oauth;
 pub mod random;
+pub mod registration;
 pub mod second_factor;
 pub mod sso;
 pub mod tenants;

@@ -146,12 +146,12 @@ async fn new_session(
     };
     let cookie = login::create_session_with(ctx, sub, user_id, facts).await?;
     let session = login::session(ctx, sub, &cookie).await?;
-    let client = ctx
-        .store
-        .repos()
-        .clients()
-        .get(&sub.id, &request.client_id)
-        .await?;
+    // Through `lookup` so that metadata-document clients resolve too.
+    let client = super::clients::lookup(ctx, &sub.id, &request.client_id)
+        .await?
+        .ok_or(FlowError::InvalidRequest(
+            "this application is no longer known".into(),
+        ))?;
     let next = authorize::decide(ctx, sub, &client, issuer, request, session, true).await?;
     Ok((cookie, next))
 }
@@ -310,12 +310,12 @@ pub async fn submit(
     if let Some(c) = cookie {
         login::put_session(ctx, sub, c, &session).await?;
     }
-    let client = ctx
-        .store
-        .repos()
-        .clients()
-        .get(&sub.id, &tx.request.client_id)
-        .await?;
+    // Through `lookup` so that metadata-document clients resolve too.
+    let client = super::clients::lookup(ctx, &sub.id, &tx.request.client_id)
+        .await?
+        .ok_or(FlowError::InvalidRequest(
+            "this application is no longer known".into(),
+        ))?;
     let next =
         authorize::decide(ctx, sub, &client, issuer, tx.request, Some(session), true).await?;
     Ok(StepOutcome::Done { cookie: None, next })

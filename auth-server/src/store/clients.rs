@@ -163,4 +163,74 @@ impl<C: ConnectionTrait> Clients<'_, C> {
         }
         q.all(self.c).await?.into_iter().map(to_domain).collect()
     }
+
+    /// Mark a client as dynamically registered with the hash of its registration
+    /// access token (RFC 7592).
+    pub async fn set_registration_token(
+        &self,
+        sub: &SubscriptionId,
+        client_id: &str,
+        hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut am: e::ActiveModel = self.row(sub, client_id).await?.into();
+        am.registration_token_hash = Set(Some(hash.to_owned()));
+        am.update(self.c).await?;
+        Ok(())
+    }
+
+    /// The registration access token hash of a registered client (`None`: created by
+    /// an admin, so not manageable through RFC 7592).
+    pub async fn registration_token(
+        &self,
+        sub: &SubscriptionId,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.row(sub, client_id).await?.registration_token_hash)
+    }
+
+    /// How many dynamically registered clients the subscription has.
+    pub async fn count_registered(&self, sub: &SubscriptionId) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(e::Entity::find()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::RegistrationTokenHash.is_not_null())
+            .count(self.c)
+            .await?)
+    }
+
+    /// Page through the dynamically registered clients, by `client_id`.
+    pub async fn list_registered(
+        &self,
+        sub: &SubscriptionId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Client>, StoreError> {
+        let mut q = e::Entity::find()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::RegistrationTokenHash.is_not_null())
+            .order_by_asc(e::Column::ClientId)
+            .limit(limit);
+        if let Some(a) = after {
+            q = q.filter(e::Column::ClientId.gt(a));
+        }
+        q.all(self.c).await?.into_iter().map(to_domain).collect()
+    }
+
+    /// Page through the clients allowed the `mcp` scope (AI clients), by `client_id`.
+    pub async fn list_ai(
+        &self,
+        sub: &SubscriptionId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Client>, StoreError> {
+        let mut q = e::Entity::find()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::AiAccess.eq(true))
+            .order_by_asc(e::Column::ClientId)
+            .limit(limit);
+        if let Some(a) = after {
+            q = q.filter(e::Column::ClientId.gt(a));
+        }
+        q.all(self.c).await?.into_iter().map(to_domain).collect()
+    }
 }

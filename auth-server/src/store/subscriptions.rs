@@ -46,6 +46,12 @@ impl<C: ConnectionTrait> Subscriptions<'_, C> {
         to_domain(m)
     }
 
+    /// Look a subscription up by id.
+    pub async fn get(&self, id: &SubscriptionId) -> Result<Subscription, StoreError> {
+        let m = e::Entity::find_by_id(id.0.clone()).one(self.c).await?;
+        to_domain(m.ok_or(StoreError::NotFound)?)
+    }
+
     /// Look a subscription up by slug (the tenant of a request).
     pub async fn by_slug(&self, slug: &str) -> Result<Subscription, StoreError> {
         let m = e::Entity::find()

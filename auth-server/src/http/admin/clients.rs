@@ -1,11 +1,13 @@
 //! `/admin/v1/subscriptions/{slug}/clients`: OAuth clients.
 
 use super::dto::{
-    ClientBody, ClientView, CreatedClient, Page, PageQuery, PatchClient, RotatedSecret, page,
+    ClientBody, ClientView, CreatedClient, InitialAccessToken, Page, PageQuery, PatchClient,
+    RotatedSecret, page,
 };
 use super::error::ApiError;
 use super::{Admin, Body};
 use crate::service::clients::{self, NewClient};
+use crate::service::registration;
 use crate::service::{AdminError, Ctx};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 
@@ -57,6 +59,69 @@ pub async fn list_clients(
     Ok(HttpResponse::Ok().json(page(items, limit, |c| c.client_id.clone())))
 }
 
+/// List the AI clients (those allowed the `mcp` scope): the minted per-subscription
+/// client, admin-marked clients and registered or metadata-document clients.
+#[utoipa::path(get, path = "/admin/v1/subscriptions/{slug}/ai-clients", params(PageQuery), responses((status = 200, body = Page<ClientView>)))]
+#[get("/subscriptions/{slug}/ai-clients")]
+pub async fn list_ai_clients(
+    ctx: web::Data<Ctx>,
+    admin: Admin,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let sub = admin.0.tenant(&ctx, &path).await?;
+    let limit = q.limit()?;
+    let list = ctx
+        .store
+        .repos()
+        .clients()
+        .list_ai(&sub.id, q.after.as_deref(), limit + 1)
+        .await
+        .map_err(AdminError::from)?;
+    let items: Vec<ClientView> = list.iter().map(ClientView::from).collect();
+    Ok(HttpResponse::Ok().json(page(items, limit, |c| c.client_id.clone())))
+}
+
+/// List the dynamically registered clients (RFC 7591); delete them like any client.
+#[utoipa::path(get, path = "/admin/v1/subscriptions/{slug}/registered-clients", params(PageQuery), responses((status = 200, body = Page<ClientView>)))]
+#[get("/subscriptions/{slug}/registered-clients")]
+pub async fn list_registered_clients(
+    ctx: web::Data<Ctx>,
+    admin: Admin,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let sub = admin.0.tenant(&ctx, &path).await?;
+    let limit = q.limit()?;
+    let list = ctx
+        .store
+        .repos()
+        .clients()
+        .list_registered(&sub.id, q.after.as_deref(), limit + 1)
+        .await
+        .map_err(AdminError::from)?;
+    let items: Vec<ClientView> = list.iter().map(ClientView::from).collect();
+    Ok(HttpResponse::Ok().json(page(items, limit, |c| c.client_id.clone())))
+}
+
+/// Mint the initial access token for `registration: token` (the previous one stops
+/// working); the token is in this response only.
+#[utoipa::path(post, path = "/admin/v1/subscriptions/{slug}/registration-token", responses((status = 200, body = InitialAccessToken), (status = 404, body = ApiError)))]
+#[post("/subscriptions/{slug}/registration-token")]
+pub async fn post_registration_token(
+    ctx: web::Data<Ctx>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sub = admin.0.tenant(&ctx, &path).await?;
+    let token = registration::rotate_initial_token(&ctx, &sub, &admin.0.actor).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(InitialAccessToken {
+            initial_access_token: token,
+        }))
+}
+
 /// One client.
 #[utoipa::path(get, path = "/admin/v1/subscriptions/{slug}/clients/{client_id}", responses((status = 200, body = ClientView), (status = 404, body = ApiError)))]
 #[get("/subscriptions/{slug}/clients/{client_id}")]
@@ -97,7 +162,8 @@ pub async fn patch_client(
     Ok(HttpResponse::Ok().json(ClientView::from(&updated)))
 }
 
-/// Delete a client.
+/// Delete a client; every token issued to it stops working at once (introspection
+/// and refresh check that the client still exists).
 #[utoipa::path(delete, path = "/admin/v1/subscriptions/{slug}/clients/{client_id}", responses((status = 204), (status = 404, body = ApiError)))]
 #[delete("/subscriptions/{slug}/clients/{client_id}")]
 pub async fn delete_client(

@@ -108,6 +108,16 @@ pub struct PatchSettings {
     pub client_id_metadata_documents: Option<bool>,
     /// Allowed MCP resources.
     pub mcp_resources: Option<Vec<String>>,
+    /// Scopes registered clients may get (space-separated).
+    pub registration_scope: Option<String>,
+    /// Registered clients allowed at once (0–100000).
+    pub registration_max_clients: Option<u32>,
+    /// Registrations per hour (1–100000).
+    pub registration_per_hour: Option<u32>,
+    /// Token requests per minute per AI client (1–100000).
+    pub mcp_tokens_per_minute: Option<u32>,
+    /// Active access tokens per AI client (1–1000000).
+    pub mcp_max_active_tokens: Option<u32>,
     /// Audit retention in days (1–36500); `auth-server audit prune` applies it.
     pub audit_retention_days: Option<u32>,
 }
@@ -152,6 +162,53 @@ impl PatchSettings {
                 }
             }
             s.mcp_resources = list;
+        }
+        if let Some(sc) = self.registration_scope {
+            let parsed = crate::domain::Scope::parse(&sc)
+                .map_err(|e| ValidationError::new("settings.registration_scope", e.to_string()))?;
+            if parsed.contains("admin") {
+                return Err(ValidationError::new(
+                    "settings.registration_scope",
+                    "registered clients can never get admin",
+                ));
+            }
+            s.registration_scope = parsed.to_string();
+        }
+        if let Some(n) = self.registration_max_clients {
+            if n > 100_000 {
+                return Err(ValidationError::new(
+                    "settings.registration_max_clients",
+                    "must be between 0 and 100000",
+                ));
+            }
+            s.registration_max_clients = n;
+        }
+        if let Some(n) = self.registration_per_hour {
+            if !(1..=100_000).contains(&n) {
+                return Err(ValidationError::new(
+                    "settings.registration_per_hour",
+                    "must be between 1 and 100000",
+                ));
+            }
+            s.registration_per_hour = n;
+        }
+        if let Some(n) = self.mcp_tokens_per_minute {
+            if !(1..=100_000).contains(&n) {
+                return Err(ValidationError::new(
+                    "settings.mcp_tokens_per_minute",
+                    "must be between 1 and 100000",
+                ));
+            }
+            s.mcp_tokens_per_minute = n;
+        }
+        if let Some(n) = self.mcp_max_active_tokens {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ValidationError::new(
+                    "settings.mcp_max_active_tokens",
+                    "must be between 1 and 1000000",
+                ));
+            }
+            s.mcp_max_active_tokens = n;
         }
         if let Some(days) = self.audit_retention_days {
             if !(1..=36_500).contains(&days) {
@@ -564,4 +621,11 @@ pub struct PatchUser {
 pub struct PasswordBody {
     /// The new password (1–4096 bytes).
     pub password: String,
+}
+
+/// The initial access token for RFC 7591 registration (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InitialAccessToken {
+    /// Send as `Authorization: Bearer` to `/t/{slug}/register`.
+    pub initial_access_token: String,
 }

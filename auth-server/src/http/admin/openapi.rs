@@ -14,7 +14,7 @@ use utoipa::OpenApi;
     paths(
         subscriptions::post_subscription, subscriptions::list_subscriptions, subscriptions::get_subscription,
         subscriptions::patch_subscription, subscriptions::delete_subscription,
-        clients::post_client, clients::list_clients, clients::get_client, clients::patch_client,
+        clients::post_client, clients::list_clients, clients::list_ai_clients, clients::list_registered_clients, clients::post_registration_token, clients::get_client, clients::patch_client,
         clients::delete_client, clients::rotate_client_secret,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
         connections::post_connection, connections::list_connections, connections::get_connection,
@@ -32,7 +32,7 @@ use utoipa::OpenApi;
         mfa::delete_group_mfa_policy,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
-        dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret,
+        dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
         dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,

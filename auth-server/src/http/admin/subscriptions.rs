@@ -15,7 +15,10 @@ fn view(ctx: &Ctx, s: &Subscription) -> SubscriptionView {
         slug: s.slug.to_string(),
         name: s.name.clone(),
         issuer: ctx.settings.issuer(s.slug.as_str()),
-        settings: s.settings.clone(),
+        settings: crate::domain::SubscriptionSettings {
+            registration_token_sha256: None,
+            ..s.settings.clone()
+        },
         mcp_client: None,
     }
 }

@@ -32,17 +32,26 @@ pub async fn get_consent(
     current_session(&req, &ctx, sub).await?.ok_or_else(|| {
         PageError::bad_request("You are not signed in. Start again from the application.")
     })?;
-    let client = ctx
-        .store
-        .repos()
-        .clients()
-        .get(&sub.id, &tx.request.client_id)
+    let client = crate::service::clients::lookup(&ctx, &sub.id, &tx.request.client_id)
         .await
-        .map_err(|e| PageError::from_flow(e.into()))?;
+        .map_err(PageError::from_flow)?
+        .ok_or_else(|| PageError::bad_request("This application is no longer known."))?;
+    // A metadata-document client names itself: the host that serves the document is
+    // the only thing the user can trust, so it comes first.
+    let host = crate::domain::cimd::looks_like_url(&client.client_id)
+        .then(|| url::Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_owned));
     let markup = layout(
         "Allow access",
         html! {
+            @if let Some(h) = &host {
+                p class="client-host" { "Application from " strong { (h) } }
+            }
             h1 { "Allow " (client.name) "?" }
+            @if host.is_some() {
+                p { "This application is not registered with this server; its name is chosen by " (host.as_deref().unwrap_or_default()) ". Allow it only if you trust that site." }
+            }
             p { (client.name) " asks for:" }
             ul { @for s in tx.request.scope.split(' ').filter(|s| !s.is_empty()) { li { (s) } } }
             form method="post" action={ "/t/" (sub.slug) "/consent" } {

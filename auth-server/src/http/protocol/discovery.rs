@@ -40,28 +40,40 @@ pub fn metadata(issuer: &str) -> Value {
     })
 }
 
-fn respond(ctx: &Ctx, slug: &str) -> HttpResponse {
+/// The metadata of `sub`'s issuer: the fixed part plus what its policy enables
+/// (`registration_endpoint` only when registration is on).
+fn tenant_metadata(ctx: &Ctx, sub: &crate::domain::Subscription) -> Value {
+    let issuer = ctx.settings.issuer(sub.slug.as_str());
+    let mut m = metadata(&issuer);
+    m["client_id_metadata_document_supported"] = sub.settings.client_id_metadata_documents.into();
+    if sub.settings.registration != "off" {
+        m["registration_endpoint"] = format!("{issuer}/register").into();
+    }
+    m
+}
+
+fn respond(ctx: &Ctx, sub: &crate::domain::Subscription) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(metadata(&ctx.settings.issuer(slug)))
+        .json(tenant_metadata(ctx, sub))
 }
 
 /// `GET /t/{slug}/.well-known/openid-configuration`
 #[get("/t/{slug}/.well-known/openid-configuration")]
 pub async fn get_openid_configuration(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, tenant.0.slug.as_str())
+    respond(&ctx, &tenant.0)
 }
 
 /// `GET /t/{slug}/.well-known/oauth-authorization-server`
 #[get("/t/{slug}/.well-known/oauth-authorization-server")]
 pub async fn get_oauth_metadata(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, tenant.0.slug.as_str())
+    respond(&ctx, &tenant.0)
 }
 
 /// `GET /.well-known/oauth-authorization-server/t/{slug}` (RFC 8414 §3.1 path insertion)
 #[get("/.well-known/oauth-authorization-server/t/{slug}")]
 pub async fn get_oauth_metadata_inserted(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, tenant.0.slug.as_str())
+    respond(&ctx, &tenant.0)
 }
 
 /// `GET /.well-known/openid-configuration/t/{slug}` (the same form for OIDC)
@@ -70,5 +82,5 @@ pub async fn get_openid_configuration_inserted(
     ctx: web::Data<Ctx>,
     tenant: Tenant,
 ) -> HttpResponse {
-    respond(&ctx, tenant.0.slug.as_str())
+    respond(&ctx, &tenant.0)
 }

@@ -17,6 +17,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// `WWW-Authenticate` value, if any.
     pub www_authenticate: Option<String>,
+    /// `Retry-After` seconds, if any.
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -40,6 +42,7 @@ impl OAuthError {
             description: Some(sanitize(&description.into())),
             status: StatusCode::BAD_REQUEST,
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl OAuthError {
             description: Some("client authentication failed".into()),
             status: StatusCode::UNAUTHORIZED,
             www_authenticate: Some(format!("Basic realm=\"{realm}\"")),
+            retry_after: None,
         }
     }
 
@@ -77,18 +81,31 @@ impl OAuthError {
                 description: None,
                 status: StatusCode::UNAUTHORIZED,
                 www_authenticate: Some("Bearer error=\"invalid_token\"".into()),
+                retry_after: None,
             },
             FlowError::InsufficientScope => OAuthError {
                 code: "insufficient_scope",
                 description: None,
                 status: StatusCode::FORBIDDEN,
                 www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()),
+                retry_after: None,
+            },
+            FlowError::SlowDown {
+                retry_after,
+                reason,
+            } => OAuthError {
+                code: "slow_down",
+                description: Some(sanitize(&reason)),
+                status: StatusCode::TOO_MANY_REQUESTS,
+                www_authenticate: None,
+                retry_after: Some(retry_after),
             },
             FlowError::Unavailable => OAuthError {
                 code: "temporarily_unavailable",
                 description: Some("a backing service is unavailable; retry shortly".into()),
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 www_authenticate: None,
+                retry_after: None,
             },
             FlowError::Internal(e) => {
                 tracing::error!(error.cause_chain = ?e, "internal error");
@@ -97,6 +114,7 @@ impl OAuthError {
                     description: None,
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     www_authenticate: None,
+                    retry_after: None,
                 }
             }
         }
@@ -120,7 +138,9 @@ impl ResponseError for OAuthError {
         {
             r.insert_header((header::WWW_AUTHENTICATE, v));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after {
+            r.insert_header((header::RETRY_AFTER, secs.to_string()));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.insert_header((header::RETRY_AFTER, "2"));
         }
         r.json(body)

@@ -7,7 +7,7 @@ use super::no_store_json;
 use crate::http::extract::{Params, Tenant, client_auth, form};
 use crate::http::state::Metrics;
 use crate::service::oauth::issue::TokenResponse;
-use crate::service::oauth::{client_credentials, code, refresh, token_exchange};
+use crate::service::oauth::{client_credentials, code, quota, refresh, token_exchange};
 use crate::service::{Ctx, FlowError, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -46,12 +46,14 @@ async fn grant(
     p: &Params,
 ) -> Result<TokenResponse, FlowError> {
     let t = &tenant.0;
-    match grant_type {
+    quota::admit(ctx, t, client).await?;
+    let response = match grant_type {
         "authorization_code" => {
             let req = code::CodeRequest {
                 code: p.get("code"),
                 redirect_uri: p.get("redirect_uri"),
                 code_verifier: p.get("code_verifier"),
+                resources: &p.resources,
             };
             code::exchange(ctx, t, issuer, client, req).await
         }
@@ -63,6 +65,7 @@ async fn grant(
                 client,
                 p.get("refresh_token"),
                 p.get("scope"),
+                &p.resources,
             )
             .await
         }
@@ -81,5 +84,7 @@ async fn grant(
             token_exchange::exchange(ctx, t, issuer, client, req).await
         }
         _ => Err(FlowError::UnsupportedGrantType),
-    }
+    }?;
+    quota::issued(ctx, t, client).await?;
+    Ok(response)
 }

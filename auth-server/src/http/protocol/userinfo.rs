@@ -14,6 +14,7 @@ fn no_token() -> OAuthError {
         description: None,
         status: StatusCode::UNAUTHORIZED,
         www_authenticate: Some("Bearer".into()),
+        retry_after: None,
     }
 }
 

@@ -90,12 +90,18 @@ pub async fn validate_client(
     let client_id = p
         .get("client_id")
         .ok_or_else(|| FlowError::InvalidRequest("client_id is missing".into()))?;
-    let client = match ctx.store.repos().clients().get(&sub.id, client_id).await {
-        Ok(c) if c.enabled => c,
-        Ok(_) | Err(crate::store::StoreError::NotFound) => {
-            return Err(FlowError::InvalidRequest("unknown client".into()));
+    let client = if crate::domain::cimd::looks_like_url(client_id) {
+        crate::service::cimd::resolve(ctx, sub, client_id)
+            .await
+            .map_err(|e| FlowError::InvalidRequest(e.to_string()))?
+    } else {
+        match ctx.store.repos().clients().get(&sub.id, client_id).await {
+            Ok(c) if c.enabled => c,
+            Ok(_) | Err(crate::store::StoreError::NotFound) => {
+                return Err(FlowError::InvalidRequest("unknown client".into()));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     };
     let uri = client
         .spec
@@ -390,8 +396,10 @@ pub async fn decide(
         }
     }
     let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    // Metadata-document clients are anyone on the internet: ask every time.
     let consented = client.spec.skip_consent
-        || (!has("consent")
+        || (!crate::domain::cimd::looks_like_url(&client.client_id)
+            && !has("consent")
             && ctx
                 .store
                 .repos()

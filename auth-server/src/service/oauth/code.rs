@@ -22,6 +22,8 @@ pub struct CodeRequest<'a> {
     pub redirect_uri: Option<&'a str>,
     /// `code_verifier`.
     pub code_verifier: Option<&'a str>,
+    /// RFC 8707 `resource` values of the token request (a subset of the authorized ones).
+    pub resources: &'a [String],
 }
 
 /// Exchange a code for tokens.
@@ -96,7 +98,8 @@ pub async fn exchange(
     let granted =
         Scope::parse(&record.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
     let scope = issue::user_scope(&granted, &user);
-    let audience = resource::audience(tenant, client, &scope, &record.resources)?;
+    let asked = resource::narrow(&record.resources, req.resources)?;
+    let audience = resource::audience(tenant, client, &scope, &asked)?;
     let auth = AuthFacts {
         auth_time: record.auth_time,
         amr: record.amr.clone(),

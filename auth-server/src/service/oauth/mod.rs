@@ -11,6 +11,7 @@ pub mod client_credentials;
 pub mod code;
 pub mod issue;
 pub mod pkce;
+pub mod quota;
 pub mod refresh;
 pub mod resource;
 pub mod revoke;

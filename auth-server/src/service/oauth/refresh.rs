@@ -28,6 +28,7 @@ pub async fn refresh(
     client: &Client,
     token: Option<&str>,
     scope: Option<&str>,
+    asked_resources: &[String],
 ) -> Result<TokenResponse, FlowError> {
     if !client.spec.allows(GrantType::RefreshToken) {
         return Err(FlowError::UnauthorizedClient(
@@ -107,6 +108,8 @@ pub async fn refresh(
         serde_json::from_value(family.claims.get("resources").cloned().unwrap_or_default())
             .unwrap_or_default();
     let scope = issue::user_scope(&asked, &user);
+    // The family keeps the full grant; each refresh may ask for part of it (RFC 8707).
+    let resources = resource::narrow(&resources, asked_resources)?;
     let audience = resource::audience(tenant, client, &scope, &resources)?;
 
     let tx = ctx.store.begin().await?;

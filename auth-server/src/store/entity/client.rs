@@ -25,6 +25,7 @@ pub struct Model {
     pub ai_access: bool,
     pub jwks: Option<String>,
     pub enabled: bool,
+    pub registration_token_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -1,0 +1,207 @@
+// The official MCP TypeScript SDK against auth-server: an SDK MCP server protects a tool
+// with requireBearerAuth (tokens verified through our introspection, `aud` checked with
+// expectedResource); SDK clients reach it (1) with the subscription's minted client via
+// client credentials and (2) through RFC 9728 discovery -> RFC 8414 metadata -> dynamic
+// registration -> code + PKCE + resource through our login and consent pages. Tokens for
+// another resource or another subscription are refused by the MCP server.
+// Prints one JSON line {"ok": true, ...} on success.
+import express from "express";
+import { once } from "node:events";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
+import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+
+const env = (k) => {
+  if (!process.env[k]) throw new Error(`${k} is not set`);
+  return process.env[k];
+};
+const BASE = env("BASE");
+const ISSUER = env("ISSUER");
+const OTHER_ISSUER = env("OTHER_ISSUER");
+const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
+
+// --- the MCP server (resource server) -------------------------------------------------
+const app = express();
+app.use(express.json());
+const http = app.listen(0, "127.0.0.1");
+await once(http, "listening");
+const port = http.address().port;
+const RESOURCE = `http://127.0.0.1:${port}/mcp`;
+const OTHER_RESOURCE = `http://127.0.0.1:${port}/other`;
+const PRM = `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`;
+
+const verifier = {
+  async verifyAccessToken(token) {
+    const r = await fetch(`${ISSUER}/introspect`, {
+      method: "POST",
+      headers: { authorization: basic(env("RS_ID"), env("RS_SECRET")), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token }),
+    });
+    const i = await r.json();
+    if (!i.active) throw new InvalidTokenError("token is not active");
+    const aud = Array.isArray(i.aud) ? i.aud : [i.aud];
+    return {
+      token,
+      clientId: i.client_id,
+      scopes: (i.scope || "").split(" ").filter(Boolean),
+      expiresAt: i.exp,
+      resource: new URL(aud.includes(RESOURCE) ? RESOURCE : aud[0]),
+    };
+  },
+};
+const metadata = { resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp"], bearer_methods_supported: ["header"] };
+app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => res.json(metadata));
+app.get("/.well-known/oauth-protected-resource", (_req, res) => res.json(metadata));
+const auth = requireBearerAuth({ verifier, requiredScopes: ["mcp"], resourceMetadataUrl: PRM, expectedResource: new URL(RESOURCE) });
+app.post("/mcp", auth, async (req, res) => {
+  const mcp = new McpServer({ name: "test-mcp", version: "1.0.0" });
+  mcp.registerTool("whoami", { description: "the caller's client id" }, async (extra) => ({
+    content: [{ type: "text", text: JSON.stringify({ client_id: extra.authInfo?.clientId }) }],
+  }));
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on("close", () => {
+    transport.close();
+    mcp.close();
+  });
+  await mcp.connect(transport);
+  await transport.handleRequest(req, res, req.body);
+});
+app.get("/mcp", (_req, res) => res.status(405).set("allow", "POST").end());
+
+// The subscriptions accept our resources and open registration (admin API).
+for (const slug of [env("SLUG"), env("OTHER_SLUG")]) {
+  const r = await fetch(`${BASE}/admin/v1/subscriptions/${slug}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${env("ADMIN_TOKEN")}`, "content-type": "application/json" },
+    body: JSON.stringify({ settings: { mcp_resources: [RESOURCE, OTHER_RESOURCE], registration: "open" } }),
+  });
+  if (r.status !== 200) throw new Error(`PATCH settings: ${r.status} ${await r.text()}`);
+}
+
+const whoami = async (client) => JSON.parse((await client.callTool({ name: "whoami", arguments: {} })).content[0].text).client_id;
+const result = { ok: false };
+
+// --- 1. the minted per-subscription client, client credentials --------------------------
+{
+  const provider = new ClientCredentialsProvider({ clientId: env("MCP_CLIENT_ID"), clientSecret: env("MCP_CLIENT_SECRET"), scope: "mcp", expectedIssuer: ISSUER });
+  const client = new Client({ name: "cc-agent", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: provider }));
+  result.client_credentials = await whoami(client);
+  await client.close();
+}
+
+// --- 2. discovery -> DCR -> code + PKCE + resource through the login page ----------------
+const cookies = new Map();
+async function go(url, init = {}) {
+  const headers = { ...(init.headers || {}), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
+  const r = await fetch(url, { ...init, headers, redirect: "manual" });
+  for (const c of r.headers.getSetCookie()) {
+    const kv = c.split(";")[0];
+    const i = kv.indexOf("=");
+    cookies.set(kv.slice(0, i), kv.slice(i + 1));
+  }
+  return r;
+}
+const hidden = (html, name) => html.match(new RegExp(`name="${name}"[^>]*value="([^"]*)"`))?.[1] ?? html.match(new RegExp(`value="([^"]*)"[^>]*name="${name}"`))?.[1];
+async function browserLogin(authUrl) {
+  let r = await go(authUrl);
+  let loc = r.headers.get("location");
+  for (let n = 0; n < 4 && loc; n++) {
+    const abs = new URL(loc, BASE);
+    if (abs.origin !== new URL(BASE).origin) return abs.searchParams.get("code");
+    const html = await (await go(abs.href)).text();
+    const tx = hidden(html, "tx");
+    const csrf = hidden(html, "csrf");
+    const form = abs.pathname.endsWith("/login")
+      ? { tx, csrf, username: env("USERNAME"), password: env("PASSWORD"), action: "login" }
+      : { tx, csrf, decision: "allow" };
+    r = await go(`${BASE}${abs.pathname}`, { method: "POST", body: new URLSearchParams(form), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    if (r.status !== 303) throw new Error(`POST ${abs.pathname}: ${r.status} ${await r.text()}`);
+    loc = r.headers.get("location");
+  }
+  throw new Error(`no code after login (last location ${loc})`);
+}
+class BrowserProvider {
+  constructor() {
+    this.info = undefined;
+    this.saved = undefined;
+    this.verifier = undefined;
+    this.authUrl = undefined;
+  }
+  get redirectUrl() {
+    return "http://127.0.0.1:33418/callback";
+  }
+  get clientMetadata() {
+    return { client_name: "sdk-agent", redirect_uris: [this.redirectUrl], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none", scope: "mcp" };
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(info) {
+    this.info = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(t) {
+    this.saved = t;
+  }
+  redirectToAuthorization(url) {
+    this.authUrl = url;
+  }
+  saveCodeVerifier(v) {
+    this.verifier = v;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+{
+  const provider = new BrowserProvider();
+  const first = new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: provider });
+  try {
+    await new Client({ name: "sdk-agent", version: "1.0.0" }).connect(first);
+    throw new Error("expected the first connection to need authorization");
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  if (!provider.info?.client_id) throw new Error("the SDK did not register a client");
+  if (provider.authUrl.searchParams.get("resource") !== RESOURCE) throw new Error(`no resource in ${provider.authUrl}`);
+  const code = await browserLogin(provider.authUrl.href);
+  await first.finishAuth(code);
+  const client = new Client({ name: "sdk-agent", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: provider }));
+  result.registered = await whoami(client);
+  if (result.registered !== provider.info.client_id) throw new Error("the tool saw another client");
+  await client.close();
+}
+
+// --- 3. tokens for another resource or another subscription are refused -----------------
+const tokenFor = async (issuer, id, secret, resource) => {
+  const r = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: { authorization: basic(id, secret), "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", scope: "mcp", resource }),
+  });
+  const t = await r.json();
+  if (!t.access_token) throw new Error(`token: ${JSON.stringify(t)}`);
+  return t.access_token;
+};
+const status = async (token) =>
+  (await fetch(RESOURCE, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  })).status;
+result.other_resource = await status(await tokenFor(ISSUER, env("MCP_CLIENT_ID"), env("MCP_CLIENT_SECRET"), OTHER_RESOURCE));
+result.other_subscription = await status(await tokenFor(OTHER_ISSUER, env("OTHER_MCP_CLIENT_ID"), env("OTHER_MCP_CLIENT_SECRET"), RESOURCE));
+result.no_token = (await fetch(RESOURCE, { method: "POST" })).headers.get("www-authenticate");
+result.ok = result.other_resource === 401 && result.other_subscription === 401 && result.client_credentials === env("MCP_CLIENT_ID");
+http.close();
+console.log(JSON.stringify(result));
+process.exit(0);

@@ -1,0 +1,95 @@
+//! The official MCP TypeScript SDK (npm `@modelcontextprotocol/sdk`) as MCP server and
+//! MCP client against this server: `tests/node/mcp-sdk.mjs`.
+
+use e2e::{Backend, TestApp, on_backends};
+use std::path::Path;
+use std::process::Command;
+
+on_backends!(
+    the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_and_registration
+);
+
+/// Make sure the SDK is installed (`npm ci`), or report why not.
+fn sdk_ready() -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if Command::new("node").arg("--version").output().is_err() {
+        e2e::skip("node");
+        return false;
+    }
+    if !dir.join("node_modules/@modelcontextprotocol/sdk").exists() {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            e2e::skip("npm ci (@modelcontextprotocol/sdk)");
+            return false;
+        }
+    }
+    true
+}
+
+async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_and_registration(
+    backend: Backend,
+) {
+    if !sdk_ready() {
+        return;
+    }
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let acme = app.create_subscription("acme").await;
+    let globex = app.create_subscription("globex").await;
+    app.create_user("acme", "alice", "correct horse battery")
+        .await;
+    let rs = app
+        .create_client("acme", serde_json::json!({"name": "mcp-server", "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic", "introspection": true}))
+        .await;
+    let admin = app.system_token().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("node/mcp-sdk.mjs"))
+        .current_dir(dir)
+        .env("BASE", &app.base)
+        .env("ISSUER", app.issuer("acme"))
+        .env("OTHER_ISSUER", app.issuer("globex"))
+        .env("SLUG", "acme")
+        .env("OTHER_SLUG", "globex")
+        .env("ADMIN_TOKEN", &admin)
+        .env("RS_ID", &rs.id)
+        .env("RS_SECRET", &rs.secret)
+        .env("MCP_CLIENT_ID", s(&acme["mcp_client"]["client_id"]))
+        .env("MCP_CLIENT_SECRET", s(&acme["mcp_client"]["client_secret"]))
+        .env("OTHER_MCP_CLIENT_ID", s(&globex["mcp_client"]["client_id"]))
+        .env(
+            "OTHER_MCP_CLIENT_SECRET",
+            s(&globex["mcp_client"]["client_secret"]),
+        )
+        .env("USERNAME", "alice")
+        .env("PASSWORD", "correct horse battery")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "MCP SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(
+        result["client_credentials"],
+        acme["mcp_client"]["client_id"]
+    );
+    assert!(result["registered"].is_string(), "{result}");
+    assert!(
+        result["no_token"]
+            .as_str()
+            .is_some_and(|w| w.contains("resource_metadata=")),
+        "{result}"
+    );
+}
