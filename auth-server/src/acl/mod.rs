@@ -2,7 +2,8 @@
 //!
 //! This module owns one pure function, [`evaluate`]: given everything the service has
 //! loaded for one (user, workspace, app) as [`AclFacts`] and an optional record as
-//! [`AclQuery`], it answers a [`Decision`]. It does no I/O, reads no clock and is not
+//! [`AclQuery`], it answers a [`Decision`]. For many records of one user, [`prepare`]
+//! does the record-independent layers once and [`Prepared::decide`] the rest. It does no I/O, reads no clock and is not
 //! async (STYLE.md §2); the service does the loading, introspection and
 //! `/acl/evaluate` serialise the answer.
 //!
