@@ -77,6 +77,75 @@ impl AclAsk {
     }
 }
 
+/// An introspection answer. The ACL one is serialized straight from the cached facts
+/// (no intermediate JSON tree: building one per request cost more than the evaluation).
+#[derive(Debug)]
+pub enum Answer {
+    /// The plain RFC 7662 answer (or `{"active": false}`).
+    Plain(Value),
+    /// The RFC 7662 members plus `groups` and `acl`.
+    Acl(AclAnswer),
+}
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Plain(v) => v.serialize(serializer),
+            Answer::Acl(a) => a.serialize(serializer),
+        }
+    }
+}
+
+/// The ACL-extended answer of an active token.
+#[derive(Debug)]
+pub struct AclAnswer {
+    base: Map<String, Value>,
+    workspace: String,
+    standing: Option<Arc<UserWorkspace>>,
+    decision: Option<Decision>,
+}
+
+impl serde::Serialize for AclAnswer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use std::collections::{BTreeMap, BTreeSet};
+        #[derive(serde::Serialize)]
+        struct Acl<'a> {
+            system_admin: bool,
+            workspace: Workspace<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            decision: Option<&'a Decision>,
+        }
+        #[derive(serde::Serialize)]
+        struct Workspace<'a> {
+            slug: &'a str,
+            role: Option<crate::acl::Role>,
+            groups: &'a BTreeSet<String>,
+            apps: &'a BTreeMap<String, Vec<crate::acl::Action>>,
+        }
+        let (none_groups, none_apps) = (BTreeSet::new(), BTreeMap::new());
+        let s = self.standing.as_deref();
+        let groups = s.map_or(&none_groups, |s| &s.base.user_groups);
+        let acl = Acl {
+            system_admin: s.is_some_and(|s| s.base.system_admin),
+            workspace: Workspace {
+                slug: &self.workspace,
+                role: s.and_then(UserWorkspace::role),
+                groups,
+                apps: s.map_or(&none_apps, |s| &s.app_actions),
+            },
+            decision: self.decision.as_ref(),
+        };
+        let mut map = serializer.serialize_map(Some(self.base.len() + 2))?;
+        for (k, v) in &self.base {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("groups", groups)?;
+        map.serialize_entry("acl", &acl)?;
+        map.end()
+    }
+}
+
 /// Introspection (RFC 7662) with the ACL extension when `ask` is given.
 pub async fn introspect(
     ctx: &Ctx,
@@ -85,42 +154,29 @@ pub async fn introspect(
     caller: &Client,
     token: &str,
     ask: Option<AclAsk>,
-) -> Result<Value, FlowError> {
+) -> Result<Answer, FlowError> {
     let Some(ask) = ask else {
-        return introspect::introspect(ctx, tenant, issuer, caller, token).await;
+        return Ok(Answer::Plain(
+            introspect::introspect(ctx, tenant, issuer, caller, token).await?,
+        ));
     };
     let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, token).await? else {
-        return Ok(json!({"active": false}));
+        return Ok(Answer::Plain(json!({"active": false})));
     };
-    let mut out = introspect::answer(&claims);
+    let Value::Object(base) = introspect::answer(&claims) else {
+        return Err(FlowError::Internal(anyhow::anyhow!("answer is an object")));
+    };
     let standing = standing(ctx, tenant, &claims, &ask.workspace).await?;
-    let groups: Vec<&String> = standing
-        .iter()
-        .flat_map(|s| s.base.user_groups.iter())
-        .collect();
-    let apps: Map<String, Value> = standing
-        .iter()
-        .flat_map(|s| s.app_actions.iter())
-        .map(|(slug, actions)| (slug.clone(), json!(actions)))
-        .collect();
-    let mut acl = json!({
-        "system_admin": standing.as_ref().is_some_and(|s| s.base.system_admin),
-        "workspace": {
-            "slug": ask.workspace,
-            "role": standing.as_ref().and_then(|s| s.role()),
-            "groups": groups,
-            "apps": apps,
-        },
-    });
-    if let Some(app) = &ask.app {
-        let d = decide(standing.as_deref(), app, ask.record);
-        acl["decision"] = serde_json::to_value(d).map_err(anyhow::Error::from)?;
-    }
-    if let Value::Object(m) = &mut out {
-        m.insert("groups".into(), json!(groups));
-        m.insert("acl".into(), acl);
-    }
-    Ok(out)
+    let decision = ask
+        .app
+        .as_deref()
+        .map(|app| decide(standing.as_deref(), app, ask.record));
+    Ok(Answer::Acl(AclAnswer {
+        base,
+        workspace: ask.workspace,
+        standing,
+        decision,
+    }))
 }
 
 /// The body of `POST /t/{slug}/acl/evaluate`.
