@@ -177,23 +177,21 @@ pub async fn post_login(
             ));
         }
     };
-    complete(&ctx, sub, tx_id, &first).await
+    complete(&ctx, sub, tx_id, tx, &first).await
 }
 
-/// Finish a verified first factor (password, directory or SSO): the second-factor
+/// Finish a verified first factor (password, directory or SSO) on the live transaction
+/// `tx` (already loaded and checked by the caller): the second-factor
 /// decision, and when no further step is needed a fresh session (no fixation) and the
 /// rest of the authorization; otherwise on to the code step.
 pub async fn complete(
     ctx: &Ctx,
     sub: &crate::domain::Subscription,
     tx_id: &str,
+    tx: login::AuthzTx,
     first: &login::FirstFactor,
 ) -> Result<HttpResponse, PageError> {
     let issuer = ctx.settings.issuer(sub.slug.as_str());
-    let tx = login::load_tx(ctx, sub, tx_id)
-        .await
-        .map_err(PageError::from_flow)?
-        .ok_or_else(PageError::forbidden)?;
     let factor = federation::mfa_first_factor(ctx, sub, first)
         .await
         .map_err(PageError::from_flow)?;
