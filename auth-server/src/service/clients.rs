@@ -8,6 +8,7 @@ use super::{Actor, AdminError, Ctx, FlowError, audit, random};
 use crate::domain::{AuthMethod, Client, ClientSpec, SubscriptionId, ValidationError};
 use crate::store::{StoreError, Tx};
 use crate::tokens::{constant_time_eq, hash_token};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A cached client lookup (also caches "no such client", so unknown ids cannot force a
@@ -16,8 +17,8 @@ use std::time::Duration;
 pub struct Cached {
     /// Generation it was read under (see [`super::freshness`]).
     pub generation: i64,
-    /// The client, if it exists and is enabled.
-    pub client: Option<Client>,
+    /// The client, if it exists and is enabled: shared, so a hit copies nothing.
+    pub client: Option<Arc<Client>>,
 }
 
 /// An enabled client of `sub`, through the per-instance cache.
@@ -25,12 +26,12 @@ pub async fn lookup(
     ctx: &Ctx,
     sub: &SubscriptionId,
     client_id: &str,
-) -> Result<Option<Client>, FlowError> {
+) -> Result<Option<Arc<Client>>, FlowError> {
     if crate::domain::cimd::looks_like_url(client_id) {
         // A metadata-document client: never a stored id; the document has its own cache.
         let tenant = ctx.store.repos().subscriptions().get(sub).await?;
         return match super::cimd::resolve(ctx, &tenant, client_id).await {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => Ok(Some(Arc::new(c))),
             Err(e) => {
                 tracing::warn!(reason = %e, "client metadata document refused");
                 Ok(None)
@@ -46,14 +47,14 @@ pub async fn lookup(
         return Ok(hit.client.clone());
     }
     let client = match ctx.store.repos().clients().get(sub, client_id).await {
-        Ok(c) if c.enabled => Some(c),
+        Ok(c) if c.enabled => Some(Arc::new(c)),
         Ok(_) | Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
     if let Some(g) = generation {
         ctx.clients.insert(
             key,
-            std::sync::Arc::new(Cached {
+            Arc::new(Cached {
                 generation: g,
                 client: client.clone(),
             }),
@@ -318,7 +319,7 @@ pub async fn authenticate(
     sub: &SubscriptionId,
     issuer: &str,
     presented: &Presented,
-) -> Result<Client, FlowError> {
+) -> Result<Arc<Client>, FlowError> {
     let client_id = match presented {
         Presented::Basic { client_id, .. }
         | Presented::Post { client_id, .. }
