@@ -2,14 +2,16 @@
 
 use super::{CacheError, Ephemeral};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-/// A mutex-guarded map with per-entry deadlines. Expired entries are dropped lazily and
-/// by a sweep every 1,024 writes, so memory stays bounded by the live entries.
+/// A lock-guarded map with per-entry deadlines. Expired entries are dropped lazily and
+/// by a sweep every 1,024 writes, so memory stays bounded by the live entries. Reads
+/// share the lock: every introspection reads the state generation, so readers must not
+/// queue behind each other.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
 }
 
 #[derive(Debug, Default)]
@@ -27,7 +29,7 @@ impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> Result<T, CacheError> {
         let mut guard = self
             .inner
-            .lock()
+            .write()
             .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
         Ok(f(&mut guard, Instant::now()))
     }
@@ -71,7 +73,16 @@ impl Ephemeral for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        self.with(|inner, now| inner.live(key, now).map(|(v, _)| v.clone()))
+        let inner = self
+            .inner
+            .read()
+            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
+        let now = Instant::now();
+        Ok(inner
+            .map
+            .get(key)
+            .filter(|(_, deadline)| *deadline > now)
+            .map(|(v, _)| v.clone()))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {

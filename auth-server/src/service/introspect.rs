@@ -7,7 +7,7 @@ use super::{Ctx, FlowError, keys};
 use crate::domain::{Client, Scope, Subscription};
 use crate::store::StoreError;
 use crate::tokens::{hash_token, jwt};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Claims of a valid access token.
@@ -40,7 +40,7 @@ pub async fn validate_access_token(
     // Read the generation before any check, so a revocation committed meanwhile either
     // shows in the checks below or moves the generation past the cached one.
     let generation = super::freshness::current(ctx, &tenant.id).await;
-    let key = format!("{}:{}", tenant.id.0, hash_token(token));
+    let key = cache_key(&tenant.id.0, token);
     if let Some(g) = generation
         && let Some(hit) = ctx.verified.get(&key)
         && hit.generation == g
@@ -63,6 +63,17 @@ pub async fn validate_access_token(
         );
     }
     Ok(Some(claims))
+}
+
+/// The verified-token cache key: SHA-256 over (subscription, token), so the key is
+/// collision-free across tenants, holds no token and costs no allocation.
+fn cache_key(subscription: &str, token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(subscription.as_bytes());
+    h.update([0]);
+    h.update(token.as_bytes());
+    h.finalize().into()
 }
 
 async fn validate_uncached(
@@ -166,21 +177,6 @@ fn caller_may_see(caller: &Client, claims: &Claims) -> bool {
         .any(|a| a == &caller.client_id || own.contains(&a))
 }
 
-/// The RFC 7662 response: `{"active": false}` and nothing else for any token that is
-/// not active or not for this caller.
-pub async fn introspect(
-    ctx: &Ctx,
-    tenant: &Subscription,
-    issuer: &str,
-    caller: &Client,
-    token: &str,
-) -> Result<Value, FlowError> {
-    match active_claims(ctx, tenant, issuer, caller, token).await? {
-        Some(claims) => Ok(answer(&claims)),
-        None => Ok(json!({"active": false})),
-    }
-}
-
 /// The claims of `token` when it is active and `caller` may learn about it.
 pub async fn active_claims(
     ctx: &Ctx,
@@ -194,33 +190,45 @@ pub async fn active_claims(
         .filter(|claims| caller_may_see(caller, claims)))
 }
 
-/// The RFC 7662 members of an active token's answer.
-pub fn answer(claims: &Claims) -> Value {
-    let mut out = Map::new();
-    out.insert("active".into(), true.into());
-    out.insert("token_type".into(), "Bearer".into());
-    for k in [
-        "scope",
-        "client_id",
-        "username",
-        "sub",
-        "aud",
-        "iss",
-        "exp",
-        "iat",
-        "nbf",
-        "jti",
-        "sub_tenant",
-        "act",
-        "auth_time",
-        "amr",
-        "acr",
-    ] {
+/// The claims an introspection answer repeats from the token (RFC 7662 §2.2 plus
+/// `sub_tenant`, `act` and the authentication context).
+const MEMBERS: [&str; 15] = [
+    "scope",
+    "client_id",
+    "username",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "sub_tenant",
+    "act",
+    "auth_time",
+    "amr",
+    "acr",
+];
+
+/// Write the RFC 7662 members of an active token into `map`, straight from its shared
+/// claims (no per-request copy of them: introspection is the hottest path).
+pub fn serialize_members<M: serde::ser::SerializeMap>(
+    map: &mut M,
+    claims: &Claims,
+) -> Result<(), M::Error> {
+    map.serialize_entry("active", &true)?;
+    map.serialize_entry("token_type", "Bearer")?;
+    for k in MEMBERS {
         if let Some(v) = claims.get(k) {
-            out.insert(k.into(), v.clone());
+            map.serialize_entry(k, v)?;
         }
     }
-    Value::Object(out)
+    Ok(())
+}
+
+/// The number of members [`serialize_members`] writes.
+pub fn member_count(claims: &Claims) -> usize {
+    2 + MEMBERS.iter().filter(|k| claims.contains_key(**k)).count()
 }
 
 /// OIDC userinfo for a bearer token: needs `openid` and a user.

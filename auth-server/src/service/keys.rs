@@ -12,7 +12,7 @@ use crate::store::keys::StoredKey;
 use crate::store::{StoreError, Tx};
 use crate::tokens::{Alg, KeyRing, KeyStatus, SigningKey};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// The algorithms every subscription has keys for.
@@ -24,12 +24,12 @@ const RING_TTL: Duration = Duration::from_secs(5);
 /// Per-subscription cache of decrypted key rings.
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    rings: Mutex<HashMap<String, (Arc<KeyRing>, Instant)>>,
+    rings: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
 }
 
 impl KeyCache {
     fn get(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        let rings = self.rings.lock().ok()?;
+        let rings = self.rings.read().ok()?;
         rings
             .get(&sub.0)
             .filter(|(_, at)| at.elapsed() < RING_TTL)
@@ -37,14 +37,14 @@ impl KeyCache {
     }
 
     fn put(&self, sub: &SubscriptionId, ring: Arc<KeyRing>) {
-        if let Ok(mut rings) = self.rings.lock() {
+        if let Ok(mut rings) = self.rings.write() {
             rings.insert(sub.0.clone(), (ring, Instant::now()));
         }
     }
 
     /// Forget a subscription's ring (after a local rotation).
     pub fn invalidate(&self, sub: &SubscriptionId) {
-        if let Ok(mut rings) = self.rings.lock() {
+        if let Ok(mut rings) = self.rings.write() {
             rings.remove(&sub.0);
         }
     }

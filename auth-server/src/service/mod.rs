@@ -58,7 +58,7 @@ pub struct CtxInner {
     /// Subscriptions by slug, refreshed every few seconds.
     pub tenants: tenants::TenantCache,
     /// Verified access tokens by (subscription, token hash), see [`freshness`].
-    pub verified: moka::sync::Cache<String, Arc<introspect::Verified>>,
+    pub verified: moka::sync::Cache<[u8; 32], Arc<introspect::Verified>>,
     /// Clients by (subscription, client id), see [`freshness`].
     pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
     /// Real-time JSON-lines copy of committed audit events (`AUTH_AUDIT_SINK`).

@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// The reserved subscription of the system administrators.
@@ -20,12 +20,12 @@ const TENANT_TTL: Duration = Duration::from_secs(5);
 /// Subscriptions by slug, cached for a few seconds per instance.
 #[derive(Debug, Default)]
 pub struct TenantCache {
-    by_slug: Mutex<HashMap<String, (Arc<Subscription>, Instant)>>,
+    by_slug: RwLock<HashMap<String, (Arc<Subscription>, Instant)>>,
 }
 
 impl TenantCache {
     fn forget(&self, slug: &str) {
-        if let Ok(mut m) = self.by_slug.lock() {
+        if let Ok(mut m) = self.by_slug.write() {
             m.remove(slug);
         }
     }
@@ -33,14 +33,15 @@ impl TenantCache {
 
 /// The subscription behind a URL slug.
 pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreError> {
-    if let Ok(m) = ctx.tenants.by_slug.lock()
+    // Every request resolves its tenant: readers share the lock.
+    if let Ok(m) = ctx.tenants.by_slug.read()
         && let Some((s, at)) = m.get(slug)
         && at.elapsed() < TENANT_TTL
     {
         return Ok(Arc::clone(s));
     }
     let sub = Arc::new(ctx.store.repos().subscriptions().by_slug(slug).await?);
-    if let Ok(mut m) = ctx.tenants.by_slug.lock() {
+    if let Ok(mut m) = ctx.tenants.by_slug.write() {
         m.insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
     }
     Ok(sub)

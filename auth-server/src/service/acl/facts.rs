@@ -22,7 +22,7 @@ use crate::domain::{Subscription, SubscriptionId};
 use crate::service::{Ctx, random, tenants};
 use crate::store::StoreError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Longest time an entry is trusted even when its generation still matches.
@@ -59,36 +59,48 @@ impl UserWorkspace {
     }
 }
 
-type Key = (String, String, String);
-/// An entry, the generation it was loaded under, and when.
-type Entry = (Arc<UserWorkspace>, String, Instant);
+/// SHA-256 over (subscription, user, workspace): fixed size, so a lookup allocates
+/// nothing; the subscription is kept beside it to forget a subscription's entries.
+type Key = [u8; 32];
+/// An entry, the generation it was loaded under, when, and its subscription.
+type Entry = (Arc<UserWorkspace>, String, Instant, SubscriptionId);
+
+fn key(sub: &SubscriptionId, user: &str, workspace: &str) -> Key {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [sub.0.as_str(), user, workspace] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
 
 /// Per-instance cache of [`UserWorkspace`] entries, keyed by (subscription, user,
 /// workspace slug) and tagged with the generation they were loaded under.
 #[derive(Debug, Default)]
 pub struct FactsCache {
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: RwLock<HashMap<Key, Entry>>,
 }
 
 impl FactsCache {
     fn get(&self, key: &Key, generation: &str) -> Option<Arc<UserWorkspace>> {
-        let map = self.entries.lock().ok()?;
-        let (entry, at_generation, at) = map.get(key)?;
+        let map = self.entries.read().ok()?;
+        let (entry, at_generation, at, _) = map.get(key)?;
         (at_generation == generation && at.elapsed() < MAX_AGE).then(|| Arc::clone(entry))
     }
 
-    fn put(&self, key: Key, entry: Arc<UserWorkspace>, generation: String) {
-        if let Ok(mut map) = self.entries.lock() {
+    fn put(&self, key: Key, entry: Arc<UserWorkspace>, generation: String, sub: SubscriptionId) {
+        if let Ok(mut map) = self.entries.write() {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(key, (entry, generation, Instant::now()));
+            map.insert(key, (entry, generation, Instant::now(), sub));
         }
     }
 
     fn forget_subscription(&self, sub: &SubscriptionId) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.retain(|(s, _, _), _| s != &sub.0);
+        if let Ok(mut map) = self.entries.write() {
+            map.retain(|_, (_, _, _, s)| s != sub);
         }
     }
 }
@@ -150,11 +162,7 @@ pub async fn user_workspace(
     workspace: &str,
 ) -> Result<Arc<UserWorkspace>, StoreError> {
     let generation = generation(ctx, &tenant.id).await;
-    let key = (
-        tenant.id.0.clone(),
-        user_id.to_owned(),
-        workspace.to_owned(),
-    );
+    let key = key(&tenant.id, user_id, workspace);
     if let Some(g) = &generation
         && let Some(hit) = ctx.acl.get(&key, g)
     {
@@ -162,7 +170,7 @@ pub async fn user_workspace(
     }
     let loaded = Arc::new(load(ctx, tenant, user_id, workspace).await?);
     if let Some(g) = generation {
-        ctx.acl.put(key, Arc::clone(&loaded), g);
+        ctx.acl.put(key, Arc::clone(&loaded), g, tenant.id.clone());
     }
     Ok(loaded)
 }

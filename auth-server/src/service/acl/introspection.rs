@@ -22,7 +22,7 @@ use crate::acl::{self as acl_eval, Decision, Layer, RecordFacts};
 use crate::domain::{Client, Subscription};
 use crate::service::introspect::{self, Claims};
 use crate::service::{Ctx, FlowError};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Most records one `/acl/evaluate` call may carry.
@@ -81,16 +81,28 @@ impl AclAsk {
 /// (no intermediate JSON tree: building one per request cost more than the evaluation).
 #[derive(Debug)]
 pub enum Answer {
-    /// The plain RFC 7662 answer (or `{"active": false}`).
-    Plain(Value),
+    /// `{"active": false}`: nothing else, whatever the reason.
+    Inactive,
+    /// The plain RFC 7662 answer of an active token.
+    Plain(Arc<Claims>),
     /// The RFC 7662 members plus `groups` and `acl`.
     Acl(AclAnswer),
 }
 
 impl serde::Serialize for Answer {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         match self {
-            Answer::Plain(v) => v.serialize(serializer),
+            Answer::Inactive => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("active", &false)?;
+                map.end()
+            }
+            Answer::Plain(claims) => {
+                let mut map = serializer.serialize_map(Some(introspect::member_count(claims)))?;
+                introspect::serialize_members(&mut map, claims)?;
+                map.end()
+            }
             Answer::Acl(a) => a.serialize(serializer),
         }
     }
@@ -99,7 +111,7 @@ impl serde::Serialize for Answer {
 /// The ACL-extended answer of an active token.
 #[derive(Debug)]
 pub struct AclAnswer {
-    base: Map<String, Value>,
+    claims: Arc<Claims>,
     workspace: String,
     standing: Option<Arc<UserWorkspace>>,
     decision: Option<Decision>,
@@ -136,10 +148,9 @@ impl serde::Serialize for AclAnswer {
             },
             decision: self.decision.as_ref(),
         };
-        let mut map = serializer.serialize_map(Some(self.base.len() + 2))?;
-        for (k, v) in &self.base {
-            map.serialize_entry(k, v)?;
-        }
+        let mut map =
+            serializer.serialize_map(Some(introspect::member_count(&self.claims) + 2))?;
+        introspect::serialize_members(&mut map, &self.claims)?;
         map.serialize_entry("groups", groups)?;
         map.serialize_entry("acl", &acl)?;
         map.end()
@@ -155,16 +166,11 @@ pub async fn introspect(
     token: &str,
     ask: Option<AclAsk>,
 ) -> Result<Answer, FlowError> {
-    let Some(ask) = ask else {
-        return Ok(Answer::Plain(
-            introspect::introspect(ctx, tenant, issuer, caller, token).await?,
-        ));
-    };
     let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, token).await? else {
-        return Ok(Answer::Plain(json!({"active": false})));
+        return Ok(Answer::Inactive);
     };
-    let Value::Object(base) = introspect::answer(&claims) else {
-        return Err(FlowError::Internal(anyhow::anyhow!("answer is an object")));
+    let Some(ask) = ask else {
+        return Ok(Answer::Plain(claims));
     };
     let standing = standing(ctx, tenant, &claims, &ask.workspace).await?;
     let decision = ask
@@ -172,7 +178,7 @@ pub async fn introspect(
         .as_deref()
         .map(|app| decide(standing.as_deref(), app, ask.record));
     Ok(Answer::Acl(AclAnswer {
-        base,
+        claims,
         workspace: ask.workspace,
         standing,
         decision,
