@@ -16,6 +16,7 @@ mod ldap;
 mod mcp;
 mod mcp_cimd;
 mod mcp_conformance;
+mod mcp_metadata;
 mod mcp_registration;
 mod mcp_sdk;
 mod node_rp;
