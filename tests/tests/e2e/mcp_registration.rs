@@ -285,6 +285,18 @@ async fn registration_refuses_bad_metadata_missing_tokens_and_quota_overruns(bac
             with(json!({"token_endpoint_auth_method": "private_key_jwt"})),
             "invalid_client_metadata",
         ),
+        (
+            with(json!({"application_type": "desktop"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"response_types": ["token"]})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"redirect_uris": ["com.example.app:/cb"]})),
+            "invalid_redirect_uri",
+        ),
     ] {
         let (s, b) = register(&app, "acme", None, body.clone()).await;
         assert_eq!(
