@@ -7,15 +7,11 @@
 // https on loopback (CIMD_CERT/CIMD_KEY; the server trusts its CA by AUTH_CIMD_CA_FILE).
 // Tokens for another resource or another subscription are refused by the MCP server.
 // Prints one JSON line {"ok": true, ...} on success.
-import express from "express";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import { browser } from "./browser.mjs";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
-import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { startMcpServer } from "./mcp-resource-server.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
@@ -30,53 +26,11 @@ const ISSUER = env("ISSUER");
 const OTHER_ISSUER = env("OTHER_ISSUER");
 const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
 
-// --- the MCP server (resource server) -------------------------------------------------
-const app = express();
-app.use(express.json());
-const http = app.listen(0, "127.0.0.1");
-await once(http, "listening");
-const port = http.address().port;
-const RESOURCE = `http://127.0.0.1:${port}/mcp`;
-const OTHER_RESOURCE = `http://127.0.0.1:${port}/other`;
-const PRM = `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`;
-
-const verifier = {
-  async verifyAccessToken(token) {
-    const r = await fetch(`${ISSUER}/introspect`, {
-      method: "POST",
-      headers: { authorization: basic(env("RS_ID"), env("RS_SECRET")), "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token }),
-    });
-    const i = await r.json();
-    if (!i.active) throw new InvalidTokenError("token is not active");
-    const aud = Array.isArray(i.aud) ? i.aud : [i.aud];
-    return {
-      token,
-      clientId: i.client_id,
-      scopes: (i.scope || "").split(" ").filter(Boolean),
-      expiresAt: i.exp,
-      resource: new URL(aud.includes(RESOURCE) ? RESOURCE : aud[0]),
-    };
-  },
-};
-const metadata = { resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp"], bearer_methods_supported: ["header"] };
-app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => res.json(metadata));
-app.get("/.well-known/oauth-protected-resource", (_req, res) => res.json(metadata));
-const auth = requireBearerAuth({ verifier, requiredScopes: ["mcp"], resourceMetadataUrl: PRM, expectedResource: new URL(RESOURCE) });
-app.post("/mcp", auth, async (req, res) => {
-  const mcp = new McpServer({ name: "test-mcp", version: "1.0.0" });
-  mcp.registerTool("whoami", { description: "the caller's client id" }, async (extra) => ({
-    content: [{ type: "text", text: JSON.stringify({ client_id: extra.authInfo?.clientId }) }],
-  }));
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-  res.on("close", () => {
-    transport.close();
-    mcp.close();
-  });
-  await mcp.connect(transport);
-  await transport.handleRequest(req, res, req.body);
-});
-app.get("/mcp", (_req, res) => res.status(405).set("allow", "POST").end());
+// --- the MCP server (resource server): the resource-server kit's example ----------------
+const rs = await startMcpServer({ issuer: ISSUER, clientId: env("RS_ID"), clientSecret: env("RS_SECRET") });
+const RESOURCE = rs.url;
+// A second resource of the same subscription, which this MCP server must not accept.
+const OTHER_RESOURCE = `${rs.origin}/other`;
 
 // The subscriptions accept our resources and open registration (admin API).
 for (const slug of [env("SLUG"), env("OTHER_SLUG")]) {
@@ -236,6 +190,6 @@ result.other_resource = await status(await tokenFor(ISSUER, env("MCP_CLIENT_ID")
 result.other_subscription = await status(await tokenFor(OTHER_ISSUER, env("OTHER_MCP_CLIENT_ID"), env("OTHER_MCP_CLIENT_SECRET"), RESOURCE));
 result.no_token = (await fetch(RESOURCE, { method: "POST" })).headers.get("www-authenticate");
 result.ok = result.other_resource === 401 && result.other_subscription === 401 && result.client_credentials === env("MCP_CLIENT_ID");
-http.close();
+rs.close();
 console.log(JSON.stringify(result));
 process.exit(0);
