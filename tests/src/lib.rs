@@ -246,7 +246,10 @@ impl TestApp {
     }
 
     /// A fresh app whose test settings `tweak` adjusts first (e.g. test mode off).
-    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let storage = Storage::new(backend).await?;
         Some(Self::on_with(storage, tweak).await)
     }

@@ -53,7 +53,11 @@ async fn discovery_has_the_mcp_fields_at_every_url_form(backend: Backend) {
     for (url, m) in all_forms(&app).await {
         // RFC 8414 §3.3: the issuer is the URL the document was derived from.
         assert_eq!(m["issuer"], issuer.as_str(), "{url}");
-        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]), "{url}");
+        assert_eq!(
+            m["code_challenge_methods_supported"],
+            json!(["S256"]),
+            "{url}"
+        );
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
         assert_eq!(m["resource_indicators_supported"], true, "{url}");
         assert!(
@@ -254,7 +258,11 @@ async fn every_token_response_is_no_store_and_public_mcp_clients_refresh_concurr
         assert_eq!(claims["aud"], json!(RESOURCE), "{claims}");
     }
     successors.dedup();
-    assert_eq!(successors.len(), 1, "one successor, not a branch per window");
+    assert_eq!(
+        successors.len(),
+        1,
+        "one successor, not a branch per window"
+    );
     assert_ne!(successors[0], rt0, "the refresh token was rotated");
     // The successor works; once used, the original is reuse outside the window.
     let (st, _, t2) = refresh(successors[0].clone()).await;

@@ -127,7 +127,11 @@ async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_r
             None,
         )
         .await;
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     assert_eq!(listed["items"][0]["client_id"], result["registered"]);
     assert!(
         result["no_token"]
