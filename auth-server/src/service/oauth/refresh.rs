@@ -205,7 +205,8 @@ async fn reused(
     successor: Option<&str>,
 ) -> Result<TokenResponse, FlowError> {
     let now = ctx.now();
-    let in_grace = used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
+    let in_grace = ctx.settings.refresh_grace > 0
+        && used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
     let successor_unused = match successor {
         Some(h) => ctx
             .store
