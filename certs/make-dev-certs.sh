@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throw-away CA + server certificate for localhost (development and tests only).
+# usage: make-dev-certs.sh [OUT_DIR]   (default: certs/dev)
 set -euo pipefail
-out="$(dirname "$0")/dev"
+out="${1:-$(dirname "$0")/dev}"
 mkdir -p "$out"
 cd "$out"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \

@@ -42,6 +42,7 @@ AUTH_ID_TOKEN_TTL         300                    ID token lifetime in seconds (3
 AUTH_REFRESH_TOKEN_TTL    2592000                refresh token idle lifetime in seconds (300-31536000)
 AUTH_REFRESH_GRACE        10                     seconds a rotated refresh token still works, for racing retries (0-60)
 AUTH_CIMD_ALLOW_LOOPBACK  false                  test mode: accept http client-id metadata documents on 127.0.0.1 (never in production)
+AUTH_CIMD_CA_FILE         -                      PEM CA certificates trusted, besides the public roots, when fetching client-id metadata documents
 AUTH_CODE_TTL             60                     authorization code lifetime in seconds (10-600)
 AUTH_SESSION_TTL          28800                  browser login session lifetime in seconds (300-2592000)
 AUTH_DB_MAX_CONNECTIONS   16                     database pool size (1-1000)
@@ -84,6 +85,8 @@ pub struct Settings {
     pub refresh_grace: u64,
     /// Test mode: client-id metadata documents may live on `http://127.0.0.1`.
     pub cimd_allow_loopback: bool,
+    /// Extra CA certificates (PEM) for fetching client-id metadata documents.
+    pub cimd_ca_file: Option<PathBuf>,
     /// Authorization code lifetime, seconds.
     pub code_ttl: u64,
     /// Browser login session lifetime, seconds.
@@ -125,6 +128,7 @@ impl Default for Settings {
             refresh_token_ttl: 2_592_000,
             refresh_grace: 10,
             cimd_allow_loopback: false,
+            cimd_ca_file: None,
             code_ttl: 60,
             session_ttl: 28_800,
             db_max_connections: 16,
@@ -203,6 +207,7 @@ impl fmt::Debug for Settings {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_grace", &self.refresh_grace)
             .field("cimd_allow_loopback", &self.cimd_allow_loopback)
+            .field("cimd_ca_file", &self.cimd_ca_file)
             .field("code_ttl", &self.code_ttl)
             .field("session_ttl", &self.session_ttl)
             .field("db_max_connections", &self.db_max_connections)
@@ -274,6 +279,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "refresh_token_ttl" => s.refresh_token_ttl = at(var, secs(v, 300, 31_536_000))?,
             "refresh_grace" => s.refresh_grace = at(var, secs(v, 0, 60))?,
             "cimd_allow_loopback" => s.cimd_allow_loopback = at(var, boolean(v))?,
+            "cimd_ca_file" => s.cimd_ca_file = Some(at(var, readable_file(v))?),
             "code_ttl" => s.code_ttl = at(var, secs(v, 10, 600))?,
             "session_ttl" => s.session_ttl = at(var, secs(v, 300, 2_592_000))?,
             "db_max_connections" => {
@@ -502,6 +508,7 @@ mod tests {
         AUTH_REFRESH_GRACE 0 => ok
         AUTH_CIMD_ALLOW_LOOPBACK true => ok
         AUTH_CIMD_ALLOW_LOOPBACK yes => AUTH_CIMD_ALLOW_LOOPBACK: "yes" is not a boolean
+        AUTH_CIMD_CA_FILE /nonexistent/ca.pem => AUTH_CIMD_CA_FILE: "/nonexistent/ca.pem" cannot be read
         AUTH_REFRESH_GRACE 61 => AUTH_REFRESH_GRACE: seconds from 0 to 60
         AUTH_CODE_TTL 601 => AUTH_CODE_TTL: seconds from 10 to 600
         AUTH_SESSION_TTL -1 => AUTH_SESSION_TTL: "-1" is not a number
@@ -609,6 +616,7 @@ mod tests {
                 _ if var.starts_with("AUTH_TLS_") => {
                     vec![("AUTH_TLS_CERT", &*file), ("AUTH_TLS_KEY", &file)]
                 }
+                _ if var == "AUTH_CIMD_CA_FILE" => vec![(var, &*file)],
                 Some(case) if default_text == "-" => vec![(var, &*case.1)],
                 _ => vec![(var, default_text)],
             };
@@ -616,6 +624,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 20, "a variable is missing from the help table");
+        assert_eq!(listed, 21, "a variable is missing from the help table");
     }
 }

@@ -1,16 +1,17 @@
 // The official MCP TypeScript SDK against auth-server: an SDK MCP server protects a tool
 // with requireBearerAuth (tokens verified through our introspection, `aud` checked with
 // expectedResource); SDK clients reach it (1) with the subscription's minted client via
-// client credentials and (2) through RFC 9728 discovery -> RFC 8414 metadata -> dynamic
-// registration -> code + PKCE + resource through our login and consent pages. Tokens for
-// another resource or another subscription are refused by the MCP server.
+// client credentials, (2) through RFC 9728 discovery -> RFC 8414 metadata -> dynamic
+// registration -> code + PKCE + resource through our login and consent pages, and (3) the
+// same with a Client ID Metadata Document (the SDK's `clientMetadataUrl`) served over
+// https on loopback (CIMD_CERT/CIMD_KEY; the server trusts its CA by AUTH_CIMD_CA_FILE).
+// Tokens for another resource or another subscription are refused by the MCP server.
 // Prints one JSON line {"ok": true, ...} on success.
-import express from "express";
 import { once } from "node:events";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
-import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { browser } from "./browser.mjs";
+import { startMcpServer } from "./mcp-resource-server.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
@@ -25,60 +26,18 @@ const ISSUER = env("ISSUER");
 const OTHER_ISSUER = env("OTHER_ISSUER");
 const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
 
-// --- the MCP server (resource server) -------------------------------------------------
-const app = express();
-app.use(express.json());
-const http = app.listen(0, "127.0.0.1");
-await once(http, "listening");
-const port = http.address().port;
-const RESOURCE = `http://127.0.0.1:${port}/mcp`;
-const OTHER_RESOURCE = `http://127.0.0.1:${port}/other`;
-const PRM = `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`;
-
-const verifier = {
-  async verifyAccessToken(token) {
-    const r = await fetch(`${ISSUER}/introspect`, {
-      method: "POST",
-      headers: { authorization: basic(env("RS_ID"), env("RS_SECRET")), "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token }),
-    });
-    const i = await r.json();
-    if (!i.active) throw new InvalidTokenError("token is not active");
-    const aud = Array.isArray(i.aud) ? i.aud : [i.aud];
-    return {
-      token,
-      clientId: i.client_id,
-      scopes: (i.scope || "").split(" ").filter(Boolean),
-      expiresAt: i.exp,
-      resource: new URL(aud.includes(RESOURCE) ? RESOURCE : aud[0]),
-    };
-  },
-};
-const metadata = { resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp"], bearer_methods_supported: ["header"] };
-app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => res.json(metadata));
-app.get("/.well-known/oauth-protected-resource", (_req, res) => res.json(metadata));
-const auth = requireBearerAuth({ verifier, requiredScopes: ["mcp"], resourceMetadataUrl: PRM, expectedResource: new URL(RESOURCE) });
-app.post("/mcp", auth, async (req, res) => {
-  const mcp = new McpServer({ name: "test-mcp", version: "1.0.0" });
-  mcp.registerTool("whoami", { description: "the caller's client id" }, async (extra) => ({
-    content: [{ type: "text", text: JSON.stringify({ client_id: extra.authInfo?.clientId }) }],
-  }));
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-  res.on("close", () => {
-    transport.close();
-    mcp.close();
-  });
-  await mcp.connect(transport);
-  await transport.handleRequest(req, res, req.body);
-});
-app.get("/mcp", (_req, res) => res.status(405).set("allow", "POST").end());
+// --- the MCP server (resource server): the resource-server kit's example ----------------
+const rs = await startMcpServer({ issuer: ISSUER, clientId: env("RS_ID"), clientSecret: env("RS_SECRET") });
+const RESOURCE = rs.url;
+// A second resource of the same subscription, which this MCP server must not accept.
+const OTHER_RESOURCE = `${rs.origin}/other`;
 
 // The subscriptions accept our resources and open registration (admin API).
 for (const slug of [env("SLUG"), env("OTHER_SLUG")]) {
   const r = await fetch(`${BASE}/admin/v1/subscriptions/${slug}`, {
     method: "PATCH",
     headers: { authorization: `Bearer ${env("ADMIN_TOKEN")}`, "content-type": "application/json" },
-    body: JSON.stringify({ settings: { mcp_resources: [RESOURCE, OTHER_RESOURCE], registration: "open" } }),
+    body: JSON.stringify({ settings: { mcp_resources: [RESOURCE, OTHER_RESOURCE], registration: "open", client_id_metadata_documents: true } }),
   });
   if (r.status !== 200) throw new Error(`PATCH settings: ${r.status} ${await r.text()}`);
 }
@@ -96,35 +55,12 @@ const result = { ok: false };
 }
 
 // --- 2. discovery -> DCR -> code + PKCE + resource through the login page ----------------
-const cookies = new Map();
-async function go(url, init = {}) {
-  const headers = { ...(init.headers || {}), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
-  const r = await fetch(url, { ...init, headers, redirect: "manual" });
-  for (const c of r.headers.getSetCookie()) {
-    const kv = c.split(";")[0];
-    const i = kv.indexOf("=");
-    cookies.set(kv.slice(0, i), kv.slice(i + 1));
-  }
-  return r;
-}
-const hidden = (html, name) => html.match(new RegExp(`name="${name}"[^>]*value="([^"]*)"`))?.[1] ?? html.match(new RegExp(`value="([^"]*)"[^>]*name="${name}"`))?.[1];
-async function browserLogin(authUrl) {
-  let r = await go(authUrl);
-  let loc = r.headers.get("location");
-  for (let n = 0; n < 4 && loc; n++) {
-    const abs = new URL(loc, BASE);
-    if (abs.origin !== new URL(BASE).origin) return abs.searchParams.get("code");
-    const html = await (await go(abs.href)).text();
-    const tx = hidden(html, "tx");
-    const csrf = hidden(html, "csrf");
-    const form = abs.pathname.endsWith("/login")
-      ? { tx, csrf, username: env("USERNAME"), password: env("PASSWORD"), action: "login" }
-      : { tx, csrf, decision: "allow" };
-    r = await go(`${BASE}${abs.pathname}`, { method: "POST", body: new URLSearchParams(form), headers: { "content-type": "application/x-www-form-urlencoded" } });
-    if (r.status !== 303) throw new Error(`POST ${abs.pathname}: ${r.status} ${await r.text()}`);
-    loc = r.headers.get("location");
-  }
-  throw new Error(`no code after login (last location ${loc})`);
+const b = browser(BASE, env("USERNAME"), env("PASSWORD"));
+async function browserLogin(authUrl, pages) {
+  const back = await b.authorize(authUrl, pages);
+  const code = back.searchParams.get("code");
+  if (!code) throw new Error(`no code: ${back}`);
+  return code;
 }
 class BrowserProvider {
   constructor() {
@@ -181,7 +117,59 @@ class BrowserProvider {
   await client.close();
 }
 
-// --- 3. tokens for another resource or another subscription are refused -----------------
+// --- 3. a Client ID Metadata Document client (SEP-991 / CIMD) ----------------------------
+{
+  // The document is served over https on loopback: the SDK accepts only https URLs.
+  const docServer = createHttpsServer({ cert: readFileSync(env("CIMD_CERT")), key: readFileSync(env("CIMD_KEY")) }, (req, res) => {
+    if (req.url !== "/agent.json") return res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        client_id: docUrl,
+        client_name: "CIMD agent",
+        redirect_uris: ["http://127.0.0.1:33418/callback"],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      }),
+    );
+  });
+  docServer.listen(0, "127.0.0.1");
+  await once(docServer, "listening");
+  const docUrl = `https://127.0.0.1:${docServer.address().port}/agent.json`;
+  class CimdProvider extends BrowserProvider {
+    get clientMetadataUrl() {
+      return docUrl;
+    }
+    saveClientInformation(info) {
+      // Registration would call this with a server-minted client_id and a registration
+      // access token; with CIMD the SDK stores the document URL as the client_id.
+      if (info.client_id !== docUrl || info.registration_access_token) throw new Error(`the SDK registered instead: ${JSON.stringify(info)}`);
+      this.info = info;
+    }
+  }
+  const provider = new CimdProvider();
+  const first = new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: provider });
+  try {
+    await new Client({ name: "cimd-agent", version: "1.0.0" }).connect(first);
+    throw new Error("expected the first connection to need authorization");
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  if (provider.authUrl.searchParams.get("client_id") !== docUrl) throw new Error(`client_id in ${provider.authUrl}`);
+  if (provider.authUrl.searchParams.get("resource") !== RESOURCE) throw new Error(`no resource in ${provider.authUrl}`);
+  const pages = [];
+  const code = await browserLogin(provider.authUrl.href, pages);
+  result.cimd_consent_host = pages.some((html) => html.includes("Application from <strong>127.0.0.1</strong>"));
+  await first.finishAuth(code);
+  const client = new Client({ name: "cimd-agent", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: provider }));
+  result.cimd = await whoami(client);
+  if (result.cimd !== docUrl) throw new Error(`the tool saw ${result.cimd}, not the document URL`);
+  await client.close();
+  docServer.close();
+}
+
+// --- 4. tokens for another resource or another subscription are refused -----------------
 const tokenFor = async (issuer, id, secret, resource) => {
   const r = await fetch(`${issuer}/token`, {
     method: "POST",
@@ -202,6 +190,6 @@ result.other_resource = await status(await tokenFor(ISSUER, env("MCP_CLIENT_ID")
 result.other_subscription = await status(await tokenFor(OTHER_ISSUER, env("OTHER_MCP_CLIENT_ID"), env("OTHER_MCP_CLIENT_SECRET"), RESOURCE));
 result.no_token = (await fetch(RESOURCE, { method: "POST" })).headers.get("www-authenticate");
 result.ok = result.other_resource === 401 && result.other_subscription === 401 && result.client_credentials === env("MCP_CLIENT_ID");
-http.close();
+rs.close();
 console.log(JSON.stringify(result));
 process.exit(0);

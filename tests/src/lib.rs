@@ -245,11 +245,25 @@ impl TestApp {
         Some(Self::on(storage).await)
     }
 
+    /// A fresh app whose test settings `tweak` adjusts first (e.g. test mode off).
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let storage = Storage::new(backend).await?;
+        Some(Self::on_with(storage, tweak).await)
+    }
+
     /// Another instance on the same storage (restart or scale-out).
-    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
     pub async fn on(storage: Arc<Storage>) -> TestApp {
+        Self::on_with(storage, |_| {}).await
+    }
+
+    /// [`TestApp::on`] with the settings adjusted by `tweak`.
+    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
+    pub async fn on_with(storage: Arc<Storage>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let known = storage.public_url.get().cloned();
-        let settings = Settings {
+        let mut settings = Settings {
             public_url: match &known {
                 Some(u) => url::Url::parse(u).unwrap(),
                 None => Settings::default().public_url,
@@ -263,6 +277,7 @@ impl TestApp {
             cimd_allow_loopback: true,
             ..Settings::default()
         };
+        tweak(&mut settings);
         let clock = ManualClock::new();
         if std::env::var_os("TEST_LOG").is_some() {
             auth_server::telemetry::init("info", false);

@@ -44,6 +44,64 @@ pub enum RegistrationError {
     InvalidMetadata(String),
 }
 
+/// An RFC 7592 §2.2 update: the client's complete metadata (anything omitted takes its
+/// default, as at registration) plus its `client_id`, and optionally its current
+/// `client_secret`. The read-only members of the information response
+/// (`registration_access_token`, `registration_client_uri`, `client_id_issued_at`,
+/// `client_secret_expires_at`) are ignored, so a client may send back what it read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UpdateRequest {
+    /// Must equal the client being updated.
+    pub client_id: Option<String>,
+    /// When present, must equal the current secret: a client cannot choose its secret.
+    pub client_secret: Option<String>,
+    /// The replacement metadata.
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
+}
+
+/// Validate an RFC 7592 update of `client_id`, whose registration is `current`, under
+/// the same policy as a registration; returns the new name and registration. The
+/// authentication method cannot change: that would need a secret to appear or vanish,
+/// and the secret stays as issued (register a new client instead).
+pub fn validate_update(
+    req: &UpdateRequest,
+    client_id: &str,
+    current: &ClientSpec,
+    policy_scope: &Scope,
+) -> Result<(String, ClientSpec), RegistrationError> {
+    match req.client_id.as_deref() {
+        Some(id) if id == client_id => {}
+        Some(_) => {
+            return Err(RegistrationError::InvalidMetadata(
+                "client_id does not match the client being updated".into(),
+            ));
+        }
+        None => {
+            return Err(RegistrationError::InvalidMetadata(
+                "client_id is required in an update (RFC 7592 §2.2)".into(),
+            ));
+        }
+    }
+    let (name, spec) = validate(&req.metadata, policy_scope)?;
+    if spec.auth_method != current.auth_method {
+        return Err(RegistrationError::InvalidMetadata(format!(
+            "token_endpoint_auth_method cannot change from {} (register a new client instead)",
+            method_name(current.auth_method)
+        )));
+    }
+    Ok((name, spec))
+}
+
+fn method_name(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::ClientSecretBasic => "client_secret_basic",
+        AuthMethod::ClientSecretPost => "client_secret_post",
+        AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        AuthMethod::None => "none",
+    }
+}
+
 const LOOPBACK: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 /// A redirect URI a registered client may use: exact, `https`, or `http` on loopback.
@@ -216,6 +274,43 @@ mod tests {
         }
         assert!(matches!(
             validate(&meta(&[]), &mcp()),
+            Err(RegistrationError::InvalidRedirectUri(_))
+        ));
+    }
+
+    fn update(client_id: Option<&str>, method: &str) -> UpdateRequest {
+        UpdateRequest {
+            client_id: client_id.map(str::to_owned),
+            client_secret: None,
+            metadata: ClientMetadata {
+                token_endpoint_auth_method: Some(method.into()),
+                ..meta(&["https://app.example/new"])
+            },
+        }
+    }
+
+    #[test]
+    fn an_update_replaces_the_metadata_under_the_registration_policy() {
+        let (_, current) = validate(&meta(&["https://app.example/cb"]), &mcp()).unwrap();
+        let (name, spec) =
+            validate_update(&update(Some("c1"), "none"), "c1", &current, &mcp()).unwrap();
+        assert_eq!(name, "registered client");
+        assert_eq!(spec.redirect_uris[0].as_str(), "https://app.example/new");
+        for (req, why) in [
+            (update(None, "none"), "required"),
+            (update(Some("c2"), "none"), "does not match"),
+            (update(Some("c1"), "client_secret_basic"), "cannot change"),
+        ] {
+            let e = validate_update(&req, "c1", &current, &mcp()).unwrap_err();
+            assert!(
+                matches!(&e, RegistrationError::InvalidMetadata(m) if m.contains(why)),
+                "{e}"
+            );
+        }
+        let mut bad = update(Some("c1"), "none");
+        bad.metadata.redirect_uris = vec!["http://app.example/cb".into()];
+        assert!(matches!(
+            validate_update(&bad, "c1", &current, &mcp()),
             Err(RegistrationError::InvalidRedirectUri(_))
         ));
     }

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(revoke::post_revoke)
         .service(register::post_register)
         .service(register::get_registration)
+        .service(register::put_registration)
         .service(register::delete_registration)
         .service(
             web::resource("/t/{slug}/acl/evaluate")

@@ -30,7 +30,8 @@ pub async fn resolve(ctx: &Ctx, sub: &Subscription, client_id: &str) -> Result<C
     let body = match cached {
         Some(b) => b,
         None => {
-            let (body, ttl) = fetch(&url, ctx.settings.cimd_allow_loopback).await?;
+            let roots = extra_roots(ctx.settings.cimd_ca_file.as_deref())?;
+            let (body, ttl) = fetch(&url, ctx.settings.cimd_allow_loopback, roots).await?;
             // Validate before caching so a bad document is fetched again next time.
             parse_document(client_id, &body, &policy)?;
             if let Err(e) = ctx.cache.put(&key, &body, Duration::from_secs(ttl)).await {
@@ -50,13 +51,37 @@ pub async fn resolve(ctx: &Ctx, sub: &Subscription, client_id: &str) -> Result<C
     })
 }
 
-async fn fetch(url: &url::Url, allow_loopback: bool) -> Result<(Vec<u8>, u64), CimdError> {
-    tokio::time::timeout(TIMEOUT, fetch_inner(url, allow_loopback))
+/// The CA certificates of `AUTH_CIMD_CA_FILE`, trusted besides the public roots. Read at
+/// each fetch: fetches are rare (documents are cached) and a rotated file then applies.
+fn extra_roots(file: Option<&std::path::Path>) -> Result<Vec<reqwest::Certificate>, CimdError> {
+    let Some(file) = file else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(file).map_err(|e| {
+        tracing::error!(error = %e, file = %file.display(), "AUTH_CIMD_CA_FILE cannot be read");
+        CimdError("the server's metadata document CA file cannot be read".into())
+    })?;
+    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        tracing::error!(error = %e, file = %file.display(), "AUTH_CIMD_CA_FILE is not PEM");
+        CimdError("the server's metadata document CA file is not valid PEM".into())
+    })
+}
+
+async fn fetch(
+    url: &url::Url,
+    allow_loopback: bool,
+    roots: Vec<reqwest::Certificate>,
+) -> Result<(Vec<u8>, u64), CimdError> {
+    tokio::time::timeout(TIMEOUT, fetch_inner(url, allow_loopback, roots))
         .await
         .map_err(|_| CimdError("fetching the document took longer than 5 seconds".into()))?
 }
 
-async fn fetch_inner(url: &url::Url, allow_loopback: bool) -> Result<(Vec<u8>, u64), CimdError> {
+async fn fetch_inner(
+    url: &url::Url,
+    allow_loopback: bool,
+    roots: Vec<reqwest::Certificate>,
+) -> Result<(Vec<u8>, u64), CimdError> {
     let host = url
         .host_str()
         .ok_or_else(|| CimdError("the client_id URL has no host".into()))?
@@ -74,7 +99,11 @@ async fn fetch_inner(url: &url::Url, allow_loopback: bool) -> Result<(Vec<u8>, u
     for a in &addrs {
         address_allowed(a.ip(), allow_loopback)?;
     }
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for root in roots {
+        builder = builder.add_root_certificate(root);
+    }
+    let client = builder
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .resolve(&host, first)

@@ -7,7 +7,7 @@
 
 use super::clients::{self, NewClient};
 use super::{Actor, AdminError, Ctx, audit, random};
-use crate::domain::registration::{self, ClientMetadata, RegistrationError};
+use crate::domain::registration::{self, ClientMetadata, RegistrationError, UpdateRequest};
 use crate::domain::{Client, Scope, Subscription};
 use crate::store::StoreError;
 use crate::tokens::{constant_time_eq, hash_token};
@@ -183,6 +183,47 @@ pub async fn delete(
     authorized(ctx, sub, client_id, bearer).await?;
     clients::delete(ctx, &sub.id, client_id, actor).await?;
     Ok(())
+}
+
+/// Replace a registered client's metadata with its registration access token
+/// (RFC 7592 §2.2), under the same policy as [`register`]. The secret and the
+/// registration access token stay as issued; a `client_secret` in the request must be
+/// the current one. Audited as `client.updated` with the changes.
+pub async fn update(
+    ctx: &Ctx,
+    sub: &Subscription,
+    client_id: &str,
+    bearer: Option<&str>,
+    req: &UpdateRequest,
+    actor: &Actor,
+) -> Result<Client, RegisterError> {
+    let current = authorized(ctx, sub, client_id, bearer).await?;
+    let policy_scope = Scope::parse(&sub.settings.registration_scope)
+        .map_err(|e| RegistrationError::InvalidMetadata(e.to_string()))?;
+    let (name, spec) = registration::validate_update(req, client_id, &current.spec, &policy_scope)?;
+    if let Some(presented) = &req.client_secret {
+        let stored = current.secret_hash.as_deref().unwrap_or("");
+        if stored.is_empty()
+            || !constant_time_eq(hash_token(presented).as_bytes(), stored.as_bytes())
+        {
+            return Err(RegistrationError::InvalidMetadata(
+                "client_secret is not the client's current secret (it cannot be chosen)".into(),
+            )
+            .into());
+        }
+    }
+    let updated = Client {
+        name,
+        ai_access: spec.scope.contains("mcp"),
+        spec,
+        ..current
+    };
+    clients::update(ctx, &sub.id, updated, actor)
+        .await
+        .map_err(|e| match e {
+            AdminError::Validation(v) => RegistrationError::InvalidMetadata(v.to_string()).into(),
+            other => RegisterError::Admin(other),
+        })
 }
 
 /// Mint a new initial access token for `registration: token` (the old one stops

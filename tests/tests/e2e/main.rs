@@ -15,6 +15,8 @@ mod keys;
 mod ldap;
 mod mcp;
 mod mcp_cimd;
+mod mcp_conformance;
+mod mcp_metadata;
 mod mcp_registration;
 mod mcp_sdk;
 mod node_rp;

@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 on_backends!(
     a_metadata_document_client_signs_in_with_consent_showing_its_host,
     bad_metadata_documents_are_refused_with_a_clear_reason,
+    outside_test_mode_loopback_documents_are_refused_even_by_name,
+    documents_are_cached_with_a_floor,
 );
 
 const RESOURCE: &str = "https://mcp.acme.example/mcp";
@@ -219,5 +221,101 @@ async fn bad_metadata_documents_are_refused_with_a_clear_reason(backend: Backend
             html.contains(reason),
             "{client_id}: expected {reason:?} in {html}"
         );
+    }
+}
+
+/// `GET /authorize` with a metadata-document client; the status and page.
+async fn authorize_page(app: &TestApp, client_id: &str) -> (StatusCode, String) {
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url("acme", client_id, &challenge, &[("scope", "mcp")]);
+    let resp = app.new_browser().get(url).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+async fn outside_test_mode_loopback_documents_are_refused_even_by_name(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.cimd_allow_loopback = false).await else {
+        return;
+    };
+    let docs = document_server().await;
+    let port = docs.rsplit(':').next().unwrap().to_owned();
+    app.create_subscription("acme").await;
+    enable(&app, true).await;
+    for (client_id, reason) in [
+        (
+            format!("{docs}/good.json"),
+            "loopback client_id URLs are accepted only in test mode",
+        ),
+        (
+            format!("https://127.0.0.1:{port}/good.json"),
+            "127.0.0.1 is a loopback address",
+        ),
+        // A name is resolved first, and every address it resolves to is checked.
+        (
+            format!("https://localhost:{port}/good.json"),
+            "is a loopback address",
+        ),
+        (
+            format!("https://[::1]:{port}/good.json"),
+            "::1 is a loopback address",
+        ),
+        (
+            "https://192.168.1.10/client.json".to_owned(),
+            "private, link-local or reserved",
+        ),
+        (
+            "https://[fd00::1]/client.json".to_owned(),
+            "private, link-local or reserved",
+        ),
+    ] {
+        let (s, html) = authorize_page(&app, &client_id).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{client_id}");
+        assert!(
+            html.contains(reason),
+            "{client_id}: expected {reason:?} in {html}"
+        );
+    }
+}
+
+/// One document at `/doc.json` with `cache_control`, counting its fetches.
+async fn counting_server(
+    cache_control: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/doc.json", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (u, h) = (url.clone(), hits.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            h.fetch_add(1, Ordering::SeqCst);
+            let body = json!({"client_id": u, "client_name": "Cached", "redirect_uris": ["https://c1.example/cb"], "token_endpoint_auth_method": "none"}).to_string();
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: {cache_control}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    });
+    (url, hits)
+}
+
+async fn documents_are_cached_with_a_floor(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    enable(&app, true).await;
+    // max-age is honoured, and "no-store" / max-age=0 still get the 60 s floor, so a
+    // hostile host cannot make the server fetch on every request.
+    for cc in ["max-age=600", "no-store"] {
+        let (url, hits) = counting_server(cc).await;
+        for _ in 0..3 {
+            let (s, html) = authorize_page(&app, &url).await;
+            assert_eq!(s, StatusCode::FOUND, "{cc}: {html}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "{cc}: fetched once");
     }
 }

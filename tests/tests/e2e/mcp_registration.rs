@@ -10,6 +10,7 @@ on_backends!(
     registration_is_off_by_default_and_announced_only_when_enabled,
     a_registered_public_client_gets_an_audience_bound_mcp_token_and_manages_itself,
     registration_refuses_bad_metadata_missing_tokens_and_quota_overruns,
+    rfc7592_update_replaces_the_metadata_under_the_registration_policy,
 );
 
 const RESOURCE: &str = "https://mcp.acme.example/mcp";
@@ -175,7 +176,15 @@ async fn a_registered_public_client_gets_an_audience_bound_mcp_token_and_manages
     assert_eq!(resp.status(), StatusCode::OK);
     let read: Value = resp.json().await.unwrap();
     assert_eq!(read["client_id"], client_id.as_str());
-    assert!(read.get("registration_access_token").is_none());
+    assert_eq!(
+        read["registration_access_token"], rat,
+        "RFC 7592 §3: the information response carries the (unchanged) token"
+    );
+    assert!(read.get("client_secret").is_none());
+    assert_eq!(
+        resp_cache_control(&app, &uri, &rat).await.as_deref(),
+        Some("no-store")
+    );
     for wrong in [Some("nope"), None] {
         let mut r = app.http.get(&uri);
         if let Some(w) = wrong {
@@ -276,6 +285,18 @@ async fn registration_refuses_bad_metadata_missing_tokens_and_quota_overruns(bac
             with(json!({"token_endpoint_auth_method": "private_key_jwt"})),
             "invalid_client_metadata",
         ),
+        (
+            with(json!({"application_type": "desktop"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"response_types": ["token"]})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"redirect_uris": ["com.example.app:/cb"]})),
+            "invalid_redirect_uri",
+        ),
     ] {
         let (s, b) = register(&app, "acme", None, body.clone()).await;
         assert_eq!(
@@ -364,4 +385,210 @@ async fn registration_refuses_bad_metadata_missing_tokens_and_quota_overruns(bac
         sub["settings"].get("registration_token_sha256").is_none(),
         "{sub}"
     );
+}
+
+async fn resp_cache_control(app: &TestApp, uri: &str, rat: &str) -> Option<String> {
+    let resp = app.http.get(uri).bearer_auth(rat).send().await.unwrap();
+    resp.headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+async fn put(app: &TestApp, uri: &str, bearer: Option<&str>, body: &Value) -> (StatusCode, Value) {
+    let mut req = app.http.put(uri).json(body);
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    let resp = req.send().await.unwrap();
+    let s = resp.status();
+    if s == StatusCode::UNAUTHORIZED {
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+    }
+    (s, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Whether `id:secret` authenticates at the revocation endpoint (RFC 7009 checks the
+/// client before anything else; an unknown token is still 200).
+async fn secret_works(app: &TestApp, id: &str, secret: &str) -> bool {
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/revoke", app.base))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    resp.status() == StatusCode::OK
+}
+
+async fn rfc7592_update_replaces_the_metadata_under_the_registration_policy(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    settings(&app, "acme", json!({"registration": "open"})).await;
+    let (s, reg) = register(
+        &app,
+        "acme",
+        None,
+        json!({"client_name": "A", "redirect_uris": ["https://c1.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{reg}");
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let secret = reg["client_secret"].as_str().unwrap().to_owned();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = reg["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .replace(&app.public, &app.base);
+    assert!(secret_works(&app, &id, &secret).await);
+
+    // A full replacement: what is sent is the new registration, omitted members take
+    // their defaults, and the read-only members a client echoes back are ignored.
+    let mut body = reg.clone();
+    for k in ["client_secret", "client_secret_expires_at"] {
+        body.as_object_mut().unwrap().remove(k);
+    }
+    body["client_name"] = json!("B");
+    body["redirect_uris"] = json!(["https://c2.example/cb", "http://127.0.0.1/cb"]);
+    body["grant_types"] = json!(["authorization_code", "refresh_token"]);
+    let (s, upd) = put(&app, &uri, Some(&rat), &body).await;
+    assert_eq!(s, StatusCode::OK, "{upd}");
+    assert_eq!(upd["client_name"], "B");
+    assert_eq!(
+        upd["redirect_uris"],
+        json!(["https://c2.example/cb", "http://127.0.0.1/cb"])
+    );
+    assert_eq!(
+        upd["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(upd["registration_access_token"], rat.as_str());
+    assert!(upd.get("client_secret").is_none(), "{upd}");
+    assert!(
+        secret_works(&app, &id, &secret).await,
+        "the secret is unchanged"
+    );
+    let read: Value = app
+        .http
+        .get(&uri)
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["client_name"], "B");
+    assert_eq!(read["scope"], "mcp");
+
+    // The current secret may be sent back; another one may not (no chosen secrets).
+    let mut with_secret = body.clone();
+    with_secret["client_secret"] = json!(secret);
+    let (s, b) = put(&app, &uri, Some(&rat), &with_secret).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    with_secret["client_secret"] = json!("my-own-secret");
+    let (s, b) = put(&app, &uri, Some(&rat), &with_secret).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")),
+        "{b}"
+    );
+
+    // Wrong, missing or another client's token, and unknown clients: 401 invalid_token.
+    let (s, other) = register(&app, "acme", None, public_client()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let other_rat = other["registration_access_token"].as_str().unwrap();
+    for (u, t) in [
+        (uri.clone(), Some("nope")),
+        (uri.clone(), None),
+        (uri.clone(), Some(other_rat)),
+        (uri.replace(&id, "no-such-client"), Some(rat.as_str())),
+    ] {
+        let (s, b) = put(&app, &u, t, &body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+            "{u} {t:?}: {b}"
+        );
+    }
+
+    // Invalid metadata: the registration policy's error codes, nothing changed.
+    let with = |patch: Value| {
+        let mut b = body.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    for (bad, code) in [
+        (
+            with(json!({"redirect_uris": ["http://app.example/cb"]})),
+            "invalid_redirect_uri",
+        ),
+        (
+            with(json!({"redirect_uris": ["https://*.example/cb"]})),
+            "invalid_redirect_uri",
+        ),
+        (
+            with(json!({"scope": "mcp admin"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"grant_types": ["client_credentials"]})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"token_endpoint_auth_method": "none"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"client_id": "someone-else"})),
+            "invalid_client_metadata",
+        ),
+        (json!(["not", "an", "object"]), "invalid_client_metadata"),
+    ] {
+        let (s, b) = put(&app, &uri, Some(&rat), &bad).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{bad}: {b}"
+        );
+    }
+    let read: Value = app
+        .http
+        .get(&uri)
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["client_name"], "B");
+    assert_eq!(read["token_endpoint_auth_method"], "client_secret_basic");
+
+    // Audited with the changes, never with a secret or token.
+    let admin = app.system_token().await;
+    let (_, audit) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/audit?limit=100",
+            None,
+        )
+        .await;
+    let text = audit.to_string();
+    assert!(text.contains("client.updated"), "{audit}");
+    assert!(text.contains("c2.example"), "the change is in the diff");
+    assert!(!text.contains(&rat) && !text.contains(&secret));
 }

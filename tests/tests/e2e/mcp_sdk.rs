@@ -1,13 +1,29 @@
 //! The official MCP TypeScript SDK (npm `@modelcontextprotocol/sdk`) as MCP server and
-//! MCP client against this server: `tests/node/mcp-sdk.mjs`.
+//! MCP client against this server: `tests/node/mcp-sdk.mjs`. Its metadata-document client
+//! is served over https on loopback with a throw-away CA (`certs/make-dev-certs.sh`) that
+//! the server trusts through `AUTH_CIMD_CA_FILE`.
 
 use e2e::{Backend, TestApp, on_backends};
 use std::path::Path;
 use std::process::Command;
 
 on_backends!(
-    the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_and_registration
+    the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_and_cimd
 );
+
+/// A throw-away CA and a certificate for 127.0.0.1 in `dir` (needs `openssl`).
+fn dev_certs(dir: &Path) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/make-dev-certs.sh");
+    let ok = Command::new("bash")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        e2e::skip("openssl (certs/make-dev-certs.sh)");
+    }
+    ok
+}
 
 /// Make sure the SDK is installed (`npm ci`), or report why not.
 fn sdk_ready() -> bool {
@@ -30,13 +46,18 @@ fn sdk_ready() -> bool {
     true
 }
 
-async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_and_registration(
+async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_and_cimd(
     backend: Backend,
 ) {
     if !sdk_ready() {
         return;
     }
-    let Some(app) = TestApp::spawn(backend).await else {
+    let certs = tempfile::tempdir().unwrap();
+    if !dev_certs(certs.path()) {
+        return;
+    }
+    let ca = certs.path().join("ca.pem");
+    let Some(app) = TestApp::spawn_with(backend, |s| s.cimd_ca_file = Some(ca)).await else {
         return;
     };
     let acme = app.create_subscription("acme").await;
@@ -69,6 +90,8 @@ async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_a
         )
         .env("USERNAME", "alice")
         .env("PASSWORD", "correct horse battery")
+        .env("CIMD_CERT", certs.path().join("server.pem"))
+        .env("CIMD_KEY", certs.path().join("server-key.pem"))
         .output()
         .await
         .unwrap();
@@ -86,6 +109,30 @@ async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_a
         acme["mcp_client"]["client_id"]
     );
     assert!(result["registered"].is_string(), "{result}");
+    let cimd = result["cimd"].as_str().unwrap_or_default();
+    assert!(
+        cimd.starts_with("https://127.0.0.1:") && cimd.ends_with("/agent.json"),
+        "the tool saw the metadata document URL as the client: {result}"
+    );
+    assert_eq!(
+        result["cimd_consent_host"], true,
+        "consent leads with the document's host: {result}"
+    );
+    // The metadata-document client was not registered: only the DCR client is listed.
+    let (_, listed) = app
+        .admin(
+            &admin,
+            reqwest::Method::GET,
+            "/subscriptions/acme/registered-clients",
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(listed["items"][0]["client_id"], result["registered"]);
     assert!(
         result["no_token"]
             .as_str()

@@ -1,5 +1,5 @@
-//! `/t/{slug}/register`: RFC 7591 dynamic client registration and RFC 7592 read and
-//! delete with the registration access token. Off unless the subscription enables it.
+//! `/t/{slug}/register`: RFC 7591 dynamic client registration and RFC 7592 read, update
+//! and delete with the registration access token. Off unless the subscription enables it.
 //!
 //! Security: the initial access token, client secret and registration access token are
 //! compared as hashes in constant time; the secrets appear only in the 201 answer,
@@ -7,13 +7,13 @@
 
 use super::error::OAuthError;
 use crate::domain::Client;
-use crate::domain::registration::{ClientMetadata, RegistrationError};
+use crate::domain::registration::{ClientMetadata, RegistrationError, UpdateRequest};
 use crate::http::extract::{Tenant, bearer, meta};
 use crate::service::registration::{self, RegisterError, Registered};
-use crate::service::{Actor, Ctx};
+use crate::service::{Actor, AdminError, Ctx};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use serde_json::{Value, json};
 
 /// Largest registration request accepted.
@@ -53,6 +53,9 @@ fn error(e: RegisterError, realm: &str) -> OAuthError {
                 StatusCode::TOO_MANY_REQUESTS,
             )
         },
+        RegisterError::Admin(AdminError::Validation(v)) => {
+            OAuthError::bad_request("invalid_client_metadata", v.to_string())
+        }
         RegisterError::Admin(a) => {
             tracing::error!(error.cause_chain = ?a, "registration failed");
             with_status(
@@ -90,6 +93,32 @@ fn actor(req: &HttpRequest) -> Actor {
     }
 }
 
+/// Parse a JSON request body of at most [`MAX_BODY`] bytes.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OAuthError> {
+    if body.len() > MAX_BODY {
+        return Err(OAuthError::bad_request(
+            "invalid_client_metadata",
+            "the registration request is larger than 16 KiB",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        OAuthError::bad_request(
+            "invalid_client_metadata",
+            format!("the body must be a JSON object of client metadata: {e}"),
+        )
+    })
+}
+
+/// The RFC 7592 §3 client information response: the metadata, the configuration URI
+/// and the registration access token the client just presented (we keep only its hash,
+/// and it does not change). The secret is not repeated: only its hash is stored.
+fn information(ctx: &Ctx, slug: &str, c: &Client, token: &str) -> HttpResponse {
+    let mut out = metadata(c);
+    out["registration_client_uri"] = client_uri(ctx, slug, &c.client_id).into();
+    out["registration_access_token"] = token.into();
+    super::no_store_json(out)
+}
+
 /// `POST /t/{slug}/register` (RFC 7591 §3.1).
 #[post("/t/{slug}/register")]
 pub async fn post_register(
@@ -99,18 +128,7 @@ pub async fn post_register(
     tenant: Tenant,
 ) -> Result<HttpResponse, OAuthError> {
     let realm = "register";
-    if body.len() > MAX_BODY {
-        return Err(OAuthError::bad_request(
-            "invalid_client_metadata",
-            "the registration request is larger than 16 KiB",
-        ));
-    }
-    let m: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
-        OAuthError::bad_request(
-            "invalid_client_metadata",
-            format!("the body must be a JSON object of client metadata: {e}"),
-        )
-    })?;
+    let m: ClientMetadata = parse_body(&body)?;
     let sub = &tenant.0;
     let r: Registered =
         registration::register(&ctx, sub, bearer(&req).as_deref(), &m, &actor(&req))
@@ -138,12 +156,42 @@ pub async fn get_registration(
     tenant: Tenant,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, OAuthError> {
-    let c = registration::authorized(&ctx, &tenant.0, &path.1, bearer(&req).as_deref())
+    let token = bearer(&req);
+    let c = registration::authorized(&ctx, &tenant.0, &path.1, token.as_deref())
         .await
         .map_err(|e| error(e, "register"))?;
-    let mut out = metadata(&c);
-    out["registration_client_uri"] = client_uri(&ctx, tenant.0.slug.as_str(), &c.client_id).into();
-    Ok(super::no_store_json(out))
+    let token = token.unwrap_or_default();
+    Ok(information(&ctx, tenant.0.slug.as_str(), &c, &token))
+}
+
+/// `PUT /t/{slug}/register/{client_id}` (RFC 7592 §2.2): replace the metadata.
+#[put("/t/{slug}/register/{client_id}")]
+pub async fn put_registration(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<Ctx>,
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, OAuthError> {
+    let token = bearer(&req);
+    // The token is checked before the body is looked at, so an unauthenticated caller
+    // learns nothing from the validation errors.
+    registration::authorized(&ctx, &tenant.0, &path.1, token.as_deref())
+        .await
+        .map_err(|e| error(e, "register"))?;
+    let update: UpdateRequest = parse_body(&body)?;
+    let c = registration::update(
+        &ctx,
+        &tenant.0,
+        &path.1,
+        token.as_deref(),
+        &update,
+        &actor(&req),
+    )
+    .await
+    .map_err(|e| error(e, "register"))?;
+    let token = token.unwrap_or_default();
+    Ok(information(&ctx, tenant.0.slug.as_str(), &c, &token))
 }
 
 /// `DELETE /t/{slug}/register/{client_id}` (RFC 7592 §2.3): the client and its tokens.

@@ -167,8 +167,14 @@ pub fn validate_request(
         p.get("code_challenge").map(String::as_str),
     )
     .map_err(|m| fail("invalid_request", m))?;
-    let scope = Scope::parse(p.get("scope").map(String::as_str).unwrap_or(""))
-        .map_err(|_| fail("invalid_scope", "malformed scope"))?;
+    // RFC 6749 §3.3 lets the server default an omitted scope. MCP clients omit it when
+    // neither the challenge nor the resource metadata names one (MCP "scope selection
+    // strategy"); an AI client then gets `mcp`, so its MCP resource is allowed.
+    let asked = match p.get("scope") {
+        None if client.ai_access && client.spec.scope.contains("mcp") => "mcp",
+        other => other.map(String::as_str).unwrap_or(""),
+    };
+    let scope = Scope::parse(asked).map_err(|_| fail("invalid_scope", "malformed scope"))?;
     if !scope.is_subset(&client.spec.scope) {
         return Err(fail(
             "invalid_scope",

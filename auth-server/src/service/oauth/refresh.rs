@@ -205,7 +205,8 @@ async fn reused(
     successor: Option<&str>,
 ) -> Result<TokenResponse, FlowError> {
     let now = ctx.now();
-    let in_grace = used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
+    let in_grace = ctx.settings.refresh_grace > 0
+        && used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
     let successor_unused = match successor {
         Some(h) => ctx
             .store
@@ -217,11 +218,11 @@ async fn reused(
             .unwrap_or(false),
         None => false,
     };
-    if in_grace
-        && successor_unused
-        && let Some(r) = grace_response(ctx, tenant, old_hash).await?
-    {
-        return Ok(r);
+    if in_grace && successor_unused {
+        // The rotating request may have committed but not yet stored its answer (it
+        // mints the tokens in between): wait for it rather than revoking the family of
+        // a client that merely refreshed from several windows at once.
+        return concurrent(ctx, tenant, old_hash).await;
     }
     let tx = ctx.store.begin().await?;
     tx.repos()
