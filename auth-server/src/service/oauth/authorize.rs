@@ -11,7 +11,6 @@ use crate::service::login::{self, Session};
 use crate::service::{Ctx, FlowError, random};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// How long a replayed code is remembered (to revoke what the first use issued).
 pub const TOMBSTONE_TTL: u64 = 600;
@@ -473,7 +472,6 @@ async fn issue_code(
     req: &AuthzRequest,
     session: &Session,
 ) -> Result<String, FlowError> {
-    let code = random::token(32);
     let record = CodeRecord {
         client_id: req.client_id.clone(),
         redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
@@ -489,14 +487,7 @@ async fn issue_code(
         expires_at: ctx.now() + ctx.settings.code_ttl as i64,
         sid: session.sid.clone(),
     };
-    let bytes = serde_json::to_vec(&record).map_err(anyhow::Error::from)?;
-    ctx.cache
-        .put(
-            &code_key(sub, &code),
-            &bytes,
-            Duration::from_secs(ctx.settings.code_ttl + 60),
-        )
-        .await?;
+    let code = super::code::store(ctx, sub, &record).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
         params.push(("state", s.as_str()));
