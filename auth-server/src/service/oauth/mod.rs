@@ -15,9 +15,11 @@
 //! (RFC 8693, [`token_exchange`]), revocation ([`revoke`]), and the authorization
 //! endpoint ([`authorize`]), whose login, consent, step-up and `prompt`/`max_age`
 //! handling spans several pages and transactions that oxide-auth's single-request
-//! authorization machine cannot suspend and resume; it stores its codes with the
-//! same [`code::store`] the oxide `Authorizer` uses. PKCE is oxide-auth's
-//! `Pkce::required()` ([`pkce`]).
+//! authorization machine cannot suspend and resume; the code it grants
+//! ([`authorize::Next::Code`]) is stored by the HTTP layer through the oxide
+//! `Authorizer` (which calls [`code::store`]). PKCE is oxide-auth's `Pkce::required()`
+//! ([`pkce`]), the one oxide-auth type outside `http::protocol`, because the
+//! authorization request's challenge is validated here.
 
 pub mod authorize;
 pub mod client_credentials;

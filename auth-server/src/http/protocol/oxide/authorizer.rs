@@ -1,6 +1,5 @@
 //! oxide-auth's `Authorizer` over our ephemeral store (in-process or Redis).
 
-use super::request::TokenRequest;
 use super::{CODE, Failure, PKCE, until};
 use crate::domain::Subscription;
 use crate::service::oauth::authorize::CodeRecord;
@@ -16,8 +15,10 @@ pub(super) struct CodeAuthorizer<'a> {
     pub ctx: &'a Ctx,
     /// The tenant.
     pub tenant: &'a Subscription,
-    /// The token request (its exact `redirect_uri`).
-    pub request: &'a TokenRequest<'a>,
+    /// The authenticated client of a token request (empty when storing).
+    pub client_id: &'a str,
+    /// The token request's exact `redirect_uri`, or the placeholder (empty when storing).
+    pub redirect_uri: &'a str,
     /// Where a primitive records its specific error.
     pub failure: &'a Failure,
 }
@@ -57,7 +58,7 @@ impl Authorizer for CodeAuthorizer<'_> {
         };
         // Exact string equality (oxide-auth compares parsed, normalised URLs); a code
         // issued without a `redirect_uri` does not ask for one.
-        let sent = self.request.redirect_uri();
+        let sent = self.redirect_uri;
         if record.redirect_uri.as_deref().is_some_and(|r| r != sent) {
             self.failure.set(FlowError::InvalidGrant(
                 "redirect_uri differs from the authorization request",
@@ -71,7 +72,7 @@ impl Authorizer for CodeAuthorizer<'_> {
         };
         // oxide-auth refuses these itself; we only say which it was.
         let now = self.ctx.now();
-        if record.client_id != self.request.client_id {
+        if record.client_id != self.client_id {
             self.failure.explain("code issued to another client");
         } else if record.expires_at < now {
             self.failure.explain("code expired");
@@ -89,4 +90,44 @@ impl Authorizer for CodeAuthorizer<'_> {
             extensions,
         }))
     }
+}
+
+/// Store the code of an authorization the user granted through oxide-auth's
+/// `Authorizer::authorize`; `redirect_uri` is the one the code is sent to.
+pub async fn store_code(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    record: &CodeRecord,
+    redirect_uri: &str,
+) -> Result<String, FlowError> {
+    let malformed = |_| FlowError::Internal(anyhow::anyhow!("unstorable code record"));
+    let mut extensions = Extensions::new();
+    extensions.set(&PKCE, Value::private(Some(record.pkce.clone())));
+    let json = serde_json::to_string(record).map_err(|e| malformed(e.to_string()))?;
+    extensions.set(&CODE, Value::private(Some(json)));
+    let grant = Grant {
+        owner_id: record.user_id.clone(),
+        client_id: record.client_id.clone(),
+        redirect_uri: redirect_uri
+            .parse()
+            .map_err(|e: url::ParseError| malformed(e.to_string()))?,
+        scope: record
+            .scope
+            .parse()
+            .map_err(|e: oxide_auth::primitives::scope::ParseScopeErr| malformed(e.to_string()))?,
+        until: until(record.expires_at, ctx.now()),
+        extensions,
+    };
+    let failure = Failure::default();
+    let mut authorizer = CodeAuthorizer {
+        ctx,
+        tenant,
+        client_id: "",
+        redirect_uri: "",
+        failure: &failure,
+    };
+    authorizer
+        .authorize(grant)
+        .await
+        .map_err(|()| failure.take().unwrap_or_else(|| malformed(String::new())))
 }

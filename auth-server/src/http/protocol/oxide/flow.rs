@@ -41,7 +41,8 @@ impl<'a> Endpoint<'a> {
             authorizer: CodeAuthorizer {
                 ctx,
                 tenant,
-                request,
+                client_id: request.client_id,
+                redirect_uri: request.redirect_uri(),
                 failure,
             },
             issuer: TokenIssuer {

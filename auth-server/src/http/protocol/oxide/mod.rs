@@ -16,8 +16,9 @@
 //!   that identity); exact redirect matching with any port only for loopback URIs
 //!   (RFC 8252 §7.3) as oxide's `ExactUrl`; scope negotiation.
 //! - [`authorizer::CodeAuthorizer`]: codes in our ephemeral store (in-process or Redis):
-//!   `authorize` stores, `extract` is the atomic single-use take with a replay tombstone
-//!   (a replayed code revokes what its first redemption issued).
+//!   `authorize` stores (the authorization endpoint's codes, via [`store_code`]),
+//!   `extract` is the atomic single-use take with a replay tombstone (a replayed code
+//!   revokes what its first redemption issued).
 //! - [`issuer::TokenIssuer`]: RFC 9068 JWT (or opaque) access tokens, ID tokens,
 //!   rotating refresh tokens with family revocation on reuse and the grace window, RFC
 //!   8707 resource narrowing.
@@ -46,6 +47,7 @@ mod issuer;
 mod registrar;
 mod request;
 
+pub use authorizer::store_code;
 pub use flow::{authorization_code, client_credentials, refresh_token};
 
 use crate::service::FlowError;
@@ -101,11 +103,14 @@ const PKCE: Key = Key("pkce");
 /// The rest of a code's record (JSON): nonce, auth facts, resources, family, session.
 const CODE: Key = Key("auth-server/code");
 
-/// oxide-auth's scope of ours (same syntax, RFC 6749 §3.3).
-fn to_oxide(scope: &crate::domain::Scope) -> oxide_auth::primitives::scope::Scope {
-    let text = scope.to_string();
-    text.parse()
-        .unwrap_or_else(|_| "".parse().expect("empty scope"))
+/// oxide-auth's scope of ours (same syntax, RFC 6749 §3.3, so this cannot fail).
+fn to_oxide(
+    scope: &crate::domain::Scope,
+) -> Result<oxide_auth::primitives::scope::Scope, FlowError> {
+    scope
+        .to_string()
+        .parse()
+        .map_err(|e| FlowError::Internal(anyhow::anyhow!("scope for oxide-auth: {e}")))
 }
 
 /// Our scope of oxide-auth's.
@@ -121,4 +126,164 @@ fn from_oxide(
 /// test at one-second resolution).
 fn until(expires_at: i64, now: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::seconds(expires_at - now + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registrar::ClientRegistrar;
+    use super::request::{NO_REDIRECT_URI, TokenRequest};
+    use super::*;
+    use crate::domain::{
+        AuthMethod, Client, ClientSpec, GrantType, RedirectUri, Scope, TokenFormat,
+    };
+    use crate::http::extract::Params;
+    use oxide_auth::code_grant::{accesstoken, client_credentials};
+    use oxide_auth::primitives::registrar::{ClientUrl, ExactUrl, RegistrarError};
+    use oxide_auth_async::primitives::Registrar;
+    use std::borrow::Cow;
+
+    fn client() -> Client {
+        Client {
+            client_id: "app".into(),
+            name: "app".into(),
+            secret_hash: None,
+            spec: ClientSpec {
+                redirect_uris: vec![
+                    RedirectUri::parse("https://rp.example/cb", "redirect_uris").unwrap(),
+                    RedirectUri::parse("http://127.0.0.1/cb", "redirect_uris").unwrap(),
+                ],
+                post_logout_redirect_uris: Vec::new(),
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
+                scope: Scope::parse("openid read write").unwrap(),
+                auth_method: AuthMethod::ClientSecretBasic,
+                access_token_format: TokenFormat::Jwt,
+                access_token_signing_alg: "ES256".into(),
+                id_token_signed_response_alg: "RS256".into(),
+                introspection: false,
+                audience: Vec::new(),
+                allowed_resources: Vec::new(),
+                skip_consent: true,
+                jwks: None,
+            },
+            ai_access: false,
+            enabled: true,
+        }
+    }
+
+    async fn bind(r: &ClientRegistrar<'_>, uri: &str) -> Result<String, RegistrarError> {
+        let url = ExactUrl::new(uri.to_owned()).unwrap();
+        r.bound_redirect(ClientUrl {
+            client_id: Cow::Borrowed("app"),
+            redirect_uri: Some(Cow::Owned(url)),
+        })
+        .await
+        .map(|b| b.redirect_uri.as_str().to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_registrar_matches_exactly_and_any_port_only_on_loopback() {
+        let c = client();
+        let failure = Failure::default();
+        let r = ClientRegistrar {
+            client: &c,
+            failure: &failure,
+        };
+        assert_eq!(
+            bind(&r, "https://rp.example/cb").await.unwrap(),
+            "https://rp.example/cb"
+        );
+        assert!(bind(&r, "https://rp.example/cb/").await.is_err());
+        assert!(bind(&r, "https://RP.example/cb").await.is_err());
+        assert!(bind(&r, "https://rp.example:443/cb").await.is_err());
+        assert_eq!(
+            bind(&r, "http://127.0.0.1:53127/cb").await.unwrap(),
+            "http://127.0.0.1:53127/cb"
+        );
+        assert!(bind(&r, "http://127.0.0.1:53127/cb2").await.is_err());
+        assert!(bind(&r, "http://127.0.0.1.evil.com:5/cb").await.is_err());
+        // Another client id is not ours, whatever it presents.
+        assert!(r.check("other", None).await.is_err());
+        assert!(r.check("app", None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn negotiation_records_our_invalid_scope() {
+        let c = client();
+        let failure = Failure::default();
+        let r = ClientRegistrar {
+            client: &c,
+            failure: &failure,
+        };
+        let bound = r
+            .bound_redirect(ClientUrl {
+                client_id: Cow::Borrowed("app"),
+                redirect_uri: None,
+            })
+            .await
+            .unwrap();
+        let pre = r
+            .negotiate(bound.clone(), Some("read openid".parse().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(pre.scope.to_string(), "read");
+        assert!(
+            r.negotiate(bound, Some("admin".parse().unwrap()))
+                .await
+                .is_err()
+        );
+        assert!(matches!(failure.take(), Some(FlowError::InvalidScope(_))));
+    }
+
+    #[test]
+    fn the_request_hides_client_authentication_from_oxide() {
+        let params =
+            Params::parse("grant_type=client_credentials&client_id=app&client_secret=s&scope=read")
+                .unwrap();
+        let req = TokenRequest {
+            params: &params,
+            client_id: "app",
+        };
+        // oxide-auth would count body credentials as a second set beside the
+        // authenticated one and refuse the request.
+        assert!(client_credentials::Request::extension(&req, "client_id").is_none());
+        assert!(client_credentials::Request::extension(&req, "client_secret").is_none());
+        assert!(client_credentials::Request::extension(&req, "client_assertion").is_none());
+        assert_eq!(
+            client_credentials::Request::scope(&req).as_deref(),
+            Some("read")
+        );
+        let params = Params::parse("grant_type=authorization_code&code=c").unwrap();
+        let req = TokenRequest {
+            params: &params,
+            client_id: "app",
+        };
+        assert_eq!(
+            accesstoken::Request::redirect_uri(&req).as_deref(),
+            Some(NO_REDIRECT_URI)
+        );
+        assert!(NO_REDIRECT_URI.parse::<url::Url>().is_ok());
+    }
+
+    #[test]
+    fn until_is_expired_exactly_when_our_clock_says_so() {
+        let now = 1_000;
+        assert!(until(now, now) > chrono::Utc::now());
+        assert!(until(now - 1, now) <= chrono::Utc::now());
+        assert!(until(now + 60, now) > chrono::Utc::now() + chrono::Duration::seconds(59));
+    }
+
+    #[test]
+    fn the_first_recorded_error_wins() {
+        let f = Failure::default();
+        f.set(FlowError::InvalidGrant("first"));
+        f.set(FlowError::InvalidGrant("second"));
+        assert!(matches!(f.take(), Some(FlowError::InvalidGrant("first"))));
+        assert!(f.take().is_none());
+    }
+
+    #[test]
+    fn scopes_cross_the_boundary_unchanged() {
+        let ours = Scope::parse("openid read write").unwrap();
+        assert_eq!(from_oxide(&to_oxide(&ours).unwrap()).unwrap(), ours);
+    }
 }

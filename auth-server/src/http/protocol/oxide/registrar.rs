@@ -63,11 +63,13 @@ impl Registrar for ClientRegistrar<'_> {
         scope: Option<Scope>,
     ) -> Result<PreGrant, RegistrarError> {
         let asked = scope.map(|s| s.to_string());
-        match client_credentials::negotiate(self.client, asked.as_deref()) {
+        match client_credentials::negotiate(self.client, asked.as_deref())
+            .and_then(|scope| to_oxide(&scope))
+        {
             Ok(scope) => Ok(PreGrant {
                 client_id: bound.client_id.into_owned(),
                 redirect_uri: bound.redirect_uri.into_owned(),
-                scope: to_oxide(&scope),
+                scope,
             }),
             Err(e) => {
                 self.failure.set(e);
