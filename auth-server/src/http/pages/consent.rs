@@ -3,7 +3,7 @@
 
 use super::{PageError, check_origin, layout, page, see_other};
 use crate::http::extract::{Params, Tenant};
-use crate::http::protocol::authorize::current_session;
+use crate::http::protocol::authorize::{current_session, location};
 use crate::service::Ctx;
 use crate::service::login;
 use crate::service::oauth::authorize;
@@ -99,10 +99,14 @@ pub async fn post_consent(
     })?;
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     let location = match p.get("decision") {
-        Some("allow") => authorize::grant_consent(&ctx, sub, &issuer, &tx.request, &session).await,
-        Some("deny") => authorize::deny(&tx.request, &issuer),
+        Some("allow") => {
+            let next = authorize::grant_consent(&ctx, sub, &tx.request, &session)
+                .await
+                .map_err(PageError::from_flow)?;
+            location(&ctx, sub, next).await?
+        }
+        Some("deny") => authorize::deny(&tx.request, &issuer).map_err(PageError::from_flow)?,
         _ => return Err(PageError::bad_request("Choose allow or deny.")),
-    }
-    .map_err(PageError::from_flow)?;
+    };
     Ok(see_other(&location))
 }

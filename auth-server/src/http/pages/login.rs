@@ -205,10 +205,7 @@ pub async fn complete(
         }
         AfterFirstFactor::Session { cookie, next } => (cookie, next),
     };
-    let mut resp = see_other(&crate::http::protocol::authorize::location(
-        sub.slug.as_str(),
-        next,
-    ));
+    let mut resp = see_other(&crate::http::protocol::authorize::location(ctx, sub, next).await?);
     resp.add_cookie(&session_cookie(
         &ctx.settings.public_url,
         sub.slug.as_str(),

@@ -158,7 +158,7 @@ pub async fn post_second_factor(
     .map_err(PageError::from_flow)?;
     match outcome {
         StepOutcome::Done { cookie, next } => {
-            let mut resp = see_other(&location(slug, next));
+            let mut resp = see_other(&location(&ctx, sub, next).await?);
             if let Some(c) = cookie {
                 resp.add_cookie(&session_cookie(
                     &ctx.settings.public_url,

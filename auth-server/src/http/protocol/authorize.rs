@@ -11,14 +11,23 @@ use crate::service::oauth::authorize::{self, Next};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-/// Where the browser goes next.
-pub fn location(slug: &str, next: Next) -> String {
-    match next {
+/// Where the browser goes next; a granted authorization stores its code first
+/// (through oxide-auth's `Authorizer`, see [`oxide`](super::oxide)).
+pub async fn location(ctx: &Ctx, sub: &Subscription, next: Next) -> Result<String, PageError> {
+    let slug = sub.slug.as_str();
+    Ok(match next {
         Next::Login(tx) => format!("/t/{slug}/login?tx={tx}"),
         Next::Consent(tx) => format!("/t/{slug}/consent?tx={tx}"),
         Next::SecondFactor(tx) => format!("/t/{slug}/login/2fa?tx={tx}"),
         Next::Redirect(url) => url,
-    }
+        Next::Code(grant) => {
+            let code = super::oxide::store_code(ctx, sub, &grant.record, &grant.redirect_uri)
+                .await
+                .map_err(PageError::from_flow)?;
+            authorize::code_redirect(&grant, &code, &ctx.settings.issuer(slug))
+                .map_err(PageError::from_flow)?
+        }
+    })
 }
 
 /// The browser's live session at this tenant, if any.
@@ -76,7 +85,7 @@ pub async fn authorize(
     let next = authorize::decide(&ctx, sub, &client, &issuer, request, session, false)
         .await
         .map_err(PageError::from_flow)?;
-    let mut resp = found(&location(sub.slug.as_str(), next));
+    let mut resp = found(&location(&ctx, sub, next).await?);
     if let Some(c) = new_cookie {
         let _ = resp.add_cookie(&c);
     }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod introspect;
 pub mod jwks;
 pub mod logout;
+pub mod oxide;
 pub mod register;
 pub mod revoke;
 pub mod token;

@@ -1,13 +1,15 @@
-//! The token endpoint (RFC 6749 §3.2): authenticate the client, then one service call
-//! per grant type, including RFC 8693 token exchange (run-as: `subject_token`,
-//! `subject_token_type`, `requested_subject`, optional `scope`).
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, then the grant: the
+//! code, refresh and client-credentials grants through oxide-auth ([`oxide`]), RFC 8693
+//! token exchange (run-as: `subject_token`, `subject_token_type`, `requested_subject`,
+//! optional `scope`) beside it, which oxide-auth has no machine for.
 
 use super::error::OAuthError;
 use super::no_store_json;
+use super::oxide;
 use crate::http::extract::{Params, Tenant, client_auth, form};
 use crate::http::state::Metrics;
 use crate::service::oauth::issue::TokenResponse;
-use crate::service::oauth::{client_credentials, code, quota, refresh, token_exchange};
+use crate::service::oauth::{quota, token_exchange};
 use crate::service::{Ctx, FlowError, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -48,30 +50,9 @@ async fn grant(
     let t = &tenant.0;
     quota::admit(ctx, t, client).await?;
     let response = match grant_type {
-        "authorization_code" => {
-            let req = code::CodeRequest {
-                code: p.get("code"),
-                redirect_uri: p.get("redirect_uri"),
-                code_verifier: p.get("code_verifier"),
-                resources: &p.resources,
-            };
-            code::exchange(ctx, t, issuer, client, req).await
-        }
-        "refresh_token" => {
-            refresh::refresh(
-                ctx,
-                t,
-                issuer,
-                client,
-                p.get("refresh_token"),
-                p.get("scope"),
-                &p.resources,
-            )
-            .await
-        }
-        "client_credentials" => {
-            client_credentials::issue(ctx, t, issuer, client, p.get("scope"), &p.resources).await
-        }
+        "authorization_code" => oxide::authorization_code(ctx, t, issuer, client, p).await,
+        "refresh_token" => oxide::refresh_token(ctx, t, issuer, client, p).await,
+        "client_credentials" => oxide::client_credentials(ctx, t, issuer, client, p).await,
         token_exchange::GRANT_TYPE => {
             let req = token_exchange::ExchangeRequest {
                 subject_token: p.get("subject_token"),

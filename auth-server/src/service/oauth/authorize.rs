@@ -11,7 +11,6 @@ use crate::service::login::{self, Session};
 use crate::service::{Ctx, FlowError, random};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// How long a replayed code is remembered (to revoke what the first use issued).
 pub const TOMBSTONE_TTL: u64 = 600;
@@ -77,8 +76,22 @@ pub enum Next {
     Consent(String),
     /// Show the second-factor page (code, enrolment) for this transaction.
     SecondFactor(String),
-    /// Redirect the browser (success with a code, or an error).
+    /// Redirect the browser (an error).
     Redirect(String),
+    /// The user authorized the client: store a code for this grant and redirect with it
+    /// (the HTTP layer stores it through oxide-auth's `Authorizer`).
+    Code(Box<CodeGrant>),
+}
+
+/// An authorization the user granted: the code's record and where the code goes.
+#[derive(Debug)]
+pub struct CodeGrant {
+    /// What the code will stand for.
+    pub record: CodeRecord,
+    /// The redirect URI of the request (sent or the only registered one).
+    pub redirect_uri: String,
+    /// Opaque client state, echoed byte for byte.
+    pub state: Option<String>,
 }
 
 /// Stage one: the client and the redirect URI. `Err` carries the message of the error page.
@@ -423,9 +436,7 @@ pub async fn decide(
         let (id, _) = login::start_tx(ctx, sub, req).await?;
         return Ok(Next::Consent(id));
     }
-    Ok(Next::Redirect(
-        issue_code(ctx, sub, issuer, &req, &session).await?,
-    ))
+    Ok(code_grant(ctx, &req, &session))
 }
 
 /// The `sub` of an ID token this issuer signed (expired hints still name their user),
@@ -444,21 +455,20 @@ async fn hinted_subject(
         .and_then(|c| c.get("sub").and_then(|v| v.as_str()).map(str::to_owned)))
 }
 
-/// Record consent and issue the code (after the consent form).
+/// Record consent and grant the code (after the consent form).
 pub async fn grant_consent(
     ctx: &Ctx,
     sub: &Subscription,
-    issuer: &str,
     req: &AuthzRequest,
     session: &Session,
-) -> Result<String, FlowError> {
+) -> Result<Next, FlowError> {
     let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
     ctx.store
         .repos()
         .consents()
         .put(&sub.id, &session.user_id, &req.client_id, &scope, ctx.now())
         .await?;
-    issue_code(ctx, sub, issuer, req, session).await
+    Ok(code_grant(ctx, req, session))
 }
 
 /// The `access_denied` redirect when the user cancels.
@@ -472,14 +482,7 @@ pub fn deny(req: &AuthzRequest, issuer: &str) -> Result<String, FlowError> {
     error_redirect(&e, issuer)
 }
 
-async fn issue_code(
-    ctx: &Ctx,
-    sub: &Subscription,
-    issuer: &str,
-    req: &AuthzRequest,
-    session: &Session,
-) -> Result<String, FlowError> {
-    let code = random::token(32);
+fn code_grant(ctx: &Ctx, req: &AuthzRequest, session: &Session) -> Next {
     let record = CodeRecord {
         client_id: req.client_id.clone(),
         redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
@@ -495,17 +498,18 @@ async fn issue_code(
         expires_at: ctx.now() + ctx.settings.code_ttl as i64,
         sid: session.sid.clone(),
     };
-    let bytes = serde_json::to_vec(&record).map_err(anyhow::Error::from)?;
-    ctx.cache
-        .put(
-            &code_key(sub, &code),
-            &bytes,
-            Duration::from_secs(ctx.settings.code_ttl + 60),
-        )
-        .await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
+    Next::Code(Box::new(CodeGrant {
+        record,
+        redirect_uri: req.redirect_uri.clone(),
+        state: req.state.clone(),
+    }))
+}
+
+/// The success redirect carrying a stored `code` for `grant`, `state` and `iss`.
+pub fn code_redirect(grant: &CodeGrant, code: &str, issuer: &str) -> Result<String, FlowError> {
+    let mut params = vec![("code", code)];
+    if let Some(s) = &grant.state {
         params.push(("state", s.as_str()));
     }
-    redirect_url(&req.redirect_uri, issuer, &params)
+    redirect_url(&grant.redirect_uri, issuer, &params)
 }

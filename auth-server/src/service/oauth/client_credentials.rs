@@ -1,26 +1,16 @@
 //! The client credentials grant (RFC 6749 §4.4): the client acts for itself, `sub` is
-//! its `client_id`, and no refresh or ID token is issued.
+//! its `client_id`, and no refresh or ID token is issued. The protocol sequence runs
+//! through oxide-auth (`http::protocol::oxide`); its `Registrar::negotiate` calls
+//! [`negotiate`] and its `Issuer::issue` calls [`issue`].
 
 use super::issue::{self, Grant, TokenResponse};
 use super::resource;
-use crate::domain::{Client, GrantType, Scope, Subscription};
+use crate::domain::{Client, Scope, Subscription};
 use crate::service::{Ctx, FlowError};
 
-/// Issue an access token to `client` for `scope` (default: everything it may ask for).
-pub async fn issue(
-    ctx: &Ctx,
-    tenant: &Subscription,
-    issuer: &str,
-    client: &Client,
-    scope: Option<&str>,
-    resources: &[String],
-) -> Result<TokenResponse, FlowError> {
-    if !client.spec.allows(GrantType::ClientCredentials) {
-        return Err(FlowError::UnauthorizedClient(
-            "client may not use client_credentials",
-        ));
-    }
-    let scope = match scope {
+/// The scope `client` gets for a request of `asked` (default: everything it may ask for).
+pub fn negotiate(client: &Client, asked: Option<&str>) -> Result<Scope, FlowError> {
+    let scope = match asked {
         Some(s) => Scope::parse(s).map_err(|e| FlowError::InvalidScope(e.to_string()))?,
         None => client.spec.scope.clone(),
     };
@@ -30,7 +20,18 @@ pub async fn issue(
         ));
     }
     // OpenID scopes describe a user; a client acting for itself has none.
-    let scope = scope.without("openid").without("offline_access");
+    Ok(scope.without("openid").without("offline_access"))
+}
+
+/// Issue an access token to `client` for the negotiated `scope`.
+pub async fn issue(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    client: &Client,
+    scope: Scope,
+    resources: &[String],
+) -> Result<TokenResponse, FlowError> {
     let audience = resource::audience(tenant, client, &scope, resources)?;
     let grant = Grant {
         tenant,

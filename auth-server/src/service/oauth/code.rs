@@ -1,5 +1,10 @@
 //! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6, OAuth 2.1 §4.1.3).
 //!
+//! The domain half of the grant: storing a code, redeeming it, checking the PKCE
+//! verifier, issuing the tokens. The protocol sequence (client check, redirect URI,
+//! expiry, order of the steps) runs through oxide-auth in `http::protocol::oxide`,
+//! whose `Authorizer` and `Issuer` call these functions.
+//!
 //! A code is taken from the ephemeral store atomically (exactly one redemption wins,
 //! across instances) and leaves a tombstone: a replay revokes the family its first
 //! redemption created (RFC 6749 §4.1.2 "SHOULD revoke").
@@ -8,40 +13,34 @@ use super::authorize::{CodeRecord, TOMBSTONE_TTL, code_key, tombstone_key};
 use super::issue::{self, AuthFacts, Grant, TokenResponse};
 use super::{pkce, resource};
 use crate::domain::{Client, GrantType, Scope, Subscription};
-use crate::service::{Actor, Ctx, FlowError, audit};
+use crate::service::{Actor, Ctx, FlowError, audit, random};
 use crate::store::StoreError;
 use crate::store::tokens::Family;
 use std::time::Duration;
 
-/// Token request parameters of this grant.
-#[derive(Debug)]
-pub struct CodeRequest<'a> {
-    /// `code`.
-    pub code: Option<&'a str>,
-    /// `redirect_uri`.
-    pub redirect_uri: Option<&'a str>,
-    /// `code_verifier`.
-    pub code_verifier: Option<&'a str>,
-    /// RFC 8707 `resource` values of the token request (a subset of the authorized ones).
-    pub resources: &'a [String],
-}
-
-/// Exchange a code for tokens.
-pub async fn exchange(
+/// Store `record` under a fresh code (single use, `code_ttl`) and return the code.
+pub async fn store(
     ctx: &Ctx,
     tenant: &Subscription,
-    issuer: &str,
-    client: &Client,
-    req: CodeRequest<'_>,
-) -> Result<TokenResponse, FlowError> {
-    if !client.spec.allows(GrantType::AuthorizationCode) {
-        return Err(FlowError::UnauthorizedClient(
-            "client may not use authorization_code",
-        ));
-    }
-    let code = req
-        .code
-        .ok_or_else(|| FlowError::InvalidRequest("code is missing".into()))?;
+    record: &CodeRecord,
+) -> Result<String, FlowError> {
+    let code = random::token(32);
+    let bytes = serde_json::to_vec(record).map_err(anyhow::Error::from)?;
+    ctx.cache
+        .put(
+            &code_key(tenant, &code),
+            &bytes,
+            Duration::from_secs(ctx.settings.code_ttl + 60),
+        )
+        .await?;
+    Ok(code)
+}
+
+/// Take a code out of the ephemeral store: exactly one redemption wins (across
+/// instances) and leaves a tombstone; a code seen before revokes the family its first
+/// redemption created and is `invalid_grant`. Expiry, client and redirect URI are the
+/// caller's to check (the token flow does it after this).
+pub async fn redeem(ctx: &Ctx, tenant: &Subscription, code: &str) -> Result<CodeRecord, FlowError> {
     let Some(bytes) = ctx.cache.take(&code_key(tenant, code)).await? else {
         return Err(replayed(ctx, tenant, code).await);
     };
@@ -54,34 +53,35 @@ pub async fn exchange(
             ttl,
         )
         .await?;
-    if record.expires_at < ctx.now() {
-        return Err(FlowError::InvalidGrant("code expired"));
-    }
-    if record.client_id != client.client_id {
-        return Err(FlowError::InvalidGrant("code issued to another client"));
-    }
-    if record
-        .redirect_uri
-        .as_deref()
-        .is_some_and(|r| req.redirect_uri != Some(r))
-    {
-        return Err(FlowError::InvalidGrant(
-            "redirect_uri differs from the authorization request",
-        ));
-    }
-    let verifier = req
-        .code_verifier
-        .ok_or(FlowError::InvalidGrant("code_verifier is missing"))?;
+    Ok(record)
+}
+
+/// Check a token request's `code_verifier` against the challenge stored with the code.
+pub fn check_verifier(stored_challenge: &str, verifier: Option<&str>) -> Result<(), FlowError> {
+    let verifier = verifier.ok_or(FlowError::InvalidGrant("code_verifier is missing"))?;
     if !pkce::verifier_well_formed(verifier) {
         return Err(FlowError::InvalidRequest(
             "code_verifier must be 43-128 unreserved characters".into(),
         ));
     }
-    if !pkce::verify(&record.pkce, verifier) {
+    if !pkce::verify(stored_challenge, verifier) {
         return Err(FlowError::InvalidGrant(
             "code_verifier does not match the code_challenge",
         ));
     }
+    Ok(())
+}
+
+/// Issue the tokens of a redeemed (and fully checked) code: the family, the refresh
+/// token when the client may refresh, the access token and the ID token.
+pub async fn issue(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    client: &Client,
+    record: &CodeRecord,
+    resources: &[String],
+) -> Result<TokenResponse, FlowError> {
     let user = match ctx
         .store
         .repos()
@@ -98,7 +98,7 @@ pub async fn exchange(
     let granted =
         Scope::parse(&record.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
     let scope = issue::user_scope(&granted, &user);
-    let asked = resource::narrow(&record.resources, req.resources)?;
+    let asked = resource::narrow(&record.resources, resources)?;
     let audience = resource::audience(tenant, client, &scope, &asked)?;
     let auth = AuthFacts {
         auth_time: record.auth_time,

@@ -7,12 +7,16 @@
 //! used itself (IDE-style clients refresh concurrently from several windows; the
 //! django-oauth-toolkit #1617 bug let grandparents redeem, which this rule excludes).
 //! The grace response is kept encrypted with the master key.
+//!
+//! The protocol sequence runs through oxide-auth (`http::protocol::oxide`): its
+//! `Issuer::recover_refresh` calls [`recover`], its `Issuer::refresh` calls [`rotate`].
 
 use super::issue::{self, AuthFacts, Grant, TokenResponse};
 use super::resource;
-use crate::domain::{Client, GrantType, Scope, Subscription};
+use crate::domain::{Client, Scope, Subscription};
 use crate::service::{Actor, Ctx, FlowError, audit};
 use crate::store::StoreError;
+use crate::store::tokens::{Family, RefreshRow};
 use crate::tokens::hash_token;
 use std::time::Duration;
 
@@ -20,23 +24,29 @@ fn grace_key(tenant: &Subscription, old_hash: &str) -> String {
     format!("rtgrace:{}:{}", tenant.id.0, old_hash)
 }
 
-/// Refresh: `token` is the presented refresh token, `scope` an optional narrowing.
-pub async fn refresh(
+/// A presented refresh token that exists, belongs to the client, is live and unexpired.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Its row.
+    pub row: RefreshRow,
+    /// Its family.
+    pub family: Family,
+    /// SHA-256 of the presented token.
+    pub old_hash: String,
+    /// A replay of an already rotated token inside the grace window: the response
+    /// its first use produced, to be returned again.
+    pub grace: Option<TokenResponse>,
+}
+
+/// Look a presented refresh token up and run the checks that precede a rotation:
+/// unknown, another client's, revoked or expired is `invalid_grant`; an already rotated
+/// token either comes back with the grace response or revokes its whole family.
+pub async fn recover(
     ctx: &Ctx,
     tenant: &Subscription,
-    issuer: &str,
     client: &Client,
-    token: Option<&str>,
-    scope: Option<&str>,
-    asked_resources: &[String],
-) -> Result<TokenResponse, FlowError> {
-    if !client.spec.allows(GrantType::RefreshToken) {
-        return Err(FlowError::UnauthorizedClient(
-            "client may not use refresh_token",
-        ));
-    }
-    let token =
-        token.ok_or_else(|| FlowError::InvalidRequest("refresh_token is missing".into()))?;
+    token: &str,
+) -> Result<Recovered, FlowError> {
     let now = ctx.now();
     let old_hash = hash_token(token);
     let row = match ctx
@@ -67,22 +77,52 @@ pub async fn refresh(
     if row.expires_at < now {
         return Err(FlowError::InvalidGrant("refresh token expired"));
     }
-    if row.used_at.is_some() {
-        return reused(
-            ctx,
-            tenant,
-            &row.family_id,
-            &old_hash,
-            row.used_at,
-            row.successor_hash.as_deref(),
+    let grace = if row.used_at.is_some() {
+        Some(
+            reused(
+                ctx,
+                tenant,
+                &row.family_id,
+                &old_hash,
+                row.used_at,
+                row.successor_hash.as_deref(),
+            )
+            .await?,
         )
-        .await;
-    }
-    let granted = Scope::parse(&row.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
-    let asked = match scope {
-        Some(s) => Scope::parse(s).map_err(|e| FlowError::InvalidScope(e.to_string()))?,
-        None => granted.clone(),
+    } else {
+        None
     };
+    Ok(Recovered {
+        row,
+        family,
+        old_hash,
+        grace,
+    })
+}
+
+/// Rotate a recovered (live, unused) token: `asked` is the scope of the request (a
+/// narrowing of the token's; `None` keeps it), `asked_resources` an RFC 8707 narrowing.
+pub async fn rotate(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    client: &Client,
+    recovered: Recovered,
+    asked: Option<Scope>,
+    asked_resources: &[String],
+) -> Result<TokenResponse, FlowError> {
+    let Recovered {
+        row,
+        family,
+        old_hash,
+        grace,
+    } = recovered;
+    if let Some(response) = grace {
+        return Ok(response);
+    }
+    let now = ctx.now();
+    let granted = Scope::parse(&row.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    let asked = asked.unwrap_or_else(|| granted.clone());
     if !asked.is_subset(&granted) {
         return Err(FlowError::InvalidScope(
             "a refresh can only narrow the scope".into(),
