@@ -213,13 +213,14 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
     (h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ")).then(|| h[7..].trim().to_owned())
 }
 
-/// The request id set by the logging middleware, and the peer address.
+/// The request id set by the logging middleware, and the client address (the peer, or
+/// the client a trusted proxy names).
 pub fn meta(req: &HttpRequest) -> (Option<String>, Option<String>) {
     let request_id = req
         .extensions()
         .get::<super::middleware::RequestId>()
         .map(|r| r.0.clone());
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = super::limits::client_ip(req).map(|a| a.to_string());
     (request_id, ip)
 }
 
