@@ -245,9 +245,20 @@ impl TestApp {
         Some(Self::on(storage).await)
     }
 
+    /// A fresh app whose settings `tweak` adjusts (limits, trusted proxies…).
+    pub async fn spawn_with(backend: Backend, tweak: fn(&mut Settings)) -> Option<TestApp> {
+        let storage = Storage::new(backend).await?;
+        Some(Self::on_with(storage, tweak).await)
+    }
+
     /// Another instance on the same storage (restart or scale-out).
-    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
     pub async fn on(storage: Arc<Storage>) -> TestApp {
+        Self::on_with(storage, |_| {}).await
+    }
+
+    /// Another instance on the same storage, with adjusted settings.
+    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
+    pub async fn on_with(storage: Arc<Storage>, tweak: fn(&mut Settings)) -> TestApp {
         let known = storage.public_url.get().cloned();
         let settings = Settings {
             public_url: match &known {
@@ -263,6 +274,8 @@ impl TestApp {
             cimd_allow_loopback: true,
             ..Settings::default()
         };
+        let mut settings = settings;
+        tweak(&mut settings);
         let clock = ManualClock::new();
         if std::env::var_os("TEST_LOG").is_some() {
             auth_server::telemetry::init("info", false);

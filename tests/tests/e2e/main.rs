@@ -6,6 +6,7 @@ mod active_directory;
 mod admin_api;
 mod audit;
 mod bench_ldap;
+mod brute_force;
 mod client_credentials;
 mod code_flow;
 mod code_negatives;

@@ -307,6 +307,9 @@ pub async fn unlock(
     ctx.throttle.delete(ctx, &keys.lock()).await?;
     let had = ctx.store.repos().login_locks().clear(sub, &before.username).await?
         || before.locked_until.is_some();
+    if !had {
+        return Ok(false);
+    }
     audit::security(
         ctx,
         sub,
@@ -320,7 +323,7 @@ pub async fn unlock(
         }),
     )
     .await;
-    Ok(had)
+    Ok(true)
 }
 
 /// Which per-address budget a request draws from.
