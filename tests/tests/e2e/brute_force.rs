@@ -103,10 +103,13 @@ async fn a_failure_delays_the_next_check_and_five_lock_the_name_for_five_minutes
     assert_eq!(submit(&app, &f, "alice", RIGHT).await, generic());
     app.clock.advance(200);
     assert_eq!(submit(&app, &f, "alice", RIGHT).await, generic());
-    // Another user of the tenant is not affected.
+    // Another user of the tenant is not affected, nor alice of another tenant (§5.1 T11).
     app.create_user("acme", "bob", RIGHT).await;
     let g = open(&app, &c).await;
     assert_eq!(submit(&app, &g, "bob", RIGHT).await, "signed in");
+    let beta = app.tenant_with_alice("beta").await;
+    let tokens = app.code_flow("beta", &beta, "alice", RIGHT).await;
+    assert!(tokens["access_token"].is_string(), "{tokens}");
     // Five minutes after the lock it lifts (a new form: the old transaction expired).
     app.clock.advance(100);
     let f = open(&app, &c).await;
