@@ -89,9 +89,15 @@ mod tests {
     #[test]
     fn x7_forwarded_for_is_ignored_from_an_untrusted_peer() {
         let none = TrustedProxies::default();
-        assert_eq!(none.client_ip(ip("203.0.113.9"), ["1.2.3.4"]), ip("203.0.113.9"));
+        assert_eq!(
+            none.client_ip(ip("203.0.113.9"), ["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
         let some = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        assert_eq!(some.client_ip(ip("203.0.113.9"), ["1.2.3.4"]), ip("203.0.113.9"));
+        assert_eq!(
+            some.client_ip(ip("203.0.113.9"), ["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -105,14 +111,21 @@ mod tests {
         // Garbage stops the walk at the last trusted hop.
         assert_eq!(t.client_ip(ip("10.0.0.5"), ["nonsense"]), ip("10.0.0.5"));
         // IPv4-mapped IPv6 peers match IPv4 ranges.
-        assert_eq!(t.client_ip(ip("::ffff:10.0.0.5"), ["198.51.100.1"]), ip("198.51.100.1"));
+        assert_eq!(
+            t.client_ip(ip("::ffff:10.0.0.5"), ["198.51.100.1"]),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
     fn bad_ranges_are_refused_with_the_offending_item() {
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
         assert!(TrustedProxies::parse("::1, 127.0.0.1/32").is_ok());
-        assert!(TrustedProxies::parse("10.0.0.0/33").unwrap_err().contains("10.0.0.0/33"));
+        assert!(
+            TrustedProxies::parse("10.0.0.0/33")
+                .unwrap_err()
+                .contains("10.0.0.0/33")
+        );
         assert!(TrustedProxies::parse("proxy.local").is_err());
     }
 }

@@ -122,4 +122,15 @@ impl<C: ConnectionTrait> LoginLocks<'_, C> {
             .map(LoginLock::from)
             .collect())
     }
+
+    /// Forget unlocked names whose last failure is older than `before`, so that names an
+    /// attacker invents do not accumulate; hard locks stay until an admin lifts them.
+    pub async fn purge_stale(&self, before: i64) -> Result<u64, StoreError> {
+        let r = ll::Entity::delete_many()
+            .filter(ll::Column::LockedAt.is_null())
+            .filter(ll::Column::LastFailureAt.lt(before))
+            .exec(self.c)
+            .await?;
+        Ok(r.rows_affected)
+    }
 }

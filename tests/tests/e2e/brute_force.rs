@@ -78,9 +78,7 @@ async fn audit_actions(app: &TestApp) -> Vec<Value> {
     body["items"].as_array().unwrap().clone()
 }
 
-async fn a_failure_delays_the_next_check_and_five_lock_the_name_for_five_minutes(
-    backend: Backend,
-) {
+async fn a_failure_delays_the_next_check_and_five_lock_the_name_for_five_minutes(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
@@ -129,9 +127,7 @@ async fn a_failure_delays_the_next_check_and_five_lock_the_name_for_five_minutes
     assert_eq!(refused, 2);
 }
 
-async fn a_lock_is_indistinguishable_from_a_wrong_password_or_an_unknown_name(
-    backend: Backend,
-) {
+async fn a_lock_is_indistinguishable_from_a_wrong_password_or_an_unknown_name(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
@@ -311,9 +307,7 @@ async fn post_token_with(app: &TestApp, c: &TestClient, xff: Option<&str>) -> re
     req.send().await.unwrap()
 }
 
-async fn x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy(
-    backend: Backend,
-) {
+async fn x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |s| s.ip_rate_limit = 5).await else {
         return;
     };
@@ -336,7 +330,11 @@ async fn x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy(
     // A forged X-Forwarded-For from an untrusted peer does not buy a fresh budget.
     let r = post_token_with(&app, &c, Some("203.0.113.77")).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let body: Value = r.json().await.unwrap();
@@ -344,7 +342,10 @@ async fn x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy(
     // Discovery and the authorization endpoint are not limited.
     let r = app
         .http
-        .get(format!("{}/t/acme/.well-known/openid-configuration", app.base))
+        .get(format!(
+            "{}/t/acme/.well-known/openid-configuration",
+            app.base
+        ))
         .send()
         .await
         .unwrap();

@@ -45,7 +45,10 @@ async fn a_1024_character_password_works_and_longer_ones_are_refused_before_hash
     // 1,024 four-byte characters: the longest passphrase we promise, 4,096 bytes.
     let long: String = "🔑".repeat(1024);
     app.create_user("acme", "longpw", &long).await;
-    assert_eq!(login(&app, &c, "longpw", &long).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        login(&app, &c, "longpw", &long).await,
+        StatusCode::SEE_OTHER
+    );
     // One byte more is refused by the admin API with a field error…
     let t = app.system_token().await;
     let (s, body) = app
@@ -76,7 +79,10 @@ async fn bodies_over_64_kb_are_413_at_token_and_login(backend: Backend) {
         .http
         .post(format!("{}/t/acme/token", app.base))
         .basic_auth(&c.id, Some(&c.secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", big.as_str())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", big.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -116,12 +122,22 @@ async fn duplicate_or_too_many_token_parameters_are_invalid_request(backend: Bac
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(b["error"], "invalid_request");
-    assert!(b["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("grant_type"));
-    let (s, b) = token_form(&app, &c, "code=a&code=b&grant_type=authorization_code".into()).await;
-    assert_eq!((s, b["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert!(
+        b["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("grant_type")
+    );
+    let (s, b) = token_form(
+        &app,
+        &c,
+        "code=a&code=b&grant_type=authorization_code".into(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
     let many: Vec<String> = (0..65).map(|i| format!("x{i}=1")).collect();
     let (s, b) = token_form(&app, &c, many.join("&")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -147,9 +163,10 @@ async fn too_many_headers_are_refused_without_a_server_error(backend: Backend) {
         return;
     };
     app.create_subscription("acme").await;
-    let mut req = app
-        .http
-        .get(format!("{}/t/acme/.well-known/openid-configuration", app.base));
+    let mut req = app.http.get(format!(
+        "{}/t/acme/.well-known/openid-configuration",
+        app.base
+    ));
     for i in 0..200 {
         req = req.header(format!("x-h{i}"), "v");
     }

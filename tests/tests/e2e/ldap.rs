@@ -809,7 +809,11 @@ async fn directory_failures_count_toward_the_lock_and_an_outage_does_not(backend
     let (s, page) = submit(&app, &client, "alice", "alice-pw").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(alert(&page), "invalid username or password");
-    assert_eq!(dir.binds("uid=alice"), binds, "a locked name reached a bind");
+    assert_eq!(
+        dir.binds("uid=alice"),
+        binds,
+        "a locked name reached a bind"
+    );
     let lock = format!("/subscriptions/acme/users/{sub}/lock");
     let (_, st) = app.admin(&t, Method::GET, &lock, None).await;
     assert_eq!(st["consecutive_failures"], 5, "{st}");
@@ -824,6 +828,7 @@ async fn directory_failures_count_toward_the_lock_and_an_outage_does_not(backend
         assert!(alert(&page).contains("directory is unavailable"), "{page}");
         app.clock.advance(10);
     }
+    let t = app.system_token().await;
     let (_, st) = app.admin(&t, Method::GET, &lock, None).await;
     assert_eq!(st["consecutive_failures"], 0, "{st}");
     assert!(st["locked_until"].is_null(), "{st}");

@@ -150,15 +150,19 @@ async fn x2_a_cross_origin_consent_post_is_403_and_issues_no_code(backend: Backe
         .unwrap();
     let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
     let post = |origin: Option<&'static str>, token: String| {
-        let mut req = browser
-            .post(format!("{}/t/acme/consent", app.base))
-            .form(&[("tx", tx.clone()), ("csrf", token), ("decision", "allow".into())]);
+        let mut req = browser.post(format!("{}/t/acme/consent", app.base)).form(&[
+            ("tx", tx.clone()),
+            ("csrf", token),
+            ("decision", "allow".into()),
+        ]);
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
         req.send()
     };
-    let r = post(Some("https://evil.example"), csrf.clone()).await.unwrap();
+    let r = post(Some("https://evil.example"), csrf.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.headers().get("location").is_none());
     let r = post(None, "forged".into()).await.unwrap();
@@ -174,9 +178,7 @@ async fn x2_a_cross_origin_consent_post_is_403_and_issues_no_code(backend: Backe
     assert!(r.headers().get("location").is_none());
 }
 
-async fn r7_a_login_answers_303_with_a_fresh_session_id_whatever_cookie_came_in(
-    backend: Backend,
-) {
+async fn r7_a_login_answers_303_with_a_fresh_session_id_whatever_cookie_came_in(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
@@ -184,13 +186,22 @@ async fn r7_a_login_answers_303_with_a_fresh_session_id_whatever_cookie_came_in(
     let planted = "attacker-chosen-session-id-0123456789abcdef";
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let browser = app.new_browser();
+        // The browser already carries a session cookie an attacker planted.
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(
+            &format!("sid-acme={planted}; Path=/"),
+            &app.base.parse().unwrap(),
+        );
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar)
+            .build()
+            .unwrap();
         let (_, challenge) = pkce_pair();
         let url = app.authorize_url("acme", &c.id, &challenge, &[]);
         let (tx, csrf) = app.open_login_form(&browser, &url).await;
         let r = browser
             .post(format!("{}/t/acme/login", app.base))
-            .header("cookie", format!("sid-acme={planted}"))
             .form(&[
                 ("tx", tx.as_str()),
                 ("csrf", csrf.as_str()),
@@ -242,9 +253,10 @@ async fn x7_host_and_forwarded_headers_never_reach_the_issuer_or_links(backend: 
         ("forwarded", "host=evil.example;proto=https"),
         ("x-forwarded-for", "1.2.3.4"),
     ];
-    let mut req = app
-        .http
-        .get(format!("{}/t/acme/.well-known/openid-configuration", app.base));
+    let mut req = app.http.get(format!(
+        "{}/t/acme/.well-known/openid-configuration",
+        app.base
+    ));
     for (k, v) in forged {
         req = req.header(k, v);
     }
@@ -265,7 +277,10 @@ async fn x7_host_and_forwarded_headers_never_reach_the_issuer_or_links(backend: 
     }
     let r = req.send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(loc.starts_with("/t/acme/") || loc.starts_with(&app.public), "{loc}");
+    assert!(
+        loc.starts_with("/t/acme/") || loc.starts_with(&app.public),
+        "{loc}"
+    );
     let mut req = app.new_browser().get(format!("{}{loc}", app.base));
     for (k, v) in forged {
         req = req.header(k, v);

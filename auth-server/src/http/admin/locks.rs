@@ -15,7 +15,11 @@ fn flow_error(e: FlowError) -> ApiError {
     }
 }
 
-async fn username(ctx: &Ctx, sub: &crate::domain::SubscriptionId, id: &str) -> Result<String, ApiError> {
+async fn username(
+    ctx: &Ctx,
+    sub: &crate::domain::SubscriptionId,
+    id: &str,
+) -> Result<String, ApiError> {
     let user = ctx
         .store
         .repos()

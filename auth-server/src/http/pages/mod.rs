@@ -203,6 +203,9 @@ mod tests {
         assert_eq!(c.http_only(), Some(true));
         assert_eq!(c.same_site(), Some(actix_web::cookie::SameSite::Lax));
         let http = url::Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(session_cookie(&http, "acme", "v".into(), 60).name(), "sid-acme");
+        assert_eq!(
+            session_cookie(&http, "acme", "v".into(), 60).name(),
+            "sid-acme"
+        );
     }
 }

@@ -107,6 +107,8 @@ const KEY_TTL: Duration =
 pub struct Attempt {
     name: String,
     bucket: i64,
+    /// Whether the durable store holds failures to forget on success.
+    durable: bool,
 }
 
 /// How a checked attempt ended.
@@ -161,7 +163,7 @@ pub async fn admit(
         recent_failures: window_failures(ctx, &keys, now).await?,
         last_failure_at: Some(ctx.throttle.get_i64(ctx, &keys.last()).await?).filter(|t| *t > 0),
         locked_until: Some(ctx.throttle.get_i64(ctx, &keys.lock()).await?).filter(|t| *t > 0),
-        hard_locked: durable.is_some_and(|l| l.locked_at.is_some()),
+        hard_locked: durable.as_ref().is_some_and(|l| l.locked_at.is_some()),
     };
     let gate = policy::gate(&state, now);
     if gate != Gate::Open {
@@ -173,15 +175,27 @@ pub async fn admit(
         .await?;
     let charged = window_failures(ctx, &keys, now).await?;
     if !policy::within_budget(charged) {
-        ctx.throttle.incr(ctx, &keys.refunded(bucket), KEY_TTL).await?;
+        ctx.throttle
+            .incr(ctx, &keys.refunded(bucket), KEY_TTL)
+            .await?;
         return Ok(Err(Gate::Locked(now + policy::TEMP_LOCK_SECS)));
     }
-    Ok(Ok(Attempt { name, bucket }))
+    Ok(Ok(Attempt {
+        name,
+        bucket,
+        durable: durable.is_some(),
+    }))
 }
 
 /// Record the outcome of an admitted attempt; lock and audit when a limit is reached.
 /// Counter failures are logged, not raised: the login answer is already decided.
-pub async fn settle(ctx: &Ctx, sub: &SubscriptionId, attempt: Attempt, outcome: Outcome, actor: &Actor) {
+pub async fn settle(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    attempt: Attempt,
+    outcome: Outcome,
+    actor: &Actor,
+) {
     if let Err(e) = settle_inner(ctx, sub, &attempt, outcome, actor).await {
         tracing::error!(error = %e, "could not record a login attempt");
     }
@@ -204,13 +218,24 @@ async fn settle_inner(
         }
         Outcome::Verified => {
             clear_window(ctx, &keys, now).await?;
-            ctx.store.repos().login_locks().clear(sub, &attempt.name).await?;
+            // Most logins have no failures on record: no write for them.
+            if attempt.durable {
+                ctx.store
+                    .repos()
+                    .login_locks()
+                    .clear(sub, &attempt.name)
+                    .await?;
+            }
         }
         Outcome::Failed => {
-            ctx.throttle.put_i64(ctx, &keys.last(), now, KEY_TTL).await?;
+            ctx.throttle
+                .put_i64(ctx, &keys.last(), now, KEY_TTL)
+                .await?;
             let recent = window_failures(ctx, &keys, now).await?;
             if let Some(until) = policy::temporary_lock(recent, now) {
-                ctx.throttle.put_i64(ctx, &keys.lock(), until, KEY_TTL).await?;
+                ctx.throttle
+                    .put_i64(ctx, &keys.lock(), until, KEY_TTL)
+                    .await?;
                 // The lock's end starts a clean window.
                 clear_window(ctx, &keys, now).await?;
                 audit::security(
@@ -224,7 +249,10 @@ async fn settle_inner(
                 .await;
             }
             let repo = ctx.store.repos();
-            let consecutive = repo.login_locks().record_failure(sub, &attempt.name, now).await?;
+            let consecutive = repo
+                .login_locks()
+                .record_failure(sub, &attempt.name, now)
+                .await?;
             if policy::hard_lock(consecutive) {
                 repo.login_locks().lock(sub, &attempt.name, now).await?;
                 if consecutive == policy::HARD_LOCK_AFTER {
@@ -305,7 +333,12 @@ pub async fn unlock(
     let keys = Keys::new(sub, &before.username);
     clear_window(ctx, &keys, ctx.now()).await?;
     ctx.throttle.delete(ctx, &keys.lock()).await?;
-    let had = ctx.store.repos().login_locks().clear(sub, &before.username).await?
+    let had = ctx
+        .store
+        .repos()
+        .login_locks()
+        .clear(sub, &before.username)
+        .await?
         || before.locked_until.is_some();
     if !had {
         return Ok(false);

@@ -21,6 +21,9 @@ pub const TEMP_LOCK_AFTER: i64 = 5;
 pub const TEMP_LOCK_SECS: i64 = 300;
 /// Consecutive failures that set the hard lock.
 pub const HARD_LOCK_AFTER: i64 = 100;
+/// How long an unlocked name's consecutive failures are remembered after the last one
+/// (30 days): "consecutive" means within this memory.
+pub const FAILURE_MEMORY: i64 = 30 * 86_400;
 /// Longest progressive delay, seconds.
 pub const MAX_DELAY: i64 = 8;
 
