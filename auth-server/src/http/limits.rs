@@ -51,12 +51,12 @@ pub async fn per_ip(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let class = class_of(req.method(), req.path());
     let ctx = req.app_data::<web::Data<Ctx>>().cloned();
-    if let (Some(class), Some(ctx), Some(ip)) = (class, ctx, client_ip(req.request())) {
-        if let Err(retry) = throttle::admit_ip(&ctx, class, ip).await {
-            tracing::warn!(%ip, ?class, "per-address rate limit reached");
-            let resp = too_many(class, retry);
-            return Ok(req.into_response(resp).map_into_right_body());
-        }
+    if let (Some(class), Some(ctx), Some(ip)) = (class, ctx, client_ip(req.request()))
+        && let Err(retry) = throttle::admit_ip(&ctx, class, ip).await
+    {
+        tracing::warn!(%ip, ?class, "per-address rate limit reached");
+        let resp = too_many(class, retry);
+        return Ok(req.into_response(resp).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

@@ -21,6 +21,7 @@ mod mcp_registration;
 mod mcp_sdk;
 mod node_rp;
 mod refresh;
+mod rfc9700_rows;
 mod run_as;
 mod scale;
 mod session_safety;
