@@ -20,6 +20,8 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use url::Url;
 
+use crate::domain::TrustedProxies;
+
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 const BOTH: &str = "expected both, to serve HTTPS, or neither";
 
@@ -47,6 +49,9 @@ AUTH_CODE_TTL             60                     authorization code lifetime in 
 AUTH_SESSION_TTL          28800                  browser login session lifetime in seconds (300-2592000)
 AUTH_DB_MAX_CONNECTIONS   16                     database pool size (1-1000)
 AUTH_AUDIT_SINK           -                      also stream audit events as JSON lines: stdout, or a file path (appended)
+AUTH_TRUSTED_PROXIES      -                      comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; unset: none
+AUTH_IP_RATE_LIMIT        6000                   requests per minute per client address at token, introspection and revocation (0: off)
+AUTH_LOGIN_IP_RATE_LIMIT  60                     login and 2FA form posts per minute per client address (1-100000)
 ";
 
 /// The server's configuration, validated. `Debug` redacts every secret.
@@ -95,6 +100,12 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// AUTH_AUDIT_SINK: `stdout` or a file to append audit events to as JSON lines.
     pub audit_sink: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (RFC 9700 §4.13).
+    pub trusted_proxies: TrustedProxies,
+    /// Requests per minute per client address at token, introspection and revocation; 0: off.
+    pub ip_rate_limit: u32,
+    /// Login and 2FA form posts per minute per client address.
+    pub login_ip_rate_limit: u32,
 }
 
 /// A configuration problem: which variable (or TOML key, or file) and what is wrong with it.
@@ -133,6 +144,9 @@ impl Default for Settings {
             session_ttl: 28_800,
             db_max_connections: 16,
             audit_sink: None,
+            trusted_proxies: TrustedProxies::default(),
+            ip_rate_limit: 6000,
+            login_ip_rate_limit: 60,
         }
     }
 }
@@ -212,6 +226,9 @@ impl fmt::Debug for Settings {
             .field("session_ttl", &self.session_ttl)
             .field("db_max_connections", &self.db_max_connections)
             .field("audit_sink", &self.audit_sink)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("ip_rate_limit", &self.ip_rate_limit)
+            .field("login_ip_rate_limit", &self.login_ip_rate_limit)
             .finish()
     }
 }
@@ -286,6 +303,11 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
                 s.db_max_connections = at(var, bounded(v, 1, 1000, "connections"))?
             }
             "audit_sink" => s.audit_sink = Some(v.clone()),
+            "trusted_proxies" => s.trusted_proxies = at(var, TrustedProxies::parse(v))?,
+            "ip_rate_limit" => s.ip_rate_limit = at(var, bounded(v, 0, 10_000_000, "requests"))?,
+            "login_ip_rate_limit" => {
+                s.login_ip_rate_limit = at(var, bounded(v, 1, 100_000, "requests"))?
+            }
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
@@ -513,6 +535,11 @@ mod tests {
         AUTH_CODE_TTL 601 => AUTH_CODE_TTL: seconds from 10 to 600
         AUTH_SESSION_TTL -1 => AUTH_SESSION_TTL: "-1" is not a number
         AUTH_DB_MAX_CONNECTIONS 0 => AUTH_DB_MAX_CONNECTIONS: connections from 1 to 1000
+        AUTH_TRUSTED_PROXIES 10.0.0.0/8, 192.168.1.7, ::1 => ok
+        AUTH_TRUSTED_PROXIES 10.0.0.0/33 => AUTH_TRUSTED_PROXIES: "10.0.0.0/33" is not an IP address or CIDR range
+        AUTH_IP_RATE_LIMIT 0 => ok
+        AUTH_IP_RATE_LIMIT many => AUTH_IP_RATE_LIMIT: "many" is not a number
+        AUTH_LOGIN_IP_RATE_LIMIT 0 => AUTH_LOGIN_IP_RATE_LIMIT: requests from 1 to 100000
         AUTH_TLS_CERT /nonexistent/cert.pem => AUTH_TLS_CERT: "/nonexistent/cert.pem" cannot be read
         AUTH_TLS_KEY / => AUTH_TLS_KEY: "/" is not a regular file
         file code_ttl = 90\nlisten = "[::]:80" => ok
@@ -624,6 +651,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 21, "a variable is missing from the help table");
+        assert_eq!(listed, 24, "a variable is missing from the help table");
     }
 }

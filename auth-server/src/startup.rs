@@ -115,6 +115,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
         },
         acl: Default::default(),
         directories: Default::default(),
+        throttle: Default::default(),
         settings,
     });
     match tenants::bootstrap_system(&ctx).await? {
@@ -152,6 +153,7 @@ impl Application {
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
+                .wrap(actix_web::middleware::from_fn(http::limits::per_ip))
                 .wrap(actix_web::middleware::from_fn(middleware::harden))
                 .configure(http::configure)
         })

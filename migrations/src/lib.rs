@@ -14,6 +14,7 @@ mod m20261122_000003_chain_audit;
 mod m20261122_000004_create_connections;
 mod m20261122_000005_create_mfa;
 mod m20261122_000006_add_client_registration;
+mod m20261122_000007_create_login_locks;
 
 /// The ordered list of migrations; the server runs it at start.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_connections::Migration),
             Box::new(m20261122_000005_create_mfa::Migration),
             Box::new(m20261122_000006_add_client_registration::Migration),
+            Box::new(m20261122_000007_create_login_locks::Migration),
         ]
     }
 }

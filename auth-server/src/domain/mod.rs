@@ -6,6 +6,7 @@ pub mod cimd;
 mod client;
 pub mod connection;
 mod ids;
+mod proxies;
 mod redirect;
 pub mod registration;
 mod scope;
@@ -13,6 +14,7 @@ mod user;
 
 pub use client::{AuthMethod, Client, ClientSpec, GrantType, TokenFormat};
 pub use ids::{Slug, SubscriptionId};
+pub use proxies::TrustedProxies;
 pub use redirect::RedirectUri;
 pub use scope::Scope;
 pub use user::{User, Username};

@@ -12,7 +12,7 @@ impl Username {
     /// Normalise and check a login name: 1–256 characters after normalisation, no control
     /// characters, no leading or trailing spaces.
     pub fn parse(value: &str) -> Result<Username, ValidationError> {
-        let normalised: String = value.nfkc().collect::<String>().to_lowercase();
+        let normalised = Self::normalise(value);
         if normalised.is_empty() || normalised.chars().count() > 256 {
             return Err(ValidationError::new(
                 "username",
@@ -26,6 +26,12 @@ impl Username {
             ));
         }
         Ok(Username(normalised))
+    }
+
+    /// The normalisation alone (NFKC, then Unicode lower case), without the checks:
+    /// compatibility forms (`ﬁ`, full-width letters) and NFD input collapse to one name.
+    pub fn normalise(value: &str) -> String {
+        value.nfkc().collect::<String>().to_lowercase()
     }
 
     /// The normalised name.

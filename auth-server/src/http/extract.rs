@@ -101,6 +101,11 @@ impl Params {
     }
 }
 
+/// Most parameters a protocol form body may carry. The largest legitimate request (a
+/// token exchange with client assertion and several `resource`s) has about 15; the cap
+/// bounds the parsing work an attacker can ask for within the 64 KB body limit.
+pub const MAX_PARAMS: usize = 64;
+
 /// Parse a form body of a protocol endpoint (`invalid_request` on anything odd).
 pub fn form(req: &HttpRequest, body: &web::Bytes) -> Result<Params, OAuthError> {
     let ct = req
@@ -119,6 +124,12 @@ pub fn form(req: &HttpRequest, body: &web::Bytes) -> Result<Params, OAuthError> 
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| OAuthError::bad_request("invalid_request", "the body is not UTF-8"))?;
+    if text.split('&').count() > MAX_PARAMS {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            format!("more than {MAX_PARAMS} parameters"),
+        ));
+    }
     Params::parse(text).map_err(|name| {
         OAuthError::bad_request(
             "invalid_request",
@@ -213,13 +224,14 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
     (h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ")).then(|| h[7..].trim().to_owned())
 }
 
-/// The request id set by the logging middleware, and the peer address.
+/// The request id set by the logging middleware, and the client address (the peer, or
+/// the client a trusted proxy names).
 pub fn meta(req: &HttpRequest) -> (Option<String>, Option<String>) {
     let request_id = req
         .extensions()
         .get::<super::middleware::RequestId>()
         .map(|r| r.0.clone());
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = super::limits::client_ip(req).map(|a| a.to_string());
     (request_id, ip)
 }
 

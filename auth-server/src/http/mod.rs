@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod limits;
 pub mod middleware;
 pub mod ops;
 pub mod pages;

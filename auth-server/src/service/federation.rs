@@ -9,6 +9,7 @@
 //! A directory user is never merged into a local user by name or e-mail.
 
 use super::login::{self, FirstFactor, LoginError};
+use super::throttle::{self, Outcome};
 use super::{Actor, Ctx, FlowError, acl::facts, audit, random};
 use crate::directory::diagnose::{self, Diagnosis};
 use crate::directory::ldap::DirectoryError;
@@ -68,10 +69,48 @@ pub async fn password_login(
         .all_ordered(&sub.id)
         .await
         .map_err(flow)?;
-    if let Some(c) = home_realm(&conns, username) {
-        if c.kind == ConnectionKind::Oidc {
-            return Err(LoginError::UseSso(c.name.clone()));
+    if let Some(c) = home_realm(&conns, username)
+        && c.kind == ConnectionKind::Oidc
+    {
+        return Err(LoginError::UseSso(c.name.clone()));
+    }
+    // Every password check, local or directory, is admitted and counted per
+    // (subscription, normalised name): SECURITY.md §3.
+    let attempt = match throttle::admit(ctx, &sub.id, username)
+        .await
+        .map_err(LoginError::Flow)?
+    {
+        Ok(a) => a,
+        Err(gate) => {
+            // The same argon2 work and answer as a wrong password: a refusal reveals
+            // neither the lock nor whether the name exists.
+            let _ = ctx.passwords.verify(password, None).await;
+            failed(ctx, &sub.id, actor, username, gate.reason(), None).await;
+            return Err(LoginError::BadCredentials);
         }
+    };
+    let result = checked_login(ctx, sub, &conns, username, password, actor).await;
+    let outcome = match &result {
+        Ok(_) | Err(LoginError::Disabled | LoginError::AccountState(_)) => Outcome::Verified,
+        Err(LoginError::BadCredentials | LoginError::UnknownToDirectory) => Outcome::Failed,
+        Err(LoginError::DirectoryUnavailable | LoginError::Flow(_) | LoginError::UseSso(_)) => {
+            Outcome::Unchecked
+        }
+    };
+    throttle::settle(ctx, &sub.id, attempt, outcome, actor).await;
+    result
+}
+
+/// The password check proper, once the throttle admitted the attempt.
+async fn checked_login(
+    ctx: &Ctx,
+    sub: &Subscription,
+    conns: &[Connection],
+    username: &str,
+    password: &str,
+    actor: &Actor,
+) -> Result<FirstFactor, LoginError> {
+    if let Some(c) = home_realm(conns, username) {
         return directory_login(ctx, sub, c, username, password, actor).await;
     }
     let directories: Vec<&Connection> = conns

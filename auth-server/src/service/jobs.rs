@@ -1,5 +1,5 @@
 //! Background housekeeping: expired refresh tokens, opaque tokens and revocation
-//! entries are deleted so the tables stay proportional to live tokens. Idempotent, so
+//! entries, and login-failure counts idle for 30 days, are deleted so the tables stay proportional to live tokens. Idempotent, so
 //! every instance may run it.
 
 use super::Ctx;
@@ -16,6 +16,10 @@ pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = ctx.store.repos().tokens().purge_expired(ctx.now()).await {
                 tracing::warn!(error = %e, "expired-token sweep failed; retrying at the next tick");
+            }
+            let stale = ctx.now() - super::throttle::policy::FAILURE_MEMORY;
+            if let Err(e) = ctx.store.repos().login_locks().purge_stale(stale).await {
+                tracing::warn!(error = %e, "login-failure sweep failed; retrying at the next tick");
             }
         }
     })

@@ -22,6 +22,7 @@ pub mod registration;
 pub mod second_factor;
 pub mod sso;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 pub use error::{AdminError, FlowError};
@@ -67,6 +68,8 @@ pub struct CtxInner {
     pub acl: acl::FactsCache,
     /// Pools of service-bound directory connections, one per LDAP/AD connection.
     pub directories: crate::directory::ldap::Directories,
+    /// Brute-force and per-address counters (with their in-process fallback).
+    pub throttle: throttle::Counters,
 }
 
 impl Ctx {

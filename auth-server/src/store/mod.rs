@@ -15,6 +15,7 @@ pub mod connections;
 pub mod consents;
 mod entity;
 pub mod keys;
+pub mod login_locks;
 pub mod mfa;
 pub mod subscriptions;
 pub mod tokens;
@@ -215,6 +216,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// Second factors: TOTP credentials, recovery codes, group policies.
     pub fn mfa(&self) -> mfa::Mfa<'a, C> {
         mfa::Mfa { c: self.c }
+    }
+    /// Consecutive login failures and hard locks.
+    pub fn login_locks(&self) -> login_locks::LoginLocks<'a, C> {
+        login_locks::LoginLocks { c: self.c }
     }
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {

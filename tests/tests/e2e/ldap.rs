@@ -17,6 +17,7 @@ on_backends!(
     a_directory_outage_is_explained_and_local_users_still_log_in,
     ldaps_and_start_tls_verify_the_directory_certificate,
     an_ad_connection_resolves_nesting_client_side_when_in_chain_is_unsupported,
+    directory_failures_count_toward_the_lock_and_an_outage_does_not,
 );
 
 fn connection(url: &str, extra: Value) -> Value {
@@ -346,6 +347,8 @@ async fn a_directory_user_logs_in_through_the_form_and_is_provisioned_once(backe
     let (s, page) = submit(&app, &client, "alice", "wrong").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(alert(&page), "invalid username or password");
+    // Past the progressive delay that failure started (SECURITY.md §3).
+    app.clock.advance(10);
     // Another subscription never uses this one's directory (SECURITY.md T3).
     app.create_subscription("other").await;
     let other = app.web_client("other").await;
@@ -781,4 +784,52 @@ async fn an_ad_connection_resolves_nesting_client_side_when_in_chain_is_unsuppor
         )
         .await;
     assert_eq!(m["items"][0]["user_id"], alice.as_str(), "{m}");
+}
+
+/// SECURITY.md §3 and §4.2: a wrong directory password counts like a local one (same
+/// per-name lock, no bind while locked); an unreachable directory counts nothing.
+async fn directory_failures_count_toward_the_lock_and_an_outage_does_not(backend: Backend) {
+    let Some(mut dir) = Slapd::start(None).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (client, t, _) = tenant(&app, connection(&dir.url, json!({}))).await;
+    let sub = login_claims(&app, &client, "alice", "alice-pw").await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..5 {
+        let (_, page) = submit(&app, &client, "alice", "wrong").await;
+        assert_eq!(alert(&page), "invalid username or password");
+        app.clock.advance(10);
+    }
+    let binds = dir.binds("uid=alice");
+    let (s, page) = submit(&app, &client, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(alert(&page), "invalid username or password");
+    assert_eq!(
+        dir.binds("uid=alice"),
+        binds,
+        "a locked name reached a bind"
+    );
+    let lock = format!("/subscriptions/acme/users/{sub}/lock");
+    let (_, st) = app.admin(&t, Method::GET, &lock, None).await;
+    assert_eq!(st["consecutive_failures"], 5, "{st}");
+    assert!(st["locked_until"].is_i64(), "{st}");
+    app.clock.advance(301);
+    let (s, _) = submit(&app, &client, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    dir.stop().await;
+    for _ in 0..6 {
+        let (_, page) = submit(&app, &client, "alice", "alice-pw").await;
+        assert!(alert(&page).contains("directory is unavailable"), "{page}");
+        app.clock.advance(10);
+    }
+    let t = app.system_token().await;
+    let (_, st) = app.admin(&t, Method::GET, &lock, None).await;
+    assert_eq!(st["consecutive_failures"], 0, "{st}");
+    assert!(st["locked_until"].is_null(), "{st}");
 }

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod keys;
+pub mod locks;
 pub mod mfa;
 pub mod openapi;
 pub mod subscriptions;
@@ -151,6 +152,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(users::patch_user)
             .service(users::delete_user)
             .service(users::post_user_password)
+            .service(locks::get_user_lock)
+            .service(locks::delete_user_lock)
+            .service(locks::list_login_locks)
+            .service(locks::delete_login_lock)
             .service(mfa::get_user_mfa)
             .service(mfa::delete_user_mfa)
             .service(mfa::get_group_mfa_policy)

@@ -2,7 +2,7 @@
 
 use super::{
     acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, connections, dto, error, keys,
-    mfa, subscriptions, users,
+    locks, mfa, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         acl_apps::post_run_as_grant, acl_apps::list_run_as_grants, acl_apps::get_run_as_grant, acl_apps::delete_run_as_grant,
         mfa::get_user_mfa, mfa::delete_user_mfa, mfa::get_group_mfa_policy, mfa::put_group_mfa_policy,
         mfa::delete_group_mfa_policy,
+        locks::get_user_lock, locks::delete_user_lock, locks::list_login_locks, locks::delete_login_lock,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
@@ -37,7 +38,7 @@ use utoipa::OpenApi;
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
         acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs,
-        crate::service::mfa::Status, mfa::GroupMfaPolicy,
+        crate::service::mfa::Status, mfa::GroupMfaPolicy, crate::service::throttle::LockStatus,
         crate::domain::connection::ConnectionInput, crate::domain::connection::ConnectionConfig,
         crate::domain::connection::ConnectionKind, crate::domain::connection::SecretInput,
         crate::domain::connection::GroupSettings, crate::domain::connection::GroupMapping,

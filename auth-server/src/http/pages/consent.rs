@@ -76,12 +76,14 @@ pub async fn post_consent(
     let sub = &tenant.0;
     let p = Params::parse(std::str::from_utf8(&body).unwrap_or(""))
         .map_err(|_| PageError::bad_request("Malformed form."))?;
-    let tx = login::take_tx(&ctx, sub, p.get("tx").unwrap_or_default())
+    let tx_id = p.get("tx").unwrap_or_default();
+    let expired = || PageError::bad_request("This request has expired or was already answered.");
+    // Checked before it is consumed: a forged or cross-site post must not burn the
+    // user's consent handle (SECURITY.md X2).
+    let tx = login::load_tx(&ctx, sub, tx_id)
         .await
         .map_err(PageError::from_flow)?
-        .ok_or_else(|| {
-            PageError::bad_request("This request has expired or was already answered.")
-        })?;
+        .ok_or_else(expired)?;
     // A transaction whose second factor is still open was never authenticated.
     if tx.pending.is_some()
         || !constant_time_eq(
@@ -94,6 +96,11 @@ pub async fn post_consent(
     if !super::same_browser(&req, sub.slug.as_str(), &tx.request.browser) {
         return Err(PageError::forbidden());
     }
+    // Single use: of two genuine posts only one finds it.
+    let tx = login::take_tx(&ctx, sub, tx_id)
+        .await
+        .map_err(PageError::from_flow)?
+        .ok_or_else(expired)?;
     let session = current_session(&req, &ctx, sub).await?.ok_or_else(|| {
         PageError::bad_request("You are not signed in. Start again from the application.")
     })?;

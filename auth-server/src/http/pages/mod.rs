@@ -187,3 +187,25 @@ pub fn same_browser(req: &HttpRequest, slug: &str, expected_hash: &str) -> bool 
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x1_an_https_session_cookie_is_host_prefixed_secure_and_host_only() {
+        let https = url::Url::parse("https://as.example").unwrap();
+        let c = session_cookie(&https, "acme", "v".into(), 60);
+        assert_eq!(c.name(), "__Host-sid-acme");
+        assert_eq!(c.secure(), Some(true));
+        assert_eq!(c.path(), Some("/"));
+        assert_eq!(c.domain(), None);
+        assert_eq!(c.http_only(), Some(true));
+        assert_eq!(c.same_site(), Some(actix_web::cookie::SameSite::Lax));
+        let http = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            session_cookie(&http, "acme", "v".into(), 60).name(),
+            "sid-acme"
+        );
+    }
+}
