@@ -2,7 +2,8 @@
 
 use super::state::Metrics;
 use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
+use actix_web::HttpResponse;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -82,4 +83,33 @@ pub async fn harden(
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
+}
+
+/// The longest any request may take. Every dependency has its own, shorter bound (pool
+/// acquire 2 s, PostgreSQL `statement_timeout` 5 s, Redis commands 2 s, LDAP timeouts);
+/// this is the backstop for a combination of them or a dependency that stops answering
+/// without closing its connection. It stays below the 25 s shutdown drain, so a graceful
+/// stop never has to cut a request.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Answer 503 `temporarily_unavailable` (with `Retry-After`) to a request that has not
+/// finished within [`REQUEST_DEADLINE`], instead of letting it hang.
+pub async fn deadline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let http_req = req.request().clone();
+    match tokio::time::timeout(REQUEST_DEADLINE, next.call(req)).await {
+        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Err(_) => {
+            tracing::warn!(path = %http_req.path(), "request exceeded its deadline; answered 503");
+            let res = HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "2"))
+                .json(serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "a backing service did not answer in time; retry shortly",
+                }));
+            Ok(ServiceResponse::new(http_req, res).map_into_right_body())
+        }
+    }
 }

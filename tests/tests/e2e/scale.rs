@@ -1,5 +1,7 @@
-//! Two instances on one database and Redis: a code issued by one redeems at the other,
-//! exactly once.
+//! Two instances on one database and Redis (docs/operations.md "Several instances"): a
+//! code issued by one redeems at the other exactly once, a login started on one
+//! completes on the other, a revocation on one is seen by the other's cache, and a key
+//! rotation on one is published by the other without restart.
 
 use e2e::{Backend, TestApp, pkce_pair, query_param};
 use reqwest::StatusCode;
@@ -28,7 +30,7 @@ async fn a_code_issued_by_one_instance_redeems_once_at_another() {
         ("code_verifier", verifier.as_str()),
     ];
     let mut handles = Vec::new();
-    for i in 0..10 {
+    for i in 0..20 {
         let app = if i % 2 == 0 { &one } else { &two };
         handles.push(app.token("acme", &c.id, &c.secret, &form));
     }
@@ -71,5 +73,118 @@ async fn a_revocation_on_one_instance_is_seen_by_the_cache_of_another() {
     assert_eq!(
         two.introspect("acme", &c, at).await,
         serde_json::json!({"active": false})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_started_on_one_instance_completes_on_another() {
+    let Some(one) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
+    let (verifier, challenge) = pkce_pair();
+    let browser = one.new_browser();
+    // The form (transaction, CSRF token and browser-binding cookie) comes from one…
+    let (tx, csrf) = one
+        .open_login_form(&browser, &one.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
+    // …and is posted to two, as a load balancer without sticky sessions would.
+    let resp = browser
+        .post(format!("{}/t/acme/login", two.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let next = resp.headers()["location"].to_str().unwrap().to_owned();
+    // Consent (if asked) and the redirect back, again on one.
+    let redirect = if next.contains("code=") {
+        next
+    } else {
+        let url = if next.starts_with('/') {
+            format!("{}{next}", one.base)
+        } else {
+            next
+        };
+        one.browser_login(&browser, &url, "alice", "correct horse battery")
+            .await
+    };
+    let code = query_param(&redirect, "code").expect("a code after the login on two");
+    let (s, body) = one
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "https://c1.example/cb"),
+                ("code_verifier", verifier.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_on_one_instance_is_published_by_another_without_restart() {
+    let Some(one) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
+    let kids = |jwks: serde_json::Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let jwks_of = |app: &TestApp| {
+        let req = app.http.get(format!("{}/t/acme/jwks", app.base));
+        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    // Two has loaded (and cached) the ring before the rotation.
+    let before = kids(jwks_of(&two).await);
+    let admin = one.system_token().await;
+    let (s, body) = one
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            "/subscriptions/acme/keys/rotate",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let after_one = kids(jwks_of(&one).await);
+    let added: Vec<&String> = after_one.iter().filter(|k| !before.contains(k)).collect();
+    assert!(!added.is_empty(), "the rotation published new next keys");
+    // Two serves them within its 5 s ring cache, polled with a bound (no restart).
+    let mut seen = false;
+    for _ in 0..40 {
+        let now = kids(jwks_of(&two).await);
+        if added.iter().all(|k| now.contains(k)) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(seen, "instance two publishes the keys rotated on one: {added:?}");
+    // Tokens signed by one with the promoted key verify on two.
+    let t = one
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    assert_eq!(
+        two.introspect("acme", &c, t["access_token"].as_str().unwrap())
+            .await["active"],
+        true
     );
 }
