@@ -3,7 +3,7 @@
 use super::state::Metrics;
 use actix_web::HttpMessage;
 use actix_web::HttpResponse;
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -93,23 +93,26 @@ pub async fn harden(
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Answer 503 `temporarily_unavailable` (with `Retry-After`) to a request that has not
-/// finished within [`REQUEST_DEADLINE`], instead of letting it hang.
+/// finished within [`REQUEST_DEADLINE`], instead of letting it hang. The answer is an
+/// error response (the request itself is owned by the timed-out handler, so it cannot
+/// be reused to build a normal one).
 pub async fn deadline(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let http_req = req.request().clone();
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path().to_owned();
     match tokio::time::timeout(REQUEST_DEADLINE, next.call(req)).await {
-        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Ok(res) => res,
         Err(_) => {
-            tracing::warn!(path = %http_req.path(), "request exceeded its deadline; answered 503");
+            tracing::warn!(%path, "request exceeded its deadline; answered 503");
             let res = HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, "2"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(serde_json::json!({
                     "error": "temporarily_unavailable",
                     "error_description": "a backing service did not answer in time; retry shortly",
                 }));
-            Ok(ServiceResponse::new(http_req, res).map_into_right_body())
+            Err(actix_web::error::InternalError::from_response("request deadline", res).into())
         }
     }
 }

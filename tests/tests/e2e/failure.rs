@@ -108,12 +108,21 @@ async fn postgres_down_answers_503_then_recovers_without_restart() {
     assert_eq!(body["cache"], "ok");
     // Token endpoint: every grant fails closed with the RFC 6749 code for it.
     assert_unavailable(&token(&app, &c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await);
-    assert_unavailable(&token(&app, &c, &[("grant_type", "client_credentials")]).await);
+    // A client this instance has not cached cannot be authenticated: 503, not 401.
+    let stranger = TestClient {
+        id: "not-cached".into(),
+        secret: "whatever".into(),
+    };
+    assert_unavailable(&token(&app, &stranger, &[("grant_type", "client_credentials")]).await);
     // Introspection of a token never verified by this instance needs the database for
     // its revocation check: 503, never a guess either way.
     let (s, body) = introspect(&app, &c, unseen["access_token"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "temporarily_unavailable");
+    // A token this instance verified moments ago, under an unchanged Redis generation,
+    // is still answered: no revocation can commit while the database is down.
+    let (s, body) = introspect(&app, &c, seen_at).await;
+    assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)), "{body}");
     // Public key material stays available (SECURITY.md §5.2: JWKS open).
     let (s, _, jwks) = send(app.http.get(format!("{}/t/acme/jwks", app.base))).await;
     assert_eq!(s, StatusCode::OK, "{jwks}");

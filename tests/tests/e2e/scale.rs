@@ -84,38 +84,17 @@ async fn a_login_started_on_one_instance_completes_on_another() {
     let c = one.tenant_with_alice("acme").await;
     let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
     let (verifier, challenge) = pkce_pair();
-    let browser = one.new_browser();
-    // The form (transaction, CSRF token and browser-binding cookie) comes from one…
-    let (tx, csrf) = one
-        .open_login_form(&browser, &one.authorize_url("acme", &c.id, &challenge, &[]))
+    // `/authorize` (transaction, CSRF state, browser-binding cookie) runs on one; the
+    // login form, its POST and the consent run on two, as behind a load balancer
+    // without sticky sessions (cookies ignore the port, so the browser sends them).
+    let redirect = two
+        .browser_login(
+            &one.new_browser(),
+            &one.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            "correct horse battery",
+        )
         .await;
-    // …and is posted to two, as a load balancer without sticky sessions would.
-    let resp = browser
-        .post(format!("{}/t/acme/login", two.base))
-        .form(&[
-            ("tx", tx.as_str()),
-            ("csrf", csrf.as_str()),
-            ("username", "alice"),
-            ("password", "correct horse battery"),
-            ("action", "login"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let next = resp.headers()["location"].to_str().unwrap().to_owned();
-    // Consent (if asked) and the redirect back, again on one.
-    let redirect = if next.contains("code=") {
-        next
-    } else {
-        let url = if next.starts_with('/') {
-            format!("{}{next}", one.base)
-        } else {
-            next
-        };
-        one.browser_login(&browser, &url, "alice", "correct horse battery")
-            .await
-    };
     let code = query_param(&redirect, "code").expect("a code after the login on two");
     let (s, body) = one
         .token(
