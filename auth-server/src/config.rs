@@ -30,7 +30,7 @@ AUTH_PUBLIC_URL           http://127.0.0.1:8080  external base URL (http/https);
 AUTH_LISTEN               127.0.0.1:8080         socket address to bind (host:port; port 0 picks a free port)
 AUTH_DATA_DIR             ./data                 directory for the SQLite file and generated secrets
 AUTH_DATABASE_URL         -                      sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; unset: sqlite in AUTH_DATA_DIR
-AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix:// or unix:// URL; unset: in-process store
+AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix:// or redis+cluster://H:P,H:P URL; unset: in-process store
 AUTH_MASTER_KEY           -                      32 bytes as base64 (standard or URL-safe) or 64 hex chars; unset: generated into AUTH_DATA_DIR
 AUTH_TLS_CERT             -                      PEM certificate chain; set with AUTH_TLS_KEY to serve HTTPS directly
 AUTH_TLS_KEY              -                      PEM private key for AUTH_TLS_CERT
@@ -349,17 +349,41 @@ fn database_url(s: &str) -> Result<String, String> {
     bad(&echo_url(s), "is not a supported database URL", EXPECTED)
 }
 
-/// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts. Sentinel and Cluster have no
-/// URL scheme there (their node lists are built in code), so `redis+sentinel://` and the
-/// like are refused at start rather than at the first cache call.
+/// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts, plus
+/// `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (and `rediss+cluster://`) for
+/// Redis Cluster seed nodes. Sentinel has no URL form here, so `redis+sentinel://` is
+/// refused at start rather than at the first cache call.
 fn redis_url(s: &str) -> Result<String, String> {
     const EXPECTED: &str = "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, valkey(s)://…, \
-                            redis+unix:///PATH or unix:///PATH";
-    let usable = Url::parse(s).is_ok_and(|url| match url.scheme() {
-        "redis" | "rediss" | "valkey" | "valkeys" => url.host_str().is_some_and(|h| !h.is_empty()),
-        "unix" | "redis+unix" | "valkey+unix" => url.path().len() > 1,
-        _ => false,
-    });
+                            redis+unix:///PATH, unix:///PATH or redis+cluster://HOST:PORT,HOST:PORT…";
+    let cluster = s
+        .split_once("://")
+        .filter(|(scheme, _)| {
+            matches!(
+                scheme.to_ascii_lowercase().as_str(),
+                "redis+cluster" | "rediss+cluster"
+            )
+        })
+        .map(|(_, rest)| {
+            let hosts = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let hosts = hosts.trim_end_matches('/');
+            !hosts.is_empty()
+                && hosts.split(',').all(|h| {
+                    h.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                    })
+                })
+        });
+    let usable = match cluster {
+        Some(ok) => ok,
+        None => Url::parse(s).is_ok_and(|url| match url.scheme() {
+            "redis" | "rediss" | "valkey" | "valkeys" => {
+                url.host_str().is_some_and(|h| !h.is_empty())
+            }
+            "unix" | "redis+unix" | "valkey+unix" => url.path().len() > 1,
+            _ => false,
+        }),
+    };
     match usable {
         true => Ok(s.to_owned()),
         false => bad(&echo_url(s), "is not a supported Redis URL", EXPECTED),
@@ -480,6 +504,9 @@ mod tests {
         AUTH_REDIS_URL rediss://u:{S}@h:6380/2 => ok
         AUTH_REDIS_URL valkey://h => ok
         AUTH_REDIS_URL redis+unix:///run/redis.sock => ok
+        AUTH_REDIS_URL redis+cluster://:{S}@a:7000,b:7001,c:7002 => ok
+        AUTH_REDIS_URL rediss+cluster://a:7000/ => ok
+        AUTH_REDIS_URL redis+cluster://a,b:7001 => AUTH_REDIS_URL: "redis+cluster://a,b:7001" is not a supported Redis URL
         AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a supported
         AUTH_REDIS_URL redis://:{S}@h:99999 => AUTH_REDIS_URL: is not a supported Redis URL
         AUTH_MASTER_KEY 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f => ok

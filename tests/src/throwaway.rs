@@ -203,3 +203,92 @@ impl Redis {
         wait_for_port(self.port, false).await
     }
 }
+
+/// A three-master Redis Cluster (`--cluster-enabled yes` on three ports, joined with
+/// `redis-cli --cluster create`), without replicas or persistence.
+pub struct RedisCluster {
+    ports: Vec<u16>,
+    _children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// A free port whose cluster bus port (port + 10000) is free as well.
+fn free_cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p > 0
+            && p < 55_000
+            && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+impl RedisCluster {
+    /// Start and join three nodes, or `None` when redis-server/redis-cli are missing.
+    pub async fn start() -> Option<RedisCluster> {
+        let dir = tempfile::tempdir().ok()?;
+        let mut ports = Vec::new();
+        let mut children = Vec::new();
+        for _ in 0..3 {
+            let port = free_cluster_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--save", "", "--appendonly", "no"])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .ok()?;
+            children.push(child);
+            if !wait_for_port(port, true).await {
+                return None;
+            }
+            ports.push(port);
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if !created {
+            return None;
+        }
+        // Wait until every node agrees that all slots are served.
+        for _ in 0..100 {
+            let mut ok = true;
+            for p in &ports {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &p.to_string(), "cluster", "info"])
+                    .output()
+                    .await
+                    .ok()?;
+                ok &= String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok");
+            }
+            if ok {
+                return Some(RedisCluster {
+                    ports,
+                    _children: children,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+}

@@ -167,3 +167,56 @@ async fn a_key_rotation_on_one_instance_is_published_by_another_without_restart(
         true
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_codes_and_revocations_through_a_redis_cluster() {
+    let Some(cluster) = e2e::throwaway::RedisCluster::start().await else {
+        e2e::skip("redis-server/redis-cli (cluster)");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = e2e::Storage::postgres_redis(&pg, &cluster.url()).await else {
+        return;
+    };
+    let one = TestApp::on(storage).await;
+    let c = one.tenant_with_alice("acme").await;
+    let two = TestApp::on(std::sync::Arc::clone(&one.storage)).await;
+    let ready = two
+        .http
+        .get(format!("{}/readyz", two.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    // The whole browser flow on one (transactions and codes spread over the slots)…
+    let (verifier, challenge) = pkce_pair();
+    let redirect = one
+        .browser_login(
+            &one.new_browser(),
+            &one.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = query_param(&redirect, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://c1.example/cb"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    // …its code redeems once on two; two verifies (and caches) the access token.
+    let (s, t) = two.token("acme", &c.id, &c.secret, &form).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(two.introspect("acme", &c, at).await["active"], true);
+    // A replay on one fails and revokes the grant (RFC 9700 §4.2.1); two's next
+    // introspection sees it, through the generation kept in the cluster.
+    let (s, replay) = one.token("acme", &c.id, &c.secret, &form).await;
+    assert_eq!((s, replay["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        two.introspect("acme", &c, at).await,
+        serde_json::json!({"active": false})
+    );
+}
