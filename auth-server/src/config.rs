@@ -37,6 +37,7 @@ AUTH_TLS_KEY              -                      PEM private key for AUTH_TLS_CE
 AUTH_ADMIN_CLIENT_ID      admin                  client id of the bootstrap admin client ([A-Za-z0-9._~-], 1-128 chars)
 AUTH_ADMIN_CLIENT_SECRET  -                      its secret, at least 32 chars; unset: generated into AUTH_DATA_DIR/admin-client-secret
 AUTH_LOG                  info                   tracing filter, e.g. info,auth_server=debug
+AUTH_LOG_FORMAT           text                   log line format: text (human) or json (one object per line)
 AUTH_ACCESS_TOKEN_TTL     300                    access token lifetime in seconds (30-86400)
 AUTH_ID_TOKEN_TTL         300                    ID token lifetime in seconds (30-86400)
 AUTH_REFRESH_TOKEN_TTL    2592000                refresh token idle lifetime in seconds (300-31536000)
@@ -74,6 +75,8 @@ pub struct Settings {
     pub admin_client_secret: Option<SecretString>,
     /// `tracing_subscriber::EnvFilter` directives.
     pub log: String,
+    /// Log lines as JSON objects (`AUTH_LOG_FORMAT=json`) instead of text.
+    pub log_json: bool,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
     /// ID token lifetime, seconds.
@@ -120,6 +123,7 @@ impl Default for Settings {
             admin_client_id: "admin".to_owned(),
             admin_client_secret: None,
             log: "info".to_owned(),
+            log_json: false,
             access_token_ttl: 300,
             id_token_ttl: 300,
             refresh_token_ttl: 2_592_000,
@@ -198,6 +202,7 @@ impl fmt::Debug for Settings {
             .field("admin_client_id", &self.admin_client_id)
             .field("admin_client_secret", &self.admin_client_secret)
             .field("log", &self.log)
+            .field("log_json", &self.log_json)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("id_token_ttl", &self.id_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -269,6 +274,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "admin_client_id" => s.admin_client_id = at(var, admin_client_id(v))?,
             "admin_client_secret" => s.admin_client_secret = Some(at(var, admin_secret(v))?),
             "log" => s.log = at(var, log_filter(v))?,
+            "log_format" => s.log_json = at(var, log_format(v))?,
             "access_token_ttl" => s.access_token_ttl = at(var, secs(v, 30, 86_400))?,
             "id_token_ttl" => s.id_token_ttl = at(var, secs(v, 30, 86_400))?,
             "refresh_token_ttl" => s.refresh_token_ttl = at(var, secs(v, 300, 31_536_000))?,
@@ -440,6 +446,15 @@ fn log_filter(s: &str) -> Result<String, String> {
     }
 }
 
+/// `text` or `json`; `true` for JSON.
+fn log_format(s: &str) -> Result<bool, String> {
+    match s {
+        "text" => Ok(false),
+        "json" => Ok(true),
+        _ => bad(s, "is not a log format", "text or json"),
+    }
+}
+
 fn boolean(s: &str) -> Result<bool, String> {
     match s.trim() {
         "true" | "1" => Ok(true),
@@ -523,6 +538,8 @@ mod tests {
         AUTH_ADMIN_CLIENT_SECRET {S} => AUTH_ADMIN_CLIENT_SECRET: is too short (expected at least 32
         AUTH_LOG info,auth_server=debug,sea_orm=warn => ok
         AUTH_LOG info,[[ => AUTH_LOG: "info,[[" is not a tracing filter
+        AUTH_LOG_FORMAT json => ok
+        AUTH_LOG_FORMAT JSON => AUTH_LOG_FORMAT: "JSON" is not a log format (expected text or json)
         AUTH_ACCESS_TOKEN_TTL 29 => AUTH_ACCESS_TOKEN_TTL: "29" is out of range (expected a whole number of seconds from 30 to 86400)
         AUTH_ID_TOKEN_TTL ten => AUTH_ID_TOKEN_TTL: "ten" is not a number
         AUTH_REFRESH_TOKEN_TTL 100 => AUTH_REFRESH_TOKEN_TTL: seconds from 300 to 31536000
@@ -643,6 +660,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 20, "a variable is missing from the help table");
+        assert_eq!(listed, 21, "a variable is missing from the help table");
     }
 }

@@ -113,7 +113,9 @@ impl ReloadingCert {
                 };
                 match this.reload() {
                     Ok(()) => tracing::info!(trigger = why, "TLS certificate reloaded"),
-                    Err(e) => tracing::error!(trigger = why, error = %format!("{e:#}"), "TLS certificate reload failed; the previous certificate stays in service"),
+                    Err(e) => {
+                        tracing::error!(trigger = why, error = %format!("{e:#}"), "TLS certificate reload failed; the previous certificate stays in service")
+                    }
                 }
             }
         });

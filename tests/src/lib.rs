@@ -137,14 +137,14 @@ impl Storage {
         // Cluster URLs (`redis+cluster://`) come from clusters the test itself started.
         let reachable = !redis.starts_with("redis://")
             || match redis::Client::open(redis.as_str()) {
-            Ok(c) => tokio::time::timeout(
-                std::time::Duration::from_secs(3),
-                c.get_multiplexed_async_connection(),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok()),
-            Err(_) => false,
-        };
+                Ok(c) => tokio::time::timeout(
+                    std::time::Duration::from_secs(3),
+                    c.get_multiplexed_async_connection(),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok()),
+                Err(_) => false,
+            };
         let mut url = url::Url::parse(pg_admin).ok()?;
         url.set_path(&format!("/{name}"));
         let storage = Storage {
@@ -337,6 +337,12 @@ impl TestApp {
             handle,
             ca,
         }
+    }
+
+    /// Stop this instance (graceful); returns its storage.
+    pub async fn stop(self) -> Arc<Storage> {
+        self.handle.stop(true).await;
+        Arc::clone(&self.storage)
     }
 
     /// Stop this instance (graceful) and start a new one on the same storage.

@@ -216,10 +216,7 @@ pub struct RedisCluster {
 fn free_cluster_port() -> u16 {
     loop {
         let p = free_port();
-        if p > 0
-            && p < 55_000
-            && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
-        {
+        if p > 0 && p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
             return p;
         }
     }
@@ -235,7 +232,14 @@ impl RedisCluster {
             let port = free_cluster_port();
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--save", "", "--appendonly", "no"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
                 .arg("--dir")
                 .arg(dir.path())
@@ -288,7 +292,11 @@ impl RedisCluster {
 
     /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
     pub fn url(&self) -> String {
-        let nodes: Vec<String> = self.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
         format!("redis+cluster://{}", nodes.join(","))
     }
 }

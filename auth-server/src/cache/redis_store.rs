@@ -110,13 +110,13 @@ impl RedisStore {
                     .retries(2)
                     .build()
                     .map_err(unavailable)?;
-                let conn = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    client.get_async_connection(),
-                )
-                .await
-                .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
-                .map_err(unavailable)?;
+                let conn =
+                    tokio::time::timeout(Duration::from_secs(5), client.get_async_connection())
+                        .await
+                        .map_err(|_| {
+                            CacheError::Unavailable("timed out connecting to Redis".into())
+                        })?
+                        .map_err(unavailable)?;
                 Conn::Cluster(conn)
             }
             None => {
@@ -227,7 +227,10 @@ mod tests {
     fn a_cluster_url_names_every_seed_node_with_the_shared_credentials() {
         assert_eq!(
             cluster_nodes("redis+cluster://u:p@a:7000,b:7001/"),
-            Some(vec!["redis://u:p@a:7000".into(), "redis://u:p@b:7001".into()])
+            Some(vec![
+                "redis://u:p@a:7000".into(),
+                "redis://u:p@b:7001".into()
+            ])
         );
         assert_eq!(
             cluster_nodes("rediss+cluster://h:6380"),

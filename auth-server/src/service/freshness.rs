@@ -48,7 +48,13 @@ pub async fn current(ctx: &Ctx, sub: &SubscriptionId) -> Option<i64> {
     {
         Ok(true) => Some(fresh),
         // Another instance created it first: use theirs.
-        Ok(false) => ctx.cache.get(&key).await.ok().flatten().and_then(|v| parse(&v)),
+        Ok(false) => ctx
+            .cache
+            .get(&key)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| parse(&v)),
         Err(_) => None,
     }
 }

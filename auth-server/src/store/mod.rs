@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod audit;
+pub mod backup;
 pub mod clients;
 pub mod connections;
 pub mod consents;

@@ -25,7 +25,13 @@ async fn send(req: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::Hea
     let body = resp.text().await.expect("body within the bound");
     assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "no 500: {body}");
     if !status.is_success() {
-        for leak in ["sqlx", "postgres", "redis", "Connection refused", "os error"] {
+        for leak in [
+            "sqlx",
+            "postgres",
+            "redis",
+            "Connection refused",
+            "os error",
+        ] {
             assert!(!body.contains(leak), "no internals in a body: {body}");
         }
     }
@@ -57,7 +63,11 @@ async fn token(app: &TestApp, c: &TestClient, form: &[(&str, &str)]) -> (StatusC
     )
     .await;
     let retry_after = h.contains_key("retry-after");
-    (s, serde_json::from_str(&body).unwrap_or(Value::Null), retry_after)
+    (
+        s,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+        retry_after,
+    )
 }
 
 async fn introspect(app: &TestApp, c: &TestClient, t: &str) -> (StatusCode, Value) {
@@ -83,8 +93,8 @@ async fn postgres_down_answers_503_then_recovers_without_restart() {
         skip("postgres server binaries (initdb, pg_ctl)");
         return;
     };
-    let redis = std::env::var("AUTH_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis =
+        std::env::var("AUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let Some(storage) = Storage::postgres_redis(&pg.url(), &redis).await else {
         return;
     };
@@ -107,7 +117,14 @@ async fn postgres_down_answers_503_then_recovers_without_restart() {
     assert_eq!(body["database"], "down");
     assert_eq!(body["cache"], "ok");
     // Token endpoint: every grant fails closed with the RFC 6749 code for it.
-    assert_unavailable(&token(&app, &c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await);
+    assert_unavailable(
+        &token(
+            &app,
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await,
+    );
     // A client this instance has not cached cannot be authenticated: 503, not 401.
     let stranger = TestClient {
         id: "not-cached".into(),
@@ -122,12 +139,21 @@ async fn postgres_down_answers_503_then_recovers_without_restart() {
     // A token this instance verified moments ago, under an unchanged Redis generation,
     // is still answered: no revocation can commit while the database is down.
     let (s, body) = introspect(&app, &c, seen_at).await;
-    assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)), "{body}");
+    assert_eq!(
+        (s, &body["active"]),
+        (StatusCode::OK, &Value::Bool(true)),
+        "{body}"
+    );
     // Public key material stays available (SECURITY.md §5.2: JWKS open).
     let (s, _, jwks) = send(app.http.get(format!("{}/t/acme/jwks", app.base))).await;
     assert_eq!(s, StatusCode::OK, "{jwks}");
     // The login page needs the database (client lookup): a 503 page, not a 500.
-    let (s, _, _) = send(app.http.get(app.authorize_url("acme", &c.id, "x".repeat(43).as_str(), &[]))).await;
+    let (s, _, _) =
+        send(
+            app.http
+                .get(app.authorize_url("acme", &c.id, "x".repeat(43).as_str(), &[])),
+        )
+        .await;
     assert!(
         s == StatusCode::SERVICE_UNAVAILABLE || s.is_redirection(),
         "authorize while the database is down: {s}"
@@ -135,7 +161,12 @@ async fn postgres_down_answers_503_then_recovers_without_restart() {
 
     assert!(pg.start_again().await, "pg_ctl start");
     wait_ready(&app).await;
-    let (s, body, _) = token(&app, &c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+    let (s, body, _) = token(
+        &app,
+        &c,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "refresh after recovery: {body}");
     let (s, body) = introspect(&app, &c, body["access_token"].as_str().unwrap()).await;
     assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)));
@@ -174,7 +205,10 @@ async fn redis_down_fails_codes_and_sessions_closed_then_recovers_without_restar
 
     let (s, body) = readyz(&app).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!((body["database"].as_str(), body["cache"].as_str()), (Some("ok"), Some("down")));
+    assert_eq!(
+        (body["database"].as_str(), body["cache"].as_str()),
+        (Some("ok"), Some("down"))
+    );
     // Codes are single use only through Redis: closed, with the RFC error.
     assert_unavailable(
         &token(
@@ -196,7 +230,11 @@ async fn redis_down_fails_codes_and_sessions_closed_then_recovers_without_restar
     assert!(page.contains("temporarily unavailable"), "{page}");
     // Introspection reads through to the database (caches are bypassed, not trusted).
     let (s, body) = introspect(&app, &c, &at).await;
-    assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)), "{body}");
+    assert_eq!(
+        (s, &body["active"]),
+        (StatusCode::OK, &Value::Bool(true)),
+        "{body}"
+    );
 
     assert!(redis.start_again().await, "redis restarted");
     wait_ready(&app).await;
@@ -213,7 +251,10 @@ async fn redis_down_fails_codes_and_sessions_closed_then_recovers_without_restar
         ],
     )
     .await;
-    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     let again = app
         .code_flow("acme", &c, "alice", "correct horse battery")
         .await;

@@ -129,7 +129,14 @@ async fn a_key_rotation_on_one_instance_is_published_by_another_without_restart(
     };
     let jwks_of = |app: &TestApp| {
         let req = app.http.get(format!("{}/t/acme/jwks", app.base));
-        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
     };
     // Two has loaded (and cached) the ring before the rotation.
     let before = kids(jwks_of(&two).await);
@@ -156,7 +163,10 @@ async fn a_key_rotation_on_one_instance_is_published_by_another_without_restart(
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    assert!(seen, "instance two publishes the keys rotated on one: {added:?}");
+    assert!(
+        seen,
+        "instance two publishes the keys rotated on one: {added:?}"
+    );
     // Tokens signed by one with the promoted key verify on two.
     let t = one
         .code_flow("acme", &c, "alice", "correct horse battery")
@@ -214,7 +224,10 @@ async fn two_instances_share_codes_and_revocations_through_a_redis_cluster() {
     // A replay on one fails and revokes the grant (RFC 9700 §4.2.1); two's next
     // introspection sees it, through the generation kept in the cluster.
     let (s, replay) = one.token("acme", &c.id, &c.secret, &form).await;
-    assert_eq!((s, replay["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (s, replay["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     assert_eq!(
         two.introspect("acme", &c, at).await,
         serde_json::json!({"active": false})

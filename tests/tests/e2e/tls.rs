@@ -58,7 +58,10 @@ async fn a_client_trusting_the_dev_ca_completes_the_code_flow_over_https(backend
     // The issuer is the https URL.
     let discovery: serde_json::Value = app
         .http
-        .get(format!("{}/.well-known/openid-configuration", app.issuer("acme")))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            app.issuer("acme")
+        ))
         .send()
         .await
         .unwrap()
@@ -88,7 +91,16 @@ async fn a_client_trusting_the_dev_ca_completes_the_code_flow_over_https(backend
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(served_renewed, "the renewed certificate is served without a restart");
+    assert!(
+        served_renewed,
+        "the renewed certificate is served without a restart"
+    );
     // And the old CA is no longer what the server presents.
-    assert!(client_trusting(&first.join("ca.pem")).get(&healthz).send().await.is_err());
+    assert!(
+        client_trusting(&first.join("ca.pem"))
+            .get(&healthz)
+            .send()
+            .await
+            .is_err()
+    );
 }
