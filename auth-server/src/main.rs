@@ -236,7 +236,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Restore { from } => {
             auth_server::store::backup::restore_sqlite(&settings.effective_database_url(), &from)?;
-            println!("restored {}; start the server to apply pending migrations", from.display());
+            println!(
+                "restored {}; start the server to apply pending migrations",
+                from.display()
+            );
         }
         Command::Audit { command } => audit(command, settings).await?,
         Command::Admin { command } => admin(command, settings, &actor).await?,

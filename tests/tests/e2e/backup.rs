@@ -18,7 +18,8 @@ async fn a_refresh_token_issued_before_a_backup_works_after_wipe_and_restore() {
     // A backup never overwrites.
     assert!(app.ctx.store.backup_sqlite(&backup).await.is_err());
     // Changes after the backup are lost by the restore: this user will be gone.
-    app.create_user("acme", "bob", "correct horse battery").await;
+    app.create_user("acme", "bob", "correct horse battery")
+        .await;
 
     let storage = app.stop().await;
     let db = storage.dir.path().join("auth.db");
@@ -45,7 +46,12 @@ async fn a_refresh_token_issued_before_a_backup_works_after_wipe_and_restore() {
     assert_eq!(app.introspect("acme", &c, at).await["active"], true);
     let admin = app.system_token().await;
     let (s, users) = app
-        .admin(&admin, reqwest::Method::GET, "/subscriptions/acme/users", None)
+        .admin(
+            &admin,
+            reqwest::Method::GET,
+            "/subscriptions/acme/users",
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(!users.to_string().contains("\"bob\""), "{users}");

@@ -59,14 +59,19 @@ fn compose_brings_up_two_servers_on_shared_postgres_and_redis_with_health_checks
         assert!(repo().join(dockerfile).is_file(), "{dockerfile} exists");
         let probe = field(server, "healthcheck")["test"].as_vec().unwrap();
         assert!(
-            probe.iter().any(|a| a.as_str().is_some_and(|s| s.ends_with("/readyz"))),
+            probe
+                .iter()
+                .any(|a| a.as_str().is_some_and(|s| s.ends_with("/readyz"))),
             "the health check is the readiness probe"
         );
         for (var, _) in field(server, "environment").as_hash().unwrap() {
             let var = var.as_str().unwrap();
             assert!(known.contains(var), "{var} is a variable the server knows");
         }
-        let db = url::Url::parse(&env(server, "AUTH_DATABASE_URL").replace("${POSTGRES_PASSWORD:-auth}", "x")).unwrap();
+        let db = url::Url::parse(
+            &env(server, "AUTH_DATABASE_URL").replace("${POSTGRES_PASSWORD:-auth}", "x"),
+        )
+        .unwrap();
         assert_eq!((db.scheme(), db.host_str()), ("postgres", Some("postgres")));
         let redis = url::Url::parse(env(server, "AUTH_REDIS_URL")).unwrap();
         assert_eq!(redis.host_str(), Some("redis"));
@@ -82,10 +87,18 @@ fn compose_brings_up_two_servers_on_shared_postgres_and_redis_with_health_checks
             );
         }
         let grace = field(server, "stop_grace_period").as_str().unwrap();
-        assert!(grace.trim_end_matches('s').parse::<u32>().unwrap() > 25, "grace period covers the 25 s drain");
+        assert!(
+            grace.trim_end_matches('s').parse::<u32>().unwrap() > 25,
+            "grace period covers the 25 s drain"
+        );
     }
     // Both replicas share one database, one Redis, one master key and one public URL.
-    for var in ["AUTH_DATABASE_URL", "AUTH_REDIS_URL", "AUTH_MASTER_KEY", "AUTH_PUBLIC_URL"] {
+    for var in [
+        "AUTH_DATABASE_URL",
+        "AUTH_REDIS_URL",
+        "AUTH_MASTER_KEY",
+        "AUTH_PUBLIC_URL",
+    ] {
         assert_eq!(env(servers[0], var), env(servers[1], var), "{var} shared");
     }
     // The names used in the URLs are services of this file.
@@ -98,15 +111,24 @@ fn the_dockerfile_builds_in_stages_and_runs_unprivileged() {
     let text = std::fs::read_to_string(repo().join("auth-server/Dockerfile")).unwrap();
     let from: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
     assert!(from.len() >= 2, "multi-stage: {from:?}");
-    assert!(from.last().unwrap().contains("-slim"), "small runtime image: {from:?}");
+    assert!(
+        from.last().unwrap().contains("-slim"),
+        "small runtime image: {from:?}"
+    );
     let runtime = &text[text.rfind("FROM ").unwrap()..];
     let user = runtime
         .lines()
-        .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
         .expect("the runtime stage sets USER");
     let user = user.split(':').next().unwrap().trim();
     assert!(user != "root" && user != "0", "runs as {user}, not root");
-    assert!(runtime.contains("COPY --from=build"), "only the binary is copied over");
-    assert!(text.contains("--locked"), "builds with the committed Cargo.lock");
+    assert!(
+        runtime.contains("COPY --from=build"),
+        "only the binary is copied over"
+    );
+    assert!(
+        text.contains("--locked"),
+        "builds with the committed Cargo.lock"
+    );
 }
