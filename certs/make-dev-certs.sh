@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throw-away CA + server certificate for localhost (development and tests only).
-# usage: make-dev-certs.sh [OUT_DIR]   (default: certs/dev)
+# usage: make-dev-certs.sh [OUTDIR]   (default: certs/dev next to this script)
 set -euo pipefail
 out="${1:-$(dirname "$0")/dev}"
 mkdir -p "$out"
@@ -13,4 +13,5 @@ printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
   -extfile ext.cnf -out server.pem 2>/dev/null
 rm -f server.csr ext.cnf ca.srl
+rm -f ca-key.pem
 echo "wrote $out/{ca.pem,server.pem,server-key.pem}"

@@ -32,13 +32,14 @@ AUTH_PUBLIC_URL           http://127.0.0.1:8080  external base URL (http/https);
 AUTH_LISTEN               127.0.0.1:8080         socket address to bind (host:port; port 0 picks a free port)
 AUTH_DATA_DIR             ./data                 directory for the SQLite file and generated secrets
 AUTH_DATABASE_URL         -                      sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; unset: sqlite in AUTH_DATA_DIR
-AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix:// or unix:// URL; unset: in-process store
+AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix:// or redis+cluster://H:P,H:P URL; unset: in-process store
 AUTH_MASTER_KEY           -                      32 bytes as base64 (standard or URL-safe) or 64 hex chars; unset: generated into AUTH_DATA_DIR
 AUTH_TLS_CERT             -                      PEM certificate chain; set with AUTH_TLS_KEY to serve HTTPS directly
 AUTH_TLS_KEY              -                      PEM private key for AUTH_TLS_CERT
 AUTH_ADMIN_CLIENT_ID      admin                  client id of the bootstrap admin client ([A-Za-z0-9._~-], 1-128 chars)
 AUTH_ADMIN_CLIENT_SECRET  -                      its secret, at least 32 chars; unset: generated into AUTH_DATA_DIR/admin-client-secret
 AUTH_LOG                  info                   tracing filter, e.g. info,auth_server=debug
+AUTH_LOG_FORMAT           text                   log line format: text (human) or json (one object per line)
 AUTH_ACCESS_TOKEN_TTL     300                    access token lifetime in seconds (30-86400)
 AUTH_ID_TOKEN_TTL         300                    ID token lifetime in seconds (30-86400)
 AUTH_REFRESH_TOKEN_TTL    2592000                refresh token idle lifetime in seconds (300-31536000)
@@ -80,6 +81,8 @@ pub struct Settings {
     pub admin_client_secret: Option<SecretString>,
     /// `tracing_subscriber::EnvFilter` directives.
     pub log: String,
+    /// Log lines as JSON objects (`AUTH_LOG_FORMAT=json`) instead of text.
+    pub log_json: bool,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
     /// ID token lifetime, seconds.
@@ -134,6 +137,7 @@ impl Default for Settings {
             admin_client_id: "admin".to_owned(),
             admin_client_secret: None,
             log: "info".to_owned(),
+            log_json: false,
             access_token_ttl: 300,
             id_token_ttl: 300,
             refresh_token_ttl: 2_592_000,
@@ -216,6 +220,7 @@ impl fmt::Debug for Settings {
             .field("admin_client_id", &self.admin_client_id)
             .field("admin_client_secret", &self.admin_client_secret)
             .field("log", &self.log)
+            .field("log_json", &self.log_json)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("id_token_ttl", &self.id_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -291,6 +296,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "admin_client_id" => s.admin_client_id = at(var, admin_client_id(v))?,
             "admin_client_secret" => s.admin_client_secret = Some(at(var, admin_secret(v))?),
             "log" => s.log = at(var, log_filter(v))?,
+            "log_format" => s.log_json = at(var, log_format(v))?,
             "access_token_ttl" => s.access_token_ttl = at(var, secs(v, 30, 86_400))?,
             "id_token_ttl" => s.id_token_ttl = at(var, secs(v, 30, 86_400))?,
             "refresh_token_ttl" => s.refresh_token_ttl = at(var, secs(v, 300, 31_536_000))?,
@@ -377,17 +383,41 @@ fn database_url(s: &str) -> Result<String, String> {
     bad(&echo_url(s), "is not a supported database URL", EXPECTED)
 }
 
-/// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts. Sentinel and Cluster have no
-/// URL scheme there (their node lists are built in code), so `redis+sentinel://` and the
-/// like are refused at start rather than at the first cache call.
+/// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts, plus
+/// `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (and `rediss+cluster://`) for
+/// Redis Cluster seed nodes. Sentinel has no URL form here, so `redis+sentinel://` is
+/// refused at start rather than at the first cache call.
 fn redis_url(s: &str) -> Result<String, String> {
     const EXPECTED: &str = "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, valkey(s)://…, \
-                            redis+unix:///PATH or unix:///PATH";
-    let usable = Url::parse(s).is_ok_and(|url| match url.scheme() {
-        "redis" | "rediss" | "valkey" | "valkeys" => url.host_str().is_some_and(|h| !h.is_empty()),
-        "unix" | "redis+unix" | "valkey+unix" => url.path().len() > 1,
-        _ => false,
-    });
+                            redis+unix:///PATH, unix:///PATH or redis+cluster://HOST:PORT,HOST:PORT…";
+    let cluster = s
+        .split_once("://")
+        .filter(|(scheme, _)| {
+            matches!(
+                scheme.to_ascii_lowercase().as_str(),
+                "redis+cluster" | "rediss+cluster"
+            )
+        })
+        .map(|(_, rest)| {
+            let hosts = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let hosts = hosts.trim_end_matches('/');
+            !hosts.is_empty()
+                && hosts.split(',').all(|h| {
+                    h.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                    })
+                })
+        });
+    let usable = match cluster {
+        Some(ok) => ok,
+        None => Url::parse(s).is_ok_and(|url| match url.scheme() {
+            "redis" | "rediss" | "valkey" | "valkeys" => {
+                url.host_str().is_some_and(|h| !h.is_empty())
+            }
+            "unix" | "redis+unix" | "valkey+unix" => url.path().len() > 1,
+            _ => false,
+        }),
+    };
     match usable {
         true => Ok(s.to_owned()),
         false => bad(&echo_url(s), "is not a supported Redis URL", EXPECTED),
@@ -441,6 +471,15 @@ fn log_filter(s: &str) -> Result<String, String> {
     match tracing_subscriber::EnvFilter::try_new(s) {
         Ok(_) => Ok(s.to_owned()),
         Err(e) => bad(s, &format!("is not a tracing filter ({e})"), EXAMPLE),
+    }
+}
+
+/// `text` or `json`; `true` for JSON.
+fn log_format(s: &str) -> Result<bool, String> {
+    match s {
+        "text" => Ok(false),
+        "json" => Ok(true),
+        _ => bad(s, "is not a log format", "text or json"),
     }
 }
 
@@ -508,6 +547,9 @@ mod tests {
         AUTH_REDIS_URL rediss://u:{S}@h:6380/2 => ok
         AUTH_REDIS_URL valkey://h => ok
         AUTH_REDIS_URL redis+unix:///run/redis.sock => ok
+        AUTH_REDIS_URL redis+cluster://:{S}@a:7000,b:7001,c:7002 => ok
+        AUTH_REDIS_URL rediss+cluster://a:7000/ => ok
+        AUTH_REDIS_URL redis+cluster://a,b:7001 => AUTH_REDIS_URL: "redis+cluster://a,b:7001" is not a supported Redis URL
         AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a supported
         AUTH_REDIS_URL redis://:{S}@h:99999 => AUTH_REDIS_URL: is not a supported Redis URL
         AUTH_MASTER_KEY 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f => ok
@@ -524,6 +566,8 @@ mod tests {
         AUTH_ADMIN_CLIENT_SECRET {S} => AUTH_ADMIN_CLIENT_SECRET: is too short (expected at least 32
         AUTH_LOG info,auth_server=debug,sea_orm=warn => ok
         AUTH_LOG info,[[ => AUTH_LOG: "info,[[" is not a tracing filter
+        AUTH_LOG_FORMAT json => ok
+        AUTH_LOG_FORMAT JSON => AUTH_LOG_FORMAT: "JSON" is not a log format (expected text or json)
         AUTH_ACCESS_TOKEN_TTL 29 => AUTH_ACCESS_TOKEN_TTL: "29" is out of range (expected a whole number of seconds from 30 to 86400)
         AUTH_ID_TOKEN_TTL ten => AUTH_ID_TOKEN_TTL: "ten" is not a number
         AUTH_REFRESH_TOKEN_TTL 100 => AUTH_REFRESH_TOKEN_TTL: seconds from 300 to 31536000
@@ -651,6 +695,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 24, "a variable is missing from the help table");
+        assert_eq!(listed, 25, "a variable is missing from the help table");
     }
 }

@@ -41,6 +41,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write a consistent copy of the SQLite database to FILE (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to create (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Replace the SQLite database with a backup; the server must be stopped.
+    Restore {
+        /// The backup file written by `backup`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
     /// Administration without the HTTP API.
     Admin {
         #[command(subcommand)]
@@ -181,7 +193,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    auth_server::telemetry::init(&settings.log, std::env::var_os("AUTH_LOG_JSON").is_some());
+    auth_server::telemetry::init(&settings.log, settings.log_json);
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -216,6 +228,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let sub = tenants::resolve(&ctx, &subscription).await?;
             let active = keys::rotate(&ctx, &sub.id, &actor).await?;
             println!("rotated; active keys: {}", active.join(", "));
+        }
+        Command::Backup { out } => {
+            let store = connect_store(&settings).await?;
+            store.backup_sqlite(&out).await?;
+            println!("backup written to {}", out.display());
+        }
+        Command::Restore { from } => {
+            auth_server::store::backup::restore_sqlite(&settings.effective_database_url(), &from)?;
+            println!(
+                "restored {}; start the server to apply pending migrations",
+                from.display()
+            );
         }
         Command::Audit { command } => audit(command, settings).await?,
         Command::Admin { command } => admin(command, settings, &actor).await?,

@@ -140,7 +140,12 @@ impl Application {
             .with_context(|| format!("AUTH_LISTEN: cannot bind {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         if options.public_url_from_port {
-            settings.public_url = url::Url::parse(&format!("http://127.0.0.1:{port}"))?;
+            let scheme = if settings.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            settings.public_url = url::Url::parse(&format!("{scheme}://127.0.0.1:{port}"))?;
         }
         let tls = tls_config(&settings)?;
         let ctx = build_ctx(settings, &options).await?;
@@ -154,6 +159,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
                 .wrap(actix_web::middleware::from_fn(http::limits::per_ip))
+                .wrap(actix_web::middleware::from_fn(middleware::deadline))
                 .wrap(actix_web::middleware::from_fn(middleware::harden))
                 .configure(http::configure)
         })
@@ -191,20 +197,7 @@ fn tls_config(settings: &Settings) -> anyhow::Result<Option<rustls::ServerConfig
     let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
         return Ok(None);
     };
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).context("AUTH_TLS_CERT: cannot open")?,
-    ))
-    .collect::<Result<Vec<_>, _>>()
-    .context("AUTH_TLS_CERT: not a PEM certificate chain")?;
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).context("AUTH_TLS_KEY: cannot open")?,
-    ))
-    .context("AUTH_TLS_KEY: not a PEM private key")?
-    .ok_or_else(|| anyhow::anyhow!("AUTH_TLS_KEY: no private key in the file"))?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cfg = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("AUTH_TLS_KEY: does not match AUTH_TLS_CERT")?;
-    Ok(Some(cfg))
+    let cert = crate::tls::ReloadingCert::load(cert, key)?;
+    cert.watch();
+    crate::tls::server_config(cert).map(Some)
 }

@@ -6,6 +6,7 @@
 pub mod acl;
 pub mod samba;
 pub mod slapd;
+pub mod throwaway;
 pub mod totp;
 
 use auth_server::clock::ManualClock;
@@ -79,7 +80,8 @@ pub struct Storage {
     /// The public URL every instance announces (the first instance's address), as
     /// behind a load balancer; later instances and restarts keep it.
     pub public_url: std::sync::OnceLock<String>,
-    pg_db: Option<String>,
+    /// (admin URL, database name) of the PostgreSQL database to drop afterwards.
+    pg_db: Option<(String, String)>,
 }
 
 impl Storage {
@@ -99,63 +101,71 @@ impl Storage {
                     pg_db: None,
                 }))
             }
-            Backend::PostgresRedis => {
-                let name = format!("auth_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = match tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    sea_orm::Database::connect(pg_admin_url()),
+            Backend::PostgresRedis => Self::postgres_redis(&pg_admin_url(), &redis_url()).await,
+        }
+    }
+
+    /// Fresh storage on the PostgreSQL server at `pg_admin` (a new database) and the
+    /// Redis at `redis`, or `None` (skip) when one is unreachable.
+    pub async fn postgres_redis(pg_admin: &str, redis: &str) -> Option<Arc<Storage>> {
+        let dir = tempfile::tempdir().ok()?;
+        let prefix = format!("t{}:", uuid::Uuid::new_v4().simple());
+        let name = format!("auth_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sea_orm::Database::connect(pg_admin),
+        )
+        .await
+        {
+            Ok(Ok(db)) => db,
+            _ => {
+                skip("postgres");
+                return None;
+            }
+        };
+        use sea_orm::ConnectionTrait;
+        if admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .is_err()
+        {
+            skip("postgres (CREATE DATABASE)");
+            return None;
+        }
+        let _ = admin.close().await;
+        let redis = redis.to_owned();
+        // Cluster URLs (`redis+cluster://`) come from clusters the test itself started.
+        let reachable = !redis.starts_with("redis://")
+            || match redis::Client::open(redis.as_str()) {
+                Ok(c) => tokio::time::timeout(
+                    std::time::Duration::from_secs(3),
+                    c.get_multiplexed_async_connection(),
                 )
                 .await
-                {
-                    Ok(Ok(db)) => db,
-                    _ => {
-                        skip("postgres");
-                        return None;
-                    }
-                };
-                use sea_orm::ConnectionTrait;
-                if admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .is_err()
-                {
-                    skip("postgres (CREATE DATABASE)");
-                    return None;
-                }
-                let _ = admin.close().await;
-                let redis = redis_url();
-                let reachable = match redis::Client::open(redis.as_str()) {
-                    Ok(c) => tokio::time::timeout(
-                        std::time::Duration::from_secs(3),
-                        c.get_multiplexed_async_connection(),
-                    )
-                    .await
-                    .is_ok_and(|r| r.is_ok()),
-                    Err(_) => false,
-                };
-                let mut url = url::Url::parse(&pg_admin_url()).ok()?;
-                url.set_path(&format!("/{name}"));
-                let storage = Storage {
-                    dir,
-                    database_url: url.to_string(),
-                    redis_url: Some(redis),
-                    prefix,
-                    public_url: Default::default(),
-                    pg_db: Some(name),
-                };
-                if !reachable {
-                    skip("redis");
-                    return None;
-                }
-                Some(Arc::new(storage))
-            }
+                .is_ok_and(|r| r.is_ok()),
+                Err(_) => false,
+            };
+        let mut url = url::Url::parse(pg_admin).ok()?;
+        url.set_path(&format!("/{name}"));
+        let storage = Storage {
+            dir,
+            database_url: url.to_string(),
+            redis_url: Some(redis),
+            prefix,
+            public_url: Default::default(),
+            pg_db: Some((pg_admin.to_owned(), name)),
+        };
+        if !reachable {
+            skip("redis");
+            return None;
         }
+        Some(Arc::new(storage))
     }
 }
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        let Some(name) = self.pg_db.take() else {
+        let Some((admin_url, name)) = self.pg_db.take() else {
             return;
         };
         // Best effort, on a thread of its own: Drop cannot await.
@@ -168,7 +178,7 @@ impl Drop for Storage {
             };
             rt.block_on(async {
                 use sea_orm::ConnectionTrait;
-                if let Ok(db) = sea_orm::Database::connect(pg_admin_url()).await {
+                if let Ok(db) = sea_orm::Database::connect(admin_url).await {
                     let _ = db
                         .execute_unprepared(&format!(
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -196,6 +206,19 @@ pub struct TestApp {
     /// The storage (shared with restarts / second instances).
     pub storage: Arc<Storage>,
     handle: actix_web::dev::ServerHandle,
+    /// The CA the clients trust when the instance serves HTTPS.
+    ca: Option<reqwest::Certificate>,
+}
+
+/// A browser-like client (cookies kept, redirects never followed), trusting `ca` if set.
+fn browser(ca: Option<&reqwest::Certificate>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true);
+    if let Some(ca) = ca {
+        b = b.add_root_certificate(ca.clone());
+    }
+    b.build().unwrap()
 }
 
 /// A registered client.
@@ -260,8 +283,27 @@ impl TestApp {
     }
 
     /// [`TestApp::on`] with the settings adjusted by `tweak`.
-    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
     pub async fn on_with(storage: Arc<Storage>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::on_full(storage, tweak, None).await
+    }
+
+    /// An instance serving HTTPS with `cert`/`key`; its HTTP clients trust `ca` (PEM).
+    pub async fn on_tls(
+        storage: Arc<Storage>,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &[u8],
+    ) -> TestApp {
+        let ca = reqwest::Certificate::from_pem(ca).expect("CA certificate");
+        Self::on_full(storage, |_| {}, Some((cert.to_owned(), key.to_owned(), ca))).await
+    }
+
+    #[allow(clippy::field_reassign_with_default)] // reads as the list of test settings
+    async fn on_full(
+        storage: Arc<Storage>,
+        tweak: impl FnOnce(&mut Settings),
+        tls: Option<(std::path::PathBuf, std::path::PathBuf, reqwest::Certificate)>,
+    ) -> TestApp {
         let known = storage.public_url.get().cloned();
         let mut settings = Settings {
             public_url: match &known {
@@ -275,9 +317,12 @@ impl TestApp {
             db_max_connections: 4,
             // Metadata documents in the tests are served on 127.0.0.1 (test mode).
             cimd_allow_loopback: true,
+            tls_cert: tls.as_ref().map(|t| t.0.clone()),
+            tls_key: tls.as_ref().map(|t| t.1.clone()),
             ..Settings::default()
         };
         tweak(&mut settings);
+        let ca = tls.map(|t| t.2);
         let clock = ManualClock::new();
         if std::env::var_os("TEST_LOG").is_some() {
             auth_server::telemetry::init("info", false);
@@ -294,12 +339,9 @@ impl TestApp {
         let ctx = app.ctx();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let http = browser(ca.as_ref());
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://127.0.0.1:{port}");
         let public = storage.public_url.get_or_init(|| base.clone()).clone();
         TestApp {
             base,
@@ -309,7 +351,14 @@ impl TestApp {
             ctx,
             storage,
             handle,
+            ca,
         }
+    }
+
+    /// Stop this instance (graceful); returns its storage.
+    pub async fn stop(self) -> Arc<Storage> {
+        self.handle.stop(true).await;
+        Arc::clone(&self.storage)
     }
 
     /// Stop this instance (graceful) and start a new one on the same storage.
@@ -320,11 +369,7 @@ impl TestApp {
 
     /// A second HTTP client (another browser).
     pub fn new_browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap()
+        browser(self.ca.as_ref())
     }
 
     /// Issuer of `slug`.

@@ -1,17 +1,85 @@
 //! Redis-backed [`Ephemeral`], shared by every instance. Single use is atomic in Redis
 //! itself (`GETDEL`, `SET NX PX`), so a code redeemed on one instance is gone on all.
-//! The connection manager reconnects by itself; every command is bounded by a response
-//! timeout so that no request hangs when Redis is away.
+//!
+//! Standalone Redis (`redis://`, `rediss://`, …) goes through a connection manager that
+//! reconnects by itself; Redis Cluster (`redis+cluster://host:port,host:port`) through
+//! the cluster client, which follows slot moves and failovers. Every command touches one
+//! key (the Lua counter script included), so nothing needs a hash tag. Every command is
+//! bounded by a response timeout so that no request hangs when Redis is away.
 
 use super::{CacheError, Ephemeral};
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One connection handle, whichever the deployment.
+#[derive(Clone)]
+enum Conn {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Standalone(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The seed node URLs of a `redis+cluster://` or `rediss+cluster://` URL: credentials
+/// (if any) apply to every node. `None` when `url` is not a cluster URL.
+pub fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let node_scheme = match scheme.to_ascii_lowercase().as_str() {
+        "redis+cluster" => "redis",
+        "rediss+cluster" => "rediss",
+        _ => return None,
+    };
+    let rest = rest.split(['/', '?']).next().unwrap_or_default();
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((auth, hosts)) => (format!("{auth}@"), hosts),
+        None => (String::new(), rest),
+    };
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{node_scheme}://{auth}{h}"))
+        .collect();
+    (!nodes.is_empty()).then_some(nodes)
+}
 
 /// Redis store with a key namespace (tests use one per test; never FLUSHDB).
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
 }
 
@@ -32,21 +100,42 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl RedisStore {
-    /// Connect to `url`; keys are prefixed with `prefix`.
+    /// Connect to `url` (standalone or `redis+cluster://`); keys are prefixed with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, CacheError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
-        .map_err(unavailable)?;
+        let conn = match cluster_nodes(url) {
+            Some(nodes) => {
+                let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .retries(2)
+                    .build()
+                    .map_err(unavailable)?;
+                let conn =
+                    tokio::time::timeout(Duration::from_secs(5), client.get_async_connection())
+                        .await
+                        .map_err(|_| {
+                            CacheError::Unavailable("timed out connecting to Redis".into())
+                        })?
+                        .map_err(unavailable)?;
+                Conn::Cluster(conn)
+            }
+            None => {
+                let client = redis::Client::open(url).map_err(unavailable)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_millis(500));
+                let conn = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
+                .map_err(unavailable)?;
+                Conn::Standalone(conn)
+            }
+        };
         Ok(RedisStore {
             conn,
             prefix: prefix.to_owned(),
@@ -127,5 +216,27 @@ impl Ephemeral for RedisStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_nodes;
+
+    #[test]
+    fn a_cluster_url_names_every_seed_node_with_the_shared_credentials() {
+        assert_eq!(
+            cluster_nodes("redis+cluster://u:p@a:7000,b:7001/"),
+            Some(vec![
+                "redis://u:p@a:7000".into(),
+                "redis://u:p@b:7001".into()
+            ])
+        );
+        assert_eq!(
+            cluster_nodes("rediss+cluster://h:6380"),
+            Some(vec!["rediss://h:6380".into()])
+        );
+        assert_eq!(cluster_nodes("redis://h:6379"), None);
+        assert_eq!(cluster_nodes("redis+cluster://"), None);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::state::Metrics;
 use actix_web::HttpMessage;
+use actix_web::HttpResponse;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -82,4 +83,36 @@ pub async fn harden(
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
+}
+
+/// The longest any request may take. Every dependency has its own, shorter bound (pool
+/// acquire 2 s, PostgreSQL `statement_timeout` 5 s, Redis commands 2 s, LDAP timeouts);
+/// this is the backstop for a combination of them or a dependency that stops answering
+/// without closing its connection. It stays below the 25 s shutdown drain, so a graceful
+/// stop never has to cut a request.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Answer 503 `temporarily_unavailable` (with `Retry-After`) to a request that has not
+/// finished within [`REQUEST_DEADLINE`], instead of letting it hang. The answer is an
+/// error response (the request itself is owned by the timed-out handler, so it cannot
+/// be reused to build a normal one).
+pub async fn deadline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path().to_owned();
+    match tokio::time::timeout(REQUEST_DEADLINE, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(%path, "request exceeded its deadline; answered 503");
+            let res = HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "2"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "a backing service did not answer in time; retry shortly",
+                }));
+            Err(actix_web::error::InternalError::from_response("request deadline", res).into())
+        }
+    }
 }

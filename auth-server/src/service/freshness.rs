@@ -13,27 +13,60 @@ use super::Ctx;
 use crate::domain::SubscriptionId;
 use std::time::Duration;
 
-/// Lifetime of a counter; cache entries live far shorter (seconds), so a counter that
-/// expired and restarted cannot make an old entry look fresh.
-const COUNTER_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Lifetime of a generation value, refreshed by every change; cache entries live far
+/// shorter (seconds).
+const GENERATION_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn key(sub: &SubscriptionId) -> String {
     format!("gen:{}", sub.0)
 }
 
+fn parse(v: &[u8]) -> Option<i64> {
+    std::str::from_utf8(v).ok().and_then(|s| s.parse().ok())
+}
+
 /// The current generation, or `None` when the ephemeral store is unreachable (callers
 /// then bypass their caches rather than trust them).
+///
+/// Generations are random values, not an `INCR` counter: a counter lost with a Redis
+/// restart or eviction would start again at 0 and could climb back to the very value
+/// an entry cached before the loss carries, making that entry look current although a
+/// revocation happened in between. A missing generation is replaced by a fresh random
+/// one (`SET NX`, so all instances agree on it) before anything is cached under it.
 pub async fn current(ctx: &Ctx, sub: &SubscriptionId) -> Option<i64> {
-    match ctx.cache.get(&key(sub)).await {
-        Ok(Some(v)) => std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()),
-        Ok(None) => Some(0),
+    let key = key(sub);
+    match ctx.cache.get(&key).await {
+        Ok(Some(v)) => return parse(&v),
+        Ok(None) => {}
+        Err(_) => return None,
+    }
+    let fresh: i64 = rand::random();
+    match ctx
+        .cache
+        .put_new(&key, fresh.to_string().as_bytes(), GENERATION_TTL)
+        .await
+    {
+        Ok(true) => Some(fresh),
+        // Another instance created it first: use theirs.
+        Ok(false) => ctx
+            .cache
+            .get(&key)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| parse(&v)),
         Err(_) => None,
     }
 }
 
 /// Invalidate every cached verdict of the subscription, on every instance.
 pub async fn bump(ctx: &Ctx, sub: &SubscriptionId) {
-    if let Err(e) = ctx.cache.incr(&key(sub), COUNTER_TTL).await {
+    let fresh: i64 = rand::random();
+    if let Err(e) = ctx
+        .cache
+        .put(&key(sub), fresh.to_string().as_bytes(), GENERATION_TTL)
+        .await
+    {
         // Entries expire on their own within their short TTL; say loudly that until then
         // a revocation may not be visible on other instances.
         tracing::error!(error = %e, "could not bump the state generation; caches expire within their TTL");

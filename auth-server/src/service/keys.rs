@@ -36,6 +36,13 @@ impl KeyCache {
             .map(|(r, _)| Arc::clone(r))
     }
 
+    /// The last ring loaded, however old: served only while the database is away, so
+    /// that `/jwks` (public data) keeps answering and JWT signatures still verify.
+    fn stale(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
+        let rings = self.rings.lock().ok()?;
+        rings.get(&sub.0).map(|(r, _)| Arc::clone(r))
+    }
+
     fn put(&self, sub: &SubscriptionId, ring: Arc<KeyRing>) {
         if let Ok(mut rings) = self.rings.write() {
             rings.insert(sub.0.clone(), (ring, Instant::now()));
@@ -97,7 +104,19 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
     if let Some(ring) = ctx.keyrings.get(sub) {
         return Ok(ring);
     }
-    let stored = ctx.store.repos().keys().list(sub).await?;
+    let stored = match ctx.store.repos().keys().list(sub).await {
+        Ok(stored) => stored,
+        Err(StoreError::Unavailable(e)) => {
+            return match ctx.keyrings.stale(sub) {
+                Some(ring) => {
+                    tracing::warn!("database unavailable: serving the last loaded key ring");
+                    Ok(ring)
+                }
+                None => Err(StoreError::Unavailable(e)),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let mut keys = Vec::with_capacity(stored.len());
     for k in stored {
         match load(ctx, sub, &k) {

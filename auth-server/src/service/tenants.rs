@@ -40,7 +40,22 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
     {
         return Ok(Arc::clone(s));
     }
-    let sub = Arc::new(ctx.store.repos().subscriptions().by_slug(slug).await?);
+    let sub = match ctx.store.repos().subscriptions().by_slug(slug).await {
+        Ok(sub) => Arc::new(sub),
+        // While the database is away the last known subscription still routes the
+        // request: public metadata (discovery, JWKS) keeps answering, and everything
+        // that needs the database fails with its own 503 further on.
+        Err(StoreError::Unavailable(e)) => {
+            return ctx
+                .tenants
+                .by_slug
+                .read()
+                .ok()
+                .and_then(|m| m.get(slug).map(|(s, _)| Arc::clone(s)))
+                .ok_or(StoreError::Unavailable(e));
+        }
+        Err(e) => return Err(e),
+    };
     if let Ok(mut m) = ctx.tenants.by_slug.write() {
         m.insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
     }

@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod audit;
+pub mod backup;
 pub mod clients;
 pub mod connections;
 pub mod consents;
@@ -54,12 +55,55 @@ impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(c)) => StoreError::Conflict { constraint: c },
-            _ => match &e {
-                DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e),
-                _ => StoreError::Db(e),
-            },
+            _ if is_unavailable(&e) => StoreError::Unavailable(e),
+            _ => StoreError::Db(e),
         }
     }
+}
+
+/// Whether `e` means "the database is away or overloaded" (callers answer 503 and retry
+/// later) rather than "this statement is wrong" (a bug: 500). A query in flight when
+/// PostgreSQL stops fails with an I/O error or `57P01 admin_shutdown`, not with a
+/// connection error, so the driver error is inspected too.
+fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Query(r) | DbErr::Exec(r) => r,
+        _ => return false,
+    };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::BeginFailed => true,
+        Sqlx::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs (PostgreSQL) and result codes (SQLite) of a database that is away, shutting
+/// down, out of connections or too slow, as opposed to a faulty statement.
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources (too many connections, disk full)
+        || matches!(
+            code,
+            "57014" // query_canceled: statement_timeout
+                | "57P01" // admin_shutdown
+                | "57P02" // crash_shutdown
+                | "57P03" // cannot_connect_now (starting up, in recovery)
+                | "55P03" // lock_not_available: lock_timeout
+                | "5" // SQLITE_BUSY after busy_timeout
+                | "6" // SQLITE_LOCKED
+                | "517" // SQLITE_BUSY_SNAPSHOT
+        )
 }
 
 /// Decode a JSON text column.
@@ -103,6 +147,15 @@ impl Store {
         .connect_timeout(Duration::from_secs(3))
         .acquire_timeout(Duration::from_secs(2))
         .sqlx_logging(false);
+        // Server-side bounds, so that no statement holds a request (and a pooled
+        // connection) for long: a slow query or a lock wait fails with a 503 instead.
+        opts.map_sqlx_postgres_opts(|o| {
+            o.options([
+                ("statement_timeout", "5s"),
+                ("lock_timeout", "3s"),
+                ("idle_in_transaction_session_timeout", "30s"),
+            ])
+        });
         // WAL with synchronous=NORMAL: durable across process crashes, one fsync per
         // checkpoint instead of per commit (the SQLite-recommended WAL setting); every
         // pooled connection gets the pragmas, not just the first.
@@ -128,7 +181,14 @@ impl Store {
 
     /// Reachability check for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await.map_err(StoreError::Unavailable)
+        // Bounded on the client side too: a database host that stopped answering (no
+        // RST, no FIN) must not hold `/readyz` past the load balancer's probe timeout.
+        match tokio::time::timeout(Duration::from_secs(3), self.db.ping()).await {
+            Ok(r) => r.map_err(StoreError::Unavailable),
+            Err(_) => Err(StoreError::Unavailable(DbErr::Custom(
+                "ping timed out".into(),
+            ))),
+        }
     }
 
     /// Start a transaction.

@@ -1,0 +1,302 @@
+//! Throwaway PostgreSQL clusters and Redis servers that a test owns and can stop and
+//! start again mid-test (failure-behaviour tests). Each lives in its own temp dir on a
+//! free loopback port; the shared services on the default ports are never touched.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// A free loopback port (the OS picks it; a tiny race with other binders is accepted).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+async fn wait_for_port(port: u16, up: bool) -> bool {
+    for _ in 0..200 {
+        let open = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok();
+        if open == up {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A PostgreSQL cluster made by `initdb` in a temp dir, run with `pg_ctl`.
+pub struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_root: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// Create and start a cluster, or `None` when the server binaries are missing.
+    pub async fn start() -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()?;
+        let dir = tempfile::tempdir().ok()?;
+        let as_root = is_root();
+        if as_root {
+            // initdb refuses to run as root: the cluster belongs to `postgres`.
+            let ok = std::process::Command::new("chown")
+                .args(["-R", "postgres:", &dir.path().display().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return None;
+            }
+        }
+        let pg = Postgres {
+            bin,
+            data: dir.path().join("data"),
+            port: free_port(),
+            as_root,
+            _dir: dir,
+        };
+        let data = pg.data.display().to_string();
+        let ok = pg
+            .command("initdb")
+            .args(["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if !ok || !pg.start_again().await {
+            return None;
+        }
+        Some(pg)
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        let mut c = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        c.kill_on_drop(true);
+        c
+    }
+
+    /// Admin URL (database `postgres`, trust auth).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    async fn pg_ctl(&self, args: &[&str]) -> bool {
+        let data = self.data.display().to_string();
+        self.command("pg_ctl")
+            .args(["-D", &data, "-w", "-t", "30"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Start (again) on the same port and data; `true` once it accepts connections.
+    pub async fn start_again(&self) -> bool {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=40",
+            self.port,
+            self.data.display()
+        );
+        let log = self.data.join("server.log").display().to_string();
+        self.pg_ctl(&["-l", &log, "-o", &opts, "start"]).await
+            && wait_for_port(self.port, true).await
+    }
+
+    /// Fast shutdown (sessions are terminated, as in a failover or a restart).
+    pub async fn stop(&self) -> bool {
+        self.pg_ctl(&["-m", "fast", "stop"]).await && wait_for_port(self.port, false).await
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        let path = self.bin.join("pg_ctl");
+        let mut c = if self.as_root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        };
+        let _ = c
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A `redis-server` child on a free port, without persistence: a restart loses every
+/// key, as a Redis that failed over without replication would.
+pub struct Redis {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Start a server, or `None` when `redis-server` is missing.
+    pub async fn start() -> Option<Redis> {
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().ok()?,
+        };
+        r.start_again().await.then_some(r)
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Start (again) on the same port; `true` once it accepts connections.
+    pub async fn start_again(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        match child {
+            Ok(c) => self.child = Some(c),
+            Err(_) => return false,
+        }
+        wait_for_port(self.port, true).await
+    }
+
+    /// Kill the server (abrupt: connections reset).
+    pub async fn stop(&mut self) -> bool {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+        wait_for_port(self.port, false).await
+    }
+}
+
+/// A three-master Redis Cluster (`--cluster-enabled yes` on three ports, joined with
+/// `redis-cli --cluster create`), without replicas or persistence.
+pub struct RedisCluster {
+    ports: Vec<u16>,
+    _children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// A free port whose cluster bus port (port + 10000) is free as well.
+fn free_cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p > 0 && p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+            return p;
+        }
+    }
+}
+
+impl RedisCluster {
+    /// Start and join three nodes, or `None` when redis-server/redis-cli are missing.
+    pub async fn start() -> Option<RedisCluster> {
+        let dir = tempfile::tempdir().ok()?;
+        let mut ports = Vec::new();
+        let mut children = Vec::new();
+        for _ in 0..3 {
+            let port = free_cluster_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .ok()?;
+            children.push(child);
+            if !wait_for_port(port, true).await {
+                return None;
+            }
+            ports.push(port);
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if !created {
+            return None;
+        }
+        // Wait until every node agrees that all slots are served.
+        for _ in 0..100 {
+            let mut ok = true;
+            for p in &ports {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &p.to_string(), "cluster", "info"])
+                    .output()
+                    .await
+                    .ok()?;
+                ok &= String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok");
+            }
+            if ok {
+                return Some(RedisCluster {
+                    ports,
+                    _children: children,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+}

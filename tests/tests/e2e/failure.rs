@@ -1,0 +1,263 @@
+//! Failure behaviour (docs/operations.md): the test owns a PostgreSQL cluster or a Redis
+//! server, stops it mid-test and starts it again. Expected: the documented 503s, never a
+//! 500 and never internals in a body, every answer within a bound, and recovery without
+//! restarting the auth server.
+
+use e2e::throwaway::{Postgres, Redis};
+use e2e::{Storage, TestApp, TestClient, skip};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Every request of these tests must be answered within this (the server's own
+/// deadline is 20 s; its dependency timeouts are 2–5 s).
+const BOUND: Duration = Duration::from_secs(25);
+
+/// One request with the bound; a timeout fails the test ("no hang").
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let resp = req
+        .timeout(BOUND)
+        .send()
+        .await
+        .expect("answered within the bound");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.expect("body within the bound");
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "no 500: {body}");
+    if !status.is_success() {
+        for leak in [
+            "sqlx",
+            "postgres",
+            "redis",
+            "Connection refused",
+            "os error",
+        ] {
+            assert!(!body.contains(leak), "no internals in a body: {body}");
+        }
+    }
+    (status, headers, body)
+}
+
+async fn readyz(app: &TestApp) -> (StatusCode, Value) {
+    let (s, _, body) = send(app.http.get(format!("{}/readyz", app.base))).await;
+    (s, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// Poll `/readyz` until it answers 200 (the server reconnects by itself).
+async fn wait_ready(app: &TestApp) {
+    for _ in 0..60 {
+        if readyz(app).await.0 == StatusCode::OK {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the server did not become ready again without a restart");
+}
+
+async fn token(app: &TestApp, c: &TestClient, form: &[(&str, &str)]) -> (StatusCode, Value, bool) {
+    let (s, h, body) = send(
+        app.http
+            .post(format!("{}/t/acme/token", app.base))
+            .basic_auth(&c.id, Some(&c.secret))
+            .form(form),
+    )
+    .await;
+    let retry_after = h.contains_key("retry-after");
+    (
+        s,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+        retry_after,
+    )
+}
+
+async fn introspect(app: &TestApp, c: &TestClient, t: &str) -> (StatusCode, Value) {
+    let (s, _, body) = send(
+        app.http
+            .post(format!("{}/t/acme/introspect", app.base))
+            .basic_auth(&c.id, Some(&c.secret))
+            .form(&[("token", t)]),
+    )
+    .await;
+    (s, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn assert_unavailable((s, body, retry_after): &(StatusCode, Value, bool)) {
+    assert_eq!(*s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert!(retry_after, "503 carries Retry-After");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_answers_503_then_recovers_without_restart() {
+    let Some(pg) = Postgres::start().await else {
+        skip("postgres server binaries (initdb, pg_ctl)");
+        return;
+    };
+    let redis =
+        std::env::var("AUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let Some(storage) = Storage::postgres_redis(&pg.url(), &redis).await else {
+        return;
+    };
+    let app = TestApp::on(storage).await;
+    let c = app.tenant_with_alice("acme").await;
+    let seen = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let unseen = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let seen_at = seen["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, &c, seen_at).await.1["active"], true);
+    let rt = unseen["refresh_token"].as_str().unwrap().to_owned();
+
+    assert!(pg.stop().await, "pg_ctl stop");
+
+    let (s, body) = readyz(&app).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"], "down");
+    assert_eq!(body["cache"], "ok");
+    // Token endpoint: every grant fails closed with the RFC 6749 code for it.
+    assert_unavailable(
+        &token(
+            &app,
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await,
+    );
+    // A client this instance has not cached cannot be authenticated: 503, not 401.
+    let stranger = TestClient {
+        id: "not-cached".into(),
+        secret: "whatever".into(),
+    };
+    assert_unavailable(&token(&app, &stranger, &[("grant_type", "client_credentials")]).await);
+    // Introspection of a token never verified by this instance needs the database for
+    // its revocation check: 503, never a guess either way.
+    let (s, body) = introspect(&app, &c, unseen["access_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // A token this instance verified moments ago, under an unchanged Redis generation,
+    // is still answered: no revocation can commit while the database is down.
+    let (s, body) = introspect(&app, &c, seen_at).await;
+    assert_eq!(
+        (s, &body["active"]),
+        (StatusCode::OK, &Value::Bool(true)),
+        "{body}"
+    );
+    // Public key material stays available (SECURITY.md §5.2: JWKS open).
+    let (s, _, jwks) = send(app.http.get(format!("{}/t/acme/jwks", app.base))).await;
+    assert_eq!(s, StatusCode::OK, "{jwks}");
+    // The login page needs the database (client lookup): a 503 page, not a 500.
+    let (s, _, _) =
+        send(
+            app.http
+                .get(app.authorize_url("acme", &c.id, "x".repeat(43).as_str(), &[])),
+        )
+        .await;
+    assert!(
+        s == StatusCode::SERVICE_UNAVAILABLE || s.is_redirection(),
+        "authorize while the database is down: {s}"
+    );
+
+    assert!(pg.start_again().await, "pg_ctl start");
+    wait_ready(&app).await;
+    let (s, body, _) = token(
+        &app,
+        &c,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "refresh after recovery: {body}");
+    let (s, body) = introspect(&app, &c, body["access_token"].as_str().unwrap()).await;
+    assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_codes_and_sessions_closed_then_recovers_without_restart() {
+    let Some(mut redis) = Redis::start().await else {
+        skip("redis-server binary");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = Storage::postgres_redis(&pg, &redis.url()).await else {
+        return;
+    };
+    let app = TestApp::on(storage).await;
+    let c = app.tenant_with_alice("acme").await;
+    let tokens = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    // A code issued just before the outage, redeemed during it.
+    let (verifier, challenge) = e2e::pkce_pair();
+    let redirect = app
+        .browser_login(
+            &app.new_browser(),
+            &app.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = e2e::query_param(&redirect, "code").unwrap();
+
+    assert!(redis.stop().await, "redis stopped");
+
+    let (s, body) = readyz(&app).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (body["database"].as_str(), body["cache"].as_str()),
+        (Some("ok"), Some("down"))
+    );
+    // Codes are single use only through Redis: closed, with the RFC error.
+    assert_unavailable(
+        &token(
+            &app,
+            &c,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://c1.example/cb"),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    // A new login needs an authorization transaction: a 503 page, not a 500 or a loop.
+    let browser = app.new_browser();
+    let (s, _, page) = send(browser.get(app.authorize_url("acme", &c.id, &challenge, &[]))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    assert!(page.contains("temporarily unavailable"), "{page}");
+    // Introspection reads through to the database (caches are bypassed, not trusted).
+    let (s, body) = introspect(&app, &c, &at).await;
+    assert_eq!(
+        (s, &body["active"]),
+        (StatusCode::OK, &Value::Bool(true)),
+        "{body}"
+    );
+
+    assert!(redis.start_again().await, "redis restarted");
+    wait_ready(&app).await;
+    // Everything that lived in Redis is gone (no persistence): the old code is refused,
+    // a fresh flow works end to end on the same server process.
+    let (s, body, _) = token(
+        &app,
+        &c,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://c1.example/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let again = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let (s, body) = introspect(&app, &c, again["access_token"].as_str().unwrap()).await;
+    assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)));
+}
