@@ -3,6 +3,7 @@
 //! function and respond.
 
 pub mod admin;
+pub mod console;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
@@ -74,5 +75,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/t/{slug}/consent",
             web::post().to(pages::consent::post_consent),
         )
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(console::configure);
 }

@@ -9,6 +9,7 @@ mod bench_ldap;
 mod client_credentials;
 mod code_flow;
 mod code_negatives;
+mod console;
 mod discovery;
 mod introspect_acl;
 mod keys;
