@@ -143,6 +143,41 @@ try {
   result.checks.password_set = await page.getByText('Password set.').isVisible();
   await screen('users');
 
+  step = 'ldap connection';
+  const bobId = (await page.locator('tr', { hasText: 'bob' }).locator('code').first().textContent()).trim();
+  await page.goto(`${BASE}/admin/s/${slug}/connections`);
+  await page.getByLabel('Name', { exact: true }).fill('corp');
+  await page.getByLabel('URL (ldap:// or ldaps://)').fill(env('LDAP_URL'));
+  await page.getByLabel('Service account DN').fill(env('LDAP_BIND_DN'));
+  await page.getByLabel('Service account password (write-only)').fill(env('LDAP_BIND_PW'));
+  await page.getByLabel('User base DN').fill(env('LDAP_USER_BASE'));
+  await submit('form[aria-labelledby="create-ldap"]', 'Add directory');
+  await submit('form[action$="/test"]', 'Test connection corp');
+  result.checks.ldap_test_heading = await text('#diag-title');
+  result.checks.ldap_test_steps = await page.locator('ol.steps li').allTextContents();
+  await screen('connection-test');
+
+  step = 'workspaces';
+  await page.goto(`${BASE}/admin/s/${slug}/workspaces`);
+  await page.getByLabel('Workspace slug').fill('ops');
+  await page.getByLabel('Workspace name').fill('Operations');
+  await submit('form[aria-labelledby="create-ws"]', 'Create workspace');
+  await page.getByLabel('User id').first().fill(bobId);
+  await page.getByLabel('Role').selectOption('team');
+  await submit('form[action$="/ops/participants"]', 'Set participant');
+  await page.getByLabel('New group name').fill('Ops team');
+  await submit('form[action$="/ops/groups"]', 'Add group');
+  await page.locator('form[action$="/ops/members"]').getByLabel('User id').fill(bobId);
+  await submit('form[action$="/ops/members"]', 'Add member');
+  await page.getByLabel('New app slug').fill('tickets');
+  await page.getByLabel('App name').fill('Tickets');
+  await page.getByLabel('Grants (JSON)').fill(JSON.stringify([{ group: 'Ops team', actions: ['read', 'edit'], records: 'all' }]));
+  await page.getByLabel('Field policies (JSON)').fill(JSON.stringify([{ field: 'cost', access: 'workspaceAdmin', when_denied: 'hidden' }]));
+  await submit('form[action$="/ops/apps"]', 'Add app');
+  result.checks.app_added = await page.getByText('App added.').isVisible();
+  result.checks.workspace_text = await text('section[aria-labelledby="ws-ops"]');
+  await screen('workspaces-edited');
+
   step = 'acl explain';
   const aclSlug = env('ACL_SLUG');
   await page.goto(`${BASE}/admin/s/${aclSlug}/explain`);
@@ -157,7 +192,7 @@ try {
   result.checks.explain_title = await text('tr[data-field="title"] td.level');
   await screen('acl-explain');
 
-  for (const [section, name] of [['keys', 'keys'], ['connections', 'connections'], ['workspaces', 'workspaces'], ['settings', 'settings']]) {
+  for (const [section, name] of [['keys', 'keys'], ['workspaces', 'workspaces'], ['settings', 'settings']]) {
     step = section;
     await page.goto(`${BASE}/admin/s/${aclSlug}/${section}`);
     await screen(name);

@@ -3,6 +3,7 @@
 //! for XSS, and the ACL explain endpoint it is built on.
 
 use e2e::acl::World;
+use e2e::slapd::{BASE, SVC_DN, SVC_PW, Slapd};
 use e2e::{Backend, TestApp, on_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -79,6 +80,9 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    let Some(slapd) = Slapd::start(None).await else {
+        return;
+    };
     root(&app).await;
     let sam = shop(&app).await;
     let out =
@@ -97,6 +101,10 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         .env("ACL_WS", "sales")
         .env("ACL_APP", "deals")
         .env("ACL_USER", &sam)
+        .env("LDAP_URL", &slapd.url)
+        .env("LDAP_BIND_DN", SVC_DN)
+        .env("LDAP_BIND_PW", SVC_PW)
+        .env("LDAP_USER_BASE", format!("ou=people,{BASE}"))
         .output()
         .await
         .unwrap();
@@ -156,8 +164,34 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         "{layers:?}"
     );
     assert_eq!(c["after_sign_out"], "/admin", "{c:#}");
+    // The LDAP connection made in the browser, tested against the suite's slapd.
+    assert!(
+        c["ldap_test_heading"].as_str().unwrap().ends_with("passed"),
+        "{c:#}"
+    );
+    let steps: Vec<&str> = c["ldap_test_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.len() >= 3 && steps.iter().all(|s| s.contains(" ok: ")),
+        "{steps:?}"
+    );
+    assert!(steps.iter().any(|s| s.starts_with("bind")), "{steps:?}");
+    // Workspace, participant, group, member and app made in the browser.
+    assert_eq!(c["app_added"], true, "{c:#}");
+    let ws = c["workspace_text"].as_str().unwrap();
+    assert!(
+        ws.contains("Ops team")
+            && ws.contains("team")
+            && ws.contains("Tickets")
+            && ws.contains("workspaceAdmin"),
+        "{ws}"
+    );
     // Screenshots of every screen are kept as artefacts.
-    assert!(r["screenshots"].as_array().unwrap().len() >= 12, "{r:#}");
+    assert!(r["screenshots"].as_array().unwrap().len() >= 14, "{r:#}");
     for f in r["screenshots"].as_array().unwrap() {
         assert!(std::fs::metadata(f.as_str().unwrap()).unwrap().len() > 1000);
     }

@@ -1,12 +1,11 @@
-//! Keys (status, rotate), connections (list, create LDAP, "Test connection" with the
-//! diagnosis step by step) and workspaces (groups, members, apps with their grants and
-//! field policies).
+//! Keys (status, rotate) and connections (list, create LDAP, "Test connection" with
+//! the diagnosis step by step).
 
 use super::{Admin, ConsoleError, items, layout, render, s, seg};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn when(at: &Value) -> String {
     at.as_i64()
@@ -84,6 +83,7 @@ fn connections_page(
     slug: &str,
     list: &Value,
     result: Option<(&str, &Value)>,
+    error: Option<&str>,
 ) -> Markup {
     layout(
         "Connections",
@@ -120,7 +120,32 @@ fn connections_page(
                     }
                 }
             }
-            @if items(list).is_empty() { p { "No connections yet. Create them with " code { "POST /admin/v1/subscriptions/" (slug) "/connections" } "." } }
+            @if items(list).is_empty() { p { "No connections yet." } }
+            h2 id="create-ldap" { "Add an LDAP directory" }
+            @if let Some(e) = error { p role="alert" { (e) } }
+            form method="post" action={ "/admin/s/" (seg(slug)) "/connections" } aria-labelledby="create-ldap" {
+                input type="hidden" name="csrf" value=(admin.session.csrf);
+                label for="l-name" { "Name" }
+                input id="l-name" name="name" required;
+                label for="l-url" { "URL (ldap:// or ldaps://)" }
+                input id="l-url" name="url" type="url" required placeholder="ldaps://ldap.example.com";
+                fieldset {
+                    legend { "Transport" }
+                    label { input type="checkbox" name="start_tls" value="true"; " StartTLS" }
+                }
+                label for="l-bind" { "Service account DN" }
+                input id="l-bind" name="bind_dn" required;
+                label for="l-pw" { "Service account password (write-only)" }
+                input id="l-pw" name="bind_password" type="password" autocomplete="off" required;
+                label for="l-base" { "User base DN" }
+                input id="l-base" name="user_base_dn" required;
+                label for="l-filter" { "User filter ({username} is escaped by the server)" }
+                input id="l-filter" name="user_filter" required value="(&(objectClass=inetOrgPerson)(uid={username}))";
+                label for="l-groups" { "Group base DN (optional)" }
+                input id="l-groups" name="group_base_dn";
+                button type="submit" { "Add directory" }
+            }
+            p class="muted" { "Active Directory and OIDC connections: " code { "POST /admin/v1/subscriptions/" (slug) "/connections" } " (see the OpenAPI document)." }
         },
     )
 }
@@ -138,7 +163,38 @@ pub async fn connections(
         .await?;
     Ok(render(
         StatusCode::OK,
-        connections_page(&admin, &path, &list, None),
+        connections_page(&admin, &path, &list, None, None),
+    ))
+}
+
+/// `POST /admin/s/{slug}/connections`: add an LDAP directory.
+pub async fn create_connection(
+    req: HttpRequest,
+    body: web::Bytes,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let f = admin.form(&req, &body)?;
+    let mut b = json!({
+        "name": f.get("name"), "kind": "ldap", "url": f.get("url"),
+        "start_tls": f.get("start_tls") == "true",
+        "bind_dn": f.get("bind_dn"), "bind_password": f.get("bind_password"),
+        "user_base_dn": f.get("user_base_dn"), "user_filter": f.get("user_filter"),
+    });
+    if !f.get("group_base_dn").is_empty() {
+        b["groups"] = json!({"base_dn": f.get("group_base_dn")});
+    }
+    let base = format!("/subscriptions/{}/connections", seg(&path));
+    let a = admin.call(reqwest::Method::POST, &base, Some(&b)).await?;
+    let list = admin.get(&format!("{base}?limit=200")).await?;
+    let error = (!a.status.is_success()).then(|| a.message());
+    Ok(render(
+        if a.status.is_success() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        connections_page(&admin, &path, &list, None, error.as_deref()),
     ))
 }
 
@@ -165,67 +221,12 @@ pub async fn test_connection(
     let list = admin.get(&format!("{base}?limit=200")).await?;
     Ok(render(
         StatusCode::OK,
-        connections_page(&admin, &path.0, &list, Some((s(&conn, "name"), &a.body))),
-    ))
-}
-
-/// `GET /admin/s/{slug}/workspaces`: every workspace with its groups and apps.
-pub async fn workspaces(
-    admin: Admin,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ConsoleError> {
-    let slug = path.into_inner();
-    let base = format!("/subscriptions/{}/workspaces", seg(&slug));
-    let list = admin.get(&format!("{base}?limit=200")).await?;
-    let mut details = Vec::new();
-    for w in items(&list) {
-        let ws = format!("{base}/{}", seg(s(w, "slug")));
-        let groups = admin.get(&format!("{ws}/groups?limit=200")).await?;
-        let apps = admin.get(&format!("{ws}/apps?limit=200")).await?;
-        let participants = admin.get(&format!("{ws}/participants?limit=200")).await?;
-        details.push((w.clone(), groups, apps, participants));
-    }
-    Ok(render(
-        StatusCode::OK,
-        layout(
-            "Workspaces",
-            Some(&admin.nav(Some(&slug), "workspaces")),
+        connections_page(
+            &admin,
+            &path.0,
+            &list,
+            Some((s(&conn, "name"), &a.body)),
             None,
-            html! {
-                h1 { "Workspaces of " (slug) }
-                @if details.is_empty() { p { "No workspaces yet." } }
-                @for (w, groups, apps, participants) in &details {
-                    section aria-labelledby={ "ws-" (s(w, "slug")) } {
-                        h2 id={ "ws-" (s(w, "slug")) } { (s(w, "name")) " (" code { (s(w, "slug")) } ")" }
-                        h3 { "Participants" }
-                        ul { @for p in items(participants) { li { code { (s(p, "user_id")) } " — " (s(p, "role")) } } }
-                        h3 { "Groups" }
-                        ul { @for g in items(groups) { li { (s(g, "name")) } } }
-                        h3 { "Apps" }
-                        @for a in items(apps) {
-                            h4 { (s(a, "name")) " (" code { (s(a, "slug")) } ")" }
-                            table {
-                                caption class="muted" { "Grants" }
-                                thead { tr { th scope="col" { "Group" } th scope="col" { "Actions" } th scope="col" { "Records" } } }
-                                tbody {
-                                    @for g in a["grants"].as_array().map_or(&[][..], Vec::as_slice) {
-                                        tr { td { (s(g, "group")) } td { (g["actions"].to_string()) } td { code { (g["records"].to_string()) } } }
-                                    }
-                                }
-                            }
-                            table {
-                                caption class="muted" { "Field policies" }
-                                thead { tr { th scope="col" { "Field" } th scope="col" { "Access" } th scope="col" { "When denied" } } }
-                                tbody {
-                                    @for f in a["fields"].as_array().map_or(&[][..], Vec::as_slice) {
-                                        tr { td { (s(f, "field")) } td { (s(f, "access")) @if let Some(g) = f.get("groups") { " " (g.to_string()) } } td { (s(f, "when_denied")) } }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            },
         ),
     ))
 }

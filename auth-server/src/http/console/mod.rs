@@ -19,6 +19,7 @@ mod session;
 mod signin;
 mod subscriptions;
 mod users;
+mod workspaces;
 
 pub use api::Api;
 
@@ -419,8 +420,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(directory::test_connection),
         )
         .route(
+            "/admin/s/{slug}/connections",
+            web::post().to(directory::create_connection),
+        )
+        .route(
             "/admin/s/{slug}/workspaces",
-            web::get().to(directory::workspaces),
+            web::get().to(workspaces::list),
+        )
+        .route(
+            "/admin/s/{slug}/workspaces",
+            web::post().to(workspaces::create),
+        )
+        .route(
+            "/admin/s/{slug}/workspaces/{ws}/{what}",
+            web::post().to(workspaces::add),
         )
         .route("/admin/s/{slug}/explain", web::get().to(explain::form))
         .route("/admin/s/{slug}/explain", web::post().to(explain::run));
