@@ -97,6 +97,8 @@ try {
   const copy = page.locator('button.copy[data-copy="mcp-client-secret"]');
   result.checks.copy_button_visible = await copy.isVisible();
   await copy.click();
+  // The clipboard promise settles asynchronously: "Copied", or the text is selected.
+  await page.waitForFunction(() => document.querySelector('button.copy[data-copy="mcp-client-secret"]').textContent.trim() !== 'Copy');
   result.checks.copy_button_after_click = (await copy.textContent()).trim();
   await screen('subscription-created');
 
