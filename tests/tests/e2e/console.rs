@@ -504,6 +504,14 @@ async fn console_forms_need_the_session_and_its_csrf_token(backend: Backend) {
     );
     let html = ok.text().await.unwrap();
     assert!(html.contains("you will not see this again"));
+    // The 5-minute access token expires; the session renews it with its refresh token.
+    app.clock.advance(600);
+    let r = b.get(format!("{}/admin/s/made-here/clients", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the session outlives its first access token");
+    // A page of a subscription that does not exist: the API's 404, shown as a page.
+    let r = b.get(format!("{}/admin/s/nowhere/clients", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("role=\"alert\""));
     // Signing out ends the server-side session: the old cookie opens nothing.
     let r = b
         .post(format!("{}/admin/logout", app.base))
