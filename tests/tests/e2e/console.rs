@@ -12,6 +12,7 @@ use std::process::Command;
 
 on_backends!(
     an_admin_uses_the_console_in_a_real_browser,
+    a_tenant_admin_signs_in_at_their_issuer_and_sees_only_their_subscription,
     acl_explain_names_the_layer_and_the_policy_behind_each_answer,
     console_forms_need_the_session_and_its_csrf_token,
     hostile_names_render_as_inert_text_in_the_console,
@@ -359,8 +360,18 @@ async fn acl_explain_names_the_layer_and_the_policy_behind_each_answer(backend: 
 
 /// A browser-like client signed in to the console as `root`; returns it and the CSRF token.
 async fn console_session(app: &TestApp) -> (reqwest::Client, String) {
+    console_session_at(app, "system", "root", ROOT_PASSWORD).await
+}
+
+/// A browser-like client signed in to the console at `tenant`'s issuer.
+async fn console_session_at(
+    app: &TestApp,
+    tenant: &str,
+    user: &str,
+    password: &str,
+) -> (reqwest::Client, String) {
     let b = app.new_browser();
-    let mut next = format!("{}/admin/login?tenant=system", app.base);
+    let mut next = format!("{}/admin/login?tenant={tenant}", app.base);
     for _ in 0..8 {
         let resp = b.get(&next).send().await.unwrap();
         if resp.status() == StatusCode::OK {
@@ -383,8 +394,8 @@ async fn console_session(app: &TestApp) -> (reqwest::Client, String) {
                     .form(&[
                         ("tx", val("tx")),
                         ("csrf", val("csrf")),
-                        ("username", "root".into()),
-                        ("password", ROOT_PASSWORD.into()),
+                        ("username", user.into()),
+                        ("password", password.into()),
                         ("action", "login".into()),
                     ])
                     .send()
@@ -506,10 +517,22 @@ async fn console_forms_need_the_session_and_its_csrf_token(backend: Backend) {
     assert!(html.contains("you will not see this again"));
     // The 5-minute access token expires; the session renews it with its refresh token.
     app.clock.advance(600);
-    let r = b.get(format!("{}/admin/s/made-here/clients", app.base)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "the session outlives its first access token");
+    let r = b
+        .get(format!("{}/admin/s/made-here/clients", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the session outlives its first access token"
+    );
     // A page of a subscription that does not exist: the API's 404, shown as a page.
-    let r = b.get(format!("{}/admin/s/nowhere/clients", app.base)).send().await.unwrap();
+    let r = b
+        .get(format!("{}/admin/s/nowhere/clients", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.text().await.unwrap().contains("role=\"alert\""));
     // Signing out ends the server-side session: the old cookie opens nothing.
@@ -591,4 +614,121 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
             "{p}: the name is shown as text"
         );
     }
+}
+
+async fn a_tenant_admin_signs_in_at_their_issuer_and_sees_only_their_subscription(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    app.create_subscription("globex").await;
+    let t = app.system_token().await;
+    for (user, admin) in [("tina", true), ("pat", false)] {
+        let (s, b) = app
+            .admin(&t, Method::POST, "/subscriptions/acme/users", Some(json!({"username": user, "password": "tenant password 1", "subscription_admin": admin})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (b, _) = console_session_at(&app, "acme", "tina", "tenant password 1").await;
+    let html = b
+        .get(format!("{}/admin/subscriptions", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("/admin/s/acme/clients") && !html.contains("globex"),
+        "only their own subscription is listed"
+    );
+    assert!(
+        !html.contains("Create subscription"),
+        "tenant admins cannot create subscriptions"
+    );
+    let r = b
+        .get(format!("{}/admin/s/globex/clients", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "another tenant: the API's 403"
+    );
+    let r = b
+        .get(format!("{}/admin/s/acme/users", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The console client was registered in the tenant for this sign-in, and audited.
+    let (_, c) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/clients/auth-server-console",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            c["token_endpoint_auth_method"].as_str(),
+            c["skip_consent"].as_bool()
+        ),
+        (Some("none"), Some(true)),
+        "{c}"
+    );
+
+    // A user who is not an administrator gets no console session.
+    let anon = app.new_browser();
+    let mut next = format!("{}/admin/login?tenant=acme", app.base);
+    let mut last = StatusCode::OK;
+    for _ in 0..8 {
+        let resp = anon.get(&next).send().await.unwrap();
+        last = resp.status();
+        if last.is_redirection() {
+            next = absolute(&app, resp.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        let url = resp.url().clone();
+        let html = resp.text().await.unwrap();
+        if !url.path().ends_with("/login") || !html.contains("name=\"tx\"") {
+            assert!(html.contains("not an administrator"), "{html}");
+            break;
+        }
+        let doc = scraper::Html::parse_document(&html);
+        let val = |n: &str| {
+            let sel = scraper::Selector::parse(&format!("input[name=\"{n}\"]")).unwrap();
+            doc.select(&sel)
+                .next()
+                .unwrap()
+                .value()
+                .attr("value")
+                .unwrap()
+                .to_owned()
+        };
+        let resp = anon
+            .post(url.as_str())
+            .form(&[
+                ("tx", val("tx")),
+                ("csrf", val("csrf")),
+                ("username", "pat".into()),
+                ("password", "tenant password 1".into()),
+                ("action", "login".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        next = absolute(&app, resp.headers()["location"].to_str().unwrap());
+    }
+    assert_eq!(last, StatusCode::FORBIDDEN);
+    let r = anon
+        .get(format!("{}/admin/subscriptions", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
