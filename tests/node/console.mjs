@@ -39,12 +39,17 @@ const browser = await chromium.launch({
 });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
+  let page = await context.newPage();
+  const watch = (page) => {
   page.on('console', (m) => { if (m.type() === 'error') result.console_errors.push(`${page.url()}: ${m.text()}`); });
   page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
-  page.on('requestfailed', (r) => result.failed_requests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  // The test client's redirect URI (https://c1.example/cb) does not resolve: reaching it
+  // is the point (CSP form-action let the consent form's redirect through), loading it is not.
+  page.on('requestfailed', (r) => { if (!r.url().startsWith('https://c1.example/')) result.failed_requests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`); });
   page.on('response', (r) => { if (r.status() >= 400) result.failed_requests.push(`${r.request().method()} ${r.url()}: HTTP ${r.status()}`); });
   page.on('dialog', (d) => d.accept());
+  };
+  watch(page);
 
   let shot = 0;
   const screen = async (name) => {
@@ -208,6 +213,31 @@ try {
   result.checks.signed_out = page.url().endsWith('/admin');
   await page.goto(`${BASE}/admin/subscriptions`);
   result.checks.after_sign_out = new URL(page.url()).pathname;
+
+  // An end user of the ACL subscription: login, consent and 2FA enrolment pages.
+  step = 'end user';
+  const userContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await userContext.newPage();
+  watch(page);
+  const authorize = new URL(`${BASE}/t/${aclSlug}/authorize`);
+  for (const [k, v] of Object.entries({ response_type: 'code', client_id: env('WEB_CLIENT_ID'), redirect_uri: 'https://c1.example/cb', scope: 'openid profile', state: 'st', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
+    authorize.searchParams.set(k, v);
+  }
+  await page.goto(authorize.href);
+  await page.getByLabel('Username').fill(env('END_USER'));
+  await page.getByLabel('Password').fill(env('END_USER_PASSWORD'));
+  await Promise.all([page.waitForURL(/\/consent/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await screen('consent-page');
+  const [arrived] = await Promise.all([
+    page.waitForEvent('requestfailed', (r) => r.url().startsWith('https://c1.example/cb')),
+    page.getByRole('button', { name: 'Allow' }).click(),
+  ]);
+  result.checks.end_user_code = new URL(arrived.url()).searchParams.has('code');
+  await page.goto(`${BASE}/t/${aclSlug}/account/2fa`);
+  await screen('account-2fa');
+  await submit('form', 'Turn on');
+  result.checks.otpauth_uri = (await text('#otpauth-uri')).slice(0, 10);
+  await screen('2fa-enrolment');
 
   result.ok = true;
   result.step = 'done';

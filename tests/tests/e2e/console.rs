@@ -58,7 +58,7 @@ fn browser_ready() -> bool {
 
 /// The "Cost field hidden" world: sam is a participant in `sales` holding `read` on
 /// `deals`, whose `cost` field only workspace admins see.
-async fn shop(app: &TestApp) -> String {
+async fn shop(app: &TestApp) -> (String, String) {
     let mut w = World::new(app, "shop").await;
     w.user("sam").await;
     w.workspace("sales").await;
@@ -71,7 +71,7 @@ async fn shop(app: &TestApp) -> String {
         json!([{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]),
     )
     .await;
-    w.id("sam")
+    (w.id("sam"), w.web.id.clone())
 }
 
 async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
@@ -85,7 +85,7 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         return;
     };
     root(&app).await;
-    let sam = shop(&app).await;
+    let (sam, web) = shop(&app).await;
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("console-{backend:?}").to_lowercase());
     let _ = std::fs::remove_dir_all(&out);
@@ -102,6 +102,9 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         .env("ACL_WS", "sales")
         .env("ACL_APP", "deals")
         .env("ACL_USER", &sam)
+        .env("WEB_CLIENT_ID", &web)
+        .env("END_USER", "sam")
+        .env("END_USER_PASSWORD", e2e::acl::PASSWORD)
         .env("LDAP_URL", &slapd.url)
         .env("LDAP_BIND_DN", SVC_DN)
         .env("LDAP_BIND_PW", SVC_PW)
@@ -181,6 +184,9 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         "{steps:?}"
     );
     assert!(steps.iter().any(|s| s.starts_with("bind")), "{steps:?}");
+    // The end user's pages (login, consent, 2FA enrolment) passed axe too.
+    assert_eq!(c["end_user_code"], true, "{c:#}");
+    assert_eq!(c["otpauth_uri"], "otpauth://", "{c:#}");
     // Workspace, participant, group, member and app made in the browser.
     assert_eq!(c["app_added"], true, "{c:#}");
     let ws = c["workspace_text"].as_str().unwrap();
@@ -192,7 +198,7 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         "{ws}"
     );
     // Screenshots of every screen are kept as artefacts.
-    assert!(r["screenshots"].as_array().unwrap().len() >= 14, "{r:#}");
+    assert!(r["screenshots"].as_array().unwrap().len() >= 17, "{r:#}");
     for f in r["screenshots"].as_array().unwrap() {
         assert!(std::fs::metadata(f.as_str().unwrap()).unwrap().len() > 1000);
     }

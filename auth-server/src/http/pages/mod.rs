@@ -36,6 +36,27 @@ pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
         .body(markup.into_string())
 }
 
+/// An HTML page whose forms end in a redirect to the client's `redirect_uri`: browsers
+/// apply CSP `form-action` to every redirect after a form post, so the policy names that
+/// origin besides `'self'` (else Chrome blocks the final redirect and the user is stuck).
+pub fn page_to(status: StatusCode, markup: Markup, redirect_uri: &str) -> HttpResponse {
+    let origin = url::Url::parse(redirect_uri)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization())
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut resp = page(status, markup);
+    if let Ok(v) = header::HeaderValue::from_str(csp.trim()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
 /// An error shown as a page (never a redirect: used before the client and redirect URI
 /// are validated, and for expired or forged forms).
 #[derive(Debug)]
