@@ -233,6 +233,11 @@ try {
     page.getByRole('button', { name: 'Allow' }).click(),
   ]);
   result.checks.end_user_code = new URL(arrived.url()).searchParams.has('code');
+  // A fresh tab of the same browser (same cookies): the first one is still settling on
+  // the unreachable client page, and a navigation there could interrupt ours.
+  step = 'account 2fa';
+  page = await userContext.newPage();
+  watch(page);
   await page.goto(`${BASE}/t/${aclSlug}/account/2fa`);
   await screen('account-2fa');
   await submit('form', 'Turn on');
