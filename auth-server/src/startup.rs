@@ -138,7 +138,8 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("AUTH_LISTEN: cannot bind {}", settings.listen))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
         if options.public_url_from_port {
             let scheme = if settings.tls_cert.is_some() {
                 "https"
@@ -148,6 +149,8 @@ impl Application {
             settings.public_url = url::Url::parse(&format!("{scheme}://127.0.0.1:{port}"))?;
         }
         let tls = tls_config(&settings)?;
+        let console_api = http::console::Api::new(&settings.public_url, local)
+            .context("cannot build the console's API client")?;
         let ctx = build_ctx(settings, &options).await?;
         crate::service::jobs::spawn(ctx.clone());
         let metrics = Metrics::new()?;
@@ -156,6 +159,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(app_ctx.clone()))
                 .app_data(web::Data::new(metrics.clone()))
+                .app_data(web::Data::new(console_api.clone()))
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
                 .wrap(actix_web::middleware::from_fn(http::limits::per_ip))

@@ -196,7 +196,7 @@ fn union<'a>(grants: impl Iterator<Item = &'a AppGrant>) -> ActionSet {
 }
 
 /// Whether the user, by `sub` or through one of their groups, is on the allow-list.
-fn on_allow_list(facts: &AclFacts, list: &AllowList) -> bool {
+pub(super) fn on_allow_list(facts: &AclFacts, list: &AllowList) -> bool {
     list.users.contains(&facts.user_sub)
         || list
             .groups
@@ -206,7 +206,7 @@ fn on_allow_list(facts: &AclFacts, list: &AllowList) -> bool {
 
 /// Whether a grant's `records` rule admits the record. User references in record
 /// facts are `sub` values, so `own`/`assigned` compare against `user_sub`.
-fn admits(rule: &RecordRule, facts: &AclFacts, record: &RecordFacts) -> bool {
+pub(super) fn admits(rule: &RecordRule, facts: &AclFacts, record: &RecordFacts) -> bool {
     let is_user = |who: &Option<String>| who.as_deref() == Some(facts.user_sub.as_str());
     match rule {
         RecordRule::All => true,
@@ -244,7 +244,7 @@ fn value_matches(record_value: Option<&Value>, attribute: Option<&Value>) -> boo
 }
 
 /// Whether a `team`/`participant` member meets a field policy.
-fn meets(policy: &FieldPolicy, role: Role, facts: &AclFacts) -> bool {
+pub(super) fn meets(policy: &FieldPolicy, role: Role, facts: &AclFacts) -> bool {
     match policy.access {
         FieldAccess::WorkspaceAdmin => role == Role::Admin,
         FieldAccess::WorkspaceTeam => matches!(role, Role::Team | Role::Admin),

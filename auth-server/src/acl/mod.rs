@@ -34,12 +34,14 @@
 //! - The record `id` is echoed in denied decisions too, so `/acl/evaluate` callers can
 //!   match answers to records.
 
+pub mod explain;
 pub mod model;
 
 mod layers;
 #[cfg(test)]
 mod tests;
 
+pub use explain::{Explanation, explain};
 pub use model::*;
 
 use layers::Standing;

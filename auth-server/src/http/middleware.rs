@@ -57,12 +57,18 @@ pub async fn harden(
         h.insert(k, HeaderValue::from_static(v));
     };
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(
-        h,
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // A handler may set a stricter or different policy (the console allows its own script).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(
+            h,
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        );
+    }
+    // `same-origin`, not `no-referrer`: a URL (with its code or transaction id) never
+    // leaves for another origin either way, but under `no-referrer` browsers send
+    // `Origin: null` on same-origin form posts, which the origin check must refuse.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(
         h,

@@ -3,6 +3,7 @@
 //! function and respond.
 
 pub mod admin;
+pub mod console;
 pub mod extract;
 pub mod limits;
 pub mod middleware;
@@ -76,5 +77,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/t/{slug}/consent",
             web::post().to(pages::consent::post_consent),
         )
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(console::configure);
 }

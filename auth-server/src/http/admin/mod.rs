@@ -3,6 +3,7 @@
 
 pub mod acl_apps;
 pub mod acl_dto;
+pub mod acl_explain;
 pub mod acl_groups;
 pub mod acl_workspaces;
 pub mod audit;
@@ -206,5 +207,6 @@ fn configure_acl(cfg: &mut web::ServiceConfig) {
         .service(a::post_run_as_grant)
         .service(a::list_run_as_grants)
         .service(a::get_run_as_grant)
-        .service(a::delete_run_as_grant);
+        .service(a::delete_run_as_grant)
+        .service(acl_explain::post_acl_explain);
 }

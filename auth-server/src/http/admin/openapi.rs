@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
 use super::{
-    acl_apps, acl_dto, acl_groups, acl_workspaces, audit, clients, connections, dto, error, keys,
-    locks, mfa, subscriptions, users,
+    acl_apps, acl_dto, acl_explain, acl_groups, acl_workspaces, audit, clients, connections, dto,
+    error, keys, locks, mfa, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -29,7 +29,7 @@ use utoipa::OpenApi;
         acl_apps::post_app, acl_apps::list_apps, acl_apps::get_app, acl_apps::patch_app, acl_apps::delete_app,
         acl_apps::post_run_as_grant, acl_apps::list_run_as_grants, acl_apps::get_run_as_grant, acl_apps::delete_run_as_grant,
         mfa::get_user_mfa, mfa::delete_user_mfa, mfa::get_group_mfa_policy, mfa::put_group_mfa_policy,
-        mfa::delete_group_mfa_policy,
+        mfa::delete_group_mfa_policy, acl_explain::post_acl_explain,
         locks::get_user_lock, locks::delete_user_lock, locks::list_login_locks, locks::delete_login_lock,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
@@ -43,7 +43,7 @@ use utoipa::OpenApi;
         crate::domain::connection::ConnectionKind, crate::domain::connection::SecretInput,
         crate::domain::connection::GroupSettings, crate::domain::connection::GroupMapping,
         connections::ConnectionView, connections::LinkBody, connections::LinkView,
-        crate::directory::diagnose::Diagnosis, crate::directory::diagnose::Step)),
+        crate::directory::diagnose::Diagnosis, crate::directory::diagnose::Step, acl_explain::ExplainBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

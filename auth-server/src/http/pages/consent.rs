@@ -1,7 +1,7 @@
 //! The consent page: which client asks for which scopes; `decision` = `allow | deny`.
 //! The transaction is taken on POST (single use), so a replayed form finds nothing.
 
-use super::{PageError, check_origin, layout, page, see_other};
+use super::{PageError, check_origin, layout, see_other};
 use crate::http::extract::{Params, Tenant};
 use crate::http::protocol::authorize::{current_session, location};
 use crate::service::Ctx;
@@ -62,7 +62,11 @@ pub async fn get_consent(
             }
         },
     );
-    Ok(page(StatusCode::OK, markup))
+    Ok(super::page_to(
+        StatusCode::OK,
+        markup,
+        &tx.request.redirect_uri,
+    ))
 }
 
 /// `POST /t/{slug}/consent`

@@ -1,7 +1,7 @@
 //! The login form (`username`, `password`, hidden `csrf` and `tx`). Failures show one
 //! generic message; account-state messages appear only after the password was right.
 
-use super::{PageError, check_origin, layout, page, see_other, session_cookie};
+use super::{PageError, check_origin, layout, page_to, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::state::Metrics;
 use crate::service::Ctx;
@@ -71,9 +71,10 @@ pub async fn get_login(
         })?;
     let hint = tx.request.login_hint.clone().unwrap_or_default();
     let sso = sso_links(&ctx, &tenant.0).await?;
-    Ok(page(
+    Ok(page_to(
         StatusCode::OK,
         form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None, &sso),
+        &tx.request.redirect_uri,
     ))
 }
 
@@ -164,7 +165,7 @@ pub async fn post_login(
             let sso = sso_links(&ctx, sub).await?;
             metrics.login_failures.inc();
             tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
-            return Ok(page(
+            return Ok(page_to(
                 StatusCode::OK,
                 form(
                     sub.slug.as_str(),
@@ -174,6 +175,7 @@ pub async fn post_login(
                     Some(&e.to_string()),
                     &sso,
                 ),
+                &tx.request.redirect_uri,
             ));
         }
     };

@@ -21,6 +21,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
+                link rel="icon" href="data:,";
                 style { "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.6rem 0}input{width:100%;padding:.4rem}button{margin:.6rem .4rem 0 0;padding:.4rem 1rem}[role=alert]{color:#a00;border:1px solid #a00;padding:.5rem}" }
             }
             body { main { (body) } }
@@ -33,6 +34,27 @@ pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(markup.into_string())
+}
+
+/// An HTML page whose forms end in a redirect to the client's `redirect_uri`: browsers
+/// apply CSP `form-action` to every redirect after a form post, so the policy names that
+/// origin besides `'self'` (else Chrome blocks the final redirect and the user is stuck).
+pub fn page_to(status: StatusCode, markup: Markup, redirect_uri: &str) -> HttpResponse {
+    let origin = url::Url::parse(redirect_uri)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization())
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut resp = page(status, markup);
+    if let Ok(v) = header::HeaderValue::from_str(csp.trim()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
 }
 
 /// An error shown as a page (never a redirect: used before the client and redirect URI

@@ -4,7 +4,7 @@
 //! browser binding and origin checks as the login form.
 
 use super::account::{enrolment_block, qr_data_uri, recovery_codes_block};
-use super::{PageError, check_origin, layout, page, see_other, session_cookie};
+use super::{PageError, check_origin, layout, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::protocol::authorize::location;
 use crate::service::Ctx;
@@ -101,7 +101,11 @@ pub async fn get_second_factor(
         }
         Step::Done => continue_page(slug, tx_id, &tx.csrf, html! { h1 { "Verified" } }),
     };
-    Ok(page(StatusCode::OK, markup))
+    Ok(super::page_to(
+        StatusCode::OK,
+        markup,
+        &tx.request.redirect_uri,
+    ))
 }
 
 /// `POST /t/{slug}/login/2fa`
@@ -139,6 +143,7 @@ pub async fn post_second_factor(
     let cookie_name = super::session_cookie_name(&ctx.settings.public_url, slug);
     let cookie = req.cookie(&cookie_name).map(|c| c.value().to_owned());
     let csrf = tx.csrf.clone();
+    let redirect_uri = tx.request.redirect_uri.clone();
     let step = pending.step;
     let user_id = pending.user_id.clone();
     let issuer = ctx.settings.issuer(slug);
@@ -170,7 +175,7 @@ pub async fn post_second_factor(
             }
             Ok(resp)
         }
-        StepOutcome::RecoveryCodes(codes) => Ok(page(
+        StepOutcome::RecoveryCodes(codes) => Ok(super::page_to(
             StatusCode::OK,
             continue_page(
                 slug,
@@ -181,8 +186,9 @@ pub async fn post_second_factor(
                     (recovery_codes_block(&codes))
                 },
             ),
+            &redirect_uri,
         )),
-        StepOutcome::RecoveryUsed(left) => Ok(page(
+        StepOutcome::RecoveryUsed(left) => Ok(super::page_to(
             StatusCode::OK,
             continue_page(
                 slug,
@@ -194,6 +200,7 @@ pub async fn post_second_factor(
                     @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
                 },
             ),
+            &redirect_uri,
         )),
         StepOutcome::Refused(e) => {
             let markup = match step {
@@ -212,7 +219,7 @@ pub async fn post_second_factor(
                 }
                 _ => code_form(slug, tx_id, &csrf, Some(&e.to_string())),
             };
-            Ok(page(StatusCode::OK, markup))
+            Ok(super::page_to(StatusCode::OK, markup, &redirect_uri))
         }
     }
 }

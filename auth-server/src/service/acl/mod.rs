@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod apps;
+pub mod explain;
 pub mod facts;
 pub mod introspection;
 pub mod run_as;
