@@ -39,7 +39,7 @@ impl KeyCache {
     /// The last ring loaded, however old: served only while the database is away, so
     /// that `/jwks` (public data) keeps answering and JWT signatures still verify.
     fn stale(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        let rings = self.rings.lock().ok()?;
+        let rings = self.rings.read().ok()?;
         rings.get(&sub.0).map(|(r, _)| Arc::clone(r))
     }
 

@@ -148,8 +148,7 @@ impl serde::Serialize for AclAnswer {
             },
             decision: self.decision.as_ref(),
         };
-        let mut map =
-            serializer.serialize_map(Some(introspect::member_count(&self.claims) + 2))?;
+        let mut map = serializer.serialize_map(Some(introspect::member_count(&self.claims) + 2))?;
         introspect::serialize_members(&mut map, &self.claims)?;
         map.serialize_entry("groups", groups)?;
         map.serialize_entry("acl", &acl)?;
