@@ -284,9 +284,11 @@ class Run:
 
     def __init__(self, pid, url=None, script=None, prepare=None, driver=None):
         self.pid, self.url, self.script, self.prepare, self.driver = pid, url, script, prepare, driver
+        self.conns = None  # a prepare() may set the connection count
 
     def measure(self, seconds, conns):
         script = self.prepare() if self.prepare else self.script
+        conns = self.conns or conns
         cpu0, t0 = cpu_seconds(self.pid), time.time()
         if self.driver:
             rps, p50, p99 = self.driver(seconds)
@@ -360,6 +362,20 @@ def scenarios_for(args, srv, hello, peer):
         peer_run = P(f"{peer_base}/token/introspection", lua_post("token=" + peer_tok("peer-opaque"), basic("peer-es256", PEER_SECRET))) \
             if name == "opaque" and peer else None
         scenarios.append((label, S(f"{base}/t/bench/introspect", lua_post("token=" + tok(clients[name]), rs_auth)), peer_run))
+    opaque_body = "token=" + tok(clients["opaque"])
+
+    def half_rate():
+        # wrk has no rate control, but its delay() hook gives each connection a think time:
+        # with 10 ms between a response and the next request, C connections offer about
+        # C x 100 requests/s, so C = half the rate just measured / 100.
+        full = LAST.get("introspection (opaque)")
+        if full is None:
+            sys.exit("the half-rate scenario needs 'introspection (opaque)' in the same run (see --only)")
+        half_rate_run.conns = max(THREADS, round(full / 2 / 100))
+        return lua_file(open(lua_post(opaque_body, rs_auth)).read() + "function delay()\n  return 10\nend\n")
+
+    half_rate_run = S(f"{base}/t/bench/introspect", prepare=half_rate)
+    scenarios.append(("introspection (opaque) at about half its max rate (10 ms think time per connection)", half_rate_run, None))
 
     # ACL: a user who participates in a workspace, in one group of an app with a record
     # rule and a field policy. The same user logs in for the login scenarios.
@@ -446,7 +462,8 @@ def scenarios_for(args, srv, hello, peer):
     return scenarios
 
 
-DRIVEN = ("logins/s", "flows/s", "while password logins")
+DRIVEN = ("logins/s", "flows/s", "while password logins", "half its max rate")
+LAST = {}  # label -> requests/s of its latest measurement on our server
 
 
 def argon2_rate(seconds=3):
@@ -522,6 +539,7 @@ def main_scenarios(args):
             for label, ours, theirs in scenarios:
                 print(f"round {rnd + 1}/{args.rounds}: {label}", file=sys.stderr)
                 results[label][0].append(ours.measure(args.seconds, args.connections))
+                LAST[label] = results[label][0][-1][0]
                 if theirs:
                     results[label][1].append(theirs.measure(args.seconds, args.connections))
         rss_after, rss_peak = rss_mib(srv.pid), rss_mib(srv.pid, "VmHWM")
@@ -612,14 +630,14 @@ def tenant_client(admin, slug):
 def main_tenants(args):
     """--tenants N: creation time, RSS per idle tenant, throughput on tenant #N vs a single-tenant server."""
     ensure_tools(False)
-    build(["hello"])
+    build([])
     n = args.tenants
     single, many = Server(), Server()
     servers = [single, many]
     lines = []
     try:
         AdminClient(single).post("/subscriptions", {"slug": "t00001", "name": "Only"})
-        tenant_client(AdminClient(single), "t00001")
+        single_client = tenant_client(AdminClient(single), "t00001")
         slugs = [f"t{i:05d}" for i in range(1, n + 1)]
         sub_ms, client_ms, lock, todo = [], [], threading.Lock(), iter(slugs)
         done = [0]
@@ -677,8 +695,6 @@ def main_tenants(args):
                      headers={"Authorization": basic(last_client["client_id"], last_client["client_secret"])})["access_token"]
         first_ms = (time.perf_counter() - t0) * 1000
 
-        only = AdminClient(single)
-        single_client = tenant_client(only, "t00001")
         runs = {}
         for label, srv, slug, c in [("single-tenant server", single, "t00001", single_client), (f"tenant #{n:,} of {n:,}", many, slugs[-1], last_client)]:
             auth = basic(c["client_id"], c["client_secret"])
