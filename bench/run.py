@@ -535,6 +535,12 @@ def main_scenarios(args):
         rss_idle = rss_mib(srv.pid)
         peer_idle = rss_mib(peer[0].pid) if peer else None
         results = {label: ([], []) for label, *_ in scenarios}
+        # Warm-up (node's JIT, our caches, SQLite pages): one short untimed pass of every
+        # plain wrk run on both servers.
+        for label, ours, theirs in scenarios:
+            for side in (ours, theirs):
+                if side and side.url and not side.prepare:
+                    wrk(side.url, 1, args.connections, side.script)
         for rnd in range(args.rounds):
             for label, ours, theirs in scenarios:
                 print(f"round {rnd + 1}/{args.rounds}: {label}", file=sys.stderr)

@@ -27,7 +27,9 @@ async fn main() {
             let (hasher, stored, done) = (hasher.clone(), stored.clone(), done.clone());
             actix_web::rt::spawn(async move {
                 while Instant::now() < deadline {
-                    let ok = hasher.verify("bench password 1", Some(stored.clone())).await;
+                    let ok = hasher
+                        .verify("bench password 1", Some(stored.clone()))
+                        .await;
                     assert!(ok.expect("verify"), "the password must verify");
                     done.fetch_add(1, Ordering::Relaxed);
                 }

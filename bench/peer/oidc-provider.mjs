@@ -50,7 +50,9 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
-    introspection: { enabled: true },
+    // As a deployment must (the library's default policy logs a notice): only
+    // authenticated clients may introspect.
+    introspection: { enabled: true, allowedPolicy: async (ctx, caller) => caller.clientAuthMethod !== 'none' },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
