@@ -29,6 +29,7 @@ import threading, time, urllib.parse, urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release")  # --bin-dir replaces it (and skips the build)
 THREADS = 2  # wrk threads
 PEER_SECRET = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 REDIRECT = "http://127.0.0.1/cb"
@@ -96,7 +97,7 @@ class Server:
         env = dict(os.environ, AUTH_DATA_DIR=self.data, AUTH_LISTEN=f"127.0.0.1:{self.port}", AUTH_PUBLIC_URL=self.base,
                    AUTH_LOG="warn", AUTH_ACCESS_TOKEN_TTL="3600", **(extra_env or {}))
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([os.path.join(TARGET, "release/auth-server")], env=env)
+        self.proc = subprocess.Popen([os.path.join(BIN, "auth-server")], env=env)
         wait_http(f"{self.base}/readyz", timeout=600, step=0.005)
         self.ready_ms = (time.perf_counter() - t0) * 1000
         self.pid = self.proc.pid
@@ -299,6 +300,8 @@ class Run:
 
 
 def build(examples):
+    if BIN != os.path.join(TARGET, "release"):
+        return
     cmd = ["cargo", "build", "--release", "-p", "auth-server", "--bin", "auth-server"]
     for e in examples:
         cmd += ["--example", e]
@@ -467,7 +470,7 @@ LAST = {}  # label -> requests/s of its latest measurement on our server
 
 
 def argon2_rate(seconds=3):
-    out = subprocess.run([os.path.join(TARGET, "release/examples/argon2_rate"), str(seconds)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([os.path.join(BIN, "examples/argon2_rate"), str(seconds)], capture_output=True, text=True, check=True).stdout
     return float(out.split()[0])
 
 
@@ -519,7 +522,7 @@ def main_scenarios(args):
     lines = []
     try:
         hello_port = free_port()
-        hello = subprocess.Popen([os.path.join(TARGET, "release/examples/hello"), f"127.0.0.1:{hello_port}"])
+        hello = subprocess.Popen([os.path.join(BIN, "examples/hello"), f"127.0.0.1:{hello_port}"])
         hello.port = hello_port
         procs.append(hello)
         srv = Server()
@@ -753,7 +756,7 @@ machine_text = ""
 
 
 def main():
-    global machine_text
+    global machine_text, BIN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
@@ -764,7 +767,11 @@ def main():
     ap.add_argument("--tenants", type=int, help="many-tenants mode: create this many subscriptions (documented run: 10000)")
     ap.add_argument("--admin-workers", type=int, default=4, help="concurrent admin API callers creating tenants")
     ap.add_argument("--write", action="store_true", help="write the result into docs/performance.md")
+    ap.add_argument("--bin-dir", help="use the binaries in this directory (auth-server, examples/hello, examples/argon2_rate) "
+                    "instead of building the release ones; for checking the script with a debug build")
     args = ap.parse_args()
+    if args.bin_dir:
+        BIN = os.path.abspath(args.bin_dir)
     machine_text = machine()
     if args.tenants:
         main_tenants(args)
