@@ -497,7 +497,7 @@ def machine():
         pass
     commit = first(["git", "-C", ROOT, "describe", "--always", "--dirty"])
     return (f"{os.cpu_count()} cores ({model}), {mem:.1f} GiB RAM, Linux {platform.release()}, {first(['rustc', '--version'])}, "
-            f"node {first(['node', '--version'])}, oidc-provider {peer_version}, {first(['wrk', '--version'])[:9]}, auth-server {commit}, "
+            f"node {first(['node', '--version'])}, oidc-provider {peer_version}, {' '.join(first(['wrk', '--version']).split()[:2])}, auth-server {commit}, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at start {os.getloadavg()[0]:.2f}")
 
 
