@@ -1,20 +1,41 @@
 #!/usr/bin/env python3
-"""One-command HTTP benchmark of auth-server against an actix-web hello-world ceiling.
+"""One-command HTTP benchmark of auth-server against an actix-web hello-world ceiling and
+a real peer, node-oidc-provider.
 
-Builds the release binaries, starts the ceiling and the server (embedded default:
-SQLite + in-process store) on free ports, provisions a subscription and clients through
-the admin API, then measures every scenario interleaved with the ceiling for ROUNDS
-rounds with wrk and prints a markdown table (median and min-max requests/s, p50/p99
-latency, ratio to the ceiling measured in the same run).
+Default mode: builds the release binaries, installs wrk (apt) and the peer (npm ci in
+bench/) when missing, starts the ceiling (examples/hello.rs), auth-server on the embedded
+default (SQLite + in-process store) and node-oidc-provider (bench/peer/oidc-provider.mjs),
+provisions clients, a user and ACL data through the admin API, then measures every
+scenario for ROUNDS rounds. Each round runs the ceiling, then each scenario on our server
+and, where the peer has the same endpoint, on the peer right after it. It prints one
+markdown table: median and min-max requests/s, p50/p99 latency and server CPU for us and
+the peer, the ratio to the ceiling and to the peer (medians of the same run), then memory
+(RSS idle and peak), start-up-to-ready time and the argon2id limit of this machine.
+
+--tenants N mode: creates N subscriptions (each with its keys and one client) through the
+admin API on one server, then compares token issuance and introspection on the last tenant
+against a single-tenant server, and reports creation time and RSS per idle tenant.
+
+--write puts the result (with the machine description) into docs/performance.md between
+its generated-section markers.
 
 Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64] [--only REGEX]
-Needs wrk (Debian package `wrk`; installed when missing and apt is usable).
+                    [--no-peer] [--login-workers 8] [--write]
+       bench/run.py --tenants 10000 [--admin-workers 4] [--rounds 3] [--seconds 5] [--write]
 """
-import argparse, base64, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, base64, hashlib, http.client, json, os, platform, re, shutil, socket, statistics, subprocess, sys, tempfile
+import threading, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release")  # --bin-dir replaces it (and skips the build)
+THREADS = 2  # wrk threads
+PEER_SECRET = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+REDIRECT = "http://127.0.0.1/cb"
 
+
+# ---------------------------------------------------------------- processes and HTTP
 
 def free_port():
     with socket.socket() as s:
@@ -22,14 +43,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_http(url, timeout=60):
+def wait_http(url, timeout=60, step=0.2):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1)
             return
         except Exception:
-            time.sleep(0.2)
+            time.sleep(step)
     sys.exit(f"{url} did not come up")
 
 
@@ -51,17 +72,98 @@ def basic(cid, secret):
     return "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()
 
 
-def lua_post(path, body, auth):
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid, field="VmRSS"):
+    """Resident memory of a process from /proc (VmRSS now, VmHWM peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    """auth-server on a fresh (or given) data dir; records its start-up-to-ready time."""
+
+    def __init__(self, data=None, extra_env=None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data = data or tempfile.mkdtemp(prefix="auth-bench-")
+        env = dict(os.environ, AUTH_DATA_DIR=self.data, AUTH_LISTEN=f"127.0.0.1:{self.port}", AUTH_PUBLIC_URL=self.base,
+                   AUTH_LOG="warn", AUTH_ACCESS_TOKEN_TTL="3600", **(extra_env or {}))
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([os.path.join(BIN, "auth-server")], env=env)
+        wait_http(f"{self.base}/readyz", timeout=600, step=0.005)
+        self.ready_ms = (time.perf_counter() - t0) * 1000
+        self.pid = self.proc.pid
+        self.mint_admin_token()
+
+    def mint_admin_token(self):
+        secret = open(os.path.join(self.data, "admin-client-secret")).read().strip()
+        admin = call("POST", f"{self.base}/t/system/token", form={"grant_type": "client_credentials", "scope": "admin"},
+                     headers={"Authorization": basic("admin", secret)})["access_token"]
+        self.auth = {"Authorization": f"Bearer {admin}"}
+
+    def admin(self, method, path, body=None):
+        return call(method, f"{self.base}/admin/v1{path}", body, self.auth)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- load generators
+
+def lua_file(text):
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-            f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-            f'wrk.headers["Authorization"] = {json.dumps(auth)}\n')
+    f.write(text)
     f.close()
     return f.name
 
 
-def wrk(url, seconds, conns, script=None):
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", url]
+def lua_post(body, auth, content_type="application/x-www-form-urlencoded"):
+    return lua_file(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                    f'wrk.headers["Content-Type"] = {json.dumps(content_type)}\n'
+                    f'wrk.headers["Authorization"] = {json.dumps(auth)}\n')
+
+
+def lua_refresh(path, tokens, auth):
+    """wrk script for the refresh grant: every request needs an unused refresh token.
+
+    Each wrk thread takes its share of the pre-minted tokens as a pool; a request pops one,
+    and its response pushes the rotated successor back, so the pool never runs dry and no
+    token is presented twice (which would be refresh-token reuse and revoke the family).
+    """
+    return lua_file(f"""
+local all = {{ {", ".join(json.dumps(t) for t in tokens)} }}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+local pool = {{}}
+function init(args)
+  for i = id + 1, #all, {THREADS} do pool[#pool + 1] = all[i] end
+end
+local headers = {{ ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = {json.dumps(auth)} }}
+function request()
+  local t = table.remove(pool) or "pool-exhausted"
+  return wrk.format("POST", {json.dumps(path)}, headers, "grant_type=refresh_token&refresh_token=" .. t)
+end
+function response(status, hdrs, body)
+  local t = body:match('"refresh_token"%s*:%s*"([^"]+)"')
+  if t then pool[#pool + 1] = t end
+end
+""")
+
+
+def wrk(url, seconds, conns, script=None, threads=THREADS):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", script]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -77,153 +179,605 @@ def wrk(url, seconds, conns, script=None):
     return rps, lat.get("50%", "?"), lat.get("99%", "?")
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def user_token(base, client, user, password):
-    """Drive the HTML login (code + PKCE) like a browser; returns a user access token."""
-    import hashlib, http.cookiejar, re
-    jar = http.cookiejar.CookieJar()
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-    def go(url, data=None):
-        try:
-            r = opener.open(urllib.request.Request(url, data=data))
-            return r.status, r.headers, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read().decode()
+def pkce():
     verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    q = urllib.parse.urlencode({"response_type": "code", "client_id": client["client_id"], "redirect_uri": "http://127.0.0.1/cb",
-                                "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"})
-    _, h, _ = go(f"{base}/t/bench/authorize?{q}")
-    loc = h["Location"]
-    for _ in range(3):
-        if loc.startswith("http://127.0.0.1/cb"):
-            break
-        _, _, html = go(base + loc)
+    return verifier, challenge
+
+
+class Browser:
+    """A keep-alive HTTP/1.1 client with a cookie jar, driving the HTML login like a browser."""
+
+    def __init__(self, port):
+        self.port, self.conn, self.cookies = port, None, {}
+
+    def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urllib.parse.urlencode(body)
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.request(method, path, body, headers)
+                r = self.conn.getresponse()
+                data = r.read().decode()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.conn = None
+                if attempt:
+                    raise
+        for c in r.headers.get_all("Set-Cookie") or []:
+            name, _, value = c.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value
+        loc = r.headers.get("Location")
+        if loc and loc.startswith("http://127.0.0.1:"):
+            loc = "/" + loc.split("/", 3)[3]
+        return r.status, loc, data
+
+    def authorize(self, client, verifier_challenge, scope="openid"):
+        """GET /authorize; returns where it redirects (the login page, or the callback)."""
+        q = urllib.parse.urlencode({"response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT, "scope": scope,
+                                    "state": "s", "code_challenge": verifier_challenge[1], "code_challenge_method": "S256"})
+        status, loc, _ = self.request("GET", f"/t/bench/authorize?{q}")
+        if status not in (302, 303) or not loc:
+            raise RuntimeError(f"/authorize answered {status}")
+        return loc
+
+    def login(self, login_loc, username, password):
+        """GET the login page, POST the form; returns the callback URL with the code."""
+        status, _, html = self.request("GET", login_loc)
         field = lambda n: re.search(f'name="{n}" value="([^"]*)"', html).group(1)
-        form = {"tx": field("tx"), "csrf": field("csrf")}
-        form.update({"username": user, "password": password, "action": "login"} if "/login" in loc else {"decision": "allow"})
-        _, h, _ = go(base + loc.split("?")[0], urllib.parse.urlencode(form).encode())
-        loc = h["Location"]
-    code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
-    return call("POST", f"{base}/t/bench/token", form={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb",
-                "code_verifier": verifier}, headers={"Authorization": basic(client["client_id"], client["client_secret"])})["access_token"]
+        status, loc, _ = self.request("POST", login_loc.split("?")[0], {"tx": field("tx"), "csrf": field("csrf"), "username": username,
+                                                                        "password": password, "action": "login"})
+        if status not in (302, 303) or not loc or not loc.startswith(REDIRECT):
+            raise RuntimeError(f"login POST answered {status} -> {loc}")
+        return loc
+
+    def exchange(self, client, callback, verifier):
+        code = urllib.parse.parse_qs(urllib.parse.urlparse(callback).query)["code"][0]
+        status, _, body = self.request("POST", "/t/bench/token", {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                                                  "code_verifier": verifier},
+                                       {"Authorization": basic(client["client_id"], client["client_secret"])})
+        if status != 200:
+            raise RuntimeError(f"code exchange answered {status}: {body[:200]}")
+        return json.loads(body)
 
 
-def lua_json(body, auth):
-    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-            f'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = {json.dumps(auth)}\n')
-    f.close()
-    return f.name
+def drive(seconds, workers, one):
+    """Run `one(browser)` in a loop on `workers` threads for `seconds`; returns (per s, p50, p99)."""
+    deadline = time.perf_counter() + seconds
+    latencies, errors, lock = [], [], threading.Lock()
+
+    def loop():
+        mine = []
+        try:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                one()
+                mine.append(time.perf_counter() - t0)
+        except Exception as e:  # a failing flow makes the scenario fail, loudly
+            errors.append(e)
+        with lock:
+            latencies.extend(mine)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=loop) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        sys.exit(f"load driver failed: {errors[0]}")
+    latencies.sort()
+    q = lambda p: f"{latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000:.2f}ms" if latencies else "?"
+    return len(latencies) / elapsed, q(0.50), q(0.99)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--only", help="regular expression: run only the scenarios whose label matches (the ceiling always runs)")
-    args = ap.parse_args()
+# ---------------------------------------------------------------- scenarios
+
+class Run:
+    """One side of a scenario: a wrk run (url + optional script or script factory) or a driver."""
+
+    def __init__(self, pid, url=None, script=None, prepare=None, driver=None):
+        self.pid, self.url, self.script, self.prepare, self.driver = pid, url, script, prepare, driver
+        self.conns = None  # a prepare() may set the connection count
+
+    def measure(self, seconds, conns):
+        script = self.prepare() if self.prepare else self.script
+        conns = self.conns or conns
+        cpu0, t0 = cpu_seconds(self.pid), time.time()
+        if self.driver:
+            rps, p50, p99 = self.driver(seconds)
+        else:
+            rps, p50, p99 = wrk(self.url, seconds, conns, script)
+        cpu = (cpu_seconds(self.pid) - cpu0) / (time.time() - t0)
+        return rps, p50, p99, cpu
+
+
+def build(examples):
+    if BIN != os.path.join(TARGET, "release"):
+        return
+    cmd = ["cargo", "build", "--release", "-p", "auth-server", "--bin", "auth-server"]
+    for e in examples:
+        cmd += ["--example", e]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def ensure_tools(peer):
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "-p", "auth-server", "--bin", "auth-server", "--example", "hello"], cwd=ROOT, check=True)
+    if peer and not os.path.isdir(os.path.join(BENCH, "node_modules", "oidc-provider")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
 
-    procs = []
+
+def start_peer():
+    port = free_port()
+    env = dict(os.environ, NODE_ENV="production")
+    proc = subprocess.Popen(["node", os.path.join(BENCH, "peer", "oidc-provider.mjs"), str(port), PEER_SECRET], env=env,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/.well-known/openid-configuration")
+    return proc, base
+
+
+def alg_label(name):
+    return {"es256": "ES256", "eddsa": "EdDSA", "rs256": "RS256", "opaque": "opaque"}[name]
+
+
+def scenarios_for(args, srv, hello, peer):
+    """Provision our server (and reuse the peer's static clients); returns the scenario list."""
+    base = srv.base
+    srv.admin("POST", "/subscriptions", {"slug": "bench", "name": "Bench"})
+    clients = {}
+    for name, fmt, alg in [("es256", "jwt", "ES256"), ("rs256", "jwt", "RS256"), ("eddsa", "jwt", "EdDSA"), ("opaque", "opaque", "ES256")]:
+        clients[name] = srv.admin("POST", "/subscriptions/bench/clients", {"name": name, "grant_types": ["client_credentials"], "scope": "read",
+                                  "token_endpoint_auth_method": "client_secret_basic", "access_token_format": fmt, "access_token_signing_alg": alg,
+                                  "introspection": True})
+    tok = lambda c: call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials", "scope": "read"},
+                         headers={"Authorization": basic(c["client_id"], c["client_secret"])})["access_token"]
+    rs = clients["es256"]
+    rs_auth = basic(rs["client_id"], rs["client_secret"])
+    peer_pid = peer[0].pid if peer else None
+    peer_base = peer[1] if peer else None
+    peer_tok = lambda cid: call("POST", f"{peer_base}/token", form={"grant_type": "client_credentials", "scope": "read"},
+                                headers={"Authorization": basic(cid, PEER_SECRET)})["access_token"]
+    P = lambda *a, **k: Run(peer_pid, *a, **k) if peer else None
+    S = lambda *a, **k: Run(srv.pid, *a, **k)
+
+    scenarios = [("ceiling: actix-web hello world", Run(hello.pid, f"http://127.0.0.1:{hello.port}/"), None),
+                 ("discovery", S(f"{base}/t/bench/.well-known/openid-configuration"), P(f"{peer_base}/.well-known/openid-configuration")),
+                 ("JWKS", S(f"{base}/t/bench/jwks"), P(f"{peer_base}/jwks"))]
+    cc_body = "grant_type=client_credentials&scope=read"
+    for name in ["es256", "eddsa", "rs256", "opaque"]:
+        c = clients[name]
+        scenarios.append((f"client credentials token ({alg_label(name)})",
+                          S(f"{base}/t/bench/token", lua_post(cc_body, basic(c["client_id"], c["client_secret"]))),
+                          P(f"{peer_base}/token", lua_post(cc_body, basic(f"peer-{name}", PEER_SECRET)))))
+    for name in ["es256", "eddsa", "rs256", "opaque"]:
+        label = "introspection (opaque)" if name == "opaque" else f"introspection (JWT {alg_label(name)})"
+        # node-oidc-provider introspects only the tokens it stores (opaque); its JWTs are
+        # meant to be verified by the resource server, so it has no JWT column.
+        peer_run = P(f"{peer_base}/token/introspection", lua_post("token=" + peer_tok("peer-opaque"), basic("peer-es256", PEER_SECRET))) \
+            if name == "opaque" and peer else None
+        scenarios.append((label, S(f"{base}/t/bench/introspect", lua_post("token=" + tok(clients[name]), rs_auth)), peer_run))
+    opaque_body = "token=" + tok(clients["opaque"])
+
+    def half_rate():
+        # wrk has no rate control, but its delay() hook gives each connection a think time:
+        # with 10 ms between a response and the next request, C connections offer about
+        # C x 100 requests/s, so C = half the rate just measured / 100.
+        full = LAST.get("introspection (opaque)")
+        if full is None:
+            sys.exit("the half-rate scenario needs 'introspection (opaque)' in the same run (see --only)")
+        half_rate_run.conns = max(THREADS, round(full / 2 / 100))
+        return lua_file(open(lua_post(opaque_body, rs_auth)).read() + "function delay()\n  return 10\nend\n")
+
+    half_rate_run = S(f"{base}/t/bench/introspect", prepare=half_rate)
+    scenarios.append(("introspection (opaque) at about half its max rate (10 ms think time per connection)", half_rate_run, None))
+
+    # ACL: a user who participates in a workspace, in one group of an app with a record
+    # rule and a field policy. The same user logs in for the login scenarios.
+    web = srv.admin("POST", "/subscriptions/bench/clients", {"name": "web", "redirect_uris": [REDIRECT],
+                    "grant_types": ["authorization_code", "refresh_token"], "scope": "openid offline_access",
+                    "token_endpoint_auth_method": "client_secret_basic", "skip_consent": True, "access_token_format": "jwt",
+                    "access_token_signing_alg": "ES256", "id_token_signed_response_alg": "ES256"})
+    password = "bench password 1"
+    uid = srv.admin("POST", "/subscriptions/bench/users", {"username": "alice", "password": password, "attributes": {"department": "eng"}})["id"]
+    ws = "/subscriptions/bench/workspaces"
+    srv.admin("POST", ws, {"slug": "eng", "name": "Engineering"})
+    srv.admin("PUT", f"{ws}/eng/participants/{uid}", {"role": "team"})
+    srv.admin("POST", f"{ws}/eng/groups", {"name": "devs"})
+    srv.admin("PUT", f"{ws}/eng/groups/devs/members/{uid}", {})
+    srv.admin("POST", f"{ws}/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"],
+              "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
+    # One logged-in browser: its session mints codes without a password check.
+    session = Browser(srv.port)
+    v = pkce()
+    ut = session.exchange(web, session.login(session.authorize(web, v), "alice", password), v[0])["access_token"]
+
+    def mint_refresh_tokens():
+        tokens = []
+        for _ in range(2 * args.connections):
+            v = pkce()
+            tokens.append(session.exchange(web, session.authorize(web, v, "openid offline_access"), v[0])["refresh_token"])
+        return lua_refresh("/t/bench/token", tokens, basic(web["client_id"], web["client_secret"]))
+
+    record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+    scenarios.append(("introspection (JWT, user) without ACL parameters", S(f"{base}/t/bench/introspect", lua_post("token=" + ut, rs_auth)), None))
+    scenarios.append(("introspection (JWT, user) with acl_workspace + acl_app + acl_record",
+                      S(f"{base}/t/bench/introspect", lua_post(urllib.parse.urlencode({"token": ut, "acl_workspace": "eng", "acl_app": "bugs",
+                                                                                     "acl_record": record}), rs_auth)), None))
+    records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
+    scenarios.append(("/acl/evaluate, 1,000 records per call", S(f"{base}/t/bench/acl/evaluate",
+                      lua_post(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth, "application/json")), None))
+    scenarios.append(("refresh grant (rotation, ES256 access + ID token)", S(f"{base}/t/bench/token", prepare=mint_refresh_tokens), None))
+
+    def password_login():
+        b, v = Browser(srv.port), pkce()
+        b.login(b.authorize(web, v), "alice", password)
+
+    def code_flow():
+        b, v = Browser(srv.port), pkce()
+        b.exchange(web, b.login(b.authorize(web, v), "alice", password), v[0])
+
+    def sso_driver(seconds):
+        # One browser with a session per worker: /authorize answers with a code at once.
+        browsers = []
+        for _ in range(args.login_workers):
+            b, v = Browser(srv.port), pkce()
+            b.exchange(web, b.login(b.authorize(web, v), "alice", password), v[0])
+            browsers.append(b)
+        local = threading.local()
+        pool = iter(browsers)
+        lock = threading.Lock()
+
+        def one():
+            if not hasattr(local, "b"):
+                with lock:
+                    local.b = next(pool)
+            v = pkce()
+            local.b.exchange(web, local.b.authorize(web, v), v[0])
+        return drive(seconds, args.login_workers, one)
+
+    opaque_introspection = lua_post("token=" + tok(clients["opaque"]), rs_auth)
+
+    def introspection_under_logins(seconds):
+        # A light introspection load (wrk -c4) while the login workers saturate argon2id:
+        # its p99 shows whether hashing ever blocks the async executor.
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=drive(seconds, args.login_workers, password_login)))
+        t.start()
+        rps, p50, p99 = wrk(f"{base}/t/bench/introspect", seconds, 4, opaque_introspection, threads=1)
+        t.join()
+        return rps, p50, p99
+
+    w = args.login_workers
+    scenarios.append(("password login, logins/s (GET /authorize, login page, form POST; argon2id)",
+                      S(driver=lambda s: drive(s, w, password_login)), None))
+    scenarios.append(("authorization-code flow with login, flows/s (+ code exchange)", S(driver=lambda s: drive(s, w, code_flow)), None))
+    scenarios.append(("authorization-code flow on an existing session, flows/s (/authorize + code exchange)", S(driver=sso_driver), None))
+    scenarios.append(("introspection (opaque) at -c4 while password logins saturate", S(driver=introspection_under_logins), None))
+    return scenarios
+
+
+DRIVEN = ("logins/s", "flows/s", "while password logins", "half its max rate")
+LAST = {}  # label -> requests/s of its latest measurement on our server
+
+
+def argon2_rate(seconds=3):
+    out = subprocess.run([os.path.join(BIN, "examples/argon2_rate"), str(seconds)], capture_output=True, text=True, check=True).stdout
+    return float(out.split()[0])
+
+
+def fmt_side(rows):
+    if not rows:
+        return None, "–", "–", "–", "–"
+    med = statistics.median(r[0] for r in rows)
+    mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
+    return med, f"{med:,.0f} ({min(r[0] for r in rows):,.0f}–{max(r[0] for r in rows):,.0f})", mid[1], mid[2], f"{mid[3]:.2f}"
+
+
+def machine():
+    def first(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except Exception:
+            return "?"
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+    peer_version = "?"
     try:
-        hello_port, port = free_port(), free_port()
-        hello = subprocess.Popen([os.path.join(TARGET, "release/examples/hello"), f"127.0.0.1:{hello_port}"])
+        peer_version = json.load(open(os.path.join(BENCH, "node_modules", "oidc-provider", "package.json")))["version"]
+    except Exception:
+        pass
+    commit = first(["git", "-C", ROOT, "describe", "--always", "--dirty"])
+    return (f"{os.cpu_count()} cores ({model}), {mem:.1f} GiB RAM, Linux {platform.release()}, {first(['rustc', '--version'])}, "
+            f"node {first(['node', '--version'])}, oidc-provider {peer_version}, {' '.join(first(['wrk', '--version']).split()[:2])}, auth-server {commit}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at start {os.getloadavg()[0]:.2f}")
+
+
+def write_section(marker, text):
+    path = os.path.join(ROOT, "docs", "performance.md")
+    doc = open(path).read()
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    if begin not in doc or end not in doc:
+        sys.exit(f"{path} lacks the markers {begin} / {end}")
+    head, rest = doc.split(begin, 1)
+    doc = head + begin + "\n" + text.strip() + "\n" + end + rest.split(end, 1)[1]
+    open(path, "w").write(doc)
+    print(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- the modes
+
+def main_scenarios(args):
+    ensure_tools(not args.no_peer)
+    build(["hello", "argon2_rate"])
+    procs, srv = [], None
+    lines = []
+    try:
+        hello_port = free_port()
+        hello = subprocess.Popen([os.path.join(BIN, "examples/hello"), f"127.0.0.1:{hello_port}"])
+        hello.port = hello_port
         procs.append(hello)
-        data = tempfile.mkdtemp(prefix="auth-bench-")
-        env = dict(os.environ, AUTH_DATA_DIR=data, AUTH_LISTEN=f"127.0.0.1:{port}", AUTH_PUBLIC_URL=f"http://127.0.0.1:{port}", AUTH_LOG="warn",
-                   AUTH_ACCESS_TOKEN_TTL="3600")
-        server = subprocess.Popen([os.path.join(TARGET, "release/auth-server")], env=env)
-        procs.append(server)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
+        srv = Server()
+        first_ms, rss_start = srv.ready_ms, rss_mib(srv.pid)
+        peer = None if args.no_peer else start_peer()
+        if peer:
+            procs.append(peer[0])
         wait_http(f"http://127.0.0.1:{hello_port}/")
-        secret = open(os.path.join(data, "admin-client-secret")).read().strip()
-        admin = call("POST", f"{base}/t/system/token", form={"grant_type": "client_credentials", "scope": "admin"}, headers={"Authorization": basic("admin", secret)})["access_token"]
-        auth = {"Authorization": f"Bearer {admin}"}
-        call("POST", f"{base}/admin/v1/subscriptions", {"slug": "bench", "name": "Bench"}, auth)
-        clients = {}
-        for name, fmt, alg in [("es256", "jwt", "ES256"), ("rs256", "jwt", "RS256"), ("eddsa", "jwt", "EdDSA"), ("opaque", "opaque", "ES256")]:
-            clients[name] = call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {"name": name, "grant_types": ["client_credentials"], "scope": "read",
-                                 "token_endpoint_auth_method": "client_secret_basic", "access_token_format": fmt, "access_token_signing_alg": alg, "introspection": True}, auth)
-        tok = lambda c: call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials"}, headers={"Authorization": basic(c["client_id"], c["client_secret"])})["access_token"]
-        rs = clients["es256"]
-        rs_auth = basic(rs["client_id"], rs["client_secret"])
-        scenarios = [("ceiling: actix-web hello world", f"http://127.0.0.1:{hello_port}/", None, hello.pid),
-                     ("discovery", f"{base}/t/bench/.well-known/openid-configuration", None, server.pid),
-                     ("JWKS", f"{base}/t/bench/jwks", None, server.pid)]
-        for name in ["es256", "eddsa", "rs256", "opaque"]:
-            c = clients[name]
-            scenarios.append((f"client credentials token ({'opaque' if name == 'opaque' else name.upper().replace('EDDSA', 'EdDSA')})", f"{base}/t/bench/token",
-                              lua_post("/t/bench/token", "grant_type=client_credentials", basic(c["client_id"], c["client_secret"])), server.pid))
-        for name in ["es256", "eddsa", "rs256", "opaque"]:
-            scenarios.append((f"introspection ({'opaque' if name == 'opaque' else 'JWT ' + name.upper().replace('EDDSA', 'EdDSA')})", f"{base}/t/bench/introspect",
-                              lua_post("/t/bench/introspect", "token=" + tok(clients[name]), rs_auth), server.pid))
-
-        # ACL: a user who participates in a workspace, in one group of an app with a
-        # record rule and a field policy.
-        web = call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {"name": "web", "redirect_uris": ["http://127.0.0.1/cb"],
-                   "grant_types": ["authorization_code"], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic",
-                   "skip_consent": True, "access_token_format": "jwt", "access_token_signing_alg": "EdDSA"}, auth)
-        uid = call("POST", f"{base}/admin/v1/subscriptions/bench/users", {"username": "alice", "password": "bench password 1",
-                   "attributes": {"department": "eng"}}, auth)["id"]
-        ws = f"{base}/admin/v1/subscriptions/bench/workspaces"
-        call("POST", ws, {"slug": "eng", "name": "Engineering"}, auth)
-        call("PUT", f"{ws}/eng/participants/{uid}", {"role": "team"}, auth)
-        call("POST", f"{ws}/eng/groups", {"name": "devs"}, auth)
-        call("PUT", f"{ws}/eng/groups/devs/members/{uid}", {}, auth)
-        call("POST", f"{ws}/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"], "records": "own_or_assigned"}],
-             "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]}, auth)
-        ut = user_token(base, web, "alice", "bench password 1")
-        record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
-        scenarios.append(("introspection (JWT, user) without ACL parameters", f"{base}/t/bench/introspect",
-                          lua_post("/t/bench/introspect", "token=" + ut, rs_auth), server.pid))
-        scenarios.append(("introspection (JWT, user) with acl_workspace + acl_app + acl_record", f"{base}/t/bench/introspect",
-                          lua_post("/t/bench/introspect", urllib.parse.urlencode({"token": ut, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record}), rs_auth), server.pid))
-        records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
-        scenarios.append(("/acl/evaluate, 1,000 records per call", f"{base}/t/bench/acl/evaluate",
-                          lua_json(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth), server.pid))
-
+        scenarios = scenarios_for(args, srv, hello, peer)
         if args.only:
             scenarios = scenarios[:1] + [s for s in scenarios[1:] if re.search(args.only, s[0])]
-        results = {s[0]: [] for s in scenarios}
-        for _ in range(args.rounds):
-            for label, url, script, pid in scenarios:
-                cpu0, t0 = cpu_seconds(pid), time.time()
-                rps, p50, p99 = wrk(url, args.seconds, args.connections, script)
-                cpu = (cpu_seconds(pid) - cpu0) / (time.time() - t0)
-                results[label].append((rps, p50, p99, cpu))
-        ceiling = statistics.median(r[0] for r in results[scenarios[0][0]])
-        print(f"\n{args.rounds} rounds x {args.seconds} s, wrk -t2 -c{args.connections}, {os.cpu_count()} cores shared by server and load generator\n")
-        print("| scenario | requests/s median (min-max) | p50 | p99 | server CPU (cores) | ratio to ceiling |")
-        print("|---|---|---|---|---|---|")
+        time.sleep(1)
+        rss_idle = rss_mib(srv.pid)
+        peer_idle = rss_mib(peer[0].pid) if peer else None
+        results = {label: ([], []) for label, *_ in scenarios}
+        # Warm-up (node's JIT, our caches, SQLite pages): one short untimed pass of every
+        # plain wrk run on both servers.
+        for label, ours, theirs in scenarios:
+            for side in (ours, theirs):
+                if side and side.url and not side.prepare:
+                    wrk(side.url, 1, args.connections, side.script)
+        for rnd in range(args.rounds):
+            for label, ours, theirs in scenarios:
+                print(f"round {rnd + 1}/{args.rounds}: {label}", file=sys.stderr)
+                results[label][0].append(ours.measure(args.seconds, args.connections))
+                LAST[label] = results[label][0][-1][0]
+                if theirs:
+                    results[label][1].append(theirs.measure(args.seconds, args.connections))
+        rss_after, rss_peak = rss_mib(srv.pid), rss_mib(srv.pid, "VmHWM")
+        peer_peak = rss_mib(peer[0].pid, "VmHWM") if peer else None
+        srv.stop()
+        restart = Server(srv.data)
+        restart_ms = restart.ready_ms
+        restart.stop()
+        srv = None
+        limit = argon2_rate()
+
+        ceiling = statistics.median(r[0] for r in results[scenarios[0][0]][0])
+        lines.append(f"{args.rounds} rounds × {args.seconds} s, wrk -t{THREADS} -c{args.connections} (login scenarios: "
+                     f"{args.login_workers} Python driver threads), {os.cpu_count()} cores shared by the servers and the load generator.\n")
+        lines.append("| scenario | ours: req/s median (min–max) | p50 | p99 | CPU | peer: req/s median (min–max) | p50 | p99 | CPU "
+                     "| ratio to ceiling | ratio to peer |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for label, *_ in scenarios:
-            rows = results[label]
-            med = statistics.median(r[0] for r in rows)
-            mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
-            print(f"| {label} | {med:,.0f} ({min(r[0] for r in rows):,.0f}-{max(r[0] for r in rows):,.0f}) | {mid[1]} | {mid[2]} | {mid[3]:.2f} | {med / ceiling:.2f} |")
+            ours, theirs = results[label]
+            med, o, p50, p99, cpu = fmt_side(ours)
+            pmed, po, pp50, pp99, pcpu = fmt_side(theirs)
+            to_ceiling = "–" if any(d in label for d in DRIVEN) else f"{med / ceiling:.2f}"
+            to_peer = f"{med / pmed:.1f}" if pmed else "–"
+            lines.append(f"| {label} | {o} | {p50} | {p99} | {cpu} | {po} | {pp50} | {pp99} | {pcpu} | {to_ceiling} | {to_peer} |")
+        lines.append("")
         if "/acl/evaluate, 1,000 records per call" in results:
-            evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"])
-            print(f"\n/acl/evaluate: {evaluate * 1000:,.0f} record decisions/s")
+            evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"][0])
+            lines.append(f"- `/acl/evaluate`: {evaluate * 1000:,.0f} record decisions/s.")
+        logins = next((l for l in results if l.startswith("password login")), None)
+        lines.append(f"- argon2id limit of this machine (`examples/argon2_rate`: the server's hasher, no HTTP): {limit:,.1f} verifications/s"
+                     + (f"; password logins reach {statistics.median(r[0] for r in results[logins][0]) / limit:.2f} × of it." if logins else "."))
+        lines.append(f"- Memory (RSS) of auth-server: {rss_start:.1f} MiB right after start, {rss_idle:.1f} MiB idle after provisioning, "
+                     f"{rss_after:.1f} MiB after the load, peak {rss_peak:.1f} MiB (VmHWM)"
+                     + (f"; node-oidc-provider: {peer_idle:.1f} MiB idle, peak {peer_peak:.1f} MiB." if peer else "."))
+        lines.append(f"- Start-up to ready (`/readyz` answers 200; SQLite): {first_ms:.0f} ms on an empty data dir (migrations, system keys), "
+                     f"{restart_ms:.0f} ms on a restart with the bench's data.")
+        lines.append(f"- Machine: {machine_text}")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+        if srv:
+            srv.stop()
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        write_section("bench:http", text)
+
+
+def quantile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
+
+
+class AdminClient:
+    """A keep-alive admin API caller (one per thread) that re-mints its token when it expires."""
+
+    def __init__(self, srv):
+        self.srv, self.conn = srv, None
+
+    def post(self, path, body):
+        for attempt in range(3):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=600)
+                self.conn.request("POST", f"/admin/v1{path}", json.dumps(body), {**self.srv.auth, "Content-Type": "application/json"})
+                r = self.conn.getresponse()
+                data = r.read()
+            except (http.client.HTTPException, ConnectionError):
+                self.conn = None
+                continue
+            if r.status == 401 and attempt == 0:
+                self.srv.mint_admin_token()
+                continue
+            if r.status >= 300:
+                sys.exit(f"POST {path}: {r.status} {data[:300]!r}")
+            return json.loads(data)
+        sys.exit(f"POST {path}: no answer")
+
+
+def tenant_client(admin, slug):
+    return admin.post(f"/subscriptions/{slug}/clients", {"name": "m2m", "grant_types": ["client_credentials"], "scope": "read",
+                      "token_endpoint_auth_method": "client_secret_basic", "access_token_format": "jwt", "access_token_signing_alg": "ES256",
+                      "introspection": True})
+
+
+def main_tenants(args):
+    """--tenants N: creation time, RSS per idle tenant, throughput on tenant #N vs a single-tenant server."""
+    ensure_tools(False)
+    build([])
+    n = args.tenants
+    single, many = Server(), Server()
+    servers = [single, many]
+    lines = []
+    try:
+        AdminClient(single).post("/subscriptions", {"slug": "t00001", "name": "Only"})
+        single_client = tenant_client(AdminClient(single), "t00001")
+        slugs = [f"t{i:05d}" for i in range(1, n + 1)]
+        sub_ms, client_ms, lock, todo = [], [], threading.Lock(), iter(slugs)
+        done = [0]
+
+        def worker():
+            admin = AdminClient(many)
+            while True:
+                with lock:
+                    slug = next(todo, None)
+                if slug is None:
+                    return
+                t0 = time.perf_counter()
+                admin.post("/subscriptions", {"slug": slug, "name": slug})
+                t1 = time.perf_counter()
+                client = tenant_client(admin, slug)
+                t2 = time.perf_counter()
+                with lock:
+                    sub_ms.append((t1 - t0) * 1000)
+                    client_ms.append((t2 - t1) * 1000)
+                    done[0] += 1
+                    if slug == slugs[-1]:
+                        last_client.update(client)
+                    if done[0] % 500 == 0:
+                        print(f"{done[0]}/{n} tenants, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+        last_client = {}
+        rss_before, cpu0, start = rss_mib(many.pid), cpu_seconds(many.pid), time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(args.admin_workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = time.perf_counter() - start
+        cpu = cpu_seconds(many.pid) - cpu0
+        rss_created = rss_mib(many.pid)
+        # Where creation time goes: a key rotation generates one new key per algorithm
+        # (RS256, ES256, EdDSA); creating a subscription generates two per algorithm
+        # (active + next), so twice this is its key-generation share.
+        rot_admin, rot_ms, rot_cpu0 = AdminClient(many), [], cpu_seconds(many.pid)
+        for _ in range(10):
+            t0 = time.perf_counter()
+            rot_admin.post(f"/subscriptions/{slugs[0]}/keys/rotate", {})
+            rot_ms.append((time.perf_counter() - t0) * 1000)
+        rot_cpu = (cpu_seconds(many.pid) - rot_cpu0) / 10 * 1000
+
+        # Idle tenants: restart both servers, so nothing is loaded before it is used.
+        for i, srv in enumerate(servers):
+            srv.stop()
+            servers[i] = Server(srv.data)
+        single, many = servers
+        time.sleep(1)
+        rss_single, rss_many = rss_mib(single.pid), rss_mib(many.pid)
+        t0 = time.perf_counter()
+        first = call("POST", f"{many.base}/t/{slugs[-1]}/token", form={"grant_type": "client_credentials", "scope": "read"},
+                     headers={"Authorization": basic(last_client["client_id"], last_client["client_secret"])})["access_token"]
+        first_ms = (time.perf_counter() - t0) * 1000
+
+        runs = {}
+        for label, srv, slug, c in [("single-tenant server", single, "t00001", single_client), (f"tenant #{n:,} of {n:,}", many, slugs[-1], last_client)]:
+            auth = basic(c["client_id"], c["client_secret"])
+            token = call("POST", f"{srv.base}/t/{slug}/token", form={"grant_type": "client_credentials", "scope": "read"},
+                         headers={"Authorization": auth})["access_token"]
+            runs[label] = [Run(srv.pid, f"{srv.base}/t/{slug}/token", lua_post("grant_type=client_credentials&scope=read", auth)),
+                           Run(srv.pid, f"{srv.base}/t/{slug}/introspect", lua_post("token=" + token, auth))]
+        results = {(label, i): [] for label in runs for i in range(2)}
+        for rnd in range(args.rounds):
+            for i in range(2):
+                for label in runs:
+                    print(f"round {rnd + 1}/{args.rounds}: {label} {i}", file=sys.stderr)
+                    results[(label, i)].append(runs[label][i].measure(args.seconds, args.connections))
+
+        lines.append(f"{n:,} subscriptions created through the admin API by {args.admin_workers} concurrent callers "
+                     f"(each: the subscription with its keys and minted MCP client, then one client-credentials client).\n")
+        lines.append("| measure | value |")
+        lines.append("|---|---|")
+        lines.append(f"| total creation time | {total:,.1f} s ({n / total:,.1f} subscriptions/s) |")
+        lines.append(f"| `POST /subscriptions` latency p50 / p99 | {quantile(sub_ms, .5):,.0f} / {quantile(sub_ms, .99):,.0f} ms |")
+        lines.append(f"| `POST …/clients` latency p50 / p99 | {quantile(client_ms, .5):,.1f} / {quantile(client_ms, .99):,.1f} ms |")
+        lines.append(f"| server CPU per tenant (subscription + client) | {cpu / n * 1000:,.1f} ms |")
+        lines.append(f"| key rotation (one new key per algorithm: RS256, ES256, EdDSA) | {quantile(rot_ms, .5):,.0f} ms p50, "
+                     f"{rot_cpu:,.0f} ms server CPU (a subscription generates two keys per algorithm) |")
+        lines.append(f"| RSS before / after creation | {rss_before:,.1f} / {rss_created:,.1f} MiB ({(rss_created - rss_before) * 1024 / n:,.1f} KiB per tenant) |")
+        lines.append(f"| RSS idle after restart: single-tenant / {n:,} tenants | {rss_single:,.1f} / {rss_many:,.1f} MiB "
+                     f"({(rss_many - rss_single) * 1024 / max(1, n - 1):,.2f} KiB per idle tenant) |")
+        lines.append(f"| start-up to ready with {n:,} tenants | {many.ready_ms:,.0f} ms (single-tenant: {single.ready_ms:,.0f} ms) |")
+        lines.append(f"| first token on tenant #{n:,} after restart (cold keys) | {first_ms:,.1f} ms |")
+        lines.append("")
+        lines.append(f"{args.rounds} rounds × {args.seconds} s, wrk -t{THREADS} -c{args.connections}, interleaved.\n")
+        lines.append(f"| scenario | single-tenant server: req/s median (min–max) | p99 | tenant #{n:,}: req/s median (min–max) | p99 | ratio |")
+        lines.append("|---|---|---|---|---|---|")
+        labels = list(runs)
+        for i, name in enumerate(["client credentials token (ES256)", "introspection (JWT ES256)"]):
+            a, b = fmt_side(results[(labels[0], i)]), fmt_side(results[(labels[1], i)])
+            lines.append(f"| {name} | {a[1]} | {a[3]} | {b[1]} | {b[3]} | {b[0] / a[0]:.2f} |")
+        lines.append(f"\n- Machine: {machine_text}")
+    finally:
+        for srv in servers:
+            if srv.proc.poll() is None:
+                srv.stop()
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        write_section("bench:tenants", text)
+
+
+machine_text = ""
+
+
+def main():
+    global machine_text, BIN
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--only", help="regular expression: run only the scenarios whose label matches (the ceiling always runs)")
+    ap.add_argument("--no-peer", action="store_true", help="do not start node-oidc-provider")
+    ap.add_argument("--login-workers", type=int, default=8, help="threads of the login / code-flow driver")
+    ap.add_argument("--tenants", type=int, help="many-tenants mode: create this many subscriptions (documented run: 10000)")
+    ap.add_argument("--admin-workers", type=int, default=4, help="concurrent admin API callers creating tenants")
+    ap.add_argument("--write", action="store_true", help="write the result into docs/performance.md")
+    ap.add_argument("--bin-dir", help="use the binaries in this directory (auth-server, examples/hello, examples/argon2_rate) "
+                    "instead of building the release ones; for checking the script with a debug build")
+    args = ap.parse_args()
+    if args.bin_dir:
+        BIN = os.path.abspath(args.bin_dir)
+    machine_text = machine()
+    if args.tenants:
+        main_tenants(args)
+    else:
+        main_scenarios(args)
 
 
 if __name__ == "__main__":
-    import urllib.parse
     main()
