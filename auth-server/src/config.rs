@@ -51,7 +51,7 @@ AUTH_SESSION_TTL          28800                  browser login session lifetime 
 AUTH_DB_MAX_CONNECTIONS   16                     database pool size (1-1000)
 AUTH_AUDIT_SINK           -                      also stream audit events as JSON lines: stdout, or a file path (appended)
 AUTH_TRUSTED_PROXIES      -                      comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; unset: none
-AUTH_IP_RATE_LIMIT        6000                   requests per minute per client address at token, introspection and revocation (0: off)
+AUTH_IP_RATE_LIMIT        600000                 requests per minute per client address at token, introspection and revocation (0: off)
 AUTH_LOGIN_IP_RATE_LIMIT  60                     login and 2FA form posts per minute per client address (1-100000)
 ";
 
@@ -149,7 +149,7 @@ impl Default for Settings {
             db_max_connections: 16,
             audit_sink: None,
             trusted_proxies: TrustedProxies::default(),
-            ip_rate_limit: 6000,
+            ip_rate_limit: 600_000,
             login_ip_rate_limit: 60,
         }
     }

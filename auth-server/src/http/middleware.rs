@@ -65,10 +65,10 @@ pub async fn harden(
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         );
     }
-    // `same-origin`, not `no-referrer`: a URL (with its code or transaction id) never
-    // leaves for another origin either way, but under `no-referrer` browsers send
-    // `Origin: null` on same-origin form posts, which the origin check must refuse.
-    set(h, header::REFERRER_POLICY, "same-origin");
+    // No URL (with its code or transaction id) ever leaves in a Referer (SECURITY.md X4).
+    // Browsers then send `Origin: null` on our own form posts; `pages::check_origin`
+    // tells those apart with Fetch Metadata.
+    set(h, header::REFERRER_POLICY, "no-referrer");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(
         h,

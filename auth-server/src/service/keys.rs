@@ -70,12 +70,22 @@ async fn generate_stored(
 ) -> anyhow::Result<StoredKey> {
     // Key generation (RSA especially) is CPU-heavy: keep it off the async executor.
     let generated = tokio::task::spawn_blocking(move || crate::tokens::generate(alg)).await??;
+    seal(ctx, sub, generated, status, now)
+}
+
+fn seal(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    generated: crate::tokens::GeneratedKey,
+    status: KeyStatus,
+    now: i64,
+) -> anyhow::Result<StoredKey> {
     Ok(StoredKey {
         private_key: ctx
             .master_key
             .encrypt(&generated.private_der, &aad(sub, &generated.kid))?,
         kid: generated.kid,
-        alg: alg.as_str().to_owned(),
+        alg: generated.alg.as_str().to_owned(),
         status: status.as_str().to_owned(),
         public_jwk: generated.public_jwk.to_string(),
         created_at: now,
@@ -83,18 +93,49 @@ async fn generate_stored(
     })
 }
 
-/// Create the active and next key of every algorithm for a new subscription.
-pub async fn create_initial(
+/// The active and next key of every algorithm for a new subscription, generated in
+/// parallel and *before* its transaction opens: RSA generation takes a good part of a
+/// second, and nothing else may write (SQLite's write lock) while a creation waits on it.
+pub async fn generate_initial(
     ctx: &Ctx,
-    tx: &Tx,
     sub: &SubscriptionId,
     now: i64,
-) -> anyhow::Result<()> {
-    for alg in ALGS {
-        for status in [KeyStatus::Active, KeyStatus::Next] {
-            let key = generate_stored(ctx, sub, alg, status, now).await?;
-            tx.repos().keys().insert(sub, &key).await?;
-        }
+) -> anyhow::Result<Vec<StoredKey>> {
+    generate_all(ctx, sub, &[KeyStatus::Active, KeyStatus::Next], now).await
+}
+
+/// One key per algorithm and status, generated in parallel off the executor.
+async fn generate_all(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    statuses: &[KeyStatus],
+    now: i64,
+) -> anyhow::Result<Vec<StoredKey>> {
+    let jobs: Vec<_> = ALGS
+        .iter()
+        .flat_map(|alg| statuses.iter().map(move |status| (*alg, *status)))
+        .map(|(alg, status)| {
+            (
+                status,
+                tokio::task::spawn_blocking(move || crate::tokens::generate(alg)),
+            )
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(jobs.len());
+    for (status, job) in jobs {
+        keys.push(seal(ctx, sub, job.await??, status, now)?);
+    }
+    Ok(keys)
+}
+
+/// Store the keys of [`generate_initial`] in the subscription's creating transaction.
+pub async fn insert_initial(
+    tx: &Tx,
+    sub: &SubscriptionId,
+    keys: &[StoredKey],
+) -> Result<(), StoreError> {
+    for key in keys {
+        tx.repos().keys().insert(sub, key).await?;
     }
     Ok(())
 }
@@ -152,6 +193,8 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
     let now = ctx.now();
     let lifetime = ctx.settings.access_token_ttl.max(ctx.settings.id_token_ttl) as i64;
     let publish_until = now + lifetime + 300;
+    // Generated before the transaction opens, like a new subscription's keys.
+    let mut fresh = generate_all(ctx, sub, &[KeyStatus::Next], now).await?;
     let tx = ctx.store.begin().await?;
     let keys = tx.repos().keys().list(sub).await?;
     let mut new_active = Vec::new();
@@ -181,8 +224,14 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
             .keys()
             .set_status(sub, &promoted, "active", now, None)
             .await?;
-        let next = generate_stored(ctx, sub, alg, KeyStatus::Next, now).await?;
-        tx.repos().keys().insert(sub, &next).await?;
+        let at = fresh
+            .iter()
+            .position(|k| k.alg == alg.as_str())
+            .ok_or_else(|| anyhow::anyhow!("no fresh {} key", alg.as_str()))?;
+        tx.repos()
+            .keys()
+            .insert(sub, &fresh.swap_remove(at))
+            .await?;
         new_active.push(promoted);
     }
     tx.repos().keys().purge_expired(sub, now).await?;

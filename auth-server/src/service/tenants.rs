@@ -111,6 +111,7 @@ pub async fn create(
     }
     let now = ctx.now();
     let id = SubscriptionId(random::id());
+    let keys = keys::generate_initial(ctx, &id, now).await?;
     let tx = ctx.store.begin().await?;
     let subscription = match tx
         .repos()
@@ -121,7 +122,7 @@ pub async fn create(
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("slug")),
         other => other?,
     };
-    keys::create_initial(ctx, &tx, &id, now).await?;
+    keys::insert_initial(&tx, &id, &keys).await?;
     let mcp = NewClient {
         client_id: None,
         secret: None,
@@ -225,12 +226,13 @@ pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
     let id = SubscriptionId(random::id());
     let slug = Slug::parse(SYSTEM, "slug")?;
     let actor = Actor::default();
+    let keys = keys::generate_initial(ctx, &id, now).await?;
     let tx = ctx.store.begin().await?;
     tx.repos()
         .subscriptions()
         .insert(&id, &slug, "System", now)
         .await?;
-    keys::create_initial(ctx, &tx, &id, now).await?;
+    keys::insert_initial(&tx, &id, &keys).await?;
     let spec = ClientSpec {
         grant_types: vec![GrantType::ClientCredentials],
         scope: Scope::parse("admin")?,

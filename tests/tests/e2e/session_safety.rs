@@ -29,11 +29,25 @@ async fn post_login(
     form: &[(&str, &str)],
     origin: Option<&str>,
 ) -> reqwest::Response {
+    post_login_from(app, browser, form, origin, None).await
+}
+
+/// A login post with the `Origin` and `Sec-Fetch-Site` a browser would send.
+async fn post_login_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    form: &[(&str, &str)],
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+) -> reqwest::Response {
     let mut req = browser
         .post(format!("{}/t/acme/login", app.base))
         .form(form);
     if let Some(o) = origin {
         req = req.header("origin", o);
+    }
+    if let Some(f) = fetch_site {
+        req = req.header("sec-fetch-site", f);
     }
     req.send().await.unwrap()
 }
@@ -72,19 +86,27 @@ async fn x1_login_without_the_forms_csrf_token_or_from_another_origin_is_403_wit
         ("password", "correct horse battery"),
         ("action", "login"),
     ];
-    for (token, origin) in [
-        ("", None),
-        (other_csrf.as_str(), None),
-        (csrf.as_str(), Some("https://evil.example")),
-        (csrf.as_str(), Some("null")),
+    // `Origin: null` comes from sandboxed frames and cross-site posts too; only Fetch
+    // Metadata saying same-origin (what our no-referrer pages cause) makes it ours.
+    for (token, origin, fetch_site) in [
+        ("", None, None),
+        (other_csrf.as_str(), None, None),
+        (csrf.as_str(), Some("https://evil.example"), None),
+        (csrf.as_str(), Some("null"), None),
+        (csrf.as_str(), Some("null"), Some("cross-site")),
+        (csrf.as_str(), Some("null"), Some("same-site")),
     ] {
         let mut form = vec![("tx", tx.as_str())];
         if !token.is_empty() {
             form.push(("csrf", token));
         }
         form.extend_from_slice(&creds);
-        let r = post_login(&app, &browser, &form, origin).await;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{token:?} {origin:?}");
+        let r = post_login_from(&app, &browser, &form, origin, fetch_site).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{token:?} {origin:?} {fetch_site:?}"
+        );
         assert_eq!(session_cookie(&r), None);
     }
     // The other browser cannot post this browser's transaction either (bound to it).
@@ -92,8 +114,15 @@ async fn x1_login_without_the_forms_csrf_token_or_from_another_origin_is_403_wit
     form.extend_from_slice(&creds);
     let r = post_login(&app, &other, &form, None).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    // The right token from our own origin works.
+    // The right token from our own origin works, and so does a real browser's post
+    // from our no-referrer page (`Origin: null`, `Sec-Fetch-Site: same-origin`).
     let r = post_login(&app, &browser, &form, Some(&app.public)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let fresh = app.new_browser();
+    let (tx, csrf) = app.open_login_form(&fresh, &url).await;
+    let mut form = vec![("tx", tx.as_str()), ("csrf", csrf.as_str())];
+    form.extend_from_slice(&creds);
+    let r = post_login_from(&app, &fresh, &form, Some("null"), Some("same-origin")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
 

@@ -316,14 +316,8 @@ impl Admin {
 
     /// Check a form: same origin and the session's CSRF token; parse it.
     pub fn form(&self, req: &HttpRequest, body: &web::Bytes) -> Result<Form, ConsoleError> {
-        if let Some(o) = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            && o != self.ctx.settings.public_url.origin().ascii_serialization()
-        {
-            return Err(ConsoleError::Forbidden);
-        }
+        crate::http::pages::check_origin(req, &self.ctx.settings.public_url)
+            .map_err(|_| ConsoleError::Forbidden)?;
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(body).map_err(|_| ConsoleError::Forbidden)?;
         let f = Form(pairs);

@@ -135,18 +135,22 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 /// Refuse a state-changing form from another origin: `Origin`, when the browser sends
-/// it, must be this server's public origin.
+/// it, must be this server's public origin. Under our `Referrer-Policy: no-referrer`
+/// browsers send `Origin: null` even on same-origin posts; such a post is accepted only
+/// when `Sec-Fetch-Site: same-origin` says so (a Fetch Metadata header no page can set),
+/// so a sandboxed frame or a cross-site form, which also send `null`, stays refused.
 pub fn check_origin(req: &HttpRequest, public_url: &url::Url) -> Result<(), PageError> {
-    match req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
+    let value = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match value(header::ORIGIN) {
         None => Ok(()),
         Some(o) if o == public_url.origin().ascii_serialization() => Ok(()),
+        Some("null") if value(SEC_FETCH_SITE) == Some("same-origin") => Ok(()),
         Some(_) => Err(PageError::forbidden()),
     }
 }
+
+/// The Fetch Metadata request header naming the initiator's relation to the target.
+const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
 
 /// Name of a tenant's session cookie: `__Host-` prefixed when served over https.
 pub fn session_cookie_name(public_url: &url::Url, slug: &str) -> String {
