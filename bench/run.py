@@ -420,13 +420,26 @@ def scenarios_for(args, srv, hello, peer):
                       lua_post(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth, "application/json")), None))
     scenarios.append(("refresh grant (rotation, ES256 access + ID token)", S(f"{base}/t/bench/token", prepare=mint_refresh_tokens), None))
 
+    # One user per driver thread: the brute-force budget (service/throttle) refuses more
+    # than five attempts in flight for one name, as a guessing burst would have.
+    for i in range(args.login_workers):
+        srv.admin("POST", "/subscriptions/bench/users", {"username": f"login{i}", "password": password})
+    names = iter(range(10**9))
+    names_lock, who = threading.Lock(), threading.local()
+
+    def my_user():
+        if not hasattr(who, "name"):
+            with names_lock:
+                who.name = f"login{next(names) % args.login_workers}"
+        return who.name
+
     def password_login():
         b, v = Browser(srv.port), pkce()
-        b.login(b.authorize(web, v), "alice", password)
+        b.login(b.authorize(web, v), my_user(), password)
 
     def code_flow():
         b, v = Browser(srv.port), pkce()
-        b.exchange(web, b.login(b.authorize(web, v), "alice", password), v[0])
+        b.exchange(web, b.login(b.authorize(web, v), my_user(), password), v[0])
 
     def sso_driver(seconds):
         # One browser with a session per worker: /authorize answers with a code at once.
