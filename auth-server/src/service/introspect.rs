@@ -40,7 +40,7 @@ pub async fn validate_access_token(
     // Read the generation before any check, so a revocation committed meanwhile either
     // shows in the checks below or moves the generation past the cached one.
     let generation = super::freshness::current(ctx, &tenant.id).await;
-    let key = cache_key(&tenant.id.0, token);
+    let key = crate::tokens::digest_key(&[&tenant.id.0, token]);
     if let Some(g) = generation
         && let Some(hit) = ctx.verified.get(&key)
         && hit.generation == g
@@ -63,17 +63,6 @@ pub async fn validate_access_token(
         );
     }
     Ok(Some(claims))
-}
-
-/// The verified-token cache key: SHA-256 over (subscription, token), so the key is
-/// collision-free across tenants, holds no token and costs no allocation.
-fn cache_key(subscription: &str, token: &str) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(subscription.as_bytes());
-    h.update([0]);
-    h.update(token.as_bytes());
-    h.finalize().into()
 }
 
 async fn validate_uncached(

@@ -65,16 +65,6 @@ type Key = [u8; 32];
 /// An entry, the generation it was loaded under, when, and its subscription.
 type Entry = (Arc<UserWorkspace>, String, Instant, SubscriptionId);
 
-fn key(sub: &SubscriptionId, user: &str, workspace: &str) -> Key {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for part in [sub.0.as_str(), user, workspace] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
-}
-
 /// Per-instance cache of [`UserWorkspace`] entries, keyed by (subscription, user,
 /// workspace slug) and tagged with the generation they were loaded under.
 #[derive(Debug, Default)]
@@ -162,7 +152,7 @@ pub async fn user_workspace(
     workspace: &str,
 ) -> Result<Arc<UserWorkspace>, StoreError> {
     let generation = generation(ctx, &tenant.id).await;
-    let key = key(&tenant.id, user_id, workspace);
+    let key = crate::tokens::digest_key(&[&tenant.id.0, user_id, workspace]);
     if let Some(g) = &generation
         && let Some(hit) = ctx.acl.get(&key, g)
     {
