@@ -24,6 +24,8 @@ impl Clock for SystemClock {
 #[derive(Debug, Default, Clone)]
 pub struct ManualClock {
     offset: Arc<AtomicI64>,
+    /// When non-zero, the system time at which [`ManualClock::freeze`] stopped the clock.
+    frozen_at: Arc<AtomicI64>,
 }
 
 impl ManualClock {
@@ -36,10 +38,42 @@ impl ManualClock {
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Stop following the system time: from now on only [`ManualClock::advance`] moves
+    /// the clock. Tests of one-second rules freeze it, because two requests may
+    /// otherwise straddle a second boundary of the real time.
+    pub fn freeze(&self) {
+        let _ = self.frozen_at.compare_exchange(
+            0,
+            SystemClock.now(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
-        SystemClock.now() + self.offset.load(Ordering::SeqCst)
+        let base = match self.frozen_at.load(Ordering::SeqCst) {
+            0 => SystemClock.now(),
+            frozen => frozen,
+        };
+        base + self.offset.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new();
+        clock.freeze();
+        let at = clock.now();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(clock.now(), at);
+        clock.advance(5);
+        assert_eq!(clock.now(), at + 5);
     }
 }

@@ -56,8 +56,12 @@ async fn the_answer_has_every_rfc7662_member_and_acl_only_when_asked(backend: Ba
         "sub_tenant",
         "username",
     ] {
+        assert!(!plain[member].is_null(), "{member} missing: {plain}");
         assert_eq!(full[member], plain[member], "{member}");
     }
+    assert_eq!(plain["token_type"], "Bearer");
+    assert_eq!(plain["iss"], format!("{}/t/acme", app.base));
+    assert_eq!(plain["sub_tenant"], "acme");
     assert_eq!(full["sub"], w.id("alice"));
     assert_eq!(full["groups"], json!(["Engineering", "Ops"]));
     assert_eq!(

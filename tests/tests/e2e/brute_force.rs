@@ -82,6 +82,9 @@ async fn a_failure_delays_the_next_check_and_five_lock_the_name_for_five_minutes
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    // The delays are whole seconds: a real second boundary between two posts must not
+    // count as a waited second.
+    app.clock.freeze();
     let c = app.tenant_with_alice("acme").await;
     let f = open(&app, &c).await;
     // Progressive delay from the first failure: the right password one second too early
@@ -131,6 +134,9 @@ async fn a_lock_is_indistinguishable_from_a_wrong_password_or_an_unknown_name(ba
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    // The delays are whole seconds: a real second boundary between two posts must not
+    // count as a waited second.
+    app.clock.freeze();
     let c = app.tenant_with_alice("acme").await;
     app.create_user("acme", "carol", RIGHT).await;
     let t = app.system_token().await;

@@ -90,6 +90,7 @@ async fn run_as_is_refused_without_a_grant_and_answers_as_the_target_with_one(ba
         (json!("run_as.refused"), json!({"type": "user", "id": tom}))
     );
     assert_eq!(events[0]["actor"]["user_id"], auto.as_str());
+    assert_eq!(events[0]["diff"]["reason"], "no_grant");
 
     let grant = w
         .must(
@@ -233,6 +234,37 @@ async fn a_client_without_the_token_exchange_grant_type_is_unauthorized(backend:
         (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
         "{b}"
     );
+    // A client that may exchange, with a subject token that is not active.
+    refused(exchange(&app, &w.web, "not-a-token", &tom, &[]).await);
+    // Both refusals are audited with their reason, the client as the actor.
+    let events = audit_actions(&w).await;
+    let reasons: Vec<(&Value, &Value, &Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                &e["diff"]["reason"],
+                &e["actor"]["client_id"],
+                &e["target"]["id"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                &json!("grant_type_not_allowed"),
+                &json!(w.rs.id),
+                &json!(tom)
+            ),
+            (
+                &json!("subject_token_inactive"),
+                &json!(w.web.id),
+                &json!(tom)
+            ),
+        ],
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e["action"] == "run_as.refused"));
     let disc: Value = app
         .http
         .get(format!(

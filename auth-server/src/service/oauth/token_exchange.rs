@@ -17,8 +17,11 @@
 //!   ID token is issued (`offline_access` is dropped).
 //! - The new token belongs to a grant family whose subject is the target, so disabling
 //!   the target or changing their password revokes it like their own tokens.
-//! - Every refusal after the client is authenticated and the request is well formed is
-//!   audited as `run_as.refused`; every success as `run_as.used`.
+//! - Every refusal after the client is authenticated is audited as `run_as.refused`
+//!   with its reason (`grant_type_not_allowed`, `subject_token_inactive`,
+//!   `subject_token_of_another_client`, `no_grant`); every success as `run_as.used`.
+//!   Malformed requests (a missing parameter, a wrong token type) are plain
+//!   `invalid_request` answers: nobody was refused anything yet.
 
 use super::issue::{self, Grant, TokenResponse};
 use super::resource;
@@ -64,7 +67,19 @@ pub async fn exchange(
     client: &Client,
     req: ExchangeRequest<'_>,
 ) -> Result<TokenResponse, FlowError> {
+    let client_actor = Actor {
+        client_id: Some(client.client_id.clone()),
+        ..Actor::default()
+    };
     if !client.spec.allows(GrantType::TokenExchange) {
+        refuse(
+            ctx,
+            tenant,
+            &client_actor,
+            req.requested_subject,
+            "grant_type_not_allowed",
+        )
+        .await?;
         return Err(FlowError::UnauthorizedClient(
             "client may not use token exchange",
         ));
@@ -85,9 +100,11 @@ pub async fn exchange(
     }
     let target_id = required(req.requested_subject, "requested_subject")?;
 
-    let subject = validate_access_token(ctx, tenant, issuer, subject_token)
-        .await?
-        .ok_or(FlowError::InvalidGrant("subject_token is not active"))?;
+    let Some(subject) = validate_access_token(ctx, tenant, issuer, subject_token).await? else {
+        let reason = "subject_token_inactive";
+        refuse(ctx, tenant, &client_actor, Some(target_id), reason).await?;
+        return Err(FlowError::InvalidGrant("subject_token is not active"));
+    };
     let str_claim = |name: &str| {
         subject
             .get(name)
@@ -96,6 +113,8 @@ pub async fn exchange(
             .to_owned()
     };
     if str_claim("client_id") != client.client_id {
+        let reason = "subject_token_of_another_client";
+        refuse(ctx, tenant, &client_actor, Some(target_id), reason).await?;
         return Err(FlowError::InvalidGrant(
             "subject_token was issued to another client",
         ));
@@ -133,7 +152,7 @@ pub async fn exchange(
         },
     };
     let Some((target, grant_id)) = covered(ctx, tenant, &principal, target_id).await? else {
-        refuse(ctx, tenant, &actor, target_id).await?;
+        refuse(ctx, tenant, &actor, Some(target_id), "no_grant").await?;
         return Err(FlowError::InvalidGrant(
             "no run-as grant covers this subject",
         ));
@@ -224,22 +243,29 @@ async fn covered(
     Ok(grant.map(|id| (target, id)))
 }
 
-/// Record a refusal (in its own transaction: the request fails, the event stays).
+/// Record a refusal (in its own transaction: the request fails, the event stays). The
+/// target is the requested user, or the client itself when it named none.
 async fn refuse(
     ctx: &Ctx,
     tenant: &Subscription,
     actor: &Actor,
-    target_id: &str,
+    target_id: Option<&str>,
+    reason: &str,
 ) -> Result<(), FlowError> {
     let now = ctx.now();
+    let target = match (target_id, &actor.client_id) {
+        (Some(user), _) => ("user", user),
+        (None, Some(client)) => ("client", client.as_str()),
+        (None, None) => ("user", ""),
+    };
     let tx = ctx.store.begin().await?;
     audit::record(
         &tx,
         &tenant.id,
         actor,
         "run_as.refused",
-        ("user", target_id),
-        None,
+        target,
+        Some(json!({ "reason": reason })),
         now,
     )
     .await?;
