@@ -154,12 +154,14 @@ impl Application {
         let ctx = build_ctx(settings, &options).await?;
         crate::service::jobs::spawn(ctx.clone());
         let metrics = Metrics::new()?;
+        let documents = web::Data::new(http::protocol::discovery::MetadataCache::default());
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(app_ctx.clone()))
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::Data::new(console_api.clone()))
+                .app_data(documents.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
                 .wrap(actix_web::middleware::from_fn(http::limits::per_ip))

@@ -13,21 +13,36 @@
 //! already sign with a freshly promoted key while another still holds the ring in which it
 //! is `Next`.
 
+use bytes::Bytes;
 use serde_json::{Value, json};
+use std::sync::RwLock;
 
 use super::keys::{Alg, KeyStatus, SigningKey};
 
 /// The loaded keys of one subscription, all algorithms and statuses.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct KeyRing {
     keys: Vec<SigningKey>,
+    /// The serialized JWK Set and which keys it published (bit i: `keys[i]`). Relying
+    /// parties fetch JWKS often and the RSA moduli make it the largest document we serve;
+    /// it only changes when a retired key's publication ends.
+    jwks_doc: RwLock<Option<(u64, Bytes)>>,
+}
+
+impl Clone for KeyRing {
+    fn clone(&self) -> Self {
+        KeyRing::new(self.keys.clone())
+    }
 }
 
 impl KeyRing {
     /// Builds a ring. The store keeps at most one `Active` and one `Next` key per algorithm;
     /// should it ever hold more, the first in `keys` wins.
     pub fn new(keys: Vec<SigningKey>) -> KeyRing {
-        KeyRing { keys }
+        KeyRing {
+            keys,
+            jwks_doc: RwLock::default(),
+        }
     }
 
     /// The `Active` key that signs new tokens with `alg`.
@@ -67,6 +82,32 @@ impl KeyRing {
             .map(|key| key.public_jwk().clone())
             .collect();
         json!({ "keys": keys })
+    }
+
+    /// [`KeyRing::jwks`] serialized, rebuilt only when the set of published keys changed.
+    pub fn jwks_json(&self, now: i64) -> Bytes {
+        // A ring of more than 64 keys (never produced by rotation) is simply not cached.
+        let mask = (self.keys.len() <= 64).then(|| {
+            self.keys
+                .iter()
+                .enumerate()
+                .filter(|(_, key)| key.is_published(now))
+                .fold(0u64, |m, (i, _)| m | 1 << i)
+        });
+        if let Some(mask) = mask
+            && let Ok(doc) = self.jwks_doc.read()
+            && let Some((published, bytes)) = doc.as_ref()
+            && *published == mask
+        {
+            return bytes.clone();
+        }
+        let bytes = Bytes::from(self.jwks(now).to_string());
+        if let Some(mask) = mask
+            && let Ok(mut doc) = self.jwks_doc.write()
+        {
+            *doc = Some((mask, bytes.clone()));
+        }
+        bytes
     }
 }
 
@@ -216,6 +257,22 @@ mod tests {
         }
         // Once its publish_until passes, the retired key leaves too.
         assert_eq!(kids(&ring.jwks(now + 60)).len(), 2);
+    }
+
+    #[test]
+    fn the_serialized_jwks_follows_the_published_set_across_its_cache() {
+        let now = 1_700_000_000;
+        let ring = KeyRing::new(vec![
+            key(Alg::EdDSA, KeyStatus::Active, None),
+            key(Alg::EdDSA, KeyStatus::Retired, Some(now + 60)),
+        ]);
+        let parse = |b: Bytes| serde_json::from_slice::<Value>(&b).unwrap();
+        assert_eq!(parse(ring.jwks_json(now)), ring.jwks(now));
+        // Served from the cache while the set is unchanged…
+        assert_eq!(parse(ring.jwks_json(now + 59)), ring.jwks(now));
+        // …and rebuilt the moment the retired key's publication ends.
+        assert_eq!(kids(&parse(ring.jwks_json(now + 60))).len(), 1);
+        assert_eq!(parse(ring.clone().jwks_json(now)), ring.jwks(now));
     }
 
     #[test]

@@ -1,10 +1,40 @@
 //! OIDC Discovery 1.0 and RFC 8414 metadata, at the issuer and at the RFC 8414 §3
 //! path-inserted locations under the public root.
 
+use crate::domain::Subscription;
 use crate::http::extract::Tenant;
 use crate::service::Ctx;
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The serialized metadata document per subscription. Discovery is fetched by every
+/// client and resource server; building the JSON tree (some thirty strings) per request
+/// cost more than the rest of the request. An entry belongs to one `Arc<Subscription>`
+/// of the tenant cache: when that cache hands out a re-read subscription (its settings
+/// may have changed), the document is built again.
+#[derive(Debug, Default)]
+pub struct MetadataCache(RwLock<HashMap<String, (Arc<Subscription>, Bytes)>>);
+
+impl MetadataCache {
+    fn document(&self, ctx: &Ctx, sub: &Arc<Subscription>) -> Bytes {
+        let slug = sub.slug.as_str();
+        if let Ok(m) = self.0.read()
+            && let Some((cached, doc)) = m.get(slug)
+            && Arc::ptr_eq(cached, sub)
+        {
+            return doc.clone();
+        }
+        let doc = Bytes::from(tenant_metadata(ctx, sub).to_string());
+        if let Ok(mut m) = self.0.write() {
+            m.insert(slug.to_owned(), (Arc::clone(sub), doc.clone()));
+        }
+        doc
+    }
+}
 
 /// The metadata document of `issuer`.
 pub fn metadata(issuer: &str) -> Value {
@@ -42,7 +72,7 @@ pub fn metadata(issuer: &str) -> Value {
 
 /// The metadata of `sub`'s issuer: the fixed part plus what its policy enables
 /// (`registration_endpoint` only when registration is on).
-fn tenant_metadata(ctx: &Ctx, sub: &crate::domain::Subscription) -> Value {
+fn tenant_metadata(ctx: &Ctx, sub: &Subscription) -> Value {
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     let mut m = metadata(&issuer);
     m["client_id_metadata_document_supported"] = sub.settings.client_id_metadata_documents.into();
@@ -52,35 +82,49 @@ fn tenant_metadata(ctx: &Ctx, sub: &crate::domain::Subscription) -> Value {
     m
 }
 
-fn respond(ctx: &Ctx, sub: &crate::domain::Subscription) -> HttpResponse {
+fn respond(ctx: &Ctx, docs: &MetadataCache, sub: &Arc<Subscription>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(tenant_metadata(ctx, sub))
+        .insert_header(ContentType::json())
+        .body(docs.document(ctx, sub))
 }
 
 /// `GET /t/{slug}/.well-known/openid-configuration`
 #[get("/t/{slug}/.well-known/openid-configuration")]
-pub async fn get_openid_configuration(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, &tenant.0)
+pub async fn get_openid_configuration(
+    ctx: web::Data<Ctx>,
+    docs: web::Data<MetadataCache>,
+    tenant: Tenant,
+) -> HttpResponse {
+    respond(&ctx, &docs, &tenant.0)
 }
 
 /// `GET /t/{slug}/.well-known/oauth-authorization-server`
 #[get("/t/{slug}/.well-known/oauth-authorization-server")]
-pub async fn get_oauth_metadata(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, &tenant.0)
+pub async fn get_oauth_metadata(
+    ctx: web::Data<Ctx>,
+    docs: web::Data<MetadataCache>,
+    tenant: Tenant,
+) -> HttpResponse {
+    respond(&ctx, &docs, &tenant.0)
 }
 
 /// `GET /.well-known/oauth-authorization-server/t/{slug}` (RFC 8414 §3.1 path insertion)
 #[get("/.well-known/oauth-authorization-server/t/{slug}")]
-pub async fn get_oauth_metadata_inserted(ctx: web::Data<Ctx>, tenant: Tenant) -> HttpResponse {
-    respond(&ctx, &tenant.0)
+pub async fn get_oauth_metadata_inserted(
+    ctx: web::Data<Ctx>,
+    docs: web::Data<MetadataCache>,
+    tenant: Tenant,
+) -> HttpResponse {
+    respond(&ctx, &docs, &tenant.0)
 }
 
 /// `GET /.well-known/openid-configuration/t/{slug}` (the same form for OIDC)
 #[get("/.well-known/openid-configuration/t/{slug}")]
 pub async fn get_openid_configuration_inserted(
     ctx: web::Data<Ctx>,
+    docs: web::Data<MetadataCache>,
     tenant: Tenant,
 ) -> HttpResponse {
-    respond(&ctx, &tenant.0)
+    respond(&ctx, &docs, &tenant.0)
 }

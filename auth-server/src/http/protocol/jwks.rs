@@ -3,6 +3,7 @@
 use crate::http::extract::Tenant;
 use crate::http::protocol::error::OAuthError;
 use crate::service::{Ctx, FlowError, keys};
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, get, web};
 
 /// `GET /t/{slug}/jwks`
@@ -14,5 +15,6 @@ pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpRespons
     // Short max-age: a new next key must reach caches long before it signs.
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
-        .json(ring.jwks(ctx.now())))
+        .insert_header(ContentType::json())
+        .body(ring.jwks_json(ctx.now())))
 }
