@@ -15,6 +15,7 @@ mod m20261122_000004_create_connections;
 mod m20261122_000005_create_mfa;
 mod m20261122_000006_add_client_registration;
 mod m20261122_000007_create_login_locks;
+mod m20261206_000008_create_metadata_clients;
 
 /// The ordered list of migrations; the server runs it at start.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_mfa::Migration),
             Box::new(m20261122_000006_add_client_registration::Migration),
             Box::new(m20261122_000007_create_login_locks::Migration),
+            Box::new(m20261206_000008_create_metadata_clients::Migration),
         ]
     }
 }

@@ -2,7 +2,12 @@
 // built with the official SDK, protected by one subscription of auth-server. It
 //  - publishes RFC 9728 protected-resource metadata naming the subscription's issuer,
 //  - answers unauthenticated calls with 401 + WWW-Authenticate: Bearer resource_metadata=…,
-//    scope="mcp" and calls lacking a scope with 403 insufficient_scope (requireBearerAuth),
+//    scope="mcp" and tokens without `mcp` with 403 insufficient_scope (requireBearerAuth),
+//  - steps up per tool: a `tools/call` of a tool that needs more than `mcp` (`write_note`
+//    needs `notes:write`) with a token lacking it gets 403 + WWW-Authenticate: Bearer
+//    error="insufficient_scope", scope="<all the tool needs>", resource_metadata=… before
+//    the MCP transport sees it, so MCP clients re-authorize with that scope (MCP
+//    authorization spec, "Scope challenge handling"),
 //  - verifies tokens by introspection, accepting only tokens whose `aud` is this server's
 //    URL (tokens for another MCP server or another subscription are refused),
 //  - caches positive introspection answers for at most 5 s and never beyond `exp`.
@@ -17,6 +22,10 @@ import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middlew
 import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 
 const CACHE_MS = 5_000;
+
+// Scopes a tool needs beyond the `mcp` every call needs; `scopes_supported` lists them all.
+export const TOOL_SCOPES = { write_note: ["mcp", "notes:write"] };
+const SCOPES = [...new Set(["mcp", ...Object.values(TOOL_SCOPES).flat()])];
 
 // issuer: the subscription's issuer (https://auth.example.com/t/acme); clientId and
 // clientSecret: a client of that subscription created with "introspection": true.
@@ -56,14 +65,33 @@ export async function startMcpServer({ issuer, clientId, clientSecret, host = "1
       return { token, clientId: i.client_id, scopes: (i.scope || "").split(" ").filter(Boolean), expiresAt: i.exp, resource: new URL(resource) };
     },
   };
-  const metadata = { resource, authorization_servers: [issuer], scopes_supported: ["mcp"], bearer_methods_supported: ["header"] };
+  const metadata = { resource, authorization_servers: [issuer], scopes_supported: SCOPES, bearer_methods_supported: ["header"] };
   app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => res.json(metadata));
   app.get("/.well-known/oauth-protected-resource", (_req, res) => res.json(metadata));
   const auth = requireBearerAuth({ verifier, requiredScopes: ["mcp"], resourceMetadataUrl: prm, expectedResource: new URL(resource) });
-  app.post("/mcp", auth, async (req, res) => {
+  // Per-tool step-up: requireBearerAuth checks one scope set per route, but the tool is
+  // named inside the JSON-RPC body, so the check sits between it and the transport. The
+  // challenge names every scope the tool needs (not only the missing one), because the
+  // new token replaces the old one rather than adding to it.
+  const toolScopes = (req, res, next) => {
+    const messages = Array.isArray(req.body) ? req.body : [req.body];
+    for (const m of messages) {
+      const needed = m?.method === "tools/call" ? TOOL_SCOPES[m.params?.name] : undefined;
+      if (needed && !needed.every((s) => req.auth.scopes.includes(s))) {
+        const description = `the tool ${m.params.name} needs the scope ${needed.join(" ")}`;
+        res.set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="${description}", scope="${needed.join(" ")}", resource_metadata="${prm}"`);
+        return res.status(403).json({ error: "insufficient_scope", error_description: description });
+      }
+    }
+    next();
+  };
+  app.post("/mcp", auth, toolScopes, async (req, res) => {
     const mcp = new McpServer({ name: "example-mcp", version: "1.0.0" });
     mcp.registerTool("whoami", { description: "the caller's client id" }, async (extra) => ({
       content: [{ type: "text", text: JSON.stringify({ client_id: extra.authInfo?.clientId }) }],
+    }));
+    mcp.registerTool("write_note", { description: "needs notes:write (step-up example)" }, async (extra) => ({
+      content: [{ type: "text", text: JSON.stringify({ client_id: extra.authInfo?.clientId, scopes: extra.authInfo?.scopes }) }],
     }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on("close", () => {

@@ -6,6 +6,8 @@
 // same with a Client ID Metadata Document (the SDK's `clientMetadataUrl`) served over
 // https on loopback (CIMD_CERT/CIMD_KEY; the server trusts its CA by AUTH_CIMD_CA_FILE).
 // Tokens for another resource or another subscription are refused by the MCP server.
+// Step-up (3b): a tool needing `notes:write` answers a token with only `mcp` with 403
+// insufficient_scope; the SDK re-authorizes with the challenge's scope and then reaches it.
 // Prints one JSON line {"ok": true, ...} on success.
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -37,7 +39,7 @@ for (const slug of [env("SLUG"), env("OTHER_SLUG")]) {
   const r = await fetch(`${BASE}/admin/v1/subscriptions/${slug}`, {
     method: "PATCH",
     headers: { authorization: `Bearer ${env("ADMIN_TOKEN")}`, "content-type": "application/json" },
-    body: JSON.stringify({ settings: { mcp_resources: [RESOURCE, OTHER_RESOURCE], registration: "open", client_id_metadata_documents: true } }),
+    body: JSON.stringify({ settings: { mcp_resources: [RESOURCE, OTHER_RESOURCE], registration: "open", client_id_metadata_documents: true, registration_scope: "mcp notes:write" } }),
   });
   if (r.status !== 200) throw new Error(`PATCH settings: ${r.status} ${await r.text()}`);
 }
@@ -121,13 +123,16 @@ class BrowserProvider {
 {
   // The document is served over https on loopback: the SDK accepts only https URLs.
   const docServer = createHttpsServer({ cert: readFileSync(env("CIMD_CERT")), key: readFileSync(env("CIMD_KEY")) }, (req, res) => {
-    if (req.url !== "/agent.json") return res.writeHead(404).end();
+    // /stepup-agent.json: a client without refresh tokens (see part 3b).
+    const docs = { "/agent.json": ["authorization_code", "refresh_token"], "/stepup-agent.json": ["authorization_code"] };
+    const grants = docs[req.url];
+    if (!grants) return res.writeHead(404).end();
     res.writeHead(200, { "content-type": "application/json" }).end(
       JSON.stringify({
-        client_id: docUrl,
+        client_id: `${docOrigin}${req.url}`,
         client_name: "CIMD agent",
         redirect_uris: ["http://127.0.0.1:33418/callback"],
-        grant_types: ["authorization_code", "refresh_token"],
+        grant_types: grants,
         response_types: ["code"],
         token_endpoint_auth_method: "none",
       }),
@@ -135,15 +140,20 @@ class BrowserProvider {
   });
   docServer.listen(0, "127.0.0.1");
   await once(docServer, "listening");
-  const docUrl = `https://127.0.0.1:${docServer.address().port}/agent.json`;
+  const docOrigin = `https://127.0.0.1:${docServer.address().port}`;
+  const docUrl = `${docOrigin}/agent.json`;
   class CimdProvider extends BrowserProvider {
+    constructor(url = docUrl) {
+      super();
+      this.url = url;
+    }
     get clientMetadataUrl() {
-      return docUrl;
+      return this.url;
     }
     saveClientInformation(info) {
       // Registration would call this with a server-minted client_id and a registration
       // access token; with CIMD the SDK stores the document URL as the client_id.
-      if (info.client_id !== docUrl || info.registration_access_token) throw new Error(`the SDK registered instead: ${JSON.stringify(info)}`);
+      if (info.client_id !== this.url || info.registration_access_token) throw new Error(`the SDK registered instead: ${JSON.stringify(info)}`);
       this.info = info;
     }
   }
@@ -166,6 +176,47 @@ class BrowserProvider {
   result.cimd = await whoami(client);
   if (result.cimd !== docUrl) throw new Error(`the tool saw ${result.cimd}, not the document URL`);
   await client.close();
+
+  // --- 3b. step-up: 403 insufficient_scope, re-authorization with the challenge's scope ---
+  // A client without refresh tokens: on a 403 the SDK (1.32.2) first tries a refresh
+  // token if it holds one, which cannot widen the scope (RFC 6749 §6), and then gives up
+  // ("403 after trying upscoping"); without one it re-authorizes with the new scope.
+  const stepUrl = `${docOrigin}/stepup-agent.json`;
+  const step = new CimdProvider(stepUrl);
+  const stepFirst = new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: step });
+  try {
+    await new Client({ name: "stepup-agent", version: "1.0.0" }).connect(stepFirst);
+    throw new Error("expected the first connection to need authorization");
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  await stepFirst.finishAuth(await browserLogin(step.authUrl.href));
+  if (step.saved.scope !== "mcp" || step.saved.refresh_token) throw new Error(`first token: ${JSON.stringify({ ...step.saved, access_token: "…" })}`);
+  // The raw answer the MCP server gives a token that lacks the tool's scope.
+  const denied = await fetch(RESOURCE, {
+    method: "POST",
+    headers: { authorization: `Bearer ${step.saved.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "write_note", arguments: {} } }),
+  });
+  result.step_up_status = denied.status;
+  result.step_up_challenge = denied.headers.get("www-authenticate");
+  // The SDK meets the same 403 and starts a new authorization with the challenge's scope.
+  const stepTransport = new StreamableHTTPClientTransport(new URL(RESOURCE), { authProvider: step });
+  const stepClient = new Client({ name: "stepup-agent", version: "1.0.0" });
+  await stepClient.connect(stepTransport);
+  const before = step.authUrl;
+  try {
+    await stepClient.callTool({ name: "write_note", arguments: {} });
+    throw new Error("expected write_note to need a step-up");
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  if (step.authUrl === before) throw new Error("the SDK did not start a new authorization");
+  result.step_up_requested_scope = step.authUrl.searchParams.get("scope");
+  await stepTransport.finishAuth(await browserLogin(step.authUrl.href));
+  const note = JSON.parse((await stepClient.callTool({ name: "write_note", arguments: {} })).content[0].text);
+  result.step_up_scopes = note.scopes;
+  await stepClient.close();
   docServer.close();
 }
 

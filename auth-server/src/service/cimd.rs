@@ -3,8 +3,9 @@
 //! address (pinned with `resolve`, so a second DNS answer cannot swap it); redirects
 //! are refused, the body is capped at 5 KiB while reading, and the whole fetch has a
 //! 5 s deadline. Documents are cached in the ephemeral store within a floor and ceiling.
+//! A URL an admin blocked (`service::metadata_clients`) is refused before any fetch.
 
-use super::Ctx;
+use super::{Ctx, FlowError};
 use crate::domain::cimd::{
     CimdError, MAX_DOCUMENT, address_allowed, cache_ttl, parse_document, parse_url,
 };
@@ -16,12 +17,23 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client a metadata-document `client_id` of `sub` describes, fetched or cached.
-pub async fn resolve(ctx: &Ctx, sub: &Subscription, client_id: &str) -> Result<Client, CimdError> {
+/// A URL an admin blocked is [`FlowError::ClientBlocked`] (checked before any fetch);
+/// a refused URL or document is `invalid_request` with the reason.
+pub async fn resolve(ctx: &Ctx, sub: &Subscription, client_id: &str) -> Result<Client, FlowError> {
     if !sub.settings.client_id_metadata_documents {
-        return Err(CimdError(
+        return Err(refused(CimdError(
             "this subscription does not accept client metadata documents".into(),
-        ));
+        )));
     }
+    super::metadata_clients::check_not_blocked(ctx, &sub.id, client_id).await?;
+    document(ctx, sub, client_id).await.map_err(refused)
+}
+
+fn refused(e: CimdError) -> FlowError {
+    FlowError::InvalidRequest(e.to_string())
+}
+
+async fn document(ctx: &Ctx, sub: &Subscription, client_id: &str) -> Result<Client, CimdError> {
     let url = parse_url(client_id, ctx.settings.cimd_allow_loopback)?;
     let policy = Scope::parse(&sub.settings.registration_scope)
         .map_err(|e| CimdError(format!("the subscription's scope policy is invalid: {e}")))?;

@@ -21,8 +21,23 @@ pub struct Cached {
     pub client: Option<Arc<Client>>,
 }
 
-/// An enabled client of `sub`, through the per-instance cache.
+/// An enabled client of `sub`, through the per-instance cache. `None` also for a
+/// metadata-document client that is refused or that an admin blocked: that is how a
+/// deleted or blocked client's tokens stop working at introspection and refresh.
 pub async fn lookup(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    client_id: &str,
+) -> Result<Option<Arc<Client>>, FlowError> {
+    match find(ctx, sub, client_id).await {
+        Err(FlowError::ClientBlocked) => Ok(None),
+        other => other,
+    }
+}
+
+/// [`lookup`], except that a blocked metadata-document client is
+/// [`FlowError::ClientBlocked`], so that client authentication can say why.
+async fn find(
     ctx: &Ctx,
     sub: &SubscriptionId,
     client_id: &str,
@@ -32,6 +47,9 @@ pub async fn lookup(
         let tenant = ctx.store.repos().subscriptions().get(sub).await?;
         return match super::cimd::resolve(ctx, &tenant, client_id).await {
             Ok(c) => Ok(Some(Arc::new(c))),
+            Err(
+                e @ (FlowError::ClientBlocked | FlowError::Unavailable | FlowError::Internal(_)),
+            ) => Err(e),
             Err(e) => {
                 tracing::warn!(reason = %e, "client metadata document refused");
                 Ok(None)
@@ -335,7 +353,7 @@ pub async fn authenticate(
             .ok_or(FlowError::InvalidClient("malformed assertion"))?,
         Presented::Missing => return Err(FlowError::InvalidClient("no client authentication")),
     };
-    let client = lookup(ctx, sub, &client_id).await?;
+    let client = find(ctx, sub, &client_id).await?;
     let method = client.as_ref().map(|c| c.spec.auth_method);
     let ok = match (presented, method) {
         (Presented::Basic { secret, .. }, Some(AuthMethod::ClientSecretBasic))

@@ -13,6 +13,11 @@ pub enum FlowError {
     /// `invalid_client` (the reason is logged, never sent).
     #[error("invalid_client: {0}")]
     InvalidClient(&'static str),
+    /// `invalid_client` for a metadata-document client an admin removed; unlike
+    /// [`FlowError::InvalidClient`] the reason is sent: the URL is public and its
+    /// developer needs to know that asking the subscription's admins is the way out.
+    #[error("invalid_client: an administrator of this subscription has blocked this client")]
+    ClientBlocked,
     /// `invalid_grant`.
     #[error("invalid_grant: {0}")]
     InvalidGrant(&'static str),

@@ -16,6 +16,7 @@ pub mod introspect;
 pub mod jobs;
 pub mod keys;
 pub mod login;
+pub mod metadata_clients;
 pub mod mfa;
 pub mod oauth;
 pub mod random;

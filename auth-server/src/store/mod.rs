@@ -17,6 +17,7 @@ pub mod consents;
 mod entity;
 pub mod keys;
 pub mod login_locks;
+pub mod metadata_clients;
 pub mod mfa;
 pub mod subscriptions;
 pub mod tokens;
@@ -280,6 +281,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// Consecutive login failures and hard locks.
     pub fn login_locks(&self) -> login_locks::LoginLocks<'a, C> {
         login_locks::LoginLocks { c: self.c }
+    }
+    /// Client ID Metadata Document clients that were issued tokens, and admin blocks.
+    pub fn metadata_clients(&self) -> metadata_clients::MetadataClients<'a, C> {
+        metadata_clients::MetadataClients { c: self.c }
     }
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {

@@ -161,6 +161,24 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
         Ok(())
     }
 
+    /// Revoke every family granted to a client (an admin removing a metadata-document
+    /// client: its tokens must stay dead even if the block is lifted later).
+    pub async fn revoke_client(
+        &self,
+        sub: &SubscriptionId,
+        client_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let r = tf::Entity::update_many()
+            .col_expr(tf::Column::RevokedAt, Expr::value(now))
+            .filter(tf::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(tf::Column::ClientId.eq(client_id))
+            .filter(tf::Column::RevokedAt.is_null())
+            .exec(self.c)
+            .await?;
+        Ok(r.rows_affected)
+    }
+
     /// Store a refresh token hash.
     pub async fn insert_refresh(
         &self,

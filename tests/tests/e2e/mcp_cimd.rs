@@ -12,6 +12,7 @@ on_backends!(
     bad_metadata_documents_are_refused_with_a_clear_reason,
     outside_test_mode_loopback_documents_are_refused_even_by_name,
     documents_are_cached_with_a_floor,
+    admins_list_metadata_document_clients_and_deleting_one_revokes_its_tokens_and_blocks_it,
 );
 
 const RESOURCE: &str = "https://mcp.acme.example/mcp";
@@ -318,4 +319,257 @@ async fn documents_are_cached_with_a_floor(backend: Backend) {
         }
         assert_eq!(hits.load(Ordering::SeqCst), 1, "{cc}: fetched once");
     }
+}
+
+/// A code flow of the metadata-document client `client_id` for alice; the token response.
+async fn cimd_tokens(app: &TestApp, client_id: &str) -> Value {
+    let (verifier, challenge) = pkce_pair();
+    let url = app.authorize_url(
+        "acme",
+        client_id,
+        &challenge,
+        &[("scope", "mcp"), ("resource", RESOURCE)],
+    );
+    let redirect = app
+        .browser_login(&app.new_browser(), &url, "alice", "correct horse battery")
+        .await;
+    let code = query_param(&redirect, "code").unwrap_or_else(|| panic!("{redirect}"));
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", &code),
+            ("redirect_uri", "https://c1.example/cb"),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+async fn admins_list_metadata_document_clients_and_deleting_one_revokes_its_tokens_and_blocks_it(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let docs = document_server().await;
+    app.create_subscription("acme").await;
+    app.create_subscription("globex").await;
+    app.create_user("acme", "alice", "correct horse battery")
+        .await;
+    let rs = app.create_client("acme", json!({"name": "mcp-server", "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic", "introspection": true})).await;
+    enable(&app, true).await;
+    let admin = app.system_token().await;
+    let client_id = format!("{docs}/good.json");
+    let item: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    let item = format!("/subscriptions/acme/metadata-clients/{item}");
+
+    // Nothing is remembered before a token is issued.
+    let (s, listed) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/metadata-clients",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, &listed["items"]),
+        (StatusCode::OK, &json!([])),
+        "{listed}"
+    );
+
+    let first = cimd_tokens(&app, &client_id).await;
+    let second = cimd_tokens(&app, &client_id).await;
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect("acme", &rs, access).await["active"], true);
+    let (s, listed) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/metadata-clients",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "one row per URL however often used: {listed}"
+    );
+    let c = &items[0];
+    assert_eq!(
+        (&c["client_id"], &c["host"], &c["name"], &c["blocked"]),
+        (
+            &json!(client_id),
+            &json!("127.0.0.1"),
+            &json!("Agent X"),
+            &json!(false)
+        ),
+        "{c}"
+    );
+    assert!(c["first_used_at"].as_i64().unwrap() <= c["last_used_at"].as_i64().unwrap());
+    let (s, one) = app.admin(&admin, Method::GET, &item, None).await;
+    assert_eq!(
+        (s, &one["client_id"]),
+        (StatusCode::OK, &json!(client_id)),
+        "{one}"
+    );
+    // Tenant-scoped: another subscription knows nothing of it.
+    let (s, other) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/globex/metadata-clients",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, &other["items"]),
+        (StatusCode::OK, &json!([])),
+        "{other}"
+    );
+    let globex_item = item.replace("/acme/", "/globex/");
+    let (s, _) = app.admin(&admin, Method::DELETE, &globex_item, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(app.introspect("acme", &rs, access).await["active"], true);
+
+    // DELETE: every token of the client dies at once, and the URL is refused.
+    let (s, b) = app.admin(&admin, Method::DELETE, &item, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    for t in [&first, &second] {
+        let i = app
+            .introspect("acme", &rs, t["access_token"].as_str().unwrap())
+            .await;
+        assert_eq!(i, json!({"active": false}));
+    }
+    let refresh = |token: String| {
+        let app = &app;
+        let client_id = client_id.clone();
+        async move {
+            let resp = app
+                .http
+                .post(format!("{}/t/acme/token", app.base))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("refresh_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, b) = refresh(second["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{b}"
+    );
+    assert!(
+        b["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("administrator of this subscription has blocked")),
+        "{b}"
+    );
+    let (s, html) = authorize_page(&app, &client_id).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains(
+            "invalid_client: an administrator of this subscription has blocked this client"
+        ),
+        "{html}"
+    );
+    let (_, one) = app.admin(&admin, Method::GET, &item, None).await;
+    assert_eq!(one["blocked"], true, "{one}");
+    assert!(one["blocked_at"].is_i64(), "{one}");
+    let (_, audit) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/audit?limit=200",
+            None,
+        )
+        .await;
+    let blocked: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "client.blocked")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{audit}");
+    assert_eq!(
+        blocked[0]["target"],
+        json!({"type": "client", "id": client_id})
+    );
+    assert_eq!(
+        blocked[0]["diff"]["revoked_grants"]["new"], 2,
+        "{}",
+        blocked[0]
+    );
+
+    // Lifting the block lets the URL sign in again; the revoked tokens stay revoked.
+    let (s, _) = app
+        .admin(&admin, Method::DELETE, &format!("{item}/block"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app
+        .admin(&admin, Method::DELETE, &format!("{item}/block"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not blocked any more");
+    let (_, one) = app.admin(&admin, Method::GET, &item, None).await;
+    assert_eq!(
+        (&one["blocked"], &one["blocked_at"]),
+        (&json!(false), &Value::Null)
+    );
+    let i = app.introspect("acme", &rs, access).await;
+    assert_eq!(i, json!({"active": false}));
+    let (s, _) = refresh(second["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the revoked grant stays revoked"
+    );
+    let fresh = cimd_tokens(&app, &client_id).await;
+    let i = app
+        .introspect("acme", &rs, fresh["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(i["active"], true, "{i}");
+    let (_, audit) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/audit?limit=200",
+            None,
+        )
+        .await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "client.unblocked" && e["target"]["id"] == json!(client_id)),
+        "{audit}"
+    );
+    let (s, _) = app
+        .admin(
+            &admin,
+            Method::DELETE,
+            "/subscriptions/acme/metadata-clients/https%3A%2F%2Funknown.example%2Fc.json",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, spec) = app.admin(&admin, Method::GET, "/openapi.json", None).await;
+    assert!(
+        spec["paths"]["/admin/v1/subscriptions/{slug}/metadata-clients/{client_id}"]["delete"]
+            .is_object()
+    );
 }

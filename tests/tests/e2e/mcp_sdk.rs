@@ -1,14 +1,16 @@
 //! The official MCP TypeScript SDK (npm `@modelcontextprotocol/sdk`) as MCP server and
 //! MCP client against this server: `tests/node/mcp-sdk.mjs`. Its metadata-document client
 //! is served over https on loopback with a throw-away CA (`certs/make-dev-certs.sh`) that
-//! the server trusts through `AUTH_CIMD_CA_FILE`.
+//! the server trusts through `AUTH_CIMD_CA_FILE`. The MCP server's `write_note` tool
+//! needs `notes:write` beyond `mcp`: a token without it gets `403 insufficient_scope`
+//! (asserted here from the raw answer), and the SDK steps up by re-authorizing.
 
 use e2e::{Backend, TestApp, on_backends};
 use std::path::Path;
 use std::process::Command;
 
 on_backends!(
-    the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_and_cimd
+    the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_cimd_and_step_up
 );
 
 /// A throw-away CA and a certificate for 127.0.0.1 in `dir` (needs `openssl`).
@@ -46,7 +48,7 @@ fn sdk_ready() -> bool {
     true
 }
 
-async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_and_cimd(
+async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_cimd_and_step_up(
     backend: Backend,
 ) {
     if !sdk_ready() {
@@ -138,5 +140,31 @@ async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_r
             .as_str()
             .is_some_and(|w| w.contains("resource_metadata=")),
         "{result}"
+    );
+    // Step-up: the tool that needs more than the token carries answers 403 with a
+    // challenge naming the scope to ask for and where the resource metadata is.
+    assert_eq!(result["step_up_status"], 403, "{result}");
+    let challenge = result["step_up_challenge"].as_str().unwrap_or_default();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    for part in [
+        "error=\"insufficient_scope\"",
+        "scope=\"mcp notes:write\"",
+        "resource_metadata=\"http://127.0.0.1:",
+        "/.well-known/oauth-protected-resource/mcp\"",
+    ] {
+        assert!(challenge.contains(part), "{part} in {challenge}");
+    }
+    assert_eq!(
+        result["step_up_requested_scope"], "mcp notes:write",
+        "the SDK re-authorized with the challenge's scope: {result}"
+    );
+    let scopes = result["step_up_scopes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        scopes.contains(&serde_json::json!("notes:write"))
+            && scopes.contains(&serde_json::json!("mcp")),
+        "the stepped-up token reached the tool: {result}"
     );
 }

@@ -1,6 +1,7 @@
 //! Run-as by RFC 8693 token exchange: refused (and audited) without a run-as grant;
 //! with one, the new token's `sub` is the target, `act` names the caller, and every ACL
-//! answer is the target's, even when the target has less access than the caller.
+//! answer is the target's, even when the target has less access than the caller. The
+//! `resource` parameter (RFC 8707) binds the new token's `aud` like on every grant.
 
 use e2e::acl::{ALL, World, allowed, denied};
 use e2e::{Backend, TestApp, TestClient, on_backends};
@@ -11,6 +12,7 @@ on_backends!(
     run_as_is_refused_without_a_grant_and_answers_as_the_target_with_one,
     a_client_without_the_token_exchange_grant_type_is_unauthorized,
     a_client_principal_runs_as_group_members_and_chained_exchanges_nest_act,
+    an_exchanged_token_is_bound_to_an_allowed_resource_and_any_other_is_an_invalid_target,
 );
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -349,4 +351,116 @@ async fn a_client_principal_runs_as_group_members_and_chained_exchanges_nest_act
     .await;
     let (_, i) = w.introspect(t["access_token"].as_str().unwrap(), &[]).await;
     assert_eq!(i, json!({"active": false}));
+}
+
+/// RFC 8707 on the RFC 8693 grant: `resource` must be allowed for the exchanging client
+/// (its `allowed_resources`, or the subscription's MCP resources for an `mcp` token) and
+/// becomes the new token's `aud`; anything else is `invalid_target` and issues nothing.
+async fn an_exchanged_token_is_bound_to_an_allowed_resource_and_any_other_is_an_invalid_target(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    const API: &str = "https://api.acme.example/v1";
+    const REPORTS: &str = "https://reports.acme.example/";
+    const MCP: &str = "https://mcp.acme.example/mcp";
+    let mut w = World::new(&app, "acme").await;
+    let alice = w.user("alice").await;
+    let admin = app.system_token().await;
+    let (s, b) = app
+        .admin(
+            &admin,
+            Method::PATCH,
+            "/subscriptions/acme",
+            Some(json!({"settings": {"mcp_resources": [MCP]}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let bot = app
+        .create_client(
+            "acme",
+            json!({"name": "bot", "grant_types": ["client_credentials", EXCHANGE], "scope": "read",
+        "token_endpoint_auth_method": "client_secret_basic", "allowed_resources": [API, REPORTS]}),
+        )
+        .await;
+    let (_, t) = app
+        .token(
+            "acme",
+            &bot.id,
+            &bot.secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let bot_token = t["access_token"].as_str().unwrap().to_owned();
+    w.must(
+        StatusCode::CREATED,
+        Method::POST,
+        "/run-as-grants",
+        Some(json!({"principal": {"client_id": bot.id}, "target": {"user_id": alice}})),
+    )
+    .await;
+
+    // One allowed resource: `aud` is exactly it.
+    let (s, t) = exchange(&app, &bot, &bot_token, &alice, &[("resource", API)]).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (_, i) = w.introspect(t["access_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(
+        (i["active"].as_bool(), i["sub"].as_str(), &i["aud"]),
+        (Some(true), Some(alice.as_str()), &json!(API)),
+        "{i}"
+    );
+    // Several allowed resources: all of them.
+    let (s, t) = exchange(
+        &app,
+        &bot,
+        &bot_token,
+        &alice,
+        &[("resource", API), ("resource", REPORTS)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (_, i) = w.introspect(t["access_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(i["aud"], json!([API, REPORTS]), "{i}");
+    // Without `resource`: the client's default audience (its id), not a resource.
+    let (s, t) = exchange(&app, &bot, &bot_token, &alice, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (_, i) = w.introspect(t["access_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(i["aud"], json!(bot.id), "{i}");
+
+    // Not allowed for this client; allowed one beside a disallowed one; the
+    // subscription's MCP resource without `mcp` in the scope; not absolute; a fragment.
+    let events_before = audit_actions(&w).await.len();
+    for (resources, why) in [
+        (
+            vec!["https://evil.example/api"],
+            "is not allowed for this client",
+        ),
+        (
+            vec![API, "https://evil.example/api"],
+            "is not allowed for this client",
+        ),
+        (vec![MCP], "is not allowed for this client"),
+        (vec!["/v1"], "is not an absolute URI"),
+        (
+            vec!["https://api.acme.example/v1#x"],
+            "must not contain a fragment",
+        ),
+    ] {
+        let extra: Vec<(&str, &str)> = resources.iter().map(|r| ("resource", *r)).collect();
+        let (s, b) = exchange(&app, &bot, &bot_token, &alice, &extra).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_target")),
+            "{resources:?}: {b}"
+        );
+        assert!(
+            b["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains(why)),
+            "{resources:?}: expected {why:?} in {b}"
+        );
+    }
+    // Refused before anything was issued: no run-as use was recorded for them.
+    assert_eq!(audit_actions(&w).await.len(), events_before);
 }

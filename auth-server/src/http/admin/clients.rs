@@ -59,8 +59,9 @@ pub async fn list_clients(
     Ok(HttpResponse::Ok().json(page(items, limit, |c| c.client_id.clone())))
 }
 
-/// List the AI clients (those allowed the `mcp` scope): the minted per-subscription
-/// client, admin-marked clients and registered or metadata-document clients.
+/// List the stored AI clients (those allowed the `mcp` scope): the minted
+/// per-subscription client, admin-marked clients and registered clients. Metadata-document
+/// clients are not stored clients: they are listed at `…/metadata-clients`.
 #[utoipa::path(get, path = "/admin/v1/subscriptions/{slug}/ai-clients", params(PageQuery), responses((status = 200, body = Page<ClientView>)))]
 #[get("/subscriptions/{slug}/ai-clients")]
 pub async fn list_ai_clients(

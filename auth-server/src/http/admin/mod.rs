@@ -13,6 +13,7 @@ pub mod dto;
 pub mod error;
 pub mod keys;
 pub mod locks;
+pub mod metadata_clients;
 pub mod mfa;
 pub mod openapi;
 pub mod subscriptions;
@@ -147,6 +148,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(clients::patch_client)
             .service(clients::delete_client)
             .service(clients::rotate_client_secret)
+            .service(metadata_clients::list_metadata_clients)
+            .service(metadata_clients::get_metadata_client)
+            .service(metadata_clients::delete_metadata_client)
+            .service(metadata_clients::delete_metadata_client_block)
             .service(users::post_user)
             .service(users::list_users)
             .service(users::get_user)

@@ -2,7 +2,7 @@
 
 use super::{
     acl_apps, acl_dto, acl_explain, acl_groups, acl_workspaces, audit, clients, connections, dto,
-    error, keys, locks, mfa, subscriptions, users,
+    error, keys, locks, metadata_clients, mfa, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -16,6 +16,8 @@ use utoipa::OpenApi;
         subscriptions::patch_subscription, subscriptions::delete_subscription,
         clients::post_client, clients::list_clients, clients::list_ai_clients, clients::list_registered_clients, clients::post_registration_token, clients::get_client, clients::patch_client,
         clients::delete_client, clients::rotate_client_secret,
+        metadata_clients::list_metadata_clients, metadata_clients::get_metadata_client,
+        metadata_clients::delete_metadata_client, metadata_clients::delete_metadata_client_block,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
         connections::post_connection, connections::list_connections, connections::get_connection,
         connections::patch_connection, connections::delete_connection, connections::test_connection,
@@ -34,6 +36,7 @@ use utoipa::OpenApi;
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
+        metadata_clients::MetadataClientView,
         dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,

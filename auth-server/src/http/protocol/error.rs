@@ -65,6 +65,12 @@ impl OAuthError {
                 tracing::info!(reason, "client authentication failed");
                 Self::invalid_client(realm)
             }
+            FlowError::ClientBlocked => OAuthError {
+                description: Some(
+                    "an administrator of this subscription has blocked this client".into(),
+                ),
+                ..Self::invalid_client(realm)
+            },
             FlowError::InvalidGrant(d) => Self::bad_request("invalid_grant", d),
             FlowError::UnauthorizedClient(d) => Self::bad_request("unauthorized_client", d),
             FlowError::UnsupportedGrantType => {

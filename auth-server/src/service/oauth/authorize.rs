@@ -104,9 +104,7 @@ pub async fn validate_client(
         .get("client_id")
         .ok_or_else(|| FlowError::InvalidRequest("client_id is missing".into()))?;
     let client = if crate::domain::cimd::looks_like_url(client_id) {
-        crate::service::cimd::resolve(ctx, sub, client_id)
-            .await
-            .map_err(|e| FlowError::InvalidRequest(e.to_string()))?
+        crate::service::cimd::resolve(ctx, sub, client_id).await?
     } else {
         match ctx.store.repos().clients().get(&sub.id, client_id).await {
             Ok(c) if c.enabled => c,

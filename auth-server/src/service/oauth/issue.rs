@@ -82,6 +82,11 @@ fn alg(name: &str) -> Result<Alg, FlowError> {
 
 /// Mint an access token; returns it and its `jti`.
 pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), FlowError> {
+    // Metadata-document clients are not stored: remember this one so that admins can
+    // list it and revoke its tokens (`service::metadata_clients`).
+    if crate::domain::cimd::looks_like_url(&g.client.client_id) {
+        crate::service::metadata_clients::record_use(ctx, g.tenant, g.client).await?;
+    }
     let now = ctx.now();
     let jti = random::token(16);
     let subject = g

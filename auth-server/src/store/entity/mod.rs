@@ -11,6 +11,7 @@ pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod consent;
 pub(crate) mod login_lock;
+pub(crate) mod metadata_client;
 pub(crate) mod mfa_group_policy;
 pub(crate) mod mfa_recovery_code;
 pub(crate) mod mfa_totp;
