@@ -17,11 +17,13 @@
 //!   ID token is issued (`offline_access` is dropped).
 //! - The new token belongs to a grant family whose subject is the target, so disabling
 //!   the target or changing their password revokes it like their own tokens.
-//! - Every refusal after the client is authenticated is audited as `run_as.refused`
-//!   with its reason (`grant_type_not_allowed`, `subject_token_inactive`,
+//! - Every refusal of the run-as itself after the client is authenticated is audited as
+//!   `run_as.refused` with its reason (`grant_type_not_allowed`, `subject_token_inactive`,
 //!   `subject_token_of_another_client`, `no_grant`); every success as `run_as.used`.
-//!   Malformed requests (a missing parameter, a wrong token type) are plain
-//!   `invalid_request` answers: nobody was refused anything yet.
+//!   Malformed requests (a missing parameter, a wrong token type) and a `scope` or
+//!   `resource` the caller may not have are plain `invalid_request` / `invalid_scope` /
+//!   `invalid_target` answers, as at every grant: they refuse the request's shape, not
+//!   the impersonation.
 
 use super::issue::{self, Grant, TokenResponse};
 use super::resource;
