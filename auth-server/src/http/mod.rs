@@ -17,17 +17,19 @@ use actix_web::web;
 /// Register every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use protocol::*;
-    cfg.service(ops::get_healthz)
-        .service(ops::get_readyz)
-        .service(ops::get_metrics)
+    // The router tries resources in this order, one pattern match each: the endpoints
+    // resource servers and clients call on every request come first.
+    cfg.service(introspect::post_introspect)
+        .service(token::post_token)
+        .service(jwks::get_jwks)
         .service(discovery::get_openid_configuration)
         .service(discovery::get_oauth_metadata)
+        .service(revoke::post_revoke)
+        .service(ops::get_healthz)
+        .service(ops::get_readyz)
+        .service(ops::get_metrics)
         .service(discovery::get_oauth_metadata_inserted)
         .service(discovery::get_openid_configuration_inserted)
-        .service(jwks::get_jwks)
-        .service(token::post_token)
-        .service(introspect::post_introspect)
-        .service(revoke::post_revoke)
         .service(register::post_register)
         .service(register::get_registration)
         .service(register::put_registration)
