@@ -9,6 +9,7 @@ pub mod acl_workspaces;
 pub mod audit;
 pub mod clients;
 pub mod connections;
+pub mod consents;
 pub mod dto;
 pub mod error;
 pub mod keys;
@@ -157,6 +158,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(locks::delete_user_lock)
             .service(locks::list_login_locks)
             .service(locks::delete_login_lock)
+            .service(consents::list_user_consents)
+            .service(consents::delete_user_consent)
             .service(mfa::get_user_mfa)
             .service(mfa::delete_user_mfa)
             .service(mfa::get_group_mfa_policy)
