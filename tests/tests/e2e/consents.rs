@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 on_backends!(
     an_admin_revokes_a_consent_and_the_next_authorize_asks_again,
     the_user_revokes_an_application_from_the_account_page,
+    a_first_party_client_skips_the_consent_page,
+    a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -38,9 +40,19 @@ async fn tokens(app: &TestApp, browser: &reqwest::Client, c: &TestClient) -> Val
 
 /// Where a fresh `/authorize` of `browser` goes first.
 async fn first_hop(app: &TestApp, browser: &reqwest::Client, c: &TestClient) -> String {
+    hop_with(app, browser, c, &[]).await
+}
+
+/// [`first_hop`] with extra authorization parameters.
+async fn hop_with(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    c: &TestClient,
+    extra: &[(&str, &str)],
+) -> String {
     let (_, challenge) = pkce_pair();
     let resp = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
+        .get(app.authorize_url("acme", &c.id, &challenge, extra))
         .send()
         .await
         .unwrap();
@@ -292,4 +304,122 @@ async fn the_user_revokes_an_application_from_the_account_page(backend: Backend)
     let (s, body) = refresh(&app, &c, rt).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant");
+}
+
+async fn a_first_party_client_skips_the_consent_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let first_party = app
+        .create_client("acme", json!({"name": "portal", "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code"],
+            "scope": "openid profile", "token_endpoint_auth_method": "client_secret_basic", "skip_consent": true}))
+        .await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let url = app.authorize_url(
+        "acme",
+        &first_party.id,
+        &challenge,
+        &[("scope", "openid profile")],
+    );
+    let (tx, csrf) = app.open_login_form(&browser, &url).await;
+    let resp = browser
+        .post(format!("{}/t/acme/login", app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // Straight from the login to the client (through /authorize at most), never /consent.
+    let mut loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    if loc.starts_with('/') {
+        assert!(!loc.contains("/consent"), "{loc}");
+        let resp = browser
+            .get(format!("{}{loc}", app.base))
+            .send()
+            .await
+            .unwrap();
+        loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    }
+    assert!(loc.starts_with("https://c1.example/cb?code="), "{loc}");
+    // Nothing was asked, so nothing is remembered.
+    let admin = app.system_token().await;
+    let (_, list) = app
+        .admin(
+            &admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{alice}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"], json!([]));
+    // A third-party client of the same tenant, same session, still asks.
+    let third_party = app.web_client("acme").await;
+    let hop = first_hop(&app, &browser, &third_party).await;
+    assert!(hop.contains("/t/acme/consent?tx="), "{hop}");
+}
+
+async fn a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let c = app.web_client("acme").await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let profile = app.authorize_url("acme", &c.id, &challenge, &[("scope", "openid profile")]);
+    let redirect = app
+        .browser_login(&browser, &profile, "alice", PASSWORD)
+        .await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    let code_back = |hop: &str| hop.starts_with("https://c1.example/cb?code=");
+    // Within what was granted: no question.
+    assert!(code_back(
+        &hop_with(&app, &browser, &c, &[("scope", "openid")]).await
+    ));
+    // Wider: asked again.
+    let email = [("scope", "openid email")];
+    let hop = hop_with(&app, &browser, &c, &email).await;
+    assert!(hop.contains("/t/acme/consent?tx="), "{hop}");
+    let redirect = app
+        .browser_login(
+            &browser,
+            &app.authorize_url("acme", &c.id, &challenge, &email),
+            "alice",
+            PASSWORD,
+        )
+        .await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    // Approving `openid email` did not forget `profile`: both and their union pass.
+    for scope in ["openid profile", "openid email", "openid profile email"] {
+        let hop = hop_with(&app, &browser, &c, &[("scope", scope)]).await;
+        assert!(code_back(&hop), "{scope}: {hop}");
+    }
+    let hop = hop_with(
+        &app,
+        &browser,
+        &c,
+        &[("scope", "openid profile offline_access")],
+    )
+    .await;
+    assert!(hop.contains("/t/acme/consent?tx="), "{hop}");
+    let admin = app.system_token().await;
+    let (_, list) = app
+        .admin(
+            &admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{alice}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"][0]["scope"], "email openid profile", "{list}");
 }
