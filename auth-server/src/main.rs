@@ -193,8 +193,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    auth_server::telemetry::init(&settings.log, settings.log_json);
-    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let log_to = if matches!(command, Command::Serve) {
+        auth_server::telemetry::LogTo::Stdout
+    } else {
+        auth_server::telemetry::LogTo::Stderr
+    };
+    auth_server::telemetry::init(&settings.log, settings.log_json, log_to);
+    match run(command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("auth-server: {e:#}");

@@ -325,7 +325,7 @@ impl TestApp {
         let ca = tls.map(|t| t.2);
         let clock = ManualClock::new();
         if std::env::var_os("TEST_LOG").is_some() {
-            auth_server::telemetry::init("info", false);
+            auth_server::telemetry::init("info", false, auth_server::telemetry::LogTo::Stdout);
         }
         let options = BuildOptions {
             clock: Some(Arc::new(clock.clone())),

@@ -52,6 +52,12 @@ impl Scope {
         Scope(self.0.intersection(&other.0).cloned().collect())
     }
 
+    /// The tokens in either `self` or `other` (a remembered consent only grows: a
+    /// narrower request must not forget what the user already granted).
+    pub fn union(&self, other: &Scope) -> Scope {
+        Scope(self.0.union(&other.0).cloned().collect())
+    }
+
     /// `self` without `token`.
     pub fn without(&self, token: &str) -> Scope {
         let mut set = self.0.clone();
@@ -93,5 +99,13 @@ mod tests {
         assert!(narrow.is_subset(&wide));
         assert!(!wide.is_subset(&narrow));
         assert_eq!(wide.intersect(&narrow), narrow);
+    }
+
+    #[test]
+    fn union_keeps_the_tokens_of_both() {
+        let a = Scope::parse("openid a").unwrap();
+        let b = Scope::parse("openid b").unwrap();
+        assert_eq!(a.union(&b), Scope::parse("a b openid").unwrap());
+        assert_eq!(a.union(&Scope::default()), a);
     }
 }

@@ -64,6 +64,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(pages::account::post_account_2fa),
         )
         .route(
+            "/t/{slug}/account/consents",
+            web::get().to(pages::account_consents::get_account_consents),
+        )
+        .route(
+            "/t/{slug}/account/consents",
+            web::post().to(pages::account_consents::post_account_consents),
+        )
+        .route(
             "/t/{slug}/sso/{connection}",
             web::get().to(pages::sso::get_sso_start),
         )

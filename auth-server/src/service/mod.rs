@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cimd;
 pub mod clients;
 pub mod connections;
+pub mod consents;
 pub mod console;
 mod error;
 pub mod federation;

@@ -3,10 +3,12 @@
 
 use e2e::{Backend, TestApp, on_backends};
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use serde_json::json;
 
 on_backends!(
     bad_bodies_are_400_with_the_field,
+    bad_json_and_unknown_fields_answer_the_whole_error_body,
     duplicates_are_409_and_secrets_are_shown_once,
     the_openapi_document_is_served
 );
@@ -207,4 +209,92 @@ async fn the_openapi_document_is_served(backend: Backend) {
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["paths"]["/admin/v1/subscriptions/{slug}/clients"]["post"].is_object());
+}
+
+/// POST `body` with `content_type` to `path`: status and JSON answer.
+async fn raw_post(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: &'static str,
+) -> (StatusCode, Value) {
+    let resp = app
+        .http
+        .post(format!("{}/admin/v1{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn bad_json_and_unknown_fields_answer_the_whole_error_body(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.system_token().await;
+    let json = "application/json";
+    for (path, content_type, body, expected) in [
+        (
+            "/subscriptions",
+            json,
+            "{not json",
+            json!({"error": "invalid_request", "field": "body", "message": "key must be a string"}),
+        ),
+        (
+            "/subscriptions",
+            json,
+            r#"{"slug": "acme""#,
+            json!({"error": "invalid_request", "field": "body", "message": "EOF while parsing an object"}),
+        ),
+        (
+            "/subscriptions",
+            "text/plain",
+            r#"{"slug": "acme", "name": "n"}"#,
+            json!({"error": "invalid_request", "field": "body", "message": "Content-Type must be application/json"}),
+        ),
+        (
+            "/subscriptions",
+            json,
+            r#"{"slug": "acme", "name": "n", "extra": 1}"#,
+            json!({"error": "invalid_request", "field": "extra", "message": "unknown field `extra`, expected `slug` or `name`"}),
+        ),
+        (
+            "/subscriptions",
+            json,
+            r#"{"slug": 5, "name": "n"}"#,
+            json!({"error": "invalid_request", "field": "slug", "message": "invalid type: integer `5`, expected a string"}),
+        ),
+    ] {
+        let (s, b) = raw_post(&app, &t, path, content_type, body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(b, expected, "{body}");
+    }
+    // The same contract on another resource, and nothing was created by the refusals.
+    app.create_subscription("acme").await;
+    let (s, b) = raw_post(
+        &app,
+        &t,
+        "/subscriptions/acme/users",
+        json,
+        r#"{"username": "bob", "pasword": "x"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["error"], "invalid_request");
+    assert_eq!(b["field"], "pasword");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown field `pasword`, expected one of"),
+        "{b}"
+    );
+    let (_, users) = app
+        .admin(&t, Method::GET, "/subscriptions/acme/users", None)
+        .await;
+    assert_eq!(users["items"], json!([]));
 }

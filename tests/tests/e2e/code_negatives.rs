@@ -94,6 +94,14 @@ async fn unregistered_or_altered_redirect_uris_show_an_error_page(backend: Backe
         "https://c1.example@evil.com/cb",
         "http://c1.example/cb",
         "https://evil.com/cb",
+        // The rest of SECURITY.md R1: a fragment, an encoded slash, userinfo and
+        // fragment tricks that put the registered host after the real one, and the
+        // registered URI percent-encoded once more (the query then carries `https%253A…`).
+        "https://c1.example/cb#f",
+        "https://c1.example/cb%2F",
+        "https://evil.com\\@c1.example/cb",
+        "https://evil.com#@c1.example/cb",
+        "https%3A%2F%2Fc1.example%2Fcb",
     ] {
         let mut url = url::Url::parse(&format!("{}/t/acme/authorize", app.base)).unwrap();
         url.query_pairs_mut()
@@ -102,6 +110,12 @@ async fn unregistered_or_altered_redirect_uris_show_an_error_page(backend: Backe
             .append_pair("redirect_uri", v)
             .append_pair("code_challenge", &ch)
             .append_pair("code_challenge_method", "S256");
+        if v.starts_with("https%3A") {
+            assert!(
+                url.as_str()
+                    .contains("redirect_uri=https%253A%252F%252Fc1.example")
+            );
+        }
         let resp = app.http.get(url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{v}");
         assert!(

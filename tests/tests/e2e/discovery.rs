@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 
 on_backends!(
     discovery_is_served_per_issuer_and_at_the_root_insertion_points,
-    ops_endpoints_answer
+    ops_endpoints_answer,
+    metrics_count_introspections_login_failures_and_latency_per_route,
 );
 
 async fn discovery_is_served_per_issuer_and_at_the_root_insertion_points(backend: Backend) {
@@ -97,4 +98,121 @@ async fn ops_endpoints_answer(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
+}
+
+/// The value of the sample `name` whose labels include every one of `labels`.
+fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (set, value) = rest.split_once("} ")?;
+        labels
+            .iter()
+            .all(|(k, v)| set.split(',').any(|p| p == format!("{k}=\"{v}\"")))
+            .then(|| value.trim().parse().ok())?
+    })
+}
+
+/// A counter without labels.
+fn counter(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (n, v) = line.split_once(' ')?;
+        (n == name).then(|| v.trim().parse().ok())?
+    })
+}
+
+async fn metrics_count_introspections_login_failures_and_latency_per_route(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let scrape = || async {
+        app.http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(
+        counter(&before, "introspections_total"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(counter(&before, "login_failures_total"), Some(0.0));
+    let c = app.tenant_with_alice("acme").await;
+    let t = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let at = t["access_token"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(app.introspect("acme", &c, at).await["active"], true);
+    }
+    // Two wrong passwords: two failures (the successful login above is not one).
+    let browser = app.new_browser();
+    let (_, challenge) = e2e::pkce_pair();
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
+    for _ in 0..2 {
+        let resp = browser
+            .post(format!("{}/t/acme/login", app.base))
+            .form(&[
+                ("tx", tx.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", "wrong"),
+                ("action", "login"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let m = scrape().await;
+    assert_eq!(counter(&m, "introspections_total"), Some(3.0), "{m}");
+    assert_eq!(counter(&m, "login_failures_total"), Some(2.0), "{m}");
+    assert_eq!(
+        sample(
+            &m,
+            "tokens_issued_total",
+            &[("grant_type", "authorization_code")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // Latency histogram samples are labelled with the route pattern (never the concrete
+    // path, which would carry tenant slugs without bound), the method and the status.
+    let introspect = [
+        ("route", "/t/{slug}/introspect"),
+        ("method", "POST"),
+        ("status", "200"),
+    ];
+    assert_eq!(
+        sample(&m, "http_request_duration_seconds_count", &introspect),
+        Some(3.0),
+        "{m}"
+    );
+    let mut inf = introspect.to_vec();
+    inf.push(("le", "+Inf"));
+    assert_eq!(
+        sample(&m, "http_request_duration_seconds_bucket", &inf),
+        Some(3.0)
+    );
+    assert!(sample(&m, "http_request_duration_seconds_sum", &introspect).is_some_and(|s| s > 0.0));
+    let failed_logins = [
+        ("route", "/t/{slug}/login"),
+        ("method", "POST"),
+        ("status", "200"),
+    ];
+    assert_eq!(
+        sample(&m, "http_request_duration_seconds_count", &failed_logins),
+        Some(2.0),
+        "{m}"
+    );
+    assert!(
+        !m.contains("/t/acme/"),
+        "a concrete path leaked into a label"
+    );
 }

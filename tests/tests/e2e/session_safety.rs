@@ -11,6 +11,7 @@ on_backends!(
     x2_a_cross_origin_consent_post_is_403_and_issues_no_code,
     r7_a_login_answers_303_with_a_fresh_session_id_whatever_cookie_came_in,
     x7_host_and_forwarded_headers_never_reach_the_issuer_or_links,
+    x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_caching,
 );
 
 fn hidden(html: &str, name: &str) -> String {
@@ -316,4 +317,57 @@ async fn x7_host_and_forwarded_headers_never_reach_the_issuer_or_links(backend: 
     }
     let html = req.send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("evil.example"), "{html}");
+}
+
+/// SECURITY.md X3 (clickjacking), X4 (referrer) and X5 (no caching) on the two pages a
+/// user types into.
+fn assert_page_headers(resp: &reqwest::Response, what: &str) {
+    let h = resp.headers();
+    assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.split(';').any(|d| d.trim() == "frame-ancestors 'none'"),
+        "{what}: {csp}"
+    );
+    assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(h["cache-control"], "no-store", "{what}");
+}
+
+async fn x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_caching(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let resp = browser
+        .get(app.authorize_url("acme", &c.id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(login.contains("/login?tx="), "{login}");
+    let resp = browser
+        .get(format!("{}{login}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_page_headers(&resp, "login page");
+    let consent = login_to_consent(&app, &c, &browser).await;
+    let resp = browser
+        .get(format!("{}{consent}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_page_headers(&resp, "consent page");
 }

@@ -9,7 +9,8 @@ use serde_json::json;
 on_backends!(
     a_session_skips_the_login_form_until_prompt_or_max_age_asks_again,
     logout_ends_the_session_and_redirects_only_where_registered,
-    userinfo_refuses_what_rfc_6750_refuses
+    userinfo_refuses_what_rfc_6750_refuses,
+    login_hint_prefills_the_username,
 );
 
 async fn first_hop(
@@ -365,4 +366,40 @@ async fn logout_ends_the_grants_of_the_session_that_lack_offline_access(backend:
         StatusCode::OK,
         "offline_access outlives the browser session"
     );
+}
+
+/// The value of the login form's `username` field on the page `login` leads to.
+async fn username_value(app: &TestApp, browser: &reqwest::Client, login: &str) -> String {
+    let html = browser
+        .get(format!("{}{login}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("input[name=\"username\"]").unwrap();
+    let input = doc.select(&sel).next().expect("a username field");
+    // Nothing in the hint may break out of the attribute.
+    let script = scraper::Selector::parse("script").unwrap();
+    assert!(doc.select(&script).next().is_none(), "{html}");
+    input.value().attr("value").unwrap_or_default().to_owned()
+}
+
+async fn login_hint_prefills_the_username(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let browser = app.new_browser();
+    let login = first_hop(&app, &browser, &c.id, &[("login_hint", "alice")]).await;
+    assert!(login.contains("/login?tx="), "{login}");
+    assert_eq!(username_value(&app, &browser, &login).await, "alice");
+    // Without a hint the field is empty; a hostile hint is only ever a value.
+    let login = first_hop(&app, &browser, &c.id, &[]).await;
+    assert_eq!(username_value(&app, &browser, &login).await, "");
+    let evil = "\"><script>alert(1)</script>";
+    let login = first_hop(&app, &browser, &c.id, &[("login_hint", evil)]).await;
+    assert_eq!(username_value(&app, &browser, &login).await, evil);
 }

@@ -9,6 +9,7 @@ pub mod acl_workspaces;
 pub mod audit;
 pub mod clients;
 pub mod connections;
+pub mod consents;
 pub mod dto;
 pub mod error;
 pub mod keys;
@@ -106,14 +107,20 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
             serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
                 let path = e.path().to_string();
                 let message = e.inner().to_string();
-                let field = field_of(&path, &message);
+                // Malformed or truncated JSON is the body's fault, not a member's: the
+                // path of a syntax error is only where the parser stopped (`?`).
+                let field = if e.inner().is_syntax() || e.inner().is_eof() {
+                    String::new()
+                } else {
+                    field_of(&path, &message)
+                };
                 let message = message
                     .split(" at line ")
                     .next()
                     .unwrap_or_default()
                     .to_owned();
                 ApiError::invalid(
-                    if field.is_empty() || field == "." {
+                    if field.is_empty() || field == "." || field == "?" {
                         "body".to_owned()
                     } else {
                         field
@@ -162,6 +169,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(locks::delete_user_lock)
             .service(locks::list_login_locks)
             .service(locks::delete_login_lock)
+            .service(consents::list_user_consents)
+            .service(consents::delete_user_consent)
             .service(mfa::get_user_mfa)
             .service(mfa::delete_user_mfa)
             .service(mfa::get_group_mfa_policy)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers.
 
 use super::{
-    acl_apps, acl_dto, acl_explain, acl_groups, acl_workspaces, audit, clients, connections, dto,
-    error, keys, locks, metadata_clients, mfa, subscriptions, users,
+    acl_apps, acl_dto, acl_explain, acl_groups, acl_workspaces, audit, clients, connections,
+    consents, dto, error, keys, locks, metadata_clients, mfa, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         metadata_clients::list_metadata_clients, metadata_clients::get_metadata_client,
         metadata_clients::delete_metadata_client, metadata_clients::delete_metadata_client_block,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
+        consents::list_user_consents, consents::delete_user_consent,
         connections::post_connection, connections::list_connections, connections::get_connection,
         connections::patch_connection, connections::delete_connection, connections::test_connection,
         connections::list_links, connections::put_link, connections::delete_link,
@@ -37,7 +38,7 @@ use utoipa::OpenApi;
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
         metadata_clients::MetadataClientView,
-        dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, keys::KeyView,
+        dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, consents::ConsentView, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
         acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs,

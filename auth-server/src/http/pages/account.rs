@@ -112,7 +112,8 @@ async fn render(
     ))
 }
 
-async fn signed_in(
+/// The signed-in, enabled user of this browser, or a 401 page.
+pub(super) async fn signed_in(
     req: &HttpRequest,
     ctx: &Ctx,
     sub: &Subscription,

@@ -111,7 +111,8 @@ pub async fn post_consent(
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     let location = match p.get("decision") {
         Some("allow") => {
-            let next = authorize::grant_consent(&ctx, sub, &tx.request, &session)
+            let meta = crate::http::extract::meta(&req);
+            let next = authorize::grant_consent(&ctx, sub, &tx.request, &session, meta)
                 .await
                 .map_err(PageError::from_flow)?;
             location(&ctx, sub, next).await?

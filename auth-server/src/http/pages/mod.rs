@@ -2,6 +2,7 @@
 //! Plain forms that work without JavaScript, per the HTML contract in DESIGN.md.
 
 pub mod account;
+pub mod account_consents;
 pub mod consent;
 pub mod login;
 pub mod second_factor;

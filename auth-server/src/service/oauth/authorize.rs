@@ -453,19 +453,32 @@ async fn hinted_subject(
         .and_then(|c| c.get("sub").and_then(|v| v.as_str()).map(str::to_owned)))
 }
 
-/// Record consent and grant the code (after the consent form).
+/// Record consent (audited as `consent.granted`, by the user through the client) and
+/// grant the code (after the consent form).
 pub async fn grant_consent(
     ctx: &Ctx,
     sub: &Subscription,
     req: &AuthzRequest,
     session: &Session,
+    meta: (Option<String>, Option<String>),
 ) -> Result<Next, FlowError> {
     let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
-    ctx.store
-        .repos()
-        .consents()
-        .put(&sub.id, &session.user_id, &req.client_id, &scope, ctx.now())
-        .await?;
+    let actor = crate::service::Actor {
+        user_id: Some(session.user_id.clone()),
+        client_id: Some(req.client_id.clone()),
+        act: None,
+        request_id: meta.0,
+        ip: meta.1,
+    };
+    crate::service::consents::grant(
+        ctx,
+        &sub.id,
+        &session.user_id,
+        &req.client_id,
+        &scope,
+        &actor,
+    )
+    .await?;
     Ok(code_grant(ctx, req, session))
 }
 
