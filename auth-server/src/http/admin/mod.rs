@@ -71,6 +71,36 @@ fn field_of(path: &str, message: &str) -> String {
     path.to_owned()
 }
 
+/// Parse an admin JSON body strictly: a wrong or unknown member is an error naming it
+/// (`grants[1].group`), malformed or truncated JSON an error naming the `body`.
+pub fn decode<T: serde::de::DeserializeOwned>(buf: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(buf);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // Malformed or truncated JSON is the body's fault, not a member's: the path of a
+        // syntax error is only where the parser stopped (`?`).
+        let field = if e.inner().is_syntax() || e.inner().is_eof() {
+            String::new()
+        } else {
+            field_of(&path, &message)
+        };
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ApiError::invalid(
+            if field.is_empty() || field == "." || field == "?" {
+                "body".to_owned()
+            } else {
+                field
+            },
+            message,
+        )
+    })
+}
+
 impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Body<T>, ApiError>>>>;
@@ -103,31 +133,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
                 }
                 buf.extend_from_slice(&chunk);
             }
-            let de = &mut serde_json::Deserializer::from_slice(&buf);
-            serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.inner().to_string();
-                // Malformed or truncated JSON is the body's fault, not a member's: the
-                // path of a syntax error is only where the parser stopped (`?`).
-                let field = if e.inner().is_syntax() || e.inner().is_eof() {
-                    String::new()
-                } else {
-                    field_of(&path, &message)
-                };
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                ApiError::invalid(
-                    if field.is_empty() || field == "." || field == "?" {
-                        "body".to_owned()
-                    } else {
-                        field
-                    },
-                    message,
-                )
-            })
+            decode(&buf).map(Body)
         })
     }
 }
