@@ -11,6 +11,7 @@ on_backends!(
     the_user_revokes_an_application_from_the_account_page,
     a_first_party_client_skips_the_consent_page,
     a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union,
+    approvals_at_the_same_moment_keep_every_scope_in_the_union,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -422,4 +423,77 @@ async fn a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union(ba
         )
         .await;
     assert_eq!(list["items"][0]["scope"], "email openid profile", "{list}");
+}
+
+/// Widening reads the remembered scope and writes the union: two approvals racing on
+/// PostgreSQL (READ COMMITTED) each read the same old row and the later write dropped the
+/// other's scopes. Eight approvals of different scopes at once, several rounds: the
+/// remembered consent holds all of them, and each approval is audited with the scope it
+/// really widened.
+async fn approvals_at_the_same_moment_keep_every_scope_in_the_union(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let sub = app
+        .ctx
+        .store
+        .repos()
+        .subscriptions()
+        .by_slug("acme")
+        .await
+        .unwrap()
+        .id;
+    let scopes: Vec<String> = (1..=8).map(|i| format!("s{i}")).collect();
+    let want = auth_server::domain::Scope::parse(&scopes.join(" ")).unwrap();
+    for round in 0..4 {
+        let c = app.web_client("acme").await;
+        let approvals: Vec<_> = scopes
+            .iter()
+            .map(|s| {
+                let (ctx, sub, alice, client) =
+                    (app.ctx.clone(), sub.clone(), alice.clone(), c.id.clone());
+                let scope = auth_server::domain::Scope::parse(&format!("openid {s}")).unwrap();
+                tokio::spawn(async move {
+                    let actor = auth_server::service::Actor {
+                        user_id: Some(alice.clone()),
+                        ..Default::default()
+                    };
+                    auth_server::service::consents::grant(
+                        &ctx, &sub, &alice, &client, &scope, &actor,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for a in approvals {
+            a.await.unwrap().unwrap();
+        }
+        let held = app
+            .ctx
+            .store
+            .repos()
+            .consents()
+            .get(&sub, &alice, &c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            want.is_subset(&held),
+            "round {round}: remembered {held}, approved {want} and openid"
+        );
+    }
+    // Every approval widened the consent, so each left its own `consent.granted` event
+    // (8 per round), none a stale one.
+    let admin = app.system_token().await;
+    let (_, audit) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/audit?action=consent.granted&limit=100",
+            None,
+        )
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 32, "{audit}");
 }
