@@ -179,4 +179,34 @@ impl<C: ConnectionTrait> Consents<'_, C> {
             .await?;
         to_domain(m)
     }
+
+    /// Forget every consent given to `client_id` (the client is being deleted), so that
+    /// nothing outlives the client it was given to. Returns how many were forgotten.
+    pub async fn delete_for_client(
+        &self,
+        sub: &SubscriptionId,
+        client_id: &str,
+    ) -> Result<u64, StoreError> {
+        let r = e::Entity::delete_many()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::ClientId.eq(client_id))
+            .exec(self.c)
+            .await?;
+        Ok(r.rows_affected)
+    }
+
+    /// Forget every consent `user_id` gave (the user is being deleted). Returns how many
+    /// were forgotten.
+    pub async fn delete_for_user(
+        &self,
+        sub: &SubscriptionId,
+        user_id: &str,
+    ) -> Result<u64, StoreError> {
+        let r = e::Entity::delete_many()
+            .filter(e::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(e::Column::UserId.eq(user_id))
+            .exec(self.c)
+            .await?;
+        Ok(r.rows_affected)
+    }
 }

@@ -12,6 +12,7 @@ on_backends!(
     a_first_party_client_skips_the_consent_page,
     a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union,
     approvals_at_the_same_moment_keep_every_scope_in_the_union,
+    deleting_a_client_or_a_user_forgets_their_consents,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -496,4 +497,109 @@ async fn approvals_at_the_same_moment_keep_every_scope_in_the_union(backend: Bac
         )
         .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 32, "{audit}");
+}
+
+/// The client ids of a user's consents, through the admin API.
+async fn consented_clients(app: &TestApp, admin: &str, user: &str) -> Vec<String> {
+    let (s, list) = app
+        .admin(
+            admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{user}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let mut ids: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["client_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A remembered consent belongs to its client and its user: deleting either forgets it
+/// in the same transaction, so no consent outlives them; the other consents stay.
+async fn deleting_a_client_or_a_user_forgets_their_consents(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let bob = app.create_user("acme", "bob", PASSWORD).await;
+    let c = app.web_client("acme").await;
+    let kept = app.web_client("acme").await;
+    for (user, client) in [("alice", &c), ("alice", &kept), ("bob", &c), ("bob", &kept)] {
+        let (_, challenge) = pkce_pair();
+        let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+        let redirect = app
+            .browser_login(&app.new_browser(), &url, user, PASSWORD)
+            .await;
+        assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    }
+    let admin = app.system_token().await;
+    let mut both = vec![c.id.clone(), kept.id.clone()];
+    both.sort();
+    assert_eq!(consented_clients(&app, &admin, &alice).await, both);
+
+    let (s, body) = app
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("/subscriptions/acme/clients/{}", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    for user in [&alice, &bob] {
+        assert_eq!(
+            consented_clients(&app, &admin, user).await,
+            vec![kept.id.clone()],
+            "the deleted client's consents are gone, the other client's stay"
+        );
+    }
+
+    let (s, body) = app
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("/subscriptions/acme/users/{bob}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let (s, _) = app
+        .admin(
+            &admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{bob}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The admin API cannot list a deleted user's consents, so look at the rows: none left.
+    let sub = app
+        .ctx
+        .store
+        .repos()
+        .subscriptions()
+        .by_slug("acme")
+        .await
+        .unwrap()
+        .id;
+    let left = app
+        .ctx
+        .store
+        .repos()
+        .consents()
+        .list(&sub, &bob, None, 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        consented_clients(&app, &admin, &alice).await,
+        vec![kept.id.clone()]
+    );
 }
