@@ -13,6 +13,7 @@ on_backends!(
     a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union,
     approvals_at_the_same_moment_keep_every_scope_in_the_union,
     deleting_a_client_or_a_user_forgets_their_consents,
+    prompt_consent_asks_a_first_party_client_too,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -601,5 +602,101 @@ async fn deleting_a_client_or_a_user_forgets_their_consents(backend: Backend) {
     assert_eq!(
         consented_clients(&app, &admin, &alice).await,
         vec![kept.id.clone()]
+    );
+}
+
+/// Post the consent page at `hop` (a `/t/acme/consent?tx=…` path) with `decision`;
+/// returns where it sends the browser.
+async fn decide(app: &TestApp, browser: &reqwest::Client, hop: &str, decision: &str) -> String {
+    assert!(hop.contains("/t/acme/consent?tx="), "{hop}");
+    let html = browser
+        .get(format!("{}{hop}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let input = |name: &str| {
+        let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .unwrap_or_else(|| panic!("no {name} in {html}"))
+            .to_owned()
+    };
+    let resp = browser
+        .post(format!("{}/t/acme/consent", app.base))
+        .form(&[
+            ("tx", input("tx")),
+            ("csrf", input("csrf")),
+            ("decision", decision.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// OIDC Core §3.1.2.1: with `prompt=consent` the server SHOULD prompt the user for
+/// consent, so a first-party (`skip_consent`) client gets the consent page when it asks
+/// for it; allowing issues a code, denying is `access_denied`. Without the prompt it
+/// still skips the page, `prompt=none` included, while a third-party client without a
+/// remembered consent stays `consent_required` under `prompt=none`.
+async fn prompt_consent_asks_a_first_party_client_too(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let portal = app
+        .create_client("acme", json!({"name": "portal", "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code"],
+            "scope": "openid profile", "token_endpoint_auth_method": "client_secret_basic", "skip_consent": true}))
+        .await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let scope = ("scope", "openid profile");
+    let url = app.authorize_url("acme", &portal.id, &challenge, &[scope]);
+    let redirect = app.browser_login(&browser, &url, "alice", PASSWORD).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    let code_back = |hop: &str| hop.starts_with("https://c1.example/cb?code=");
+    assert!(code_back(
+        &hop_with(&app, &browser, &portal, &[scope]).await
+    ));
+    assert!(code_back(
+        &hop_with(&app, &browser, &portal, &[scope, ("prompt", "none")]).await
+    ));
+
+    // Asked for: the consent page, whatever `skip_consent` says.
+    let ask = [scope, ("prompt", "consent")];
+    let hop = hop_with(&app, &browser, &portal, &ask).await;
+    let back = decide(&app, &browser, &hop, "allow").await;
+    assert!(code_back(&back), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-1"));
+    // The explicit approval is remembered like any other (audited, listed, revocable).
+    let admin = app.system_token().await;
+    assert_eq!(
+        consented_clients(&app, &admin, &alice).await,
+        vec![portal.id.clone()]
+    );
+    // Every time it is asked for, and a refusal reaches the client as access_denied.
+    let hop = hop_with(&app, &browser, &portal, &ask).await;
+    let back = decide(&app, &browser, &hop, "deny").await;
+    assert!(back.starts_with("https://c1.example/cb?"), "{back}");
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(query_param(&back, "code").is_none(), "{back}");
+
+    // A consent that is needed is never given silently.
+    let third_party = app.web_client("acme").await;
+    let hop = hop_with(&app, &browser, &third_party, &[("prompt", "none")]).await;
+    assert!(hop.starts_with("https://c1.example/cb?"), "{hop}");
+    assert_eq!(
+        query_param(&hop, "error").as_deref(),
+        Some("consent_required")
     );
 }
