@@ -263,7 +263,8 @@ pub async fn rotate_secret(
     Ok(secret)
 }
 
-/// Delete a client.
+/// Delete a client and, in the same transaction, every consent given to it (admin API,
+/// RFC 7592 delete of a registered client, AI clients alike).
 pub async fn delete(
     ctx: &Ctx,
     sub: &SubscriptionId,
@@ -274,6 +275,12 @@ pub async fn delete(
     let tx = ctx.store.begin().await?;
     let before = tx.repos().clients().get(sub, client_id).await?;
     tx.repos().clients().delete(sub, client_id).await?;
+    // Consents belong to the client: none may outlive it (nor be read as belonging to
+    // anything registered later), and a half-done delete must leave both in place.
+    tx.repos()
+        .consents()
+        .delete_for_client(sub, client_id)
+        .await?;
     audit::record(
         &tx,
         sub,

@@ -24,7 +24,7 @@ pub struct Granted {
 }
 
 /// Remember that `user_id` granted `client_id` the `scope` (widening an earlier
-/// consent, never narrowing it), audited as `consent.granted`.
+/// consent, never narrowing it, even when approvals race), audited as `consent.granted`.
 pub async fn grant(
     ctx: &Ctx,
     sub: &SubscriptionId,
@@ -35,8 +35,9 @@ pub async fn grant(
 ) -> Result<(), StoreError> {
     let now = ctx.now();
     let tx = ctx.store.begin().await?;
-    let before = tx.repos().consents().get(sub, user_id, client_id).await?;
-    let merged = tx
+    // `put` reads the earlier scope under its row lock: a `get` before it could be stale
+    // by the time of the write when another approval runs at the same moment.
+    let (before, merged) = tx
         .repos()
         .consents()
         .put(sub, user_id, client_id, scope, now)

@@ -164,7 +164,7 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Delete a user and revoke their tokens.
+/// Delete a user, revoke their tokens and forget their consents, in one transaction.
 pub async fn delete(
     ctx: &Ctx,
     sub: &SubscriptionId,
@@ -179,6 +179,8 @@ pub async fn delete(
         .revoke_subject(sub, user_id, now)
         .await?;
     tx.repos().users().delete(sub, user_id).await?;
+    // The user's remembered consents go with the account, in the same transaction.
+    tx.repos().consents().delete_for_user(sub, user_id).await?;
     audit::record(
         &tx,
         sub,

@@ -11,6 +11,9 @@ on_backends!(
     the_user_revokes_an_application_from_the_account_page,
     a_first_party_client_skips_the_consent_page,
     a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union,
+    approvals_at_the_same_moment_keep_every_scope_in_the_union,
+    deleting_a_client_or_a_user_forgets_their_consents,
+    prompt_consent_asks_a_first_party_client_too,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -422,4 +425,278 @@ async fn a_wider_scope_than_remembered_asks_again_and_consent_keeps_the_union(ba
         )
         .await;
     assert_eq!(list["items"][0]["scope"], "email openid profile", "{list}");
+}
+
+/// Widening reads the remembered scope and writes the union: two approvals racing on
+/// PostgreSQL (READ COMMITTED) each read the same old row and the later write dropped the
+/// other's scopes. Eight approvals of different scopes at once, several rounds: the
+/// remembered consent holds all of them, and each approval is audited with the scope it
+/// really widened.
+async fn approvals_at_the_same_moment_keep_every_scope_in_the_union(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let sub = app
+        .ctx
+        .store
+        .repos()
+        .subscriptions()
+        .by_slug("acme")
+        .await
+        .unwrap()
+        .id;
+    let scopes: Vec<String> = (1..=8).map(|i| format!("s{i}")).collect();
+    let want = auth_server::domain::Scope::parse(&scopes.join(" ")).unwrap();
+    for round in 0..4 {
+        let c = app.web_client("acme").await;
+        let approvals: Vec<_> = scopes
+            .iter()
+            .map(|s| {
+                let (ctx, sub, alice, client) =
+                    (app.ctx.clone(), sub.clone(), alice.clone(), c.id.clone());
+                let scope = auth_server::domain::Scope::parse(&format!("openid {s}")).unwrap();
+                tokio::spawn(async move {
+                    let actor = auth_server::service::Actor {
+                        user_id: Some(alice.clone()),
+                        ..Default::default()
+                    };
+                    auth_server::service::consents::grant(
+                        &ctx, &sub, &alice, &client, &scope, &actor,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for a in approvals {
+            a.await.unwrap().unwrap();
+        }
+        let held = app
+            .ctx
+            .store
+            .repos()
+            .consents()
+            .get(&sub, &alice, &c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            want.is_subset(&held),
+            "round {round}: remembered {held}, approved {want} and openid"
+        );
+    }
+    // Every approval widened the consent, so each left its own `consent.granted` event
+    // (8 per round), none a stale one.
+    let admin = app.system_token().await;
+    let (_, audit) = app
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/audit?action=consent.granted&limit=100",
+            None,
+        )
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 32, "{audit}");
+}
+
+/// The client ids of a user's consents, through the admin API.
+async fn consented_clients(app: &TestApp, admin: &str, user: &str) -> Vec<String> {
+    let (s, list) = app
+        .admin(
+            admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{user}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let mut ids: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["client_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A remembered consent belongs to its client and its user: deleting either forgets it
+/// in the same transaction, so no consent outlives them; the other consents stay.
+async fn deleting_a_client_or_a_user_forgets_their_consents(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let bob = app.create_user("acme", "bob", PASSWORD).await;
+    let c = app.web_client("acme").await;
+    let kept = app.web_client("acme").await;
+    for (user, client) in [("alice", &c), ("alice", &kept), ("bob", &c), ("bob", &kept)] {
+        let (_, challenge) = pkce_pair();
+        let url = app.authorize_url("acme", &client.id, &challenge, &[]);
+        let redirect = app
+            .browser_login(&app.new_browser(), &url, user, PASSWORD)
+            .await;
+        assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    }
+    let admin = app.system_token().await;
+    let mut both = vec![c.id.clone(), kept.id.clone()];
+    both.sort();
+    assert_eq!(consented_clients(&app, &admin, &alice).await, both);
+
+    let (s, body) = app
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("/subscriptions/acme/clients/{}", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    for user in [&alice, &bob] {
+        assert_eq!(
+            consented_clients(&app, &admin, user).await,
+            vec![kept.id.clone()],
+            "the deleted client's consents are gone, the other client's stay"
+        );
+    }
+
+    let (s, body) = app
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("/subscriptions/acme/users/{bob}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let (s, _) = app
+        .admin(
+            &admin,
+            Method::GET,
+            &format!("/subscriptions/acme/users/{bob}/consents"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The admin API cannot list a deleted user's consents, so look at the rows: none left.
+    let sub = app
+        .ctx
+        .store
+        .repos()
+        .subscriptions()
+        .by_slug("acme")
+        .await
+        .unwrap()
+        .id;
+    let left = app
+        .ctx
+        .store
+        .repos()
+        .consents()
+        .list(&sub, &bob, None, 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        consented_clients(&app, &admin, &alice).await,
+        vec![kept.id.clone()]
+    );
+}
+
+/// Post the consent page at `hop` (a `/t/acme/consent?tx=…` path) with `decision`;
+/// returns where it sends the browser.
+async fn decide(app: &TestApp, browser: &reqwest::Client, hop: &str, decision: &str) -> String {
+    assert!(hop.contains("/t/acme/consent?tx="), "{hop}");
+    let html = browser
+        .get(format!("{}{hop}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let input = |name: &str| {
+        let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .unwrap_or_else(|| panic!("no {name} in {html}"))
+            .to_owned()
+    };
+    let resp = browser
+        .post(format!("{}/t/acme/consent", app.base))
+        .form(&[
+            ("tx", input("tx")),
+            ("csrf", input("csrf")),
+            ("decision", decision.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// OIDC Core §3.1.2.1: with `prompt=consent` the server SHOULD prompt the user for
+/// consent, so a first-party (`skip_consent`) client gets the consent page when it asks
+/// for it; allowing issues a code, denying is `access_denied`. Without the prompt it
+/// still skips the page, `prompt=none` included, while a third-party client without a
+/// remembered consent stays `consent_required` under `prompt=none`.
+async fn prompt_consent_asks_a_first_party_client_too(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.create_subscription("acme").await;
+    let alice = app.create_user("acme", "alice", PASSWORD).await;
+    let portal = app
+        .create_client("acme", json!({"name": "portal", "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code"],
+            "scope": "openid profile", "token_endpoint_auth_method": "client_secret_basic", "skip_consent": true}))
+        .await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce_pair();
+    let scope = ("scope", "openid profile");
+    let url = app.authorize_url("acme", &portal.id, &challenge, &[scope]);
+    let redirect = app.browser_login(&browser, &url, "alice", PASSWORD).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    let code_back = |hop: &str| hop.starts_with("https://c1.example/cb?code=");
+    assert!(code_back(
+        &hop_with(&app, &browser, &portal, &[scope]).await
+    ));
+    assert!(code_back(
+        &hop_with(&app, &browser, &portal, &[scope, ("prompt", "none")]).await
+    ));
+
+    // Asked for: the consent page, whatever `skip_consent` says.
+    let ask = [scope, ("prompt", "consent")];
+    let hop = hop_with(&app, &browser, &portal, &ask).await;
+    let back = decide(&app, &browser, &hop, "allow").await;
+    assert!(code_back(&back), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-1"));
+    // The explicit approval is remembered like any other (audited, listed, revocable).
+    let admin = app.system_token().await;
+    assert_eq!(
+        consented_clients(&app, &admin, &alice).await,
+        vec![portal.id.clone()]
+    );
+    // Every time it is asked for, and a refusal reaches the client as access_denied.
+    let hop = hop_with(&app, &browser, &portal, &ask).await;
+    let back = decide(&app, &browser, &hop, "deny").await;
+    assert!(back.starts_with("https://c1.example/cb?"), "{back}");
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(query_param(&back, "code").is_none(), "{back}");
+
+    // A consent that is needed is never given silently.
+    let third_party = app.web_client("acme").await;
+    let hop = hop_with(&app, &browser, &third_party, &[("prompt", "none")]).await;
+    assert!(hop.starts_with("https://c1.example/cb?"), "{hop}");
+    assert_eq!(
+        query_param(&hop, "error").as_deref(),
+        Some("consent_required")
+    );
 }

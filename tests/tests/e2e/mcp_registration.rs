@@ -103,7 +103,8 @@ async fn a_registered_public_client_gets_an_audience_bound_mcp_token_and_manages
         return;
     };
     app.create_subscription("acme").await;
-    app.create_user("acme", "alice", "correct horse battery")
+    let alice = app
+        .create_user("acme", "alice", "correct horse battery")
         .await;
     let rs = app.create_client("acme", json!({"name": "mcp-server", "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic", "introspection": true})).await;
     settings(
@@ -228,7 +229,10 @@ async fn a_registered_public_client_gets_an_audience_bound_mcp_token_and_manages
         "no token in the audit log"
     );
 
-    // RFC 7592 delete: the client and its tokens are gone.
+    // RFC 7592 delete: the client, its tokens and the consents given to it are gone.
+    let consents_path = format!("/subscriptions/acme/users/{alice}/consents");
+    let (_, consents) = app.admin(&admin, Method::GET, &consents_path, None).await;
+    assert_eq!(consents["items"][0]["client_id"], client_id.as_str());
     let resp = app
         .http
         .delete(&uri)
@@ -243,6 +247,8 @@ async fn a_registered_public_client_gets_an_audience_bound_mcp_token_and_manages
     );
     let resp = app.http.get(&uri).bearer_auth(&rat).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (_, consents) = app.admin(&admin, Method::GET, &consents_path, None).await;
+    assert_eq!(consents["items"], json!([]), "{consents}");
 }
 
 async fn registration_refuses_bad_metadata_missing_tokens_and_quota_overruns(backend: Backend) {

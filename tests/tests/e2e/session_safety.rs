@@ -1,8 +1,9 @@
-//! Session safety (SECURITY.md §1.5 X1, X2, X7, §1.1 R7, §6.6): login and consent CSRF
+//! Session safety (SECURITY.md §1.5 X1–X5, X7, X8, §1.1 R7, §6.6): login and consent CSRF
 //! and `Origin` checks, a fresh session id at every login (no fixation), 303 after
-//! credential posts, and a `Host` header that never reaches the issuer or any link.
+//! credential posts, a `Host` header that never reaches the issuer or any link, and the
+//! hardening headers of every page a user reads or types into.
 
-use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param};
+use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param, totp};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ on_backends!(
     x2_a_cross_origin_consent_post_is_403_and_issues_no_code,
     r7_a_login_answers_303_with_a_fresh_session_id_whatever_cookie_came_in,
     x7_host_and_forwarded_headers_never_reach_the_issuer_or_links,
-    x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_caching,
+    x3_x4_x5_x8_the_login_consent_totp_account_and_error_pages_forbid_framing_referrers_and_caching,
 );
 
 fn hidden(html: &str, name: &str) -> String {
@@ -319,10 +320,14 @@ async fn x7_host_and_forwarded_headers_never_reach_the_issuer_or_links(backend: 
     assert!(!html.contains("evil.example"), "{html}");
 }
 
-/// SECURITY.md X3 (clickjacking), X4 (referrer) and X5 (no caching) on the two pages a
-/// user types into.
+/// SECURITY.md X3 (clickjacking), X4 (referrer), X5 (no caching) and X8 (HSTS, no MIME
+/// sniffing) on a page a user reads or types into.
 fn assert_page_headers(resp: &reqwest::Response, what: &str) {
     let h = resp.headers();
+    assert!(
+        h["content-type"].to_str().unwrap().starts_with("text/html"),
+        "{what}"
+    );
     assert_eq!(h["x-frame-options"], "DENY", "{what}");
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(
@@ -331,9 +336,56 @@ fn assert_page_headers(resp: &reqwest::Response, what: &str) {
     );
     assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
     assert_eq!(h["cache-control"], "no-store", "{what}");
+    assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    let hsts = h["strict-transport-security"].to_str().unwrap();
+    let max_age: u64 = hsts
+        .split(';')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: {hsts}"));
+    assert!(max_age >= 31_536_000, "{what}: a year at least: {hsts}");
 }
 
-async fn x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_caching(
+/// SECURITY.md X5 and X8 on a JSON answer that carries a token or claims.
+fn assert_api_headers(resp: &reqwest::Response, what: &str) {
+    let h = resp.headers();
+    assert_eq!(h["cache-control"], "no-store", "{what}");
+    assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    assert!(
+        h["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age="),
+        "{what}"
+    );
+}
+
+/// [`assert_page_headers`], then SECURITY.md X4's second half: the page loads and links
+/// nothing from another origin (every `src`, `href` and `action` is a same-origin path,
+/// a fragment or inline `data:`), so no third party learns the page was shown. Returns
+/// the HTML.
+async fn assert_page(app: &TestApp, resp: reqwest::Response, what: &str) -> String {
+    assert_page_headers(&resp, what);
+    let html = resp.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("[src], [href], [action]").unwrap();
+    for e in doc.select(&sel) {
+        for attr in ["src", "href", "action"] {
+            let Some(v) = e.value().attr(attr) else {
+                continue;
+            };
+            let ours = (v.starts_with('/') && !v.starts_with("//"))
+                || v.starts_with('#')
+                || v.starts_with("data:")
+                || v.starts_with(&format!("{}/", app.base))
+                || v.starts_with(&format!("{}/", app.public));
+            assert!(ours, "{what}: {attr}=\"{v}\" leaves the origin");
+        }
+    }
+    html
+}
+
+async fn x3_x4_x5_x8_the_login_consent_totp_account_and_error_pages_forbid_framing_referrers_and_caching(
     backend: Backend,
 ) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -341,7 +393,7 @@ async fn x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_cachi
     };
     let c = app.tenant_with_alice("acme").await;
     let browser = app.new_browser();
-    let (_, challenge) = pkce_pair();
+    let (verifier, challenge) = pkce_pair();
     let resp = browser
         .get(app.authorize_url("acme", &c.id, &challenge, &[]))
         .send()
@@ -355,7 +407,7 @@ async fn x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_cachi
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_page_headers(&resp, "login page");
+    assert_page(&app, resp, "login page").await;
     let consent = login_to_consent(&app, &c, &browser).await;
     let resp = browser
         .get(format!("{}{consent}", app.base))
@@ -363,11 +415,112 @@ async fn x3_x4_x5_the_login_and_consent_pages_forbid_framing_referrers_and_cachi
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert_page_headers(&resp, "consent page");
+    assert_page(&app, resp, "consent page").await;
+
+    // A signed-in browser (through login and consent).
+    let browser = app.new_browser();
+    let done = app
+        .browser_login(
+            &browser,
+            &app.authorize_url("acme", &c.id, &challenge, &[]),
+            "alice",
+            totp::PASSWORD,
+        )
+        .await;
+    assert!(query_param(&done, "code").is_some(), "{done}");
+
+    // X5 and X8 beyond the pages: the token, introspection and userinfo answers.
+    let code = query_param(&done, "code").unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://c1.example/cb"),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_api_headers(&resp, "token");
+    let t: Value = resp.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/introspect", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_api_headers(&resp, "introspect");
+    let resp = app
+        .http
+        .get(format!("{}/t/acme/userinfo", app.base))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_api_headers(&resp, "userinfo");
+
+    // The account pages: the applications list, the 2FA enrolment page (its otpauth URI
+    // and QR code are a secret) and the recovery codes it shows.
+    let account = |path: &str| format!("{}/t/acme/account/{path}", app.base);
+    let resp = browser.get(account("consents")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_page(&app, resp, "account applications page").await;
+    let resp = browser.get(account("2fa")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = assert_page(&app, resp, "2FA enrolment page").await;
+    let uri = totp::select(&html, "#otpauth-uri")
+        .pop()
+        .expect("otpauth URI");
+    let secret = totp::secret_of(&uri, "alice");
+    let resp = browser
+        .post(account("2fa"))
+        .form(&[
+            ("csrf", totp::input(&html, "csrf")),
+            ("action", "enrol".into()),
+            ("code", totp::code_at(&secret, totp::now(&app))),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = assert_page(&app, resp, "recovery codes page").await;
+    assert_eq!(totp::select(&html, ".recovery-code").len(), 10, "{html}");
+
+    // The TOTP code page of the next login (the enrolment's step is spent: move on).
+    app.clock.advance(30);
+    let browser = app.new_browser();
+    let url = app.authorize_url("acme", &c.id, &challenge, &[]);
+    let loc = totp::password_step(&app, &browser, &url, "alice").await;
+    assert!(loc.contains("/t/acme/login/2fa?tx="), "{loc}");
+    let resp = browser
+        .get(format!("{}{loc}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_page(&app, resp, "TOTP code page").await;
+
+    // The error pages of requests that must not be redirected: an altered redirect URI
+    // (SECURITY.md R1) and an unknown client (R5).
+    let altered = app
+        .authorize_url("acme", &c.id, &challenge, &[])
+        .replace("c1.example%2Fcb", "c1.example%2Fcb%2F");
+    assert!(altered.contains("cb%2F"), "{altered}");
+    let unknown = app.authorize_url("acme", "no-such-client", &challenge, &[]);
+    for (url, what) in [(altered, "R1 error page"), (unknown, "R5 error page")] {
+        let resp = browser.get(url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert!(resp.headers().get("location").is_none(), "{what}");
+        let html = assert_page(&app, resp, what).await;
+        assert!(html.contains("role=\"alert\""), "{what}: {html}");
+    }
 }

@@ -164,7 +164,8 @@ pub async fn patch_client(
 }
 
 /// Delete a client; every token issued to it stops working at once (introspection
-/// and refresh check that the client still exists).
+/// and refresh check that the client still exists), and the consents users gave it are
+/// forgotten in the same transaction.
 #[utoipa::path(delete, path = "/admin/v1/subscriptions/{slug}/clients/{client_id}", responses((status = 204), (status = 404, body = ApiError)))]
 #[delete("/subscriptions/{slug}/clients/{client_id}")]
 pub async fn delete_client(

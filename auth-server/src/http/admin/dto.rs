@@ -257,7 +257,7 @@ pub struct ClientBody {
     /// RFC 8707 resources it may ask for.
     #[serde(default)]
     pub allowed_resources: Vec<String>,
-    /// First-party: no consent screen.
+    /// First-party: no consent screen (unless the request has `prompt=consent`).
     #[serde(default)]
     pub skip_consent: bool,
     /// JWK set for private_key_jwt.
@@ -384,7 +384,7 @@ pub struct ClientView {
     pub audience: Vec<String>,
     /// Allowed resources.
     pub allowed_resources: Vec<String>,
-    /// No consent screen.
+    /// No consent screen (unless the request has `prompt=consent`).
     pub skip_consent: bool,
     /// May receive `mcp`.
     pub ai_access: bool,
@@ -450,7 +450,7 @@ pub struct PatchClient {
     pub audience: Option<Vec<String>>,
     /// Allowed resources.
     pub allowed_resources: Option<Vec<String>>,
-    /// No consent screen.
+    /// No consent screen (unless the request has `prompt=consent`).
     pub skip_consent: Option<bool>,
     /// JWK set.
     pub jwks: Option<serde_json::Value>,

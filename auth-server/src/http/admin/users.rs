@@ -123,7 +123,7 @@ pub async fn patch_user(
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
-/// Delete a user and revoke their tokens.
+/// Delete a user, revoke their tokens and forget their consents.
 #[utoipa::path(delete, path = "/admin/v1/subscriptions/{slug}/users/{id}", responses((status = 204), (status = 404, body = ApiError)))]
 #[delete("/subscriptions/{slug}/users/{id}")]
 pub async fn delete_user(

@@ -413,17 +413,19 @@ pub async fn decide(
         }
     }
     let scope = Scope::parse(&req.scope).map_err(|e| FlowError::InvalidRequest(e.to_string()))?;
+    // `prompt=consent` asks every client, first-party (`skip_consent`) ones too: the
+    // server SHOULD prompt for consent when it is present (OIDC Core §3.1.2.1).
     // Metadata-document clients are anyone on the internet: ask every time.
-    let consented = client.spec.skip_consent
-        || (!crate::domain::cimd::looks_like_url(&client.client_id)
-            && !has("consent")
-            && ctx
-                .store
-                .repos()
-                .consents()
-                .get(&sub.id, &user.id, &client.client_id)
-                .await?
-                .is_some_and(|c| scope.is_subset(&c)));
+    let consented = !has("consent")
+        && (client.spec.skip_consent
+            || (!crate::domain::cimd::looks_like_url(&client.client_id)
+                && ctx
+                    .store
+                    .repos()
+                    .consents()
+                    .get(&sub.id, &user.id, &client.client_id)
+                    .await?
+                    .is_some_and(|c| scope.is_subset(&c))));
     if !consented {
         if has("none") {
             return Ok(Next::Redirect(error_redirect(
