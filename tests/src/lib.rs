@@ -558,7 +558,21 @@ impl TestApp {
         username: &str,
         password: &str,
     ) -> String {
-        let mut location = self.location(browser.get(authorize_url).send().await.unwrap());
+        let location = self.location(browser.get(authorize_url).send().await.unwrap());
+        self.continue_login(browser, location, username, password)
+            .await
+    }
+
+    /// Continue an authorization request whose first hop (GET or POST `/authorize`)
+    /// answered `location`: log in (and consent, allowing) with `browser`; returns the
+    /// final redirect to the client.
+    pub async fn continue_login(
+        &self,
+        browser: &reqwest::Client,
+        mut location: String,
+        username: &str,
+        password: &str,
+    ) -> String {
         for _ in 0..4 {
             let absolute = if location.starts_with('/') {
                 format!("{}{location}", self.base)

@@ -11,6 +11,7 @@ mod brute_force;
 mod client_credentials;
 mod code_flow;
 mod code_negatives;
+mod conformance;
 mod consents;
 mod console;
 mod deploy;

@@ -114,6 +114,18 @@ pub async fn validate_client(
             Err(e) => return Err(e.into()),
         }
     };
+    // OIDC Core §3.1.2.1 makes `redirect_uri` REQUIRED in an OpenID request, even for a
+    // client with a single registered URI (which OAuth 2.1 lets a plain OAuth request
+    // omit); the conformance module `oidcc-ensure-redirect-uri-in-authorization-request`
+    // expects the error page, never a redirect to the registered URI.
+    if !p.contains_key("redirect_uri")
+        && p.get("scope")
+            .is_some_and(|s| s.split(' ').any(|v| v == "openid"))
+    {
+        return Err(FlowError::InvalidRequest(
+            "redirect_uri is required in an OpenID Connect request".into(),
+        ));
+    }
     let uri = client
         .spec
         .redirect_uri_for(p.get("redirect_uri").map(String::as_str))
