@@ -76,9 +76,13 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
     let store = connect_store(&settings).await?;
     let cache: Arc<dyn Ephemeral> = match &settings.redis_url {
         Some(url) => Arc::new(
-            RedisStore::connect(url, options.cache_prefix.as_deref().unwrap_or("auth:"))
-                .await
-                .context("AUTH_REDIS_URL: cannot connect to Redis")?,
+            RedisStore::connect(
+                url,
+                options.cache_prefix.as_deref().unwrap_or("auth:"),
+                settings.redis_ca_file.as_deref(),
+            )
+            .await
+            .context("AUTH_REDIS_URL: cannot connect to Redis")?,
         ),
         None => Arc::new(MemoryStore::new()),
     };

@@ -21,6 +21,9 @@ pub enum CacheError {
     /// The backing service is unreachable or timed out.
     #[error("ephemeral store unavailable: {0}")]
     Unavailable(String),
+    /// The store cannot be set up as configured (startup only), e.g. an unusable CA file.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Atomic single-use key/value operations with expiry.

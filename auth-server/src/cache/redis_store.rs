@@ -6,11 +6,18 @@
 //! the cluster client, which follows slot moves and failovers. Every command touches one
 //! key (the Lua counter script included), so nothing needs a hash tag. Every command is
 //! bounded by a response timeout so that no request hangs when Redis is away.
+//!
+//! TLS (`rediss://`, `rediss+cluster://`) is rustls with the `ring` provider, verifying
+//! the server certificate and host name against the system roots, plus the CA
+//! certificates of `AUTH_REDIS_CA_FILE` for a private PKI. There is no way to turn
+//! verification off: a Redis holding authorization codes and sessions that an attacker
+//! can impersonate hands out logins.
 
 use super::{CacheError, Ephemeral};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use std::path::Path;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -99,12 +106,57 @@ fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The trust anchors for a TLS Redis with `ca_file`: the system roots and the file's
+/// certificates, as PEM (the redis crate replaces its roots with whatever it is given, so
+/// the system roots are passed along to keep them).
+fn tls_roots(ca_file: &Path) -> Result<redis::TlsCertificates, CacheError> {
+    let shown = ca_file.display();
+    let pem = std::fs::read(ca_file).map_err(|e| {
+        CacheError::Config(format!("AUTH_REDIS_CA_FILE: {shown} cannot be read ({e})"))
+    })?;
+    let extra = crate::trust::pem_certificates(&pem)
+        .map_err(|e| CacheError::Config(format!("AUTH_REDIS_CA_FILE: {shown}: {e}")))?;
+    let mut roots = crate::trust::system_roots();
+    roots.extend(extra);
+    Ok(redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(crate::trust::to_pem(&roots)),
+    })
+}
+
+/// A connection failure, with the hint an operator needs when it is the certificate.
+fn connect_failed(e: redis::RedisError) -> CacheError {
+    let text = e.to_string();
+    let hint = if text.contains("certificate") || text.contains("UnknownIssuer") {
+        " (the Redis server's TLS certificate is not trusted: check its host name, or add \
+         its CA to AUTH_REDIS_CA_FILE)"
+    } else {
+        ""
+    };
+    CacheError::Unavailable(format!("{text}{hint}"))
+}
+
 impl RedisStore {
     /// Connect to `url` (standalone or `redis+cluster://`); keys are prefixed with `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, CacheError> {
+    /// `ca_file` adds trust anchors for a TLS URL (`AUTH_REDIS_CA_FILE`).
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<RedisStore, CacheError> {
+        // The redis crate builds its rustls configuration with the process-wide default
+        // provider: make it `ring`, the one the rest of the server uses, so that the choice
+        // never depends on which rustls features another dependency happens to enable. An
+        // error only means a provider is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = ca_file.map(tls_roots).transpose()?;
         let conn = match cluster_nodes(url) {
             Some(nodes) => {
-                let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                let mut builder = redis::cluster::ClusterClientBuilder::new(nodes);
+                if let Some(certs) = certs {
+                    builder = builder.certs(certs);
+                }
+                let client = builder
                     .connection_timeout(CONNECT_TIMEOUT)
                     .response_timeout(RESPONSE_TIMEOUT)
                     .retries(2)
@@ -116,11 +168,15 @@ impl RedisStore {
                         .map_err(|_| {
                             CacheError::Unavailable("timed out connecting to Redis".into())
                         })?
-                        .map_err(unavailable)?;
+                        .map_err(connect_failed)?;
                 Conn::Cluster(conn)
             }
             None => {
-                let client = redis::Client::open(url).map_err(unavailable)?;
+                let client = match certs {
+                    Some(certs) => redis::Client::build_with_tls(url, certs),
+                    None => redis::Client::open(url),
+                }
+                .map_err(unavailable)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -132,7 +188,7 @@ impl RedisStore {
                 )
                 .await
                 .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
-                .map_err(unavailable)?;
+                .map_err(connect_failed)?;
                 Conn::Standalone(conn)
             }
         };
