@@ -203,6 +203,44 @@ impl Settings {
         format!("{base}/t/{}", slug.trim_matches('/'))
     }
 
+    /// The database for the start and stop log lines: kind, host, port and database
+    /// name or file, never credentials or query parameters (which may hold a password).
+    pub fn database_summary(&self) -> String {
+        let url = self.effective_database_url();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return format!("sqlite:{}", path.split('?').next().unwrap_or_default());
+        }
+        match Url::parse(&url) {
+            Ok(u) => format!(
+                "postgres:{}:{}{}",
+                u.host_str().unwrap_or("(socket)"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "postgres:(unparsable URL, not shown)".to_owned(),
+        }
+    }
+
+    /// Redis for the start and stop log lines: kind and hosts (or socket), TLS and the
+    /// extra CA file, never credentials.
+    pub fn redis_summary(&self) -> String {
+        let Some(url) = &self.redis_url else {
+            return "in-process".to_owned();
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let location = rest.rsplit_once('@').map_or(rest, |(_, l)| l);
+        let ca = match &self.redis_ca_file {
+            Some(f) => format!("+ca:{}", f.display()),
+            None => String::new(),
+        };
+        format!(
+            "{}:{}{ca}",
+            scheme.to_ascii_lowercase(),
+            location.trim_end_matches('/')
+        )
+    }
+
     /// Every variable with its default and meaning, for `--help` (one line each).
     pub fn help_table() -> &'static str {
         HELP
@@ -680,6 +718,28 @@ mod tests {
             };
             assert_rejected(loaded.expect_err(&value), blamed, reason);
         }
+    }
+
+    #[test]
+    fn the_log_summaries_name_hosts_and_never_credentials() {
+        let pairs = [
+            (
+                "AUTH_DATABASE_URL",
+                "postgres://u:Hunter2Hunter2@db.internal:6432/auth?password=x",
+            ),
+            ("AUTH_REDIS_URL", "rediss://:Hunter2Hunter2@cache:6380/2"),
+        ];
+        let s = load(None, &pairs).expect("valid");
+        assert_eq!(s.database_summary(), "postgres:db.internal:6432/auth");
+        assert_eq!(s.redis_summary(), "rediss:cache:6380/2");
+        let cluster = [(
+            "AUTH_REDIS_URL",
+            "redis+cluster://u:Hunter2Hunter2@a:7000,b:7001",
+        )];
+        let s = load(None, &cluster).expect("valid");
+        assert_eq!(s.redis_summary(), "redis+cluster:a:7000,b:7001");
+        assert_eq!(s.database_summary(), "sqlite:./data/auth.db");
+        assert_eq!(load(None, &[]).expect("ok").redis_summary(), "in-process");
     }
 
     #[test]
