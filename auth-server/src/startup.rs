@@ -208,6 +208,9 @@ impl Application {
         let ctx = build_ctx(settings, &options).await?;
         crate::service::jobs::spawn(ctx.clone());
         let metrics = Metrics::new()?;
+        for collector in ctx.cache.collectors() {
+            metrics.register(collector)?;
+        }
         let documents = web::Data::new(http::protocol::discovery::MetadataCache::default());
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {

@@ -43,4 +43,9 @@ pub trait Ephemeral: Send + Sync + std::fmt::Debug {
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError>;
     /// Reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), CacheError>;
+    /// Metrics of the backing service (command latency, errors) for `/metrics`; the
+    /// in-process store has none.
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        Vec::new()
+    }
 }

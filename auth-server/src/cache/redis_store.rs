@@ -83,11 +83,43 @@ pub fn cluster_nodes(url: &str) -> Option<Vec<String>> {
     (!nodes.is_empty()).then_some(nodes)
 }
 
+/// Latency and failures of Redis commands, per command (`/metrics`). Owned by the
+/// store, not a global registry, so that two apps in one test process count apart.
+#[derive(Clone)]
+struct Stats {
+    latency: prometheus::HistogramVec,
+    errors: prometheus::IntCounterVec,
+}
+
+impl Stats {
+    fn new() -> Result<Stats, prometheus::Error> {
+        let latency = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "redis_command_duration_seconds",
+                "Redis command latency, failures included",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0, 5.0,
+            ]),
+            &["command"],
+        )?;
+        let errors = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "redis_errors_total",
+                "Redis commands that failed (unreachable, timed out, refused)",
+            ),
+            &["command"],
+        )?;
+        Ok(Stats { latency, errors })
+    }
+}
+
 /// Redis store with a key namespace (tests use one per test; never FLUSHDB).
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
     prefix: String,
+    stats: Stats,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -150,6 +182,7 @@ impl RedisStore {
         // error only means a provider is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let certs = ca_file.map(tls_roots).transpose()?;
+        let stats = Stats::new().map_err(|e| CacheError::Config(format!("metrics: {e}")))?;
         let conn = match cluster_nodes(url) {
             Some(nodes) => {
                 let mut builder = redis::cluster::ClusterClientBuilder::new(nodes);
@@ -195,11 +228,31 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             prefix: prefix.to_owned(),
+            stats,
         })
     }
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
+    }
+
+    /// Run one command, recording its latency and, if it fails, the failure.
+    async fn timed<T>(
+        &self,
+        command: &'static str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        let timer = self
+            .stats
+            .latency
+            .with_label_values(&[command])
+            .start_timer();
+        let result = call.await;
+        timer.observe_duration();
+        if result.is_err() {
+            self.stats.errors.with_label_values(&[command]).inc();
+        }
+        result.map_err(unavailable)
     }
 }
 
@@ -207,47 +260,44 @@ impl RedisStore {
 impl Ephemeral for RedisStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("SET")
+        let cmd = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("PX")
             .arg(millis(ttl))
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(unavailable)
+            .clone();
+        self.timed("set", cmd.query_async::<()>(&mut c)).await
     }
 
     async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, CacheError> {
         let mut c = self.conn.clone();
-        let reply: Option<String> = redis::cmd("SET")
+        let cmd = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("NX")
             .arg("PX")
             .arg(millis(ttl))
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .clone();
+        let reply: Option<String> = self.timed("set_nx", cmd.query_async(&mut c)).await?;
         Ok(reply.is_some())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut c = self.conn.clone();
-        c.get(self.key(key)).await.map_err(unavailable)
+        let k = self.key(key);
+        self.timed("get", c.get(k)).await
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("GETDEL")
-            .arg(self.key(key))
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)
+        let cmd = redis::cmd("GETDEL").arg(self.key(key)).clone();
+        self.timed("getdel", cmd.query_async(&mut c)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        c.del::<_, ()>(self.key(key)).await.map_err(unavailable)
+        let k = self.key(key);
+        self.timed("del", c.del::<_, ()>(k)).await
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
@@ -257,21 +307,24 @@ impl Ephemeral for RedisStore {
         let script = redis::Script::new(
             "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
         );
-        script
-            .key(k)
-            .arg(millis(ttl))
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)
+        let mut invocation = script.key(k);
+        invocation.arg(millis(ttl));
+        self.timed("incr", invocation.invoke_async(&mut c)).await
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut c)
+        let cmd = redis::cmd("PING");
+        self.timed("ping", cmd.query_async::<String>(&mut c))
             .await
             .map(|_| ())
-            .map_err(unavailable)
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.stats.latency.clone()),
+            Box::new(self.stats.errors.clone()),
+        ]
     }
 }
 

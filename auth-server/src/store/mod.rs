@@ -120,6 +120,17 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// Connections of the database pool at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle and in use).
+    pub open: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The pool's bound (`AUTH_DB_MAX_CONNECTIONS`; at most 4 for SQLite).
+    pub max: u32,
+}
+
 /// The database handle shared by the services.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -256,6 +267,22 @@ impl Store {
         let result = migrations::Migrator::up(&self.db, None).await;
         lock.release().await;
         result.map_err(StoreError::from)
+    }
+
+    /// The connection pool's state, for `/metrics`.
+    pub fn pool_status(&self) -> PoolStatus {
+        fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStatus {
+            PoolStatus {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => of(self.db.get_postgres_connection_pool()),
+            sea_orm::DbBackend::Sqlite => of(self.db.get_sqlite_connection_pool()),
+            _ => PoolStatus::default(),
+        }
     }
 
     /// Reachability check for `/readyz`.

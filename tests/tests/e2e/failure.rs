@@ -348,3 +348,75 @@ async fn redis_down_keeps_login_throttling_on_the_instance_never_unlimited() {
     let again = password_login(ctx, &sub, "alice", RIGHT, &actor).await;
     assert!(again.is_ok(), "the lock ends after its five minutes");
 }
+
+/// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `/metrics` carries the database pool's state and each Redis command's latency and
+/// failures, so that an outage shows on a dashboard before users report it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_the_database_pool_and_redis_latency_and_errors() {
+    let Some(mut redis) = Redis::start().await else {
+        skip("redis-server binary");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = Storage::postgres_redis(&pg, &redis.url()).await else {
+        return;
+    };
+    let app = TestApp::on(storage).await;
+    let c = app.tenant_with_alice("acme").await;
+    let scrape = || async {
+        let (s, _, text) = send(app.http.get(format!("{}/metrics", app.base))).await;
+        assert_eq!(s, StatusCode::OK);
+        text
+    };
+    app.code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let text = scrape().await;
+    // The harness bounds the pool at 4 connections and the pool keeps at least one open.
+    assert_eq!(
+        sample(&text, "db_pool_max_connections"),
+        Some(4.0),
+        "{text}"
+    );
+    let idle = sample(&text, "db_pool_connections{state=\"idle\"}").expect("idle gauge");
+    let in_use = sample(&text, "db_pool_connections{state=\"in_use\"}").expect("in_use gauge");
+    assert!(idle + in_use >= 1.0 && idle + in_use <= 4.0, "{text}");
+    // The code was stored and redeemed through Redis, and both were timed.
+    let getdel = "redis_command_duration_seconds_count{command=\"getdel\"}";
+    assert!(sample(&text, getdel).is_some_and(|n| n >= 1.0), "{text}");
+    let set = "redis_command_duration_seconds_count{command=\"set\"}";
+    assert!(sample(&text, set).is_some_and(|n| n >= 1.0), "{text}");
+    assert_eq!(
+        sample(&text, "redis_errors_total{command=\"getdel\"}"),
+        None,
+        "{text}"
+    );
+
+    assert!(redis.stop().await, "redis stopped");
+    let (verifier, _) = e2e::pkce_pair();
+    let refused = token(
+        &app,
+        &c,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "a-code-that-cannot-be-looked-up"),
+            ("redirect_uri", "https://c1.example/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_unavailable(&refused);
+    let text = scrape().await;
+    let errors = sample(&text, "redis_errors_total{command=\"getdel\"}");
+    assert!(
+        errors.is_some_and(|n| n >= 1.0),
+        "the failed GETDEL is counted: {text}"
+    );
+}
