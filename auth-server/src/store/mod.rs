@@ -163,7 +163,10 @@ fn sqlx_unavailable(e: sea_orm::sqlx::Error) -> StoreError {
 }
 
 impl MigrationLock {
-    async fn acquire(db: &DatabaseConnection) -> Result<MigrationLock, StoreError> {
+    /// The lock, or `None` on a PostgreSQL-compatible database without advisory locks
+    /// (some distributed SQL engines): migrating unlocked there is what happened before
+    /// the lock existed, and refusing to start would be worse. Logged as a warning.
+    async fn acquire(db: &DatabaseConnection) -> Result<Option<MigrationLock>, StoreError> {
         let pooled = db.get_postgres_connection_pool().acquire().await;
         // Detached: the connection holding the session lock never goes back to the pool.
         let mut conn = pooled.map_err(sqlx_unavailable)?.detach();
@@ -172,13 +175,22 @@ impl MigrationLock {
         // and statement_timeout (5 s), shorter than a migration may take, so a blocking
         // pg_advisory_lock would be cancelled while the other replica is still migrating.
         loop {
-            let taken: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            let taken = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(MIGRATION_LOCK_KEY)
                 .fetch_one(&mut conn)
-                .await
-                .map_err(sqlx_unavailable)?;
+                .await;
+            let taken: bool = match taken {
+                Err(sea_orm::sqlx::Error::Database(e))
+                    // undefined_function, feature_not_supported
+                    if matches!(e.code().as_deref(), Some("42883" | "0A000")) =>
+                {
+                    tracing::warn!(error = %e, "the database has no advisory locks: migrating without the lock; start replicas one at a time");
+                    return Ok(None);
+                }
+                other => other.map_err(sqlx_unavailable)?,
+            };
             if taken {
-                return Ok(MigrationLock { conn });
+                return Ok(Some(MigrationLock { conn }));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::Unavailable(DbErr::Custom(format!(
@@ -265,7 +277,9 @@ impl Store {
         }
         let lock = MigrationLock::acquire(&self.db).await?;
         let result = migrations::Migrator::up(&self.db, None).await;
-        lock.release().await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
         result.map_err(StoreError::from)
     }
 
