@@ -33,6 +33,7 @@ AUTH_LISTEN               127.0.0.1:8080         socket address to bind (host:po
 AUTH_DATA_DIR             ./data                 directory for the SQLite file and generated secrets
 AUTH_DATABASE_URL         -                      sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; unset: sqlite in AUTH_DATA_DIR
 AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix:// or redis+cluster://H:P,H:P URL; unset: in-process store
+AUTH_REDIS_CA_FILE        -                      PEM CA certificates trusted, besides the system roots, for a rediss:// AUTH_REDIS_URL (private PKI)
 AUTH_MASTER_KEY           -                      32 bytes as base64 (standard or URL-safe) or 64 hex chars; unset: generated into AUTH_DATA_DIR
 AUTH_TLS_CERT             -                      PEM certificate chain; set with AUTH_TLS_KEY to serve HTTPS directly
 AUTH_TLS_KEY              -                      PEM private key for AUTH_TLS_CERT
@@ -69,6 +70,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Redis (or Valkey) URL for shared ephemeral state; `None` means in-process.
     pub redis_url: Option<String>,
+    /// Extra CA certificates (PEM) trusted for `rediss://`; only with a TLS Redis URL.
+    pub redis_ca_file: Option<PathBuf>,
     /// Master key text, format already checked; decode it with `tokens::MasterKey::parse`.
     pub master_key: Option<SecretString>,
     /// PEM certificate chain; set exactly when `tls_key` is set.
@@ -131,6 +134,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            redis_ca_file: None,
             master_key: None,
             tls_cert: None,
             tls_key: None,
@@ -199,6 +203,44 @@ impl Settings {
         format!("{base}/t/{}", slug.trim_matches('/'))
     }
 
+    /// The database for the start and stop log lines: kind, host, port and database
+    /// name or file, never credentials or query parameters (which may hold a password).
+    pub fn database_summary(&self) -> String {
+        let url = self.effective_database_url();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return format!("sqlite:{}", path.split('?').next().unwrap_or_default());
+        }
+        match Url::parse(&url) {
+            Ok(u) => format!(
+                "postgres:{}:{}{}",
+                u.host_str().unwrap_or("(socket)"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "postgres:(unparsable URL, not shown)".to_owned(),
+        }
+    }
+
+    /// Redis for the start and stop log lines: kind and hosts (or socket), TLS and the
+    /// extra CA file, never credentials.
+    pub fn redis_summary(&self) -> String {
+        let Some(url) = &self.redis_url else {
+            return "in-process".to_owned();
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let location = rest.rsplit_once('@').map_or(rest, |(_, l)| l);
+        let ca = match &self.redis_ca_file {
+            Some(f) => format!("+ca:{}", f.display()),
+            None => String::new(),
+        };
+        format!(
+            "{}:{}{ca}",
+            scheme.to_ascii_lowercase(),
+            location.trim_end_matches('/')
+        )
+    }
+
     /// Every variable with its default and meaning, for `--help` (one line each).
     pub fn help_table() -> &'static str {
         HELP
@@ -213,6 +255,7 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_deref().map(echo_url))
             .field("redis_url", &self.redis_url.as_deref().map(echo_url))
+            .field("redis_ca_file", &self.redis_ca_file)
             // SecretString's own Debug prints `[REDACTED]`.
             .field("master_key", &self.master_key)
             .field("tls_cert", &self.tls_cert)
@@ -290,6 +333,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "data_dir" => s.data_dir = PathBuf::from(v),
             "database_url" => s.database_url = Some(at(var, database_url(v))?),
             "redis_url" => s.redis_url = Some(at(var, redis_url(v))?),
+            "redis_ca_file" => s.redis_ca_file = Some(at(var, readable_file(v))?),
             "master_key" => s.master_key = Some(at(var, master_key(v))?),
             "tls_cert" => s.tls_cert = Some(at(var, readable_file(v))?),
             "tls_key" => s.tls_key = Some(at(var, readable_file(v))?),
@@ -317,6 +361,18 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
+    }
+    // A CA for a plain-text Redis would suggest a protection that is not there.
+    let tls_redis = s.redis_url.as_deref().is_some_and(|u| {
+        let scheme = u.split_once("://").map_or("", |(scheme, _)| scheme);
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "rediss" | "valkeys" | "rediss+cluster"
+        )
+    });
+    if s.redis_ca_file.is_some() && !tls_redis {
+        let reason = "is set but AUTH_REDIS_URL is not a TLS URL (expected rediss://, valkeys:// or rediss+cluster://)";
+        return Err(err("AUTH_REDIS_CA_FILE", reason));
     }
     // Half a TLS pair would silently serve plain HTTP where the operator asked for HTTPS.
     let (cert, key) = ("AUTH_TLS_CERT", "AUTH_TLS_KEY");
@@ -574,6 +630,7 @@ mod tests {
         AUTH_REFRESH_GRACE 0 => ok
         AUTH_CIMD_ALLOW_LOOPBACK true => ok
         AUTH_CIMD_ALLOW_LOOPBACK yes => AUTH_CIMD_ALLOW_LOOPBACK: "yes" is not a boolean
+        AUTH_REDIS_CA_FILE /nonexistent/ca.pem => AUTH_REDIS_CA_FILE: "/nonexistent/ca.pem" cannot be read
         AUTH_CIMD_CA_FILE /nonexistent/ca.pem => AUTH_CIMD_CA_FILE: "/nonexistent/ca.pem" cannot be read
         AUTH_REFRESH_GRACE 61 => AUTH_REFRESH_GRACE: seconds from 0 to 60
         AUTH_CODE_TTL 601 => AUTH_CODE_TTL: seconds from 10 to 600
@@ -664,6 +721,49 @@ mod tests {
     }
 
     #[test]
+    fn the_log_summaries_name_hosts_and_never_credentials() {
+        let pairs = [
+            (
+                "AUTH_DATABASE_URL",
+                "postgres://u:Hunter2Hunter2@db.internal:6432/auth?password=x",
+            ),
+            ("AUTH_REDIS_URL", "rediss://:Hunter2Hunter2@cache:6380/2"),
+        ];
+        let s = load(None, &pairs).expect("valid");
+        assert_eq!(s.database_summary(), "postgres:db.internal:6432/auth");
+        assert_eq!(s.redis_summary(), "rediss:cache:6380/2");
+        let cluster = [(
+            "AUTH_REDIS_URL",
+            "redis+cluster://u:Hunter2Hunter2@a:7000,b:7001",
+        )];
+        let s = load(None, &cluster).expect("valid");
+        assert_eq!(s.redis_summary(), "redis+cluster:a:7000,b:7001");
+        assert_eq!(s.database_summary(), "sqlite:./data/auth.db");
+        assert_eq!(load(None, &[]).expect("ok").redis_summary(), "in-process");
+    }
+
+    #[test]
+    fn a_redis_ca_file_needs_a_tls_redis_url() {
+        let file = pem_file();
+        let e = load(None, &[("AUTH_REDIS_CA_FILE", &file)]).expect_err("no Redis URL");
+        assert_rejected(e, "AUTH_REDIS_CA_FILE", "is not a TLS URL");
+        let plain = [
+            ("AUTH_REDIS_CA_FILE", &*file),
+            ("AUTH_REDIS_URL", "redis://h"),
+        ];
+        assert_rejected(
+            load(None, &plain).expect_err("plain"),
+            "AUTH_REDIS_CA_FILE",
+            "TLS",
+        );
+        for url in ["rediss://h:6380", "REDISS://h", "rediss+cluster://a:1,b:2"] {
+            let pairs = [("AUTH_REDIS_CA_FILE", &*file), ("AUTH_REDIS_URL", url)];
+            let s = load(None, &pairs).expect(url);
+            assert_eq!(s.redis_ca_file, Some(PathBuf::from(&file)));
+        }
+    }
+
+    #[test]
     fn tls_needs_both_files_or_neither_and_a_missing_config_file_is_named() {
         let file = pem_file();
         let e = load(None, &[("AUTH_TLS_CERT", &file)]).expect_err("half a pair");
@@ -688,6 +788,9 @@ mod tests {
                     vec![("AUTH_TLS_CERT", &*file), ("AUTH_TLS_KEY", &file)]
                 }
                 _ if var == "AUTH_CIMD_CA_FILE" => vec![(var, &*file)],
+                _ if var == "AUTH_REDIS_CA_FILE" => {
+                    vec![(var, &*file), ("AUTH_REDIS_URL", "rediss://h:6380")]
+                }
                 Some(case) if default_text == "-" => vec![(var, &*case.1)],
                 _ => vec![(var, default_text)],
             };
@@ -695,6 +798,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 25, "a variable is missing from the help table");
+        assert_eq!(listed, 26, "a variable is missing from the help table");
     }
 }

@@ -34,6 +34,54 @@ pub struct Application {
     port: u16,
     server: Server,
     ctx: Ctx,
+    summary: Summary,
+}
+
+/// What the server runs with, logged at start and at stop so that an operator reading
+/// the log of any instance knows its configuration. Built only from values that are not
+/// secret: hosts, paths, the admin client's id, where the master key came from.
+#[derive(Debug, Clone)]
+struct Summary {
+    listen: std::net::SocketAddr,
+    public_url: String,
+    database: String,
+    redis: String,
+    tls: bool,
+    master_key: String,
+    admin_client_id: String,
+}
+
+impl Summary {
+    fn new(settings: &Settings, listen: std::net::SocketAddr) -> Summary {
+        let key_file = settings.data_dir.join("master-key");
+        let master_key = match (&settings.master_key, key_file.exists()) {
+            (Some(_), _) => "AUTH_MASTER_KEY".to_owned(),
+            (None, true) => format!("file:{}", key_file.display()),
+            (None, false) => format!("generated:{}", key_file.display()),
+        };
+        Summary {
+            listen,
+            public_url: settings.public_url.to_string(),
+            database: settings.database_summary(),
+            redis: settings.redis_summary(),
+            tls: settings.tls_cert.is_some(),
+            master_key,
+            admin_client_id: settings.admin_client_id.clone(),
+        }
+    }
+
+    fn log(&self, message: &str) {
+        tracing::info!(
+            listen = %self.listen,
+            public_url = %self.public_url,
+            database = %self.database,
+            redis = %self.redis,
+            tls = self.tls,
+            master_key = %self.master_key,
+            admin_client_id = %self.admin_client_id,
+            "{message}"
+        );
+    }
 }
 
 /// Connect to storage and apply migrations (also `auth-server migrate`).
@@ -76,9 +124,13 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
     let store = connect_store(&settings).await?;
     let cache: Arc<dyn Ephemeral> = match &settings.redis_url {
         Some(url) => Arc::new(
-            RedisStore::connect(url, options.cache_prefix.as_deref().unwrap_or("auth:"))
-                .await
-                .context("AUTH_REDIS_URL: cannot connect to Redis")?,
+            RedisStore::connect(
+                url,
+                options.cache_prefix.as_deref().unwrap_or("auth:"),
+                settings.redis_ca_file.as_deref(),
+            )
+            .await
+            .context("AUTH_REDIS_URL: cannot connect to Redis")?,
         ),
         None => Arc::new(MemoryStore::new()),
     };
@@ -149,11 +201,16 @@ impl Application {
             settings.public_url = url::Url::parse(&format!("{scheme}://127.0.0.1:{port}"))?;
         }
         let tls = tls_config(&settings)?;
+        // Read before build_ctx, which generates a missing master key.
+        let summary = Summary::new(&settings, local);
         let console_api = http::console::Api::new(&settings.public_url, local)
             .context("cannot build the console's API client")?;
         let ctx = build_ctx(settings, &options).await?;
         crate::service::jobs::spawn(ctx.clone());
         let metrics = Metrics::new()?;
+        for collector in ctx.cache.collectors() {
+            metrics.register(collector)?;
+        }
         let documents = web::Data::new(http::protocol::discovery::MetadataCache::default());
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {
@@ -175,7 +232,13 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Application { port, server, ctx })
+        summary.log("auth-server started");
+        Ok(Application {
+            port,
+            server,
+            ctx,
+            summary,
+        })
     }
 
     /// The bound port.
@@ -195,7 +258,12 @@ impl Application {
 
     /// Serve until SIGTERM/SIGINT; in-flight requests finish (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        match &result {
+            Ok(()) => self.summary.log("auth-server stopped"),
+            Err(e) => tracing::error!(error = %e, "auth-server stopped with an error"),
+        }
+        result
     }
 }
 

@@ -159,6 +159,8 @@ pub struct Redis {
     port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// (certificate, key) PEM files when the server speaks TLS only.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Redis {
@@ -168,24 +170,71 @@ impl Redis {
             port: free_port(),
             child: None,
             dir: tempfile::tempdir().ok()?,
+            tls: None,
         };
         r.start_again().await.then_some(r)
     }
 
-    /// `redis://127.0.0.1:{port}`.
+    /// Start a server that speaks TLS only (no plain-text port), presenting `cert` with
+    /// `key`; `None` when `redis-server` is missing or was built without TLS support.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Option<Redis> {
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().ok()?,
+            tls: Some((cert.to_owned(), key.to_owned())),
+        };
+        if r.start_again().await {
+            return Some(r);
+        }
+        let log = std::fs::read_to_string(r.dir.path().join("redis.log")).unwrap_or_default();
+        eprintln!("redis-server --tls-port did not start: {log}");
+        None
+    }
+
+    /// `redis://127.0.0.1:{port}`, or `rediss://…` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Start (again) on the same port; `true` once it accepts connections.
     pub async fn start_again(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        let mut cmd = Command::new("redis-server");
+        match &self.tls {
+            None => cmd.args(["--port", &port]),
+            Some((cert, key)) => cmd
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key),
+        };
+        // Startup errors (an unknown --tls-port on a build without TLS) land in the log.
+        let log = std::fs::File::create(self.dir.path().join("redis.log"));
+        let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
+            Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
+            Err(_) => (Stdio::null(), Stdio::null()),
+        };
+        let child = cmd
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .kill_on_drop(true)
             .spawn();
         match child {

@@ -21,6 +21,9 @@ pub enum CacheError {
     /// The backing service is unreachable or timed out.
     #[error("ephemeral store unavailable: {0}")]
     Unavailable(String),
+    /// The store cannot be set up as configured (startup only), e.g. an unusable CA file.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Atomic single-use key/value operations with expiry.
@@ -40,4 +43,9 @@ pub trait Ephemeral: Send + Sync + std::fmt::Debug {
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError>;
     /// Reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), CacheError>;
+    /// Metrics of the backing service (command latency, errors) for `/metrics`; the
+    /// in-process store has none.
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        Vec::new()
+    }
 }

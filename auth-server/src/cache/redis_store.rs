@@ -6,11 +6,18 @@
 //! the cluster client, which follows slot moves and failovers. Every command touches one
 //! key (the Lua counter script included), so nothing needs a hash tag. Every command is
 //! bounded by a response timeout so that no request hangs when Redis is away.
+//!
+//! TLS (`rediss://`, `rediss+cluster://`) is rustls with the `ring` provider, verifying
+//! the server certificate and host name against the system roots, plus the CA
+//! certificates of `AUTH_REDIS_CA_FILE` for a private PKI. There is no way to turn
+//! verification off: a Redis holding authorization codes and sessions that an attacker
+//! can impersonate hands out logins.
 
 use super::{CacheError, Ephemeral};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use std::path::Path;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -76,11 +83,43 @@ pub fn cluster_nodes(url: &str) -> Option<Vec<String>> {
     (!nodes.is_empty()).then_some(nodes)
 }
 
+/// Latency and failures of Redis commands, per command (`/metrics`). Owned by the
+/// store, not a global registry, so that two apps in one test process count apart.
+#[derive(Clone)]
+struct Stats {
+    latency: prometheus::HistogramVec,
+    errors: prometheus::IntCounterVec,
+}
+
+impl Stats {
+    fn new() -> Result<Stats, prometheus::Error> {
+        let latency = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "redis_command_duration_seconds",
+                "Redis command latency, failures included",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0, 5.0,
+            ]),
+            &["command"],
+        )?;
+        let errors = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "redis_errors_total",
+                "Redis commands that failed (unreachable, timed out, refused)",
+            ),
+            &["command"],
+        )?;
+        Ok(Stats { latency, errors })
+    }
+}
+
 /// Redis store with a key namespace (tests use one per test; never FLUSHDB).
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
     prefix: String,
+    stats: Stats,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -99,12 +138,58 @@ fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The trust anchors for a TLS Redis with `ca_file`: the system roots and the file's
+/// certificates, as PEM (the redis crate replaces its roots with whatever it is given, so
+/// the system roots are passed along to keep them).
+fn tls_roots(ca_file: &Path) -> Result<redis::TlsCertificates, CacheError> {
+    let shown = ca_file.display();
+    let pem = std::fs::read(ca_file).map_err(|e| {
+        CacheError::Config(format!("AUTH_REDIS_CA_FILE: {shown} cannot be read ({e})"))
+    })?;
+    let extra = crate::trust::pem_certificates(&pem)
+        .map_err(|e| CacheError::Config(format!("AUTH_REDIS_CA_FILE: {shown}: {e}")))?;
+    let mut roots = crate::trust::system_roots();
+    roots.extend(extra);
+    Ok(redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(crate::trust::to_pem(&roots)),
+    })
+}
+
+/// A connection failure, with the hint an operator needs when it is the certificate.
+fn connect_failed(e: redis::RedisError) -> CacheError {
+    let text = e.to_string();
+    let hint = if text.contains("certificate") || text.contains("UnknownIssuer") {
+        " (the Redis server's TLS certificate is not trusted: check its host name, or add \
+         its CA to AUTH_REDIS_CA_FILE)"
+    } else {
+        ""
+    };
+    CacheError::Unavailable(format!("{text}{hint}"))
+}
+
 impl RedisStore {
     /// Connect to `url` (standalone or `redis+cluster://`); keys are prefixed with `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, CacheError> {
+    /// `ca_file` adds trust anchors for a TLS URL (`AUTH_REDIS_CA_FILE`).
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<RedisStore, CacheError> {
+        // The redis crate builds its rustls configuration with the process-wide default
+        // provider: make it `ring`, the one the rest of the server uses, so that the choice
+        // never depends on which rustls features another dependency happens to enable. An
+        // error only means a provider is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = ca_file.map(tls_roots).transpose()?;
+        let stats = Stats::new().map_err(|e| CacheError::Config(format!("metrics: {e}")))?;
         let conn = match cluster_nodes(url) {
             Some(nodes) => {
-                let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                let mut builder = redis::cluster::ClusterClientBuilder::new(nodes);
+                if let Some(certs) = certs {
+                    builder = builder.certs(certs);
+                }
+                let client = builder
                     .connection_timeout(CONNECT_TIMEOUT)
                     .response_timeout(RESPONSE_TIMEOUT)
                     .retries(2)
@@ -116,11 +201,15 @@ impl RedisStore {
                         .map_err(|_| {
                             CacheError::Unavailable("timed out connecting to Redis".into())
                         })?
-                        .map_err(unavailable)?;
+                        .map_err(connect_failed)?;
                 Conn::Cluster(conn)
             }
             None => {
-                let client = redis::Client::open(url).map_err(unavailable)?;
+                let client = match certs {
+                    Some(certs) => redis::Client::build_with_tls(url, certs),
+                    None => redis::Client::open(url),
+                }
+                .map_err(unavailable)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -132,18 +221,38 @@ impl RedisStore {
                 )
                 .await
                 .map_err(|_| CacheError::Unavailable("timed out connecting to Redis".into()))?
-                .map_err(unavailable)?;
+                .map_err(connect_failed)?;
                 Conn::Standalone(conn)
             }
         };
         Ok(RedisStore {
             conn,
             prefix: prefix.to_owned(),
+            stats,
         })
     }
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
+    }
+
+    /// Run one command, recording its latency and, if it fails, the failure.
+    async fn timed<T>(
+        &self,
+        command: &'static str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        let timer = self
+            .stats
+            .latency
+            .with_label_values(&[command])
+            .start_timer();
+        let result = call.await;
+        timer.observe_duration();
+        if result.is_err() {
+            self.stats.errors.with_label_values(&[command]).inc();
+        }
+        result.map_err(unavailable)
     }
 }
 
@@ -151,47 +260,44 @@ impl RedisStore {
 impl Ephemeral for RedisStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("SET")
+        let cmd = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("PX")
             .arg(millis(ttl))
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(unavailable)
+            .clone();
+        self.timed("set", cmd.query_async::<()>(&mut c)).await
     }
 
     async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, CacheError> {
         let mut c = self.conn.clone();
-        let reply: Option<String> = redis::cmd("SET")
+        let cmd = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("NX")
             .arg("PX")
             .arg(millis(ttl))
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .clone();
+        let reply: Option<String> = self.timed("set_nx", cmd.query_async(&mut c)).await?;
         Ok(reply.is_some())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut c = self.conn.clone();
-        c.get(self.key(key)).await.map_err(unavailable)
+        let k = self.key(key);
+        self.timed("get", c.get(k)).await
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("GETDEL")
-            .arg(self.key(key))
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)
+        let cmd = redis::cmd("GETDEL").arg(self.key(key)).clone();
+        self.timed("getdel", cmd.query_async(&mut c)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        c.del::<_, ()>(self.key(key)).await.map_err(unavailable)
+        let k = self.key(key);
+        self.timed("del", c.del::<_, ()>(k)).await
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
@@ -201,21 +307,24 @@ impl Ephemeral for RedisStore {
         let script = redis::Script::new(
             "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
         );
-        script
-            .key(k)
-            .arg(millis(ttl))
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)
+        let mut invocation = script.key(k);
+        invocation.arg(millis(ttl));
+        self.timed("incr", invocation.invoke_async(&mut c)).await
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
         let mut c = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut c)
+        let cmd = redis::cmd("PING");
+        self.timed("ping", cmd.query_async::<String>(&mut c))
             .await
             .map(|_| ())
-            .map_err(unavailable)
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.stats.latency.clone()),
+            Box::new(self.stats.errors.clone()),
+        ]
     }
 }
 

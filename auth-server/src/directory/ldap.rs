@@ -89,24 +89,14 @@ pub fn tls_config(config: &ConnectionConfig) -> Result<Arc<rustls::ClientConfig>
         }
         (None, None) => None,
     };
-    match pem {
-        Some(pem) => {
-            let mut reader = std::io::BufReader::new(pem.as_slice());
-            for cert in rustls_pemfile::certs(&mut reader) {
-                let cert = cert.map_err(|e| format!("bad CA PEM: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("unusable CA certificate: {e}"))?;
-            }
-            if roots.is_empty() {
-                return Err("the CA PEM holds no certificate".into());
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
+    let certs = match pem {
+        Some(pem) => crate::trust::pem_certificates(&pem)?,
+        None => crate::trust::system_roots(),
+    };
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| format!("unusable CA certificate: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)

@@ -25,7 +25,8 @@ pub async fn get_readyz(ctx: web::Data<Ctx>) -> HttpResponse {
 
 /// `GET /metrics`: Prometheus text format.
 #[get("/metrics")]
-pub async fn get_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn get_metrics(metrics: web::Data<Metrics>, ctx: web::Data<Ctx>) -> HttpResponse {
+    metrics.observe_pool(ctx.store.pool_status());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())

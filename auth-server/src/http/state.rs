@@ -1,8 +1,11 @@
 //! Per-application HTTP state beside the service [`Ctx`](crate::service::Ctx): the
 //! Prometheus registry (one per app, no globals, so two apps can run in one process).
 
+use crate::store::PoolStatus;
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Prometheus metrics of one application.
@@ -17,6 +20,11 @@ pub struct Metrics {
     pub introspections: IntCounter,
     /// Failed logins.
     pub login_failures: IntCounter,
+    /// Database pool connections by state (`idle`, `in_use`), read at each scrape.
+    pub db_pool: IntGaugeVec,
+    /// The database pool's bound: `in_use` reaching it means requests queue for a
+    /// connection (and answer 503 after the 2 s acquire timeout).
+    pub db_pool_max: IntGauge,
 }
 
 impl Metrics {
@@ -41,13 +49,39 @@ impl Metrics {
         registry.register(Box::new(tokens_issued.clone()))?;
         registry.register(Box::new(introspections.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
+        let db_pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )?;
+        let db_pool_max = IntGauge::new("db_pool_max_connections", "Database pool bound")?;
+        registry.register(Box::new(db_pool.clone()))?;
+        registry.register(Box::new(db_pool_max.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             tokens_issued,
             introspections,
             login_failures,
+            db_pool,
+            db_pool_max,
         })
+    }
+
+    /// Add metrics kept elsewhere (the Redis store's command latency and errors).
+    pub fn register(&self, collector: Box<dyn Collector>) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
+    /// Record the database pool's state (at each scrape: it is a reading, not an event).
+    pub fn observe_pool(&self, pool: PoolStatus) {
+        let in_use = pool.open.saturating_sub(pool.idle);
+        self.db_pool
+            .with_label_values(&["idle"])
+            .set(i64::from(pool.idle));
+        self.db_pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(in_use));
+        self.db_pool_max.set(i64::from(pool.max));
     }
 
     /// The Prometheus text exposition.

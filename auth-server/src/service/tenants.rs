@@ -217,6 +217,18 @@ pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
+    match create_system(ctx).await {
+        // Replicas starting together on a fresh database all find no `system`; the
+        // unique slug lets one create it, and the others take that one.
+        Err(e) if matches!(e.downcast_ref(), Some(StoreError::Conflict { .. })) => {
+            ctx.store.repos().subscriptions().by_slug(SYSTEM).await?;
+            Ok(Bootstrap::Existing)
+        }
+        created => created,
+    }
+}
+
+async fn create_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
     use secrecy::ExposeSecret;
     let (secret, generated) = match &ctx.settings.admin_client_secret {
         Some(s) => (s.expose_secret().to_owned(), false),

@@ -120,10 +120,100 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// Connections of the database pool at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle and in use).
+    pub open: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The pool's bound (`AUTH_DB_MAX_CONNECTIONS`; at most 4 for SQLite).
+    pub max: u32,
+}
+
 /// The database handle shared by the services.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+}
+
+/// The PostgreSQL advisory lock held while migrating. Without it, two replicas starting
+/// on an empty database both see every migration pending and the second fails half-way
+/// ("duplicate key value violates unique constraint", "relation already exists").
+///
+/// The lock is a session lock on a connection taken out of the pool for the purpose:
+/// migrations run on other pooled connections, and if the process dies mid-migration its
+/// session ends and PostgreSQL releases the lock (the interrupted migration's transaction
+/// rolls back). Advisory locks are scoped to the current database, so deployments sharing
+/// a PostgreSQL server do not wait for each other.
+struct MigrationLock {
+    conn: sea_orm::sqlx::PgConnection,
+}
+
+/// The advisory lock key: any constant that nothing else on this database uses.
+const MIGRATION_LOCK_KEY: i64 = i64::from_be_bytes(*b"authmigr");
+
+/// How long a replica waits for another's migrations before giving up (start fails).
+const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(300);
+
+fn sqlx_unavailable(e: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::Unavailable(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(e),
+    )))
+}
+
+impl MigrationLock {
+    /// The lock, or `None` on a PostgreSQL-compatible database without advisory locks
+    /// (some distributed SQL engines): migrating unlocked there is what happened before
+    /// the lock existed, and refusing to start would be worse. Logged as a warning.
+    async fn acquire(db: &DatabaseConnection) -> Result<Option<MigrationLock>, StoreError> {
+        let pooled = db.get_postgres_connection_pool().acquire().await;
+        // Detached: the connection holding the session lock never goes back to the pool.
+        let mut conn = pooled.map_err(sqlx_unavailable)?.detach();
+        let deadline = tokio::time::Instant::now() + MIGRATION_LOCK_WAIT;
+        // Polled with the non-blocking variant: pooled sessions carry lock_timeout (3 s)
+        // and statement_timeout (5 s), shorter than a migration may take, so a blocking
+        // pg_advisory_lock would be cancelled while the other replica is still migrating.
+        loop {
+            let taken = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .fetch_one(&mut conn)
+                .await;
+            let taken: bool = match taken {
+                Err(sea_orm::sqlx::Error::Database(e))
+                    // undefined_function, feature_not_supported
+                    if matches!(e.code().as_deref(), Some("42883" | "0A000")) =>
+                {
+                    tracing::warn!(error = %e, "the database has no advisory locks: migrating without the lock; start replicas one at a time");
+                    return Ok(None);
+                }
+                other => other.map_err(sqlx_unavailable)?,
+            };
+            if taken {
+                return Ok(Some(MigrationLock { conn }));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(DbErr::Custom(format!(
+                    "another instance held the migration lock for {} s",
+                    MIGRATION_LOCK_WAIT.as_secs()
+                ))));
+            }
+            tracing::info!("another instance is migrating the database; waiting");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Unlock and close the session (closing alone would release the lock too).
+    async fn release(mut self) {
+        let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut self.conn)
+            .await;
+        if let Err(e) = unlocked {
+            tracing::warn!(error = %e, "releasing the migration lock failed; closing its session releases it");
+        }
+        let _ = sea_orm::sqlx::Connection::close(self.conn).await;
+    }
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
@@ -172,12 +262,41 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// Apply every pending migration.
+    /// Apply every pending migration; on PostgreSQL under an advisory lock, so that
+    /// replicas starting together migrate one after the other.
+    ///
+    /// SQLite needs no lock: an SQLite file belongs to one server process (the embedded,
+    /// single-instance setup; scaling out requires PostgreSQL), so there is no second
+    /// migrator to race with.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         use migrations::MigratorTrait;
-        migrations::Migrator::up(&self.db, None)
-            .await
-            .map_err(StoreError::from)
+        if self.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return migrations::Migrator::up(&self.db, None)
+                .await
+                .map_err(StoreError::from);
+        }
+        let lock = MigrationLock::acquire(&self.db).await?;
+        let result = migrations::Migrator::up(&self.db, None).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        result.map_err(StoreError::from)
+    }
+
+    /// The connection pool's state, for `/metrics`.
+    pub fn pool_status(&self) -> PoolStatus {
+        fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStatus {
+            PoolStatus {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => of(self.db.get_postgres_connection_pool()),
+            sea_orm::DbBackend::Sqlite => of(self.db.get_sqlite_connection_pool()),
+            _ => PoolStatus::default(),
+        }
     }
 
     /// Reachability check for `/readyz`.

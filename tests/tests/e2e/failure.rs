@@ -261,3 +261,162 @@ async fn redis_down_fails_codes_and_sessions_closed_then_recovers_without_restar
     let (s, body) = introspect(&app, &c, again["access_token"].as_str().unwrap()).await;
     assert_eq!((s, &body["active"]), (StatusCode::OK, &Value::Bool(true)));
 }
+
+/// SECURITY.md §5.2 "login rate limiter / lockout counters: degrade, never unlimited".
+/// With Redis gone, the counters continue in the instance's own memory: the per-address
+/// login limit still answers 429, and wrong passwords still set the temporary lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_keeps_login_throttling_on_the_instance_never_unlimited() {
+    use auth_server::service::federation::password_login;
+    use auth_server::service::login::LoginError;
+    use auth_server::service::{Actor, tenants, throttle};
+    const RIGHT: &str = "correct horse battery";
+
+    let Some(mut redis) = Redis::start().await else {
+        skip("redis-server binary");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = Storage::postgres_redis(&pg, &redis.url()).await else {
+        return;
+    };
+    let app = TestApp::on_with(storage, |s| s.login_ip_rate_limit = 3).await;
+    let c = app.tenant_with_alice("acme").await;
+    // One-minute windows and the policy's delays follow the app's clock only.
+    app.clock.freeze();
+    app.clock.advance(60 - app.ctx.now().rem_euclid(60));
+    let (_, challenge) = e2e::pkce_pair();
+    let browser = app.new_browser();
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
+
+    assert!(redis.stop().await, "redis stopped");
+
+    // The per-address limit: the form's transaction is unreadable (503), but every post
+    // is still counted, on this instance, and the fourth one is refused before any work.
+    let post = || {
+        browser
+            .post(format!("{}/t/acme/login", app.base))
+            .header("origin", &app.public)
+            .form(&[
+                ("tx", tx.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", "wrong"),
+            ])
+    };
+    for _ in 0..3 {
+        let (s, _, page) = send(post()).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    }
+    let (s, h, page) = send(post()).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(h.contains_key("retry-after"));
+
+    // The per-name lock, through the very call the login form makes: the right password
+    // works without Redis, five wrong ones (each after the progressive delay) lock the
+    // name, and then the right password is refused like a wrong one.
+    let ctx = &app.ctx;
+    let sub = tenants::resolve(ctx, "acme").await.unwrap();
+    let actor = Actor::default();
+    let started = std::time::Instant::now();
+    let first = password_login(ctx, &sub, "alice", RIGHT, &actor).await;
+    assert!(first.is_ok(), "a right password needs no Redis");
+    for _ in 0..5 {
+        app.clock.advance(10);
+        let r = password_login(ctx, &sub, "alice", "wrong", &actor).await;
+        assert!(matches!(r, Err(LoginError::BadCredentials)));
+    }
+    app.clock.advance(10);
+    let locked = password_login(ctx, &sub, "alice", RIGHT, &actor).await;
+    assert!(
+        matches!(locked, Err(LoginError::BadCredentials)),
+        "the fifth failure locked the name although Redis is down"
+    );
+    let status = throttle::status(ctx, &sub.id, "alice").await.unwrap();
+    assert!(status.locked_until.is_some(), "{status:?}");
+    assert!(
+        started.elapsed() < BOUND,
+        "counting on the fallback does not wait on Redis for long: {:?}",
+        started.elapsed()
+    );
+    // The temporary lock ends as it would with Redis.
+    app.clock
+        .advance(auth_server::service::throttle::policy::TEMP_LOCK_SECS + 1);
+    let again = password_login(ctx, &sub, "alice", RIGHT, &actor).await;
+    assert!(again.is_ok(), "the lock ends after its five minutes");
+}
+
+/// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `/metrics` carries the database pool's state and each Redis command's latency and
+/// failures, so that an outage shows on a dashboard before users report it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_the_database_pool_and_redis_latency_and_errors() {
+    let Some(mut redis) = Redis::start().await else {
+        skip("redis-server binary");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = Storage::postgres_redis(&pg, &redis.url()).await else {
+        return;
+    };
+    let app = TestApp::on(storage).await;
+    let c = app.tenant_with_alice("acme").await;
+    let scrape = || async {
+        let (s, _, text) = send(app.http.get(format!("{}/metrics", app.base))).await;
+        assert_eq!(s, StatusCode::OK);
+        text
+    };
+    app.code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let text = scrape().await;
+    // The harness bounds the pool at 4 connections and the pool keeps at least one open.
+    assert_eq!(
+        sample(&text, "db_pool_max_connections"),
+        Some(4.0),
+        "{text}"
+    );
+    let idle = sample(&text, "db_pool_connections{state=\"idle\"}").expect("idle gauge");
+    let in_use = sample(&text, "db_pool_connections{state=\"in_use\"}").expect("in_use gauge");
+    assert!(idle + in_use >= 1.0 && idle + in_use <= 4.0, "{text}");
+    // The code was stored and redeemed through Redis, and both were timed.
+    let getdel = "redis_command_duration_seconds_count{command=\"getdel\"}";
+    assert!(sample(&text, getdel).is_some_and(|n| n >= 1.0), "{text}");
+    let set = "redis_command_duration_seconds_count{command=\"set\"}";
+    assert!(sample(&text, set).is_some_and(|n| n >= 1.0), "{text}");
+    assert_eq!(
+        sample(&text, "redis_errors_total{command=\"getdel\"}"),
+        None,
+        "{text}"
+    );
+
+    assert!(redis.stop().await, "redis stopped");
+    let (verifier, _) = e2e::pkce_pair();
+    let refused = token(
+        &app,
+        &c,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "a-code-that-cannot-be-looked-up"),
+            ("redirect_uri", "https://c1.example/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_unavailable(&refused);
+    let text = scrape().await;
+    let errors = sample(&text, "redis_errors_total{command=\"getdel\"}");
+    assert!(
+        errors.is_some_and(|n| n >= 1.0),
+        "the failed GETDEL is counted: {text}"
+    );
+}

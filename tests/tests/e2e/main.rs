@@ -28,6 +28,7 @@ mod mcp_metadata;
 mod mcp_registration;
 mod mcp_sdk;
 mod node_rp;
+mod redis_tls;
 mod refresh;
 mod rfc9700_rows;
 mod run_as;

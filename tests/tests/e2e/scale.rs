@@ -233,3 +233,58 @@ async fn two_instances_share_codes_and_revocations_through_a_redis_cluster() {
         serde_json::json!({"active": false})
     );
 }
+
+/// Replicas of a new deployment start at the same moment on an empty PostgreSQL
+/// database (docs/operations.md "Several instances"): the migrations run under an
+/// advisory lock, so one instance migrates while the other waits, and both then serve.
+/// Each round uses a fresh database; without the lock a round fails with "relation
+/// already exists" or a duplicate migration row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_a_fresh_database_migrate_it_once_and_both_serve() {
+    use migrations::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+    const SECRET: &str = "replica-admin-secret-0123456789abcdef";
+    const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    for round in 0..3 {
+        let Some(storage) = e2e::Storage::new(Backend::PostgresRedis).await else {
+            return;
+        };
+        // Replicas share their secrets through the environment, as in docker-compose;
+        // the harness reads the admin secret from the data dir.
+        std::fs::write(storage.dir.path().join("admin-client-secret"), SECRET).unwrap();
+        let tweak = |s: &mut auth_server::config::Settings| {
+            s.master_key = Some(MASTER_KEY.to_owned().into());
+            s.admin_client_secret = Some(SECRET.to_owned().into());
+        };
+        let (one, two) = tokio::join!(
+            TestApp::on_with(std::sync::Arc::clone(&storage), tweak),
+            TestApp::on_with(std::sync::Arc::clone(&storage), tweak),
+        );
+        for app in [&one, &two] {
+            let r = app.http.get(format!("{}/readyz", app.base)).send().await;
+            assert_eq!(r.unwrap().status(), StatusCode::OK, "round {round}");
+        }
+        let db = sea_orm::Database::connect(&storage.database_url)
+            .await
+            .unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT version) AS d FROM seaql_migrations",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let (n, d): (i64, i64) = (row.try_get("", "n").unwrap(), row.try_get("", "d").unwrap());
+        let expected = migrations::Migrator::migrations().len() as i64;
+        assert_eq!(
+            (n, d),
+            (expected, expected),
+            "round {round}: each migration once"
+        );
+        let _ = db.close().await;
+        // Both serve the one system subscription and its bootstrap client.
+        one.system_token().await;
+        two.system_token().await;
+    }
+}

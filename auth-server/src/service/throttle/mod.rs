@@ -5,8 +5,9 @@
 //! the same attempts; the consecutive-failure count and the hard lock live in the
 //! database (`login_locks`), so neither a restart nor a flushed Redis lifts a lock. When
 //! the ephemeral store fails, counting continues in a per-instance in-memory store
-//! ([`Counters`]): degraded (each instance counts alone) but never unlimited. The policy
-//! itself is pure, in [`policy`].
+//! ([`Counters`]): degraded (each instance counts alone) but never unlimited. After a
+//! failure the shared store is bypassed for a few seconds, so that counting does not
+//! wait on a dead Redis at every step. The policy itself is pure, in [`policy`].
 //!
 //! A password attempt is *charged* to the window before the password is checked, so N
 //! parallel attempts cannot all slip in before the first failure is recorded; an attempt
@@ -21,30 +22,60 @@ use policy::{Gate, State};
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// How long the shared store is bypassed after it failed. A call to a Redis that is away
+/// costs its reconnection attempts (about a second), and one login touches the counters
+/// a dozen times: without the bypass each login would take the whole request deadline and
+/// the fallback would protect nothing but a server that no longer answers.
+const BYPASS_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
 /// The ephemeral counters with their in-process fallback.
 #[derive(Debug, Default)]
 pub struct Counters {
     fallback: MemoryStore,
+    /// Until when the shared store is bypassed. Real (monotonic) time, not the injected
+    /// clock: this is an I/O back-off like the connection timeouts, not a protocol rule.
+    bypass_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Counters {
-    async fn incr(&self, ctx: &Ctx, key: &str, ttl: Duration) -> Result<i64, FlowError> {
-        match ctx.cache.incr(key, ttl).await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                degraded(&e);
-                Ok(self.fallback.incr(key, ttl).await?)
-            }
+    /// Whether the shared store failed within [`BYPASS_AFTER_FAILURE`].
+    fn bypassed(&self) -> bool {
+        let until = self.bypass_until.lock().map(|g| *g).unwrap_or(None);
+        until.is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    /// Count on this instance alone for a while; logged once per bypass, not per call.
+    fn shared_failed(&self, e: &CacheError) {
+        tracing::warn!(error = %e, "ephemeral store failed: rate-limit counters fall back to this instance");
+        if let Ok(mut g) = self.bypass_until.lock() {
+            *g = Some(std::time::Instant::now() + BYPASS_AFTER_FAILURE);
         }
     }
 
-    async fn get_i64(&self, ctx: &Ctx, key: &str) -> Result<i64, FlowError> {
-        let v = match ctx.cache.get(key).await {
-            Ok(v) => v,
-            Err(e) => {
-                degraded(&e);
-                self.fallback.get(key).await?
+    async fn incr(&self, ctx: &Ctx, key: &str, ttl: Duration) -> Result<i64, FlowError> {
+        if !self.bypassed() {
+            match ctx.cache.incr(key, ttl).await {
+                Ok(v) => return Ok(v),
+                Err(e) => self.shared_failed(&e),
             }
+        }
+        Ok(self.fallback.incr(key, ttl).await?)
+    }
+
+    async fn get_i64(&self, ctx: &Ctx, key: &str) -> Result<i64, FlowError> {
+        let shared = match self.bypassed() {
+            true => None,
+            false => match ctx.cache.get(key).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.shared_failed(&e);
+                    None
+                }
+            },
+        };
+        let v = match shared {
+            Some(v) => v,
+            None => self.fallback.get(key).await?,
         };
         Ok(v.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
             .unwrap_or(0))
@@ -52,25 +83,26 @@ impl Counters {
 
     async fn put_i64(&self, ctx: &Ctx, key: &str, v: i64, ttl: Duration) -> Result<(), FlowError> {
         let text = v.to_string();
-        if let Err(e) = ctx.cache.put(key, text.as_bytes(), ttl).await {
-            degraded(&e);
-            self.fallback.put(key, text.as_bytes(), ttl).await?;
+        if !self.bypassed() {
+            match ctx.cache.put(key, text.as_bytes(), ttl).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.shared_failed(&e),
+            }
         }
+        self.fallback.put(key, text.as_bytes(), ttl).await?;
         Ok(())
     }
 
     async fn delete(&self, ctx: &Ctx, key: &str) -> Result<(), FlowError> {
         // Both stores: a value written during an outage must not outlive the recovery.
         let _ = self.fallback.delete(key).await;
-        if let Err(e) = ctx.cache.delete(key).await {
-            degraded(&e);
+        if !self.bypassed()
+            && let Err(e) = ctx.cache.delete(key).await
+        {
+            self.shared_failed(&e);
         }
         Ok(())
     }
-}
-
-fn degraded(e: &CacheError) {
-    tracing::warn!(error = %e, "ephemeral store failed: rate-limit counters fall back to this instance");
 }
 
 /// Keys of one login name; the name is hashed so that the store holds no user names.
