@@ -4,13 +4,22 @@
 
 use base64::Engine;
 use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 on_backends!(
     c3_a_code_redeemed_by_another_client_or_tenant_is_refused,
     c4_a_code_redeemed_with_another_redirect_uri_is_invalid_grant,
     c7_codes_are_long_opaque_and_never_echo_the_challenge,
     f3_a_refresh_token_is_bound_to_its_client_and_to_client_authentication,
+    r4_several_registered_uris_require_redirect_uri_and_a_single_one_is_used,
+    x6_authorize_never_answers_cors_and_no_endpoint_allows_any_origin_with_credentials,
+    a4_a_client_authenticates_only_with_its_registered_method,
+    t5_a_client_cannot_revoke_a_token_it_does_not_own,
+    t7_a_session_at_one_tenant_is_no_session_at_another,
+    t9_a_tenant_admin_cannot_escalate_or_read_secrets,
+    z4_client_credentials_tokens_carry_no_user_and_say_they_are_a_clients,
+    f6_concurrent_refreshes_of_one_token_yield_one_successor,
 );
 
 const PW: &str = "correct horse battery";
@@ -140,4 +149,472 @@ async fn f3_a_refresh_token_is_bound_to_its_client_and_to_client_authentication(
     // The owner with its secret still refreshes: the refused attempts did not burn it.
     let (s, b) = app.token("acme", &c1.id, &c1.secret, &form).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+/// An authorize URL without `redirect_uri` (R4), asking for `scope`.
+fn without_redirect(app: &TestApp, client_id: &str, challenge: &str, scope: &str) -> String {
+    let mut url = url::Url::parse(&format!("{}/t/acme/authorize", app.base)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("scope", scope)
+        .append_pair("state", "st-r4")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    url.to_string()
+}
+
+async fn r4_several_registered_uris_require_redirect_uri_and_a_single_one_is_used(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // web_client registers two URIs: which one is meant cannot be guessed.
+    let two = app.tenant_with_alice("acme").await;
+    let (_, ch) = pkce_pair();
+    let resp = app
+        .http
+        .get(without_redirect(&app, &two.id, &ch, "profile"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get("location").is_none());
+    assert!(resp.text().await.unwrap().contains("role=\"alert\""));
+    // Exactly one registered URI and a plain OAuth request (OAuth 2.1 §4.1.1 lets it
+    // omit redirect_uri; OIDC requests may not, see conformance.rs): the registered
+    // URI receives the code, and the code redeems without a redirect_uri either.
+    let one = app
+        .create_client(
+            "acme",
+            json!({"name": "one", "redirect_uris": ["https://one.example/cb"], "grant_types": ["authorization_code"],
+                "scope": "openid profile", "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .await;
+    let (verifier, ch) = pkce_pair();
+    let redirect = app
+        .browser_login(
+            &app.new_browser(),
+            &without_redirect(&app, &one.id, &ch, "profile"),
+            "alice",
+            PW,
+        )
+        .await;
+    assert!(
+        redirect.starts_with("https://one.example/cb?"),
+        "{redirect}"
+    );
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("st-r4"));
+    let code = query_param(&redirect, "code").expect("a code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (s, b) = app.token("acme", &one.id, &one.secret, &form).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+async fn x6_authorize_never_answers_cors_and_no_endpoint_allows_any_origin_with_credentials(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let (_, ch) = pkce_pair();
+    let evil = "https://evil.example";
+    // /authorize, both when it redirects to the login page and when it shows an error
+    // page, and its preflight: no CORS grant at all (RFC 9700 §2.6).
+    let good = app.authorize_url("acme", &c.id, &ch, &[]);
+    let bad = app.authorize_url("acme", "no-such-client", &ch, &[]);
+    for url in [&good, &bad] {
+        for method in [Method::GET, Method::OPTIONS] {
+            let resp = app
+                .http
+                .request(method.clone(), url)
+                .header("origin", evil)
+                .header("access-control-request-method", "GET")
+                .send()
+                .await
+                .unwrap();
+            for h in resp.headers().keys() {
+                assert!(
+                    !h.as_str().starts_with("access-control-allow"),
+                    "{method} {url}: {h}"
+                );
+            }
+        }
+    }
+    // The proper answers still came: a redirect to login, an error page.
+    let resp = app.http.get(&good).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    // Token, JWKS and metadata: if they ever allow cross-origin reads, never a
+    // wildcard together with credentials, and never by reflecting any origin with them.
+    for (method, path) in [
+        (Method::POST, "/t/acme/token"),
+        (Method::OPTIONS, "/t/acme/token"),
+        (Method::GET, "/t/acme/jwks"),
+        (Method::GET, "/t/acme/.well-known/openid-configuration"),
+        (
+            Method::GET,
+            "/.well-known/oauth-authorization-server/t/acme",
+        ),
+    ] {
+        let resp = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .header("origin", evil)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().as_u16() < 500, "{method} {path}");
+        let h = resp.headers();
+        let allow = h
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let credentials = h
+            .get("access-control-allow-credentials")
+            .is_some_and(|v| v == "true");
+        assert!(
+            !(credentials && (allow.as_deref() == Some("*") || allow.as_deref() == Some(evil))),
+            "{method} {path}: {allow:?} with credentials"
+        );
+    }
+}
+
+async fn a4_a_client_authenticates_only_with_its_registered_method(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let basic = app.tenant_with_alice("acme").await;
+    let tokens = app.code_flow("acme", &basic, "alice", PW).await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    // C1 registered client_secret_basic, sending its (right) secret in the body.
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", basic.id.as_str()),
+            ("client_secret", basic.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["error"], "invalid_client", "{b}");
+    // Its registered method still works: the refusal did not burn the refresh token.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+    let (s, b) = app.token("acme", &basic.id, &basic.secret, &form).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The converse: a client_secret_post client using Basic.
+    let post = app
+        .create_client(
+            "acme",
+            json!({"name": "svc", "grant_types": ["client_credentials"], "scope": "read",
+            "token_endpoint_auth_method": "client_secret_post"}),
+        )
+        .await;
+    let cc = [("grant_type", "client_credentials"), ("scope", "read")];
+    let (s, b) = app.token("acme", &post.id, &post.secret, &cc).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{b}"
+    );
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "read"),
+            ("client_id", post.id.as_str()),
+            ("client_secret", post.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn revoke(app: &TestApp, slug: &str, c: &TestClient, token: &str) -> StatusCode {
+    app.http
+        .post(format!("{}/t/{slug}/revoke", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn t5_a_client_cannot_revoke_a_token_it_does_not_own(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c1 = app.tenant_with_alice("acme").await;
+    let other = app.web_client("acme").await;
+    let cb = app.tenant_with_alice("beta").await;
+    let tokens = app.code_flow("acme", &c1, "alice", PW).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    for token in [at, rt] {
+        // Tenant B's client at B's endpoint: 200 (RFC 7009 §2.2 says nothing about
+        // ownership to the caller), and nothing happens.
+        assert_eq!(revoke(&app, "beta", &cb, token).await, StatusCode::OK);
+        // Tenant B's client at A's endpoint is unknown there.
+        assert_eq!(
+            revoke(&app, "acme", &cb, token).await,
+            StatusCode::UNAUTHORIZED
+        );
+        // Another client of A (RFC 7009 §2.1 ownership check).
+        assert_eq!(revoke(&app, "acme", &other, token).await, StatusCode::OK);
+    }
+    assert_eq!(app.introspect("acme", &c1, at).await["active"], true);
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+    let (s, b) = app.token("acme", &c1.id, &c1.secret, &form).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The owner can revoke: the check above could have told the difference.
+    let at2 = b["access_token"].as_str().unwrap();
+    assert_eq!(revoke(&app, "acme", &c1, at2).await, StatusCode::OK);
+    assert_eq!(app.introspect("acme", &c1, at2).await["active"], false);
+}
+
+async fn t7_a_session_at_one_tenant_is_no_session_at_another(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ca = app.tenant_with_alice("acme").await;
+    let cb = app.tenant_with_alice("beta").await;
+    let browser = app.new_browser();
+    let (_, ch) = pkce_pair();
+    app.browser_login(
+        &browser,
+        &app.authorize_url("acme", &ca.id, &ch, &[]),
+        "alice",
+        PW,
+    )
+    .await;
+    let silent = |slug: &str, id: &str| app.authorize_url(slug, id, &ch, &[("prompt", "none")]);
+    // The session works at A without a login form…
+    let resp = browser.get(silent("acme", &ca.id)).send().await.unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(query_param(&loc, "code").is_some(), "{loc}");
+    // …and is no session at B, although the same browser holds A's cookie.
+    let resp = browser.get(silent("beta", &cb.id)).send().await.unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(loc.starts_with("https://c1.example/cb?"), "{loc}");
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(
+        query_param(&loc, "iss").as_deref(),
+        Some(app.issuer("beta").as_str())
+    );
+    assert!(query_param(&loc, "code").is_none());
+}
+
+/// A tenant admin token of `slug`.
+async fn tenant_admin(app: &TestApp, slug: &str) -> String {
+    let ops = app
+        .create_client(slug, json!({"name": "ops", "grant_types": ["client_credentials"], "scope": "admin", "token_endpoint_auth_method": "client_secret_basic"}))
+        .await;
+    let cc = [("grant_type", "client_credentials"), ("scope", "admin")];
+    let (s, t) = app.token(slug, &ops.id, &ops.secret, &cc).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn t9_a_tenant_admin_cannot_escalate_or_read_secrets(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    app.create_subscription("beta").await;
+    let token = tenant_admin(&app, "acme").await;
+    let users = "/subscriptions/acme/users";
+    let (s, list) = app.admin(&token, Method::GET, users, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let alice = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "alice")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No super-admin, neither created nor promoted.
+    let (s, _) = app
+        .admin(
+            &token,
+            Method::POST,
+            users,
+            Some(json!({"username": "root", "password": "correct horse battery", "system_admin": true})),
+        )
+        .await;
+    assert!(matches!(s.as_u16(), 400 | 403), "{s}");
+    let (s, _) = app
+        .admin(
+            &token,
+            Method::PATCH,
+            &format!("{users}/{alice}"),
+            Some(json!({"system_admin": true})),
+        )
+        .await;
+    assert!(matches!(s.as_u16(), 400 | 403), "{s}");
+    // The promoted alice (if it had worked) could list every subscription.
+    let (s, subs) = app.admin(&token, Method::GET, "/subscriptions", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(subs["items"].as_array().unwrap().len(), 1, "{subs}");
+    // No moving a client or user to another tenant through the body.
+    let client = format!("/subscriptions/acme/clients/{}", c.id);
+    for (path, body) in [
+        (client.as_str(), json!({"subscription_id": "beta"})),
+        (client.as_str(), json!({"tenant_id": "beta"})),
+        (
+            &format!("{users}/{alice}") as &str,
+            json!({"subscription": "beta"}),
+        ),
+    ] {
+        let (s, b) = app.admin(&token, Method::PATCH, path, Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {b}");
+    }
+    let (s, b) = app
+        .admin(&token, Method::GET, "/subscriptions/beta/clients", None)
+        .await;
+    assert_ne!(s, StatusCode::OK, "{b}");
+    let (s, b) = app.admin(&token, Method::GET, &client, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Secrets are never shown again (hashed at rest, A9): not the value, not a field.
+    let (s, list) = app
+        .admin(&token, Method::GET, "/subscriptions/acme/clients", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for body in [&b, &list] {
+        let text = body.to_string();
+        assert!(!text.contains(&c.secret), "{text}");
+        assert!(!text.contains("client_secret\":\""), "{text}");
+    }
+    let (s, u) = app
+        .admin(&token, Method::GET, &format!("{users}/{alice}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    let text = u.to_string().to_ascii_lowercase();
+    for leak in ["password", "secret", "otpauth", "recovery"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
+}
+
+async fn z4_client_credentials_tokens_carry_no_user_and_say_they_are_a_clients(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let web = app.tenant_with_alice("acme").await;
+    let alice = app
+        .admin(
+            &app.system_token().await,
+            Method::GET,
+            "/subscriptions/acme/users",
+            None,
+        )
+        .await
+        .1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let svc = app
+        .create_client(
+            "acme",
+            json!({"name": "svc", "grant_types": ["client_credentials"], "scope": "read",
+            "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .await;
+    // client_ids are server-assigned: no admin request can pick a user's sub as one.
+    assert_ne!(svc.id, alice);
+    let (s, b) = app
+        .admin(
+            &app.system_token().await,
+            Method::POST,
+            "/subscriptions/acme/clients",
+            Some(
+                json!({"name": "imp", "client_id": alice, "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "client_secret_basic"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let cc = [("grant_type", "client_credentials"), ("scope", "read")];
+    let (s, t) = app.token("acme", &svc.id, &svc.secret, &cc).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    let i = app.introspect("acme", &web, at).await;
+    assert_eq!(i["active"], true, "{i}");
+    assert_eq!(i["client_id"], svc.id.as_str(), "{i}");
+    assert_eq!(i["sub"], svc.id.as_str(), "{i}");
+    for user_claim in ["username", "email", "name", "preferred_username"] {
+        assert!(i.get(user_claim).is_none(), "{user_claim} in {i}");
+    }
+    // A user's token, for contrast: its sub is the user, not the client.
+    let u = app.code_flow("acme", &web, "alice", PW).await;
+    let i = app
+        .introspect("acme", &web, u["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(i["sub"], alice.as_str(), "{i}");
+    assert_ne!(i["sub"], i["client_id"]);
+    // And /userinfo has no user to describe for a client's token.
+    let resp = app
+        .http
+        .get(format!("{}/t/acme/userinfo", app.base))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+}
+
+async fn f6_concurrent_refreshes_of_one_token_yield_one_successor(backend: Backend) {
+    // No grace window: the strict reading of F6, exactly one winner.
+    let strict = |s: &mut auth_server::config::Settings| s.refresh_grace = 0;
+    let Some(one) = TestApp::spawn_with(backend, strict).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    // PostgreSQL + Redis: a second instance on the same storage; SQLite runs one
+    // instance (its ephemeral store is in-process), still with concurrent requests.
+    let two = if backend == Backend::PostgresRedis {
+        Some(TestApp::on_with(std::sync::Arc::clone(&one.storage), strict).await)
+    } else {
+        None
+    };
+    let tokens = one.code_flow("acme", &c, "alice", PW).await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+    let calls = (0..10).map(|i| {
+        let app = match &two {
+            Some(two) if i % 2 == 1 => two,
+            _ => &one,
+        };
+        app.token("acme", &c.id, &c.secret, &form)
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let ok: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(ok.len(), 1, "exactly one refresh wins: {results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::OK)
+            .all(|(s, b)| *s == StatusCode::BAD_REQUEST && b["error"] == "invalid_grant"),
+        "{results:?}"
+    );
 }
