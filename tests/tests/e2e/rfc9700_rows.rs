@@ -20,6 +20,11 @@ on_backends!(
     t9_a_tenant_admin_cannot_escalate_or_read_secrets,
     z4_client_credentials_tokens_carry_no_user_and_say_they_are_a_clients,
     f6_concurrent_refreshes_of_one_token_yield_one_successor,
+    s6_1_bad_clients_and_redirect_uris_get_the_error_page_without_header_injection,
+    s6_1_bad_parameters_get_the_listed_error_redirect_with_state_and_iss,
+    s6_1_ignored_parameters_and_post_succeed_and_long_urls_never_crash,
+    s6_1_state_and_nonce_come_back_exactly_and_pages_escape_reflected_values,
+    s6_1_prompt_none_and_id_token_hint_never_log_in_silently,
 );
 
 const PW: &str = "correct horse battery";
@@ -617,4 +622,463 @@ async fn f6_concurrent_refreshes_of_one_token_yield_one_successor(backend: Backe
             .all(|(s, b)| *s == StatusCode::BAD_REQUEST && b["error"] == "invalid_grant"),
         "{results:?}"
     );
+}
+
+/// `/t/acme/authorize` with exactly these query pairs (duplicates and raw bytes kept).
+async fn authorize_raw(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
+    let mut url = url::Url::parse(&format!("{}/t/acme/authorize", app.base)).unwrap();
+    url.query_pairs_mut().extend_pairs(pairs);
+    app.http.get(url).send().await.unwrap()
+}
+
+/// The pairs of a valid request of `client_id` with `challenge`.
+fn good_pairs<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", "https://c1.example/cb"),
+        ("scope", "openid profile"),
+        ("state", "s61"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+/// `pairs` with `name` removed, then `extra` appended.
+fn with<'a>(
+    pairs: &[(&'a str, &'a str)],
+    drop: &[&str],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut v: Vec<_> = pairs
+        .iter()
+        .filter(|(k, _)| !drop.contains(k))
+        .copied()
+        .collect();
+    v.extend_from_slice(extra);
+    v
+}
+
+async fn assert_error_page(resp: reqwest::Response, case: &str) {
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{case}");
+    assert!(resp.headers().get("location").is_none(), "{case}");
+    for v in resp.headers().get_all("set-cookie") {
+        assert!(!v.to_str().unwrap_or("").contains("x=1"), "{case}: {v:?}");
+    }
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("role=\"alert\""), "{case}");
+}
+
+async fn s6_1_bad_clients_and_redirect_uris_get_the_error_page_without_header_injection(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let disabled = app.web_client("acme").await;
+    let (s, b) = app
+        .admin(
+            &app.system_token().await,
+            Method::PATCH,
+            &format!("/subscriptions/acme/clients/{}", disabled.id),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let beta = app.tenant_with_alice("beta").await;
+    let (_, ch) = pkce_pair();
+    let good = good_pairs(&c.id, &ch);
+    // The control: the same request, unaltered, goes on to the login page.
+    let resp = authorize_raw(&app, &good).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("missing client_id", with(&good, &["client_id"], &[])),
+        (
+            "unknown client_id",
+            with(&good, &["client_id"], &[("client_id", "nope")]),
+        ),
+        (
+            "disabled client_id",
+            with(&good, &["client_id"], &[("client_id", &disabled.id)]),
+        ),
+        (
+            "other tenant's client_id",
+            with(&good, &["client_id"], &[("client_id", &beta.id)]),
+        ),
+        (
+            "javascript:",
+            with(
+                &good,
+                &["redirect_uri"],
+                &[("redirect_uri", "javascript:alert(1)")],
+            ),
+        ),
+        (
+            "data:",
+            with(
+                &good,
+                &["redirect_uri"],
+                &[("redirect_uri", "data:text/html,<script>alert(1)</script>")],
+            ),
+        ),
+        (
+            "CRLF",
+            with(
+                &good,
+                &["redirect_uri"],
+                &[("redirect_uri", "https://c1.example/cb\r\nSet-Cookie: x=1")],
+            ),
+        ),
+        // Duplicates are ambiguous even when both copies are equal.
+        (
+            "duplicate redirect_uri",
+            with(&good, &[], &[("redirect_uri", "https://c1.example/cb")]),
+        ),
+        (
+            "duplicate client_id",
+            with(&good, &[], &[("client_id", &c.id)]),
+        ),
+        (
+            "duplicate response_type",
+            with(&good, &[], &[("response_type", "code")]),
+        ),
+    ];
+    for (case, pairs) in cases {
+        assert_error_page(authorize_raw(&app, &pairs).await, case).await;
+    }
+}
+
+async fn s6_1_bad_parameters_get_the_listed_error_redirect_with_state_and_iss(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let (_, ch) = pkce_pair();
+    let good = good_pairs(&c.id, &ch);
+    let long = "A".repeat(200);
+    let drop_challenge = ["code_challenge", "code_challenge_method"];
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("invalid_request", with(&good, &["response_type"], &[])),
+        (
+            "unsupported_response_type",
+            with(&good, &["response_type"], &[("response_type", "token")]),
+        ),
+        (
+            "unsupported_response_type",
+            with(&good, &["response_type"], &[("response_type", "id_token")]),
+        ),
+        (
+            "unsupported_response_type",
+            with(
+                &good,
+                &["response_type"],
+                &[("response_type", "code id_token")],
+            ),
+        ),
+        (
+            "unsupported_response_type",
+            with(&good, &["response_type"], &[("response_type", "foo")]),
+        ),
+        (
+            "invalid_request",
+            with(&good, &[], &[("response_mode", "fragment")]),
+        ),
+        (
+            "invalid_request",
+            with(&good, &[], &[("response_mode", "bogus")]),
+        ),
+        ("invalid_request", with(&good, &drop_challenge, &[])),
+        (
+            "invalid_request",
+            with(
+                &good,
+                &["code_challenge_method"],
+                &[("code_challenge_method", "plain")],
+            ),
+        ),
+        (
+            "invalid_request",
+            with(&good, &["code_challenge_method"], &[]),
+        ),
+        (
+            "invalid_request",
+            with(
+                &good,
+                &["code_challenge_method"],
+                &[("code_challenge_method", "S512")],
+            ),
+        ),
+        (
+            "invalid_request",
+            with(&good, &["code_challenge"], &[("code_challenge", "abc")]),
+        ),
+        (
+            "invalid_request",
+            with(&good, &["code_challenge"], &[("code_challenge", &long)]),
+        ),
+        (
+            "invalid_request",
+            with(
+                &good,
+                &["code_challenge"],
+                &[(
+                    "code_challenge",
+                    "+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/=",
+                )],
+            ),
+        ),
+        (
+            "invalid_scope",
+            with(&good, &["scope"], &[("scope", "openid bogus")]),
+        ),
+        (
+            "invalid_scope",
+            with(&good, &["scope"], &[("scope", "openid admin")]),
+        ),
+        (
+            "invalid_request",
+            with(&good, &[], &[("prompt", "none login")]),
+        ),
+        ("invalid_request", with(&good, &[], &[("max_age", "-1")])),
+        ("invalid_request", with(&good, &[], &[("max_age", "abc")])),
+        (
+            "request_not_supported",
+            with(&good, &[], &[("request", "eyJhbGciOiJub25lIn0.e30.")]),
+        ),
+        (
+            "request_uri_not_supported",
+            with(&good, &[], &[("request_uri", "https://c1.example/r")]),
+        ),
+        (
+            "invalid_request",
+            with(&good, &[], &[("claims", "{not json")]),
+        ),
+        ("invalid_request", with(&good, &[], &[("claims", "[1]")])),
+    ];
+    for (want, pairs) in cases {
+        let case = format!("{want}: {pairs:?}");
+        let resp = authorize_raw(&app, &pairs).await;
+        assert_eq!(resp.status(), StatusCode::FOUND, "{case}");
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(loc.starts_with("https://c1.example/cb?"), "{case}: {loc}");
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some(want),
+            "{case}: {loc}"
+        );
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("s61"), "{case}");
+        assert_eq!(
+            query_param(&loc, "iss").as_deref(),
+            Some(app.issuer("acme").as_str()),
+            "{case}"
+        );
+        assert!(query_param(&loc, "code").is_none(), "{case}");
+        // RFC 6749 §4.1.2.1: error_description is printable ASCII (%x20-21 / %x23-5B / %x5D-7E).
+        if let Some(d) = query_param(&loc, "error_description") {
+            assert!(
+                d.bytes()
+                    .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+                "{case}: {d:?}"
+            );
+        }
+    }
+}
+
+async fn s6_1_ignored_parameters_and_post_succeed_and_long_urls_never_crash(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let (verifier, ch) = pkce_pair();
+    let good = good_pairs(&c.id, &ch);
+    // Unknown parameters are ignored, the order does not matter.
+    let mut pairs = with(&good, &[], &[("extra", "foobar")]);
+    pairs.reverse();
+    let resp = authorize_raw(&app, &pairs).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let browser = app.new_browser();
+    // The same request as a POST form (OIDC Core §3.1.2.1) completes a flow.
+    let resp = browser
+        .post(format!("{}/t/acme/authorize", app.base))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let first = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        url::Url::parse(&format!("{}{first}", app.base))
+            .unwrap()
+            .path(),
+        url::Url::parse(&format!("{}{loc}", app.base))
+            .unwrap()
+            .path()
+    );
+    let redirect = app.continue_login(&browser, first, "alice", PW).await;
+    let code = query_param(&redirect, "code").expect("a code");
+    let form = redeem_form(&code, &verifier, "https://c1.example/cb");
+    let (s, b) = app.token("acme", &c.id, &c.secret, &form).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // A URL over 8 KB: refused (414) or an error, never a crash or a hang.
+    let huge = "x".repeat(9 * 1024);
+    let resp = authorize_raw(&app, &with(&good, &[], &[("extra", &huge)])).await;
+    assert_eq!(resp.status(), StatusCode::URI_TOO_LONG);
+    assert!(resp.headers().get("location").is_none());
+    assert!(resp.text().await.unwrap().contains("role=\"alert\""));
+    // And the server still answers afterwards.
+    assert_eq!(authorize_raw(&app, &good).await.status(), StatusCode::FOUND);
+}
+
+async fn s6_1_state_and_nonce_come_back_exactly_and_pages_escape_reflected_values(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let (_, ch) = pkce_pair();
+    let good = good_pairs(&c.id, &ch);
+    let four_kb = "s".repeat(4096);
+    // (state, nonce): a 4 KB state and a 4 KB nonce each fit under the 8 KB URL cap,
+    // both together would not.
+    for (value, nonce) in [
+        (four_kb.as_str(), "n"),
+        ("st", four_kb.as_str()),
+        ("клíč🔑 a+b c&d=e", "клíč🔑 a+b c&d=e"),
+        ("a\u{0}b", "a\u{0}b"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+    ] {
+        // In an error redirect…
+        let pairs = with(
+            &good,
+            &["state", "scope"],
+            &[("state", value), ("scope", "bogus")],
+        );
+        let resp = authorize_raw(&app, &pairs).await;
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(query_param(&loc, "state").as_deref(), Some(value));
+        // …and in the success redirect, with the nonce in the ID token.
+        let (verifier, ch) = pkce_pair();
+        let url = app.authorize_url("acme", &c.id, &ch, &[("nonce", nonce)]);
+        let url = url.replace(
+            "state=st-1",
+            &format!(
+                "state={}",
+                url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+            ),
+        );
+        let redirect = app
+            .browser_login(&app.new_browser(), &url, "alice", PW)
+            .await;
+        assert_eq!(query_param(&redirect, "state").as_deref(), Some(value));
+        let code = query_param(&redirect, "code").unwrap();
+        let form = redeem_form(&code, &verifier, "https://c1.example/cb");
+        let (s, t) = app.token("acme", &c.id, &c.secret, &form).await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        let payload = t["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["nonce"], nonce);
+    }
+    // Error pages escape what they reflect.
+    let xss = "<script>alert(1)</script>";
+    for pairs in [
+        with(&good, &["client_id"], &[("client_id", xss)]),
+        with(&good, &["redirect_uri"], &[("redirect_uri", xss)]),
+        with(
+            &good,
+            &["redirect_uri", "state"],
+            &[("redirect_uri", "https://evil.example/"), ("state", xss)],
+        ),
+    ] {
+        let resp = authorize_raw(&app, &pairs).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body = resp.text().await.unwrap();
+        assert!(!body.contains(xss), "{body}");
+    }
+}
+
+async fn s6_1_prompt_none_and_id_token_hint_never_log_in_silently(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    app.create_user("acme", "bob", PW).await;
+    let cb = app.tenant_with_alice("beta").await;
+    let bob_hint = app.code_flow("acme", &c, "bob", PW).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let beta_hint = app.code_flow("beta", &cb, "alice", PW).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // alice's session at acme, consented to `openid profile offline_access`.
+    let browser = app.new_browser();
+    let (verifier, ch) = pkce_pair();
+    let redirect = app
+        .browser_login(
+            &browser,
+            &app.authorize_url("acme", &c.id, &ch, &[]),
+            "alice",
+            PW,
+        )
+        .await;
+    let code = query_param(&redirect, "code").unwrap();
+    let (s, t) = app
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &redeem_form(&code, &verifier, "https://c1.example/cb"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let own_hint = t["id_token"].as_str().unwrap().to_owned();
+    let silent = |extra: &[(&str, &str)]| {
+        let mut e = vec![("prompt", "none")];
+        e.extend_from_slice(extra);
+        app.authorize_url("acme", &c.id, &ch, &e)
+    };
+    let outcome = |loc: &str| {
+        query_param(loc, "error").unwrap_or_else(|| {
+            assert!(query_param(loc, "code").is_some(), "{loc}");
+            "code".to_owned()
+        })
+    };
+    let cases: Vec<(&str, String)> = vec![
+        // Controls: the session and the user's own hint lead to a code.
+        ("code", silent(&[])),
+        ("code", silent(&[("id_token_hint", &own_hint)])),
+        // A scope not consented to yet.
+        (
+            "consent_required",
+            silent(&[("scope", "openid profile email")]),
+        ),
+        // Forged, another user's, another tenant's hint.
+        (
+            "login_required",
+            silent(&[("id_token_hint", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")]),
+        ),
+        ("login_required", silent(&[("id_token_hint", &bob_hint)])),
+        ("login_required", silent(&[("id_token_hint", &beta_hint)])),
+    ];
+    for (want, url) in cases {
+        let resp = browser.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "{want}");
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        let got = outcome(&loc);
+        // A malformed hint may be refused as such (SECURITY.md §6.1).
+        let ok = got == want
+            || (want == "login_required"
+                && got == "invalid_request"
+                && url.contains("eyJzdWIiOiJ4In0"));
+        assert!(ok, "wanted {want}, got {got}: {loc}");
+    }
 }
