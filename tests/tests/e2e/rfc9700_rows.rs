@@ -29,6 +29,38 @@ on_backends!(
 
 const PW: &str = "correct horse battery";
 
+/// R8 is configuration, not state: no backend involved.
+#[test]
+fn r8_a_plain_http_issuer_is_refused_unless_loopback_or_dev_mode() {
+    use auth_server::config::Settings;
+    let load = |pairs: &[(&str, &str)]| {
+        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::from_sources(None, &env.collect())
+    };
+    for url in [
+        "http://as.example",
+        "http://10.0.0.5:8080",
+        "http://127.0.0.1.evil.example",
+    ] {
+        let e = load(&[("AUTH_PUBLIC_URL", url)]).expect_err(url);
+        assert_eq!(e.var, "AUTH_PUBLIC_URL", "{url}");
+        assert!(e.reason.contains("plain http"), "{url}: {e}");
+        // Development may opt in, explicitly.
+        let s = load(&[("AUTH_PUBLIC_URL", url), ("AUTH_DEV_MODE", "true")]).expect(url);
+        assert_eq!(s.issuer("a"), format!("{url}/t/a"));
+    }
+    for url in [
+        "https://as.example",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+    ] {
+        assert!(load(&[("AUTH_PUBLIC_URL", url)]).is_ok(), "{url}");
+    }
+    // The default (no AUTH_PUBLIC_URL) is loopback http and starts.
+    assert!(load(&[]).is_ok());
+}
+
 async fn code_for(app: &TestApp, c: &TestClient) -> (String, String, String) {
     let (verifier, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &c.id, &challenge, &[]);
