@@ -25,6 +25,8 @@ on_backends!(
     s6_1_ignored_parameters_and_post_succeed_and_long_urls_never_crash,
     s6_1_state_and_nonce_come_back_exactly_and_pages_escape_reflected_values,
     s6_1_prompt_none_and_id_token_hint_never_log_in_silently,
+    t6_a_token_of_one_tenant_is_no_token_at_another_tenants_userinfo_or_hint,
+    t10_unknown_foreign_and_disabled_clients_are_indistinguishable,
 );
 
 const PW: &str = "correct horse battery";
@@ -1113,4 +1115,149 @@ async fn s6_1_prompt_none_and_id_token_hint_never_log_in_silently(backend: Backe
                 && url.contains("eyJzdWIiOiJ4In0"));
         assert!(ok, "wanted {want}, got {got}: {loc}");
     }
+}
+
+async fn t6_a_token_of_one_tenant_is_no_token_at_another_tenants_userinfo_or_hint(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ca = app.tenant_with_alice("acme").await;
+    let cb = app.tenant_with_alice("beta").await;
+    let ta = app.code_flow("acme", &ca, "alice", PW).await;
+    let at = ta["access_token"].as_str().unwrap();
+    let userinfo = |slug: &str| {
+        app.http
+            .get(format!("{}/t/{slug}/userinfo", app.base))
+            .bearer_auth(at)
+            .send()
+    };
+    // The control: A's token is good at A.
+    assert_eq!(userinfo("acme").await.unwrap().status(), StatusCode::OK);
+    let resp = userinfo("beta").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // Per-tenant signing keys: A's ID token names a key B does not publish.
+    let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+    let tb = app.code_flow("beta", &cb, "alice", PW).await;
+    let (kid_a, kid_b) = (
+        kid_of(ta["id_token"].as_str().unwrap()),
+        kid_of(tb["id_token"].as_str().unwrap()),
+    );
+    assert_ne!(kid_a, kid_b);
+    let jwks: Value = app
+        .http
+        .get(format!("{}/t/beta/jwks", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kid"] != kid_a.as_str()),
+        "{jwks}"
+    );
+    // A's ID token as id_token_hint at B, where alice has a session: never a silent login.
+    let browser = app.new_browser();
+    let (_, ch) = pkce_pair();
+    app.browser_login(
+        &browser,
+        &app.authorize_url("beta", &cb.id, &ch, &[]),
+        "alice",
+        PW,
+    )
+    .await;
+    for (hint, want) in [
+        (tb["id_token"].as_str().unwrap(), None),
+        (ta["id_token"].as_str().unwrap(), Some("login_required")),
+    ] {
+        let url = app.authorize_url(
+            "beta",
+            &cb.id,
+            &ch,
+            &[("prompt", "none"), ("id_token_hint", hint)],
+        );
+        let resp = browser.get(url).send().await.unwrap();
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(query_param(&loc, "error").as_deref(), want, "{loc}");
+        assert_eq!(query_param(&loc, "code").is_some(), want.is_none(), "{loc}");
+    }
+}
+
+async fn t10_unknown_foreign_and_disabled_clients_are_indistinguishable(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let disabled = app.web_client("acme").await;
+    let admin = app.system_token().await;
+    let (s, _) = app
+        .admin(
+            &admin,
+            Method::PATCH,
+            &format!("/subscriptions/acme/clients/{}", disabled.id),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let foreign = app.tenant_with_alice("beta").await;
+    let random = uuid::Uuid::new_v4().to_string();
+    let (_, ch) = pkce_pair();
+    // /authorize: one error page, byte for byte.
+    let mut pages = Vec::new();
+    for id in [random.as_str(), foreign.id.as_str(), disabled.id.as_str()] {
+        let resp = authorize_raw(&app, &good_pairs(id, &ch)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{id}");
+        pages.push(resp.text().await.unwrap());
+    }
+    assert!(pages.iter().all(|p| p == &pages[0]), "{pages:?}");
+    // /token: one 401 answer, with the right secret of the foreign and disabled clients.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", "x")];
+    let mut answers = Vec::new();
+    for (id, secret) in [
+        (random.as_str(), "a-secret"),
+        (foreign.id.as_str(), foreign.secret.as_str()),
+        (disabled.id.as_str(), disabled.secret.as_str()),
+        (c.id.as_str(), "wrong"),
+    ] {
+        let resp = app
+            .http
+            .post(format!("{}/t/acme/token", app.base))
+            .basic_auth(id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        answers.push((resp.status(), challenge, resp.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    // Ids are random 128-bit values (22 base64url characters), never sequential: four
+    // ids created in a row share no common prefix beyond chance.
+    let more = [app.web_client("acme").await, app.web_client("acme").await];
+    let ids: Vec<Vec<u8>> = [&c, &disabled, &more[0], &more[1]]
+        .iter()
+        .map(|client| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&client.id)
+                .expect("a base64url client_id")
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(id.len(), 16);
+    }
+    let shared = ids.windows(2).filter(|w| w[0][..4] == w[1][..4]).count();
+    assert_eq!(shared, 0, "{ids:?}");
+    assert_ne!(more[0].id, more[1].id);
 }
