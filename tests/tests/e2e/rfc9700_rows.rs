@@ -27,6 +27,7 @@ on_backends!(
     s6_1_prompt_none_and_id_token_hint_never_log_in_silently,
     t6_a_token_of_one_tenant_is_no_token_at_another_tenants_userinfo_or_hint,
     t10_unknown_foreign_and_disabled_clients_are_indistinguishable,
+    p3_verifiers_of_the_wrong_length_or_alphabet_never_redeem,
 );
 
 const PW: &str = "correct horse battery";
@@ -1260,4 +1261,49 @@ async fn t10_unknown_foreign_and_disabled_clients_are_indistinguishable(backend:
     let shared = ids.windows(2).filter(|w| w[0][..4] == w[1][..4]).count();
     assert_eq!(shared, 0, "{ids:?}");
     assert_ne!(more[0].id, more[1].id);
+}
+
+async fn p3_verifiers_of_the_wrong_length_or_alphabet_never_redeem(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    // Each challenge is the true S256 of its verifier, so only the RFC 7636 §4.1 rule
+    // (43-128 characters of [A-Za-z0-9-._~]) can refuse the malformed ones.
+    let ok_43 = "a".repeat(43);
+    let ok_128 = "-._~Az09".repeat(16);
+    let short = "a".repeat(42);
+    let long = "a".repeat(129);
+    let plus = format!("{}+", "a".repeat(42));
+    let bang = format!("{}!", "a".repeat(50));
+    let space = format!("{} b", "a".repeat(50));
+    for (verifier, good) in [
+        (ok_43.as_str(), true),
+        (ok_128.as_str(), true),
+        (short.as_str(), false),
+        (long.as_str(), false),
+        (plus.as_str(), false),
+        (bang.as_str(), false),
+        (space.as_str(), false),
+    ] {
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+        let url = app.authorize_url("acme", &c.id, &challenge, &[]);
+        let redirect = app
+            .browser_login(&app.new_browser(), &url, "alice", PW)
+            .await;
+        let code = query_param(&redirect, "code").expect("a code");
+        let form = redeem_form(&code, verifier, "https://c1.example/cb");
+        let (s, b) = app.token("acme", &c.id, &c.secret, &form).await;
+        if good {
+            assert_eq!(s, StatusCode::OK, "{verifier}: {b}");
+        } else {
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{verifier}: {b}");
+            let error = b["error"].as_str().unwrap_or_default();
+            assert!(
+                matches!(error, "invalid_request" | "invalid_grant"),
+                "{verifier}: {b}"
+            );
+        }
+    }
 }
