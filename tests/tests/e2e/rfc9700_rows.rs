@@ -28,6 +28,7 @@ on_backends!(
     t6_a_token_of_one_tenant_is_no_token_at_another_tenants_userinfo_or_hint,
     t10_unknown_foreign_and_disabled_clients_are_indistinguishable,
     p3_verifiers_of_the_wrong_length_or_alphabet_never_redeem,
+    r6_login_never_forwards_to_a_return_to_and_error_pages_never_auto_forward,
 );
 
 const PW: &str = "correct horse battery";
@@ -1306,4 +1307,107 @@ async fn p3_verifiers_of_the_wrong_length_or_alphabet_never_redeem(backend: Back
             );
         }
     }
+}
+
+/// Where a response sends the browser, if anywhere: `Location` or a meta refresh.
+async fn forwards_to(resp: reqwest::Response) -> Option<String> {
+    if let Some(l) = resp.headers().get("location") {
+        return Some(l.to_str().unwrap().to_owned());
+    }
+    let body = resp.text().await.unwrap().to_ascii_lowercase();
+    body.contains("http-equiv=\"refresh\"")
+        .then(|| "meta refresh".to_owned())
+}
+
+/// Not a same-origin path nor a URL of our own public origin.
+fn off_origin(target: &str, public: &str) -> bool {
+    let own = target.starts_with(&format!("{public}/"));
+    let path = target.starts_with('/') && !target.starts_with("//") && !target.starts_with("/\\");
+    !(own || path)
+}
+
+async fn r6_login_never_forwards_to_a_return_to_and_error_pages_never_auto_forward(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
+    let evil = ["https://evil.com", "//evil.com", "/\\evil.com"];
+    for target in evil {
+        let q: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+        for path in ["/t/acme/login", "/admin/login"] {
+            let resp = app
+                .http
+                .get(format!("{}{path}?return_to={q}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().as_u16() < 500, "{path} {target}");
+            if let Some(to) = forwards_to(resp).await {
+                assert!(
+                    !off_origin(&to, &app.public) && !to.contains("evil.com"),
+                    "{path}: {to}"
+                );
+            }
+        }
+        // A real login whose page and form both carry the return_to: the browser still
+        // ends at the client's registered redirect URI.
+        let browser = app.new_browser();
+        let (_, ch) = pkce_pair();
+        let first = browser
+            .get(app.authorize_url("acme", &c.id, &ch, &[("return_to", target)]))
+            .send()
+            .await
+            .unwrap();
+        let login = first.headers()["location"].to_str().unwrap().to_owned();
+        let html = browser
+            .get(format!("{}{login}&return_to={q}", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("evil.com"), "the page does not carry it");
+        let input = |name: &str| {
+            let doc = scraper::Html::parse_document(&html);
+            let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+            doc.select(&sel)
+                .next()
+                .unwrap()
+                .value()
+                .attr("value")
+                .unwrap()
+                .to_owned()
+        };
+        let (tx, csrf) = (input("tx"), input("csrf"));
+        let resp = browser
+            .post(format!("{}/t/acme/login", app.base))
+            .form(&[
+                ("tx", tx.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", PW),
+                ("action", "login"),
+                ("return_to", target),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let next = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(!next.contains("evil.com"), "{next}");
+        let end = app.continue_login(&browser, next, "alice", PW).await;
+        assert!(end.starts_with("https://c1.example/cb?"), "{end}");
+        assert!(query_param(&end, "code").is_some(), "{end}");
+    }
+    // Error pages explain; they never forward, by header or by meta refresh.
+    let (_, ch) = pkce_pair();
+    let mut bad = good_pairs(&c.id, &ch);
+    bad.retain(|(k, _)| *k != "redirect_uri");
+    bad.push(("redirect_uri", "https://evil.com/cb"));
+    let resp = authorize_raw(&app, &bad).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(forwards_to(resp).await, None);
 }
