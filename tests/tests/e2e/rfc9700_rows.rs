@@ -1,6 +1,6 @@
-//! SECURITY.md §1 rows that had no test of their own: codes bound to their client (C3)
-//! and redirect URI (C4), opaque high-entropy codes (C7), refresh tokens bound to their
-//! client and to client authentication (F3).
+//! SECURITY.md rows that had no test of their own, each named after its row: §1 R4, R6,
+//! R8, P3, C3, C4, C7, F3, F6, X6, A4, Z4; §5.1 T5, T6, T7, T9, T10; and the §6.1
+//! `/authorize` bad inputs not covered elsewhere (`s6_1_…`).
 
 use base64::Engine;
 use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param};
