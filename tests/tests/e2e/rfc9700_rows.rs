@@ -29,6 +29,7 @@ on_backends!(
     t10_unknown_foreign_and_disabled_clients_are_indistinguishable,
     p3_verifiers_of_the_wrong_length_or_alphabet_never_redeem,
     r6_login_never_forwards_to_a_return_to_and_error_pages_never_auto_forward,
+    a6_a7_grants_a_client_is_not_registered_for_and_legacy_flows_are_refused,
 );
 
 const PW: &str = "correct horse battery";
@@ -1410,4 +1411,86 @@ async fn r6_login_never_forwards_to_a_return_to_and_error_pages_never_auto_forwa
     let resp = authorize_raw(&app, &bad).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(forwards_to(resp).await, None);
+}
+
+async fn a6_a7_grants_a_client_is_not_registered_for_and_legacy_flows_are_refused(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let web = app.tenant_with_alice("acme").await;
+    // A client registered for the code grant only, and a public client.
+    let code_only = app
+        .create_client(
+            "acme",
+            json!({"name": "code-only", "redirect_uris": ["https://c1.example/cb"],
+            "grant_types": ["authorization_code"], "scope": "openid profile offline_access",
+            "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .await;
+    let public = app
+        .create_client(
+            "acme",
+            json!({"name": "spa", "redirect_uris": ["https://c1.example/cb"],
+            "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile",
+            "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+    // A real refresh token (of the web client) presented by the code-only client: the
+    // grant type is refused before the token is looked at.
+    let rt = app.code_flow("acme", &web, "alice", PW).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
+    let (s, b) = app
+        .token("acme", &code_only.id, &code_only.secret, &form)
+        .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
+        "{b}"
+    );
+    // The code-only client's own code flow hands out no refresh token at all.
+    let t = app.code_flow("acme", &code_only, "alice", PW).await;
+    assert!(t.get("refresh_token").is_none(), "{t}");
+    // The public client asking for client_credentials.
+    let resp = app
+        .http
+        .post(format!("{}/t/acme/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", public.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
+        "{b}"
+    );
+    // A7: implicit and hybrid are gone (the other response types: s6_1_…).
+    let (_, ch) = pkce_pair();
+    for rt in ["token", "code id_token", "id_token token"] {
+        let pairs = with(
+            &good_pairs(&web.id, &ch),
+            &["response_type"],
+            &[("response_type", rt)],
+        );
+        let resp = authorize_raw(&app, &pairs).await;
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some("unsupported_response_type"),
+            "{rt}"
+        );
+        assert!(!loc.contains("access_token") && !loc.contains('#'), "{loc}");
+    }
 }
