@@ -54,6 +54,7 @@ AUTH_AUDIT_SINK           -                      also stream audit events as JSO
 AUTH_TRUSTED_PROXIES      -                      comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; unset: none
 AUTH_IP_RATE_LIMIT        600000                 requests per minute per client address at token, introspection and revocation (0: off)
 AUTH_LOGIN_IP_RATE_LIMIT  60                     login and 2FA form posts per minute per client address (1-100000)
+AUTH_DEV_MODE             false                  development only: accept a plain-http AUTH_PUBLIC_URL on a host other than loopback
 ";
 
 /// The server's configuration, validated. `Debug` redacts every secret.
@@ -112,6 +113,8 @@ pub struct Settings {
     pub ip_rate_limit: u32,
     /// Login and 2FA form posts per minute per client address.
     pub login_ip_rate_limit: u32,
+    /// Development mode: a plain-http public URL may name a host other than loopback.
+    pub dev_mode: bool,
 }
 
 /// A configuration problem: which variable (or TOML key, or file) and what is wrong with it.
@@ -155,6 +158,7 @@ impl Default for Settings {
             trusted_proxies: TrustedProxies::default(),
             ip_rate_limit: 600_000,
             login_ip_rate_limit: 60,
+            dev_mode: false,
         }
     }
 }
@@ -277,6 +281,7 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("ip_rate_limit", &self.ip_rate_limit)
             .field("login_ip_rate_limit", &self.login_ip_rate_limit)
+            .field("dev_mode", &self.dev_mode)
             .finish()
     }
 }
@@ -358,6 +363,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
             "login_ip_rate_limit" => {
                 s.login_ip_rate_limit = at(var, bounded(v, 1, 100_000, "requests"))?
             }
+            "dev_mode" => s.dev_mode = at(var, boolean(v))?,
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
@@ -374,12 +380,40 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
         let reason = "is set but AUTH_REDIS_URL is not a TLS URL (expected rediss://, valkeys:// or rediss+cluster://)";
         return Err(err("AUTH_REDIS_CA_FILE", reason));
     }
+    // RFC 9700 §2.6 / SECURITY.md R8: authorization responses (codes, tokens in the
+    // login pages' cookies) must not cross the network in clear. A plain-http issuer is
+    // accepted only where nothing but this machine can reach it (loopback, the default),
+    // or when the operator says this is development.
+    if s.public_url.scheme() == "http" && !is_loopback(&s.public_url) && !s.dev_mode {
+        let var = given
+            .iter()
+            .rev()
+            .find(|(k, _, v)| k == "public_url" && !v.is_empty())
+            .map_or("AUTH_PUBLIC_URL", |(_, var, _)| var.as_str());
+        let shown = echo_url(s.public_url.as_str());
+        return bad(
+            &shown,
+            "is plain http on a host other than loopback",
+            "https, or AUTH_DEV_MODE=true in development",
+        )
+        .map_err(|reason| err(var, reason));
+    }
     // Half a TLS pair would silently serve plain HTTP where the operator asked for HTTPS.
     let (cert, key) = ("AUTH_TLS_CERT", "AUTH_TLS_KEY");
     match (&s.tls_cert, &s.tls_key) {
         (Some(_), None) => Err(err(key, format!("is not set but {cert} is ({BOTH})"))),
         (None, Some(_)) => Err(err(cert, format!("is not set but {key} is ({BOTH})"))),
         _ => Ok(s),
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -589,6 +623,12 @@ mod tests {
         AUTH_PUBLIC_URL ftp://x.example => AUTH_PUBLIC_URL: "ftp://x.example" is not http or https
         AUTH_PUBLIC_URL https://x.example/?a=1 => AUTH_PUBLIC_URL: has credentials, a query or a
         AUTH_PUBLIC_URL https://u:{S}@h => AUTH_PUBLIC_URL: "https://***@h" has credentials
+        AUTH_PUBLIC_URL http://localhost:8080 => ok
+        AUTH_PUBLIC_URL http://[::1]:8080 => ok
+        AUTH_PUBLIC_URL http://as.example => AUTH_PUBLIC_URL: "http://as.example/" is plain http on a host other than loopback (expected https, or AUTH_DEV_MODE=true
+        AUTH_PUBLIC_URL http://127.0.0.1.nip.io => AUTH_PUBLIC_URL: is plain http on a host other than loopback
+        AUTH_DEV_MODE yes => AUTH_DEV_MODE: "yes" is not a boolean
+        file public_url = "http://10.0.0.5:8080" => public_url: is plain http on a host other than loopback
         AUTH_LISTEN [::1]:0 => ok
         AUTH_LISTEN abc => AUTH_LISTEN: "abc" is not a socket address (expected host:port, e.g.
         AUTH_DATA_DIR /var/lib/auth => ok

@@ -125,7 +125,10 @@ impl Principal {
                 serde_json::json!({"reason": "other_subscription"}),
             )
             .await;
-            return Err(AdminError::Forbidden);
+            // 404, like a subscription that does not exist (SECURITY.md T8, Keycloak's
+            // CrossRealmPermissionsTest): a 403 would tell a tenant admin which other
+            // subscriptions exist. The attempt is still audited above.
+            return Err(AdminError::NotFound);
         }
         Ok(tenants::resolve(ctx, slug).await?)
     }

@@ -171,7 +171,8 @@ async fn a_tenant_admin_cannot_reach_another_tenants_workspaces(backend: Backend
         "/subscriptions/acme/run-as-grants",
     ] {
         let (s, _) = app.admin(token, Method::GET, path, None).await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+        // SECURITY.md T8: another subscription answers like a missing one.
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
     }
     let (s, _) = app
         .admin(

@@ -333,7 +333,8 @@ async fn a_tenant_admin_cannot_read_another_tenants_audit(backend: Backend) {
     let (s, body) = app
         .admin(tok, Method::GET, "/subscriptions/beta/audit", None)
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    // SECURITY.md T8: another subscription answers like a missing one.
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     // The refusal itself is audited in the caller's subscription.
     let (_, own) = app
         .admin(

@@ -361,7 +361,8 @@ async fn acl_explain_names_the_layer_and_the_policy_behind_each_answer(backend: 
             Some(json!({"user_id": sam, "workspace": "sales", "app": "deals"})),
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    // SECURITY.md T8: another subscription answers like a missing one.
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 /// A browser-like client signed in to the console as `root`; returns it and the CSRF token.
@@ -661,8 +662,8 @@ async fn a_tenant_admin_signs_in_at_their_issuer_and_sees_only_their_subscriptio
         .unwrap();
     assert_eq!(
         r.status(),
-        StatusCode::FORBIDDEN,
-        "another tenant: the API's 403"
+        StatusCode::NOT_FOUND,
+        "another tenant: the API's 404 (SECURITY.md T8)"
     );
     let r = b
         .get(format!("{}/admin/s/acme/users", app.base))

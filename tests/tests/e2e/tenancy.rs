@@ -130,7 +130,8 @@ async fn a_tenant_admin_cannot_touch_another_tenant(backend: Backend) {
         "/subscriptions/beta",
     ] {
         let (s, body) = app.admin(token, Method::GET, path, None).await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
+        // SECURITY.md T8: 404 like a missing subscription, never 403 (no existence oracle).
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {body}");
     }
     let (s, list) = app.admin(token, Method::GET, "/subscriptions", None).await;
     assert_eq!(s, StatusCode::OK);

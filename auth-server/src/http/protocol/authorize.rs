@@ -47,6 +47,12 @@ pub async fn current_session(
         .map_err(PageError::from_flow)
 }
 
+/// The longest authorization request URL we read (SECURITY.md §6.1 "URL > 8 KB → 414"):
+/// a legitimate request (a 4 KB `state`, S2, plus the rest) fits; anything longer is
+/// refused before parsing instead of being carried through login into stored
+/// transactions. A POST body is capped separately (64 KB, like every form).
+const MAX_URL: usize = 8 * 1024;
+
 /// `GET|POST /t/{slug}/authorize`
 pub async fn authorize(
     req: HttpRequest,
@@ -57,6 +63,12 @@ pub async fn authorize(
     let raw = if req.method() == actix_web::http::Method::POST {
         std::str::from_utf8(&body).unwrap_or("").to_owned()
     } else {
+        if req.uri().to_string().len() > MAX_URL {
+            return Err(PageError {
+                status: actix_web::http::StatusCode::URI_TOO_LONG,
+                message: "The request is too long.".into(),
+            });
+        }
         req.query_string().to_owned()
     };
     let p = Params::parse(&raw).map_err(|name| {
