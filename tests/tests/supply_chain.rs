@@ -23,10 +23,7 @@ fn dependencies_pass_the_licence_ban_and_source_policy() {
         .output()
         .expect("cargo deny runs");
     let report = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = report
-        .lines()
-        .filter(|l| l.starts_with("error"))
-        .collect();
+    let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("error")).collect();
     assert!(
         out.status.success(),
         "cargo deny found {} problem(s):\n{}\n{}",

@@ -65,9 +65,9 @@ pub fn parse_logo(s: &str) -> Result<String, BrandingError> {
         if s.len() > MAX_LOGO_DATA_URI {
             return Err(BrandingError("data URI must be at most 64 KiB"));
         }
-        let (kind, data) = rest
-            .split_once(";base64,")
-            .ok_or(BrandingError("data URI must be base64 (data:image/…;base64,…)"))?;
+        let (kind, data) = rest.split_once(";base64,").ok_or(BrandingError(
+            "data URI must be base64 (data:image/…;base64,…)",
+        ))?;
         if !LOGO_TYPES.contains(&kind) {
             return Err(BrandingError(
                 "data URI must be image/png, image/jpeg or image/svg+xml",
@@ -188,7 +188,14 @@ mod tests {
     fn colours_are_hex_only() {
         assert_eq!(parse_color("#ABC").unwrap(), "#abc");
         assert!(parse_color("#a1b2c3").is_ok());
-        for bad in ["red", "#abcd", "red;}body{display:none", "#abc;}", "</style><script>", ""] {
+        for bad in [
+            "red",
+            "#abcd",
+            "red;}body{display:none",
+            "#abc;}",
+            "</style><script>",
+            "",
+        ] {
             assert!(parse_color(bad).is_err(), "{bad}");
         }
     }
@@ -215,7 +222,10 @@ mod tests {
     #[test]
     fn ui_locales_beats_accept_language_beats_default() {
         assert_eq!(negotiate(Some("fr de"), Some("en"), "en"), Lang::De);
-        assert_eq!(negotiate(Some("xx"), Some("en;q=0.5, de-DE"), "en"), Lang::De);
+        assert_eq!(
+            negotiate(Some("xx"), Some("en;q=0.5, de-DE"), "en"),
+            Lang::De
+        );
         assert_eq!(negotiate(None, Some("de;q=0.4, en;q=0.9"), "de"), Lang::En);
         assert_eq!(negotiate(None, Some("fr"), "de"), Lang::De);
         assert_eq!(negotiate(Some("tlh"), None, "xx"), Lang::En);

@@ -40,7 +40,7 @@ async fn login_page(
     let (_, challenge) = pkce_pair();
     let url = app.authorize_url("acme", client_id, &challenge, extra);
     let resp = browser.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(resp.status().is_redirection(), "{}", resp.status());
     let login = resp.headers()["location"].to_str().unwrap().to_owned();
     let mut req = browser.get(format!("{}{login}", app.base));
     if let Some(l) = accept_language {
@@ -63,7 +63,8 @@ fn img_src(csp: &str) -> String {
 }
 
 fn select<'a>(doc: &'a scraper::Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
-    doc.select(&scraper::Selector::parse(css).unwrap()).collect()
+    doc.select(&scraper::Selector::parse(css).unwrap())
+        .collect()
 }
 
 fn text_of(doc: &scraper::Html, css: &str) -> String {
@@ -77,7 +78,11 @@ fn text_of(doc: &scraper::Html, css: &str) -> String {
 }
 
 fn html_lang(doc: &scraper::Html) -> String {
-    select(doc, "html")[0].value().attr("lang").unwrap().to_owned()
+    select(doc, "html")[0]
+        .value()
+        .attr("lang")
+        .unwrap()
+        .to_owned()
 }
 
 /// The HTML contract: the login form's field names do not depend on the language.
@@ -165,7 +170,10 @@ async fn hostile_branding_is_refused_naming_the_field_and_a_hostile_display_name
         ("primary_color", "red"),
         ("logo", "javascript:alert(1)"),
         ("logo", "http://cdn.example/logo.png"),
-        ("logo", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+        (
+            "logo",
+            "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        ),
         ("logo", "https://cdn.example/a.png;script-src *"),
         ("display_name", "bell\u{7}"),
         ("display_name", long.as_str()),
@@ -217,13 +225,27 @@ async fn ui_locales_de_gives_the_german_login_page_with_the_same_field_names_and
     assert_login_contract(&doc);
 
     // Unknown user and wrong password: the same German message, as an alert.
-    let tx = select(&doc, "input[name=tx]")[0].value().attr("value").unwrap().to_owned();
-    let csrf = select(&doc, "input[name=csrf]")[0].value().attr("value").unwrap().to_owned();
+    let tx = select(&doc, "input[name=tx]")[0]
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let csrf = select(&doc, "input[name=csrf]")[0]
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
     let mut alerts = Vec::new();
     for (user, password) in [("alice", "wrong"), ("nobody", "wrong")] {
         let resp = browser
             .post(format!("{}/t/acme/login", app.base))
-            .form(&[("tx", tx.as_str()), ("csrf", csrf.as_str()), ("username", user), ("password", password), ("action", "login")])
+            .form(&[
+                ("tx", tx.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", user),
+                ("password", password),
+                ("action", "login"),
+            ])
             .send()
             .await
             .unwrap();
@@ -252,13 +274,41 @@ async fn accept_language_then_the_subscription_default_pick_the_language_and_unk
     let de = ("de".to_owned(), "Anmelden".to_owned());
     let en = ("en".to_owned(), "Sign in".to_owned());
 
-    let page = login_page(&app, &browser, &client.id, &[], Some("fr;q=1, de-CH;q=0.8, en;q=0.5")).await;
+    let page = login_page(
+        &app,
+        &browser,
+        &client.id,
+        &[],
+        Some("fr;q=1, de-CH;q=0.8, en;q=0.5"),
+    )
+    .await;
     assert_eq!(lang_of(page.1), de);
-    let page = login_page(&app, &browser, &client.id, &[], Some("de;q=0.2, en-GB;q=0.9")).await;
+    let page = login_page(
+        &app,
+        &browser,
+        &client.id,
+        &[],
+        Some("de;q=0.2, en-GB;q=0.9"),
+    )
+    .await;
     assert_eq!(lang_of(page.1), en);
-    let page = login_page(&app, &browser, &client.id, &[("ui_locales", "tlh x-klingon")], Some("ja")).await;
+    let page = login_page(
+        &app,
+        &browser,
+        &client.id,
+        &[("ui_locales", "tlh x-klingon")],
+        Some("ja"),
+    )
+    .await;
     assert_eq!(lang_of(page.1), en);
-    let page = login_page(&app, &browser, &client.id, &[("ui_locales", "en")], Some("de")).await;
+    let page = login_page(
+        &app,
+        &browser,
+        &client.id,
+        &[("ui_locales", "en")],
+        Some("de"),
+    )
+    .await;
     assert_eq!(lang_of(page.1), en);
 
     // The subscription default applies when the request names no supported language.

@@ -162,9 +162,19 @@ impl PatchBranding {
             }
             Ok(())
         }
-        member(self.display_name, &mut b.display_name, "display_name", parse_display_name)?;
+        member(
+            self.display_name,
+            &mut b.display_name,
+            "display_name",
+            parse_display_name,
+        )?;
         member(self.logo, &mut b.logo, "logo", parse_logo)?;
-        member(self.primary_color, &mut b.primary_color, "primary_color", parse_color)?;
+        member(
+            self.primary_color,
+            &mut b.primary_color,
+            "primary_color",
+            parse_color,
+        )?;
         Ok(b)
     }
 }
@@ -272,7 +282,9 @@ impl PatchSettings {
         if let Some(l) = self.default_language {
             let lang = crate::domain::branding::Lang::from_tag(&l)
                 .filter(|lang| lang.code() == l)
-                .ok_or_else(|| ValidationError::new("settings.default_language", "must be en or de"))?;
+                .ok_or_else(|| {
+                    ValidationError::new("settings.default_language", "must be en or de")
+                })?;
             s.default_language = lang.code().to_owned();
         }
         Ok(s)

@@ -79,7 +79,15 @@ pub async fn get_login(
     Ok(page_to(
         StatusCode::OK,
         &chrome,
-        form(&chrome, tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None, &sso),
+        form(
+            &chrome,
+            tenant.0.slug.as_str(),
+            tx_id,
+            &tx.csrf,
+            &hint,
+            None,
+            &sso,
+        ),
         &tx.request.redirect_uri,
         false,
     ))

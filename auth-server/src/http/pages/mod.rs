@@ -9,11 +9,11 @@ pub mod login;
 pub mod second_factor;
 pub mod sso;
 
+use crate::domain::Subscription;
+use crate::domain::branding::{Branding, Lang, logo_source, negotiate};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use crate::domain::Subscription;
-use crate::domain::branding::{Branding, Lang, logo_source, negotiate};
 use maud::{DOCTYPE, Markup, html};
 
 /// Shared page style: the primary colour comes from the `--primary` custom property
@@ -141,11 +141,21 @@ pub fn page_to(
 }
 
 /// A branded page without a client redirect (account pages).
-pub fn page_with(status: StatusCode, chrome: &Chrome<'_>, markup: Markup, qr: bool) -> HttpResponse {
+pub fn page_with(
+    status: StatusCode,
+    chrome: &Chrome<'_>,
+    markup: Markup,
+    qr: bool,
+) -> HttpResponse {
     with_csp(page(status, markup), chrome, "", qr)
 }
 
-fn with_csp(mut resp: HttpResponse, chrome: &Chrome<'_>, form_origin: &str, qr: bool) -> HttpResponse {
+fn with_csp(
+    mut resp: HttpResponse,
+    chrome: &Chrome<'_>,
+    form_origin: &str,
+    qr: bool,
+) -> HttpResponse {
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; img-src {}; form-action 'self' {form_origin}; frame-ancestors 'none'; base-uri 'none'",
         chrome.img_src(qr)

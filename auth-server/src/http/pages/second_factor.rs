@@ -245,7 +245,14 @@ pub async fn post_second_factor(
                     let enrolment = crate::service::mfa::begin_enrolment(&ctx, sub, &user)
                         .await
                         .map_err(|e| PageError::bad_request(e.to_string()))?;
-                    enrol_page(&chrome, slug, tx_id, &csrf, &enrolment.uri, Some(&e.to_string()))
+                    enrol_page(
+                        &chrome,
+                        slug,
+                        tx_id,
+                        &csrf,
+                        &enrolment.uri,
+                        Some(&e.to_string()),
+                    )
                 }
                 _ => code_form(&chrome, slug, tx_id, &csrf, Some(&e.to_string())),
             };
