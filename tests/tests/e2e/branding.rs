@@ -106,12 +106,12 @@ async fn a_branded_subscription_shows_its_name_logo_and_colour_and_its_csp_admit
     let client = app.tenant_with_alice("acme").await;
     let browser = app.new_browser();
 
-    // Unbranded: the subscription name, no logo and no image source at all.
+    // Unbranded: the subscription name, no logo, and only the empty `data:,` page icon.
     let (csp, html) = login_page(&app, &browser, &client.id, &[], None).await;
     let doc = scraper::Html::parse_document(&html);
     assert_eq!(text_of(&doc, ".brand-name"), "acme");
     assert!(select(&doc, "img").is_empty());
-    assert_eq!(img_src(&csp), "'none'");
+    assert_eq!(img_src(&csp), "data:");
 
     let (s, body) = patch_settings(
         &app,
@@ -133,8 +133,14 @@ async fn a_branded_subscription_shows_its_name_logo_and_colour_and_its_csp_admit
         Some("https://cdn.example/acme.png?v=2")
     );
     assert!(html.contains(":root{--primary:#0a7}"), "{html}");
-    // CSP source expressions match the path exactly and ignore the query.
+    // CSP source expressions match the path exactly and ignore the query; the logo is
+    // also the page icon, so nothing else (not even `data:`) is admitted.
     assert_eq!(img_src(&csp), "https://cdn.example/acme.png");
+    let icon = select(&doc, "link[rel=icon]");
+    assert_eq!(
+        icon[0].value().attr("href"),
+        Some("https://cdn.example/acme.png?v=2")
+    );
     assert_login_contract(&doc);
 
     // A data-URI logo admits `data:` and nothing else; the branded page still signs in.
@@ -198,7 +204,7 @@ async fn hostile_branding_is_refused_naming_the_field_and_a_hostile_display_name
     assert!(select(&doc, "img").is_empty(), "{html}");
     assert_eq!(text_of(&doc, ".brand-name"), hostile);
     assert!(!html.contains("<script>"), "{html}");
-    assert_eq!(img_src(&csp), "'none'");
+    assert_eq!(img_src(&csp), "data:");
 }
 
 async fn ui_locales_de_gives_the_german_login_page_with_the_same_field_names_and_one_error_message(

@@ -62,20 +62,19 @@ impl<'a> Chrome<'a> {
     }
 
     /// The CSP `img-src` value admitting exactly the images shown: the logo's source
-    /// and, when `qr` (an enrolment page), the `data:` QR code.
+    /// (also the page icon) or, without a logo, `data:` for the empty `data:,` icon that
+    /// keeps browsers from fetching `/favicon.ico`; plus `data:` when `qr` (an enrolment
+    /// page shows its QR code as a data URI).
     pub fn img_src(&self, qr: bool) -> String {
-        let mut sources: Vec<String> = Vec::new();
-        if let Some(l) = self.branding.and_then(|b| b.logo.as_deref()) {
-            sources.push(logo_source(l));
-        }
+        let mut sources = vec![self.logo().map_or_else(|| "data:".to_owned(), logo_source)];
         if qr && !sources.iter().any(|s| s == "data:") {
             sources.push("data:".into());
         }
-        if sources.is_empty() {
-            "'none'".into()
-        } else {
-            sources.join(" ")
-        }
+        sources.join(" ")
+    }
+
+    fn logo(&self) -> Option<&'a str> {
+        self.branding.and_then(|b| b.logo.as_deref())
     }
 }
 
@@ -87,7 +86,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
 /// Wrap page content in the shared layout with `chrome`'s language and branding.
 pub fn branded(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
     let color = chrome.branding.and_then(|b| b.primary_color.as_deref());
-    let logo = chrome.branding.and_then(|b| b.logo.as_deref());
+    let logo = chrome.logo();
     html! {
         (DOCTYPE)
         html lang=(chrome.lang.code()) {
@@ -95,7 +94,8 @@ pub fn branded(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                link rel="icon" href="data:,";
+                // The icon is the logo, or empty: either way the CSP admits it (img_src).
+                link rel="icon" href=(logo.unwrap_or("data:,"));
                 style { (STYLE) }
                 // Only a parsed `#rgb`/`#rrggbb` reaches this rule (domain::branding).
                 @if let Some(c) = color { style { ":root{--primary:" (c) "}" } }
