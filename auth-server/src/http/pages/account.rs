@@ -76,7 +76,7 @@ async fn render(
     let body = if status.enrolled {
         html! {
             p id="mfa-status" { (t.mfa_on) }
-            p id="recovery-codes-left" { "You have " (status.recovery_codes_left) " recovery codes left." }
+            p id="recovery-codes-left" { (t.codes_left.0) (status.recovery_codes_left) (t.codes_left.1) }
             form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(s.csrf);
                 (code_field(t))
@@ -89,7 +89,7 @@ async fn render(
     } else if status.policy == "off" {
         html! { p id="mfa-status" { (MfaError::PolicyOff.to_string()) } }
     } else if ctx.now() - s.auth_time > FRESH {
-        html! { p id="mfa-status" { "For your security, sign in again (within the last 5 minutes) to set up two-factor authentication." } }
+        html! { p id="mfa-status" { (t.sign_in_again) } }
     } else {
         let enrolment = match mfa::begin_enrolment(ctx, sub, user).await {
             Ok(e) => e,
@@ -212,7 +212,7 @@ pub async fn post_account_2fa(
             Some("regenerate") => {
                 mfa::verify(&ctx, sub, &user, code, &actor).await?;
                 let codes = mfa::regenerate_recovery_codes(&ctx, sub, &user.id, &actor).await?;
-                Ok(html! { h1 { "New recovery codes" } p { "Your old recovery codes no longer work." } (recovery_codes_block(t, &codes)) })
+                Ok(html! { h1 { (t.new_codes) } p { (t.old_codes_void) } (recovery_codes_block(t, &codes)) })
             }
             Some("disable") => {
                 mfa::verify(&ctx, sub, &user, code, &actor).await?;

@@ -77,6 +77,18 @@ pub struct Text {
     pub regenerate: &'static str,
     /// Account page: turn off.
     pub turn_off: &'static str,
+    /// Heading after a recovery code was used.
+    pub recovery_accepted: &'static str,
+    /// Recovery codes left: text before and after the number.
+    pub codes_left: (&'static str, &'static str),
+    /// Advice when few recovery codes are left.
+    pub regenerate_soon: &'static str,
+    /// Heading of freshly generated recovery codes.
+    pub new_codes: &'static str,
+    /// The old recovery codes are void.
+    pub old_codes_void: &'static str,
+    /// Enrolment needs a first factor under five minutes old.
+    pub sign_in_again: &'static str,
 }
 
 const EN: Text = Text {
@@ -116,6 +128,12 @@ const EN: Text = Text {
     turn_on: "Turn on",
     regenerate: "Generate new recovery codes",
     turn_off: "Turn off two-factor authentication",
+    recovery_accepted: "Recovery code accepted",
+    codes_left: ("You have ", " recovery codes left."),
+    regenerate_soon: "Generate new recovery codes from your account's two-factor page soon.",
+    new_codes: "New recovery codes",
+    old_codes_void: "Your old recovery codes no longer work.",
+    sign_in_again: "For your security, sign in again (within the last 5 minutes) to set up two-factor authentication.",
 };
 
 const DE: Text = Text {
@@ -154,6 +172,12 @@ const DE: Text = Text {
     turn_on: "Aktivieren",
     regenerate: "Neue Wiederherstellungscodes erzeugen",
     turn_off: "Zwei-Faktor-Authentifizierung deaktivieren",
+    recovery_accepted: "Wiederherstellungscode akzeptiert",
+    codes_left: ("Sie haben noch ", " Wiederherstellungscodes."),
+    regenerate_soon: "Erzeugen Sie bald auf der Zwei-Faktor-Seite Ihres Kontos neue Wiederherstellungscodes.",
+    new_codes: "Neue Wiederherstellungscodes",
+    old_codes_void: "Ihre alten Wiederherstellungscodes sind ungültig.",
+    sign_in_again: "Melden Sie sich zu Ihrer Sicherheit erneut an (innerhalb der letzten 5 Minuten), um die Zwei-Faktor-Authentifizierung einzurichten.",
 };
 
 /// The catalogue of `lang`.

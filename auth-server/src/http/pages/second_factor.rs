@@ -224,9 +224,9 @@ pub async fn post_second_factor(
                 tx_id,
                 &csrf,
                 html! {
-                    h1 { "Recovery code accepted" }
-                    p id="recovery-codes-left" { "You have " (left) " recovery codes left." }
-                    @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
+                    h1 { (chrome.t.recovery_accepted) }
+                    p id="recovery-codes-left" { (chrome.t.codes_left.0) (left) (chrome.t.codes_left.1) }
+                    @if left <= 3 { p { (chrome.t.regenerate_soon) } }
                 },
             ),
             &redirect_uri,
