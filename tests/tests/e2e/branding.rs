@@ -262,6 +262,69 @@ async fn ui_locales_de_gives_the_german_login_page_with_the_same_field_names_and
         alerts.push(text_of(&doc, "[role=alert]"));
     }
     assert_eq!(alerts, ["Benutzername oder Passwort ist falsch."; 2]);
+
+    // The transaction keeps `ui_locales`: the consent page that follows is German too,
+    // with the same `decision` buttons (bob in a fresh browser: the failures above slow
+    // alice down).
+    app.create_user("acme", "bob", "correct horse battery")
+        .await;
+    let browser = app.new_browser();
+    let (_, html) = login_page(&app, &browser, &client.id, &[("ui_locales", "de")], None).await;
+    let doc = scraper::Html::parse_document(&html);
+    let tx = select(&doc, "input[name=tx]")[0]
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let csrf = select(&doc, "input[name=csrf]")[0]
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let resp = browser
+        .post(format!("{}/t/acme/login", app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "bob"),
+            ("password", "correct horse battery"),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let next = resp.headers()["location"].to_str().unwrap().to_owned();
+    let next = if next.contains("/authorize") {
+        let resp = browser
+            .get(format!("{}{next}", app.base))
+            .send()
+            .await
+            .unwrap();
+        resp.headers()["location"].to_str().unwrap().to_owned()
+    } else {
+        next
+    };
+    assert!(next.contains("/consent"), "{next}");
+    let html = browser
+        .get(format!("{}{next}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    assert_eq!(html_lang(&doc), "de");
+    assert_eq!(
+        text_of(&doc, "button[name=decision][value=allow]"),
+        "Erlauben"
+    );
+    assert_eq!(
+        text_of(&doc, "button[name=decision][value=deny]"),
+        "Ablehnen"
+    );
+    assert_eq!(text_of(&doc, ".brand-name"), "acme");
 }
 
 async fn accept_language_then_the_subscription_default_pick_the_language_and_unknown_ones_fall_back_to_english(
