@@ -2,6 +2,7 @@
 //! subscriptions. Parsing happens once at the edge (`parse`); inside the server an
 //! invalid value cannot exist.
 
+pub mod branding;
 pub mod cimd;
 mod client;
 pub mod connection;
@@ -95,6 +96,16 @@ pub struct SubscriptionSettings {
     /// `None` keeps events forever.
     #[serde(default)]
     pub audit_retention_days: Option<u32>,
+    /// Look of the login pages.
+    #[serde(default)]
+    pub branding: branding::Branding,
+    /// Page language when neither `ui_locales` nor `Accept-Language` picks one (`en | de`).
+    #[serde(default = "default_language")]
+    pub default_language: String,
+}
+
+fn default_language() -> String {
+    "en".into()
 }
 
 fn default_mfa() -> String {
@@ -133,6 +144,8 @@ impl Default for SubscriptionSettings {
             mcp_tokens_per_minute: default_mcp_rate(),
             mcp_max_active_tokens: default_mcp_active(),
             audit_retention_days: None,
+            branding: branding::Branding::default(),
+            default_language: default_language(),
         }
     }
 }

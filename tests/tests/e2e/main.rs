@@ -7,6 +7,7 @@ mod admin_api;
 mod audit;
 mod backup;
 mod bench_ldap;
+mod branding;
 mod brute_force;
 mod client_credentials;
 mod code_flow;

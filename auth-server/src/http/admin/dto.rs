@@ -120,6 +120,63 @@ pub struct PatchSettings {
     pub mcp_max_active_tokens: Option<u32>,
     /// Audit retention in days (1–36500); `auth-server audit prune` applies it.
     pub audit_retention_days: Option<u32>,
+    /// Login-page branding; each member given replaces the old one, `""` clears it.
+    pub branding: Option<PatchBranding>,
+    /// Page language when the request names none: `en | de`.
+    pub default_language: Option<String>,
+}
+
+/// Partial branding: `""` clears a member, an omitted member keeps its value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBranding {
+    /// Header name, 1–100 characters.
+    pub display_name: Option<String>,
+    /// `https://` URL or `data:image/png|jpeg|svg+xml;base64,…` (at most 64 KiB).
+    pub logo: Option<String>,
+    /// `#rgb` or `#rrggbb`.
+    pub primary_color: Option<String>,
+}
+
+impl PatchBranding {
+    /// Merge into `b`, naming the refused member as `settings.branding.{member}`.
+    fn apply(
+        self,
+        mut b: crate::domain::branding::Branding,
+    ) -> Result<crate::domain::branding::Branding, ValidationError> {
+        use crate::domain::branding::{parse_color, parse_display_name, parse_logo};
+        fn member(
+            v: Option<String>,
+            slot: &mut Option<String>,
+            field: &str,
+            parse: fn(&str) -> Result<String, crate::domain::branding::BrandingError>,
+        ) -> Result<(), ValidationError> {
+            match v.as_deref() {
+                None => {}
+                Some("") => *slot = None,
+                Some(x) => {
+                    *slot = Some(parse(x).map_err(|e| {
+                        ValidationError::new(format!("settings.branding.{field}"), e.to_string())
+                    })?)
+                }
+            }
+            Ok(())
+        }
+        member(
+            self.display_name,
+            &mut b.display_name,
+            "display_name",
+            parse_display_name,
+        )?;
+        member(self.logo, &mut b.logo, "logo", parse_logo)?;
+        member(
+            self.primary_color,
+            &mut b.primary_color,
+            "primary_color",
+            parse_color,
+        )?;
+        Ok(b)
+    }
 }
 
 impl PatchSettings {
@@ -218,6 +275,17 @@ impl PatchSettings {
                 ));
             }
             s.audit_retention_days = Some(days);
+        }
+        if let Some(b) = self.branding {
+            s.branding = b.apply(s.branding)?;
+        }
+        if let Some(l) = self.default_language {
+            let lang = crate::domain::branding::Lang::from_tag(&l)
+                .filter(|lang| lang.code() == l)
+                .ok_or_else(|| {
+                    ValidationError::new("settings.default_language", "must be en or de")
+                })?;
+            s.default_language = lang.code().to_owned();
         }
         Ok(s)
     }

@@ -36,7 +36,7 @@ use utoipa::OpenApi;
         locks::get_user_lock, locks::delete_user_lock, locks::list_login_locks, locks::delete_login_lock,
     ),
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
-        dto::PatchSettings, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
+        dto::PatchSettings, dto::PatchBranding, crate::domain::branding::Branding, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
         metadata_clients::MetadataClientView,
         dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, consents::ConsentView, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,

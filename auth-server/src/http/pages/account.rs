@@ -4,7 +4,8 @@
 //! turning 2FA off, each only after a fresh code (SECURITY.md §4.1 "re-enrollment
 //! requires recent auth"). Forms carry the session's CSRF token; the page is `no-store`.
 
-use super::{PageError, check_origin, layout, page};
+use super::i18n::Text;
+use super::{Chrome, PageError, branded, check_origin, page_with};
 use crate::domain::{Subscription, User};
 use crate::http::extract::{Params, Tenant};
 use crate::http::protocol::authorize::current_session;
@@ -36,79 +37,88 @@ pub fn qr_data_uri(uri: &str) -> String {
 }
 
 /// The URI and its QR code, side by side.
-pub fn enrolment_block(uri: &str, qr: &str) -> Markup {
+pub fn enrolment_block(t: &Text, uri: &str, qr: &str) -> Markup {
     html! {
         figure {
-            img src=(qr) alt="QR code to scan with an authenticator app" width="200" height="200";
-            figcaption { "Or enter this in your app: " code id="otpauth-uri" { (uri) } }
+            img src=(qr) alt=(t.qr_alt) width="200" height="200";
+            figcaption { (t.or_enter) " " code id="otpauth-uri" { (uri) } }
         }
     }
 }
 
 /// The recovery codes, each in `class="recovery-code"`, shown once.
-pub fn recovery_codes_block(codes: &[String]) -> Markup {
+pub fn recovery_codes_block(t: &Text, codes: &[String]) -> Markup {
     html! {
-        p { "Save these recovery codes somewhere safe. Each works once, in place of a code from your app. They will not be shown again." }
+        p { (t.recovery_notice) }
         ul { @for c in codes { li { code class="recovery-code" { (c) } } } }
     }
 }
 
-fn code_field() -> Markup {
-    html! { label { "Code from your app" input name="code" autocomplete="one-time-code" inputmode="numeric" required; } }
+fn code_field(t: &Text) -> Markup {
+    html! { label { (t.code_from_app) " " input name="code" autocomplete="one-time-code" inputmode="numeric" required; } }
 }
 
+/// The account page and whether it shows the enrolment QR code (for the CSP).
 async fn render(
+    chrome: &Chrome<'_>,
     ctx: &Ctx,
     sub: &Subscription,
     user: &User,
     s: &Session,
     alert: Option<&str>,
-) -> Result<Markup, PageError> {
+) -> Result<(Markup, bool), PageError> {
+    let t = chrome.t;
+    let mut qr = false;
     let status = mfa::status(ctx, sub, &user.id)
         .await
         .map_err(PageError::from_flow)?;
     let action = format!("/t/{}/account/2fa", sub.slug);
     let body = if status.enrolled {
         html! {
-            p id="mfa-status" { "Two-factor authentication is on." }
-            p id="recovery-codes-left" { "You have " (status.recovery_codes_left) " recovery codes left." }
+            p id="mfa-status" { (t.mfa_on) }
+            p id="recovery-codes-left" { (t.codes_left.0) (status.recovery_codes_left) (t.codes_left.1) }
             form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(s.csrf);
-                (code_field())
-                button type="submit" name="action" value="regenerate" { "Generate new recovery codes" }
+                (code_field(t))
+                button type="submit" name="action" value="regenerate" { (t.regenerate) }
                 @if status.policy != "required" {
-                    button type="submit" name="action" value="disable" { "Turn off two-factor authentication" }
+                    button type="submit" name="action" value="disable" { (t.turn_off) }
                 }
             }
         }
     } else if status.policy == "off" {
         html! { p id="mfa-status" { (MfaError::PolicyOff.to_string()) } }
     } else if ctx.now() - s.auth_time > FRESH {
-        html! { p id="mfa-status" { "For your security, sign in again (within the last 5 minutes) to set up two-factor authentication." } }
+        html! { p id="mfa-status" { (t.sign_in_again) } }
     } else {
         let enrolment = match mfa::begin_enrolment(ctx, sub, user).await {
             Ok(e) => e,
             Err(MfaError::Flow(e)) => return Err(PageError::from_flow(e)),
             Err(e) => return Err(PageError::bad_request(e.to_string())),
         };
+        qr = true;
         html! {
-            p id="mfa-status" { "Two-factor authentication is off." }
-            p { "Scan the QR code with an authenticator app, then enter the 6-digit code it shows." }
-            (enrolment_block(&enrolment.uri, &qr_data_uri(&enrolment.uri)))
+            p id="mfa-status" { (t.mfa_off) }
+            p { (t.scan_hint) }
+            (enrolment_block(t, &enrolment.uri, &qr_data_uri(&enrolment.uri)))
             form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(s.csrf);
-                (code_field())
-                button type="submit" name="action" value="enrol" { "Turn on" }
+                (code_field(t))
+                button type="submit" name="action" value="enrol" { (t.turn_on) }
             }
         }
     };
-    Ok(layout(
-        "Two-factor authentication",
-        html! {
-            h1 { "Two-factor authentication" }
-            @if let Some(a) = alert { p role="alert" { (a) } }
-            (body)
-        },
+    Ok((
+        branded(
+            chrome,
+            t.two_factor,
+            html! {
+                h1 { (t.two_factor) }
+                @if let Some(a) = alert { p role="alert" { (a) } }
+                (body)
+            },
+        ),
+        qr,
     ))
 }
 
@@ -145,10 +155,9 @@ pub async fn get_account_2fa(
     tenant: Tenant,
 ) -> Result<HttpResponse, PageError> {
     let (session, user) = signed_in(&req, &ctx, &tenant.0).await?;
-    Ok(page(
-        StatusCode::OK,
-        render(&ctx, &tenant.0, &user, &session, None).await?,
-    ))
+    let chrome = Chrome::of(&req, &tenant.0, None);
+    let (markup, qr) = render(&chrome, &ctx, &tenant.0, &user, &session, None).await?;
+    Ok(page_with(StatusCode::OK, &chrome, markup, qr))
 }
 
 /// `POST /t/{slug}/account/2fa` with `action` = `enrol | regenerate | disable` and `code`.
@@ -180,6 +189,8 @@ pub async fn post_account_2fa(
         ip,
     };
     let code = p.get("code").unwrap_or_default();
+    let chrome = Chrome::of(&req, sub, None);
+    let t = chrome.t;
     let result: Result<Markup, MfaError> = async {
         match p.get("action") {
             Some("enrol") => {
@@ -196,31 +207,34 @@ pub async fn post_account_2fa(
                     session.mfa_at = Some(ctx.now());
                     login::put_session(&ctx, sub, cookie.value(), &session).await?;
                 }
-                Ok(html! { h1 { "Two-factor authentication is on" } (recovery_codes_block(&codes)) })
+                Ok(html! { h1 { (t.mfa_on) } (recovery_codes_block(t, &codes)) })
             }
             Some("regenerate") => {
                 mfa::verify(&ctx, sub, &user, code, &actor).await?;
                 let codes = mfa::regenerate_recovery_codes(&ctx, sub, &user.id, &actor).await?;
-                Ok(html! { h1 { "New recovery codes" } p { "Your old recovery codes no longer work." } (recovery_codes_block(&codes)) })
+                Ok(html! { h1 { (t.new_codes) } p { (t.old_codes_void) } (recovery_codes_block(t, &codes)) })
             }
             Some("disable") => {
                 mfa::verify(&ctx, sub, &user, code, &actor).await?;
                 mfa::remove(&ctx, sub, &user.id, &actor, false).await?;
-                Ok(html! { h1 { "Two-factor authentication is off" } p id="mfa-status" { "Two-factor authentication is off." } })
+                Ok(html! { h1 { (t.mfa_off) } p id="mfa-status" { (t.mfa_off) } })
             }
             _ => Err(MfaError::Malformed("Choose an action.")),
         }
     }
     .await;
     match result {
-        Ok(body) => Ok(page(
+        Ok(body) => Ok(page_with(
             StatusCode::OK,
-            layout("Two-factor authentication", body),
+            &chrome,
+            branded(&chrome, t.two_factor, body),
+            false,
         )),
         Err(MfaError::Flow(e)) => Err(PageError::from_flow(e)),
-        Err(e) => Ok(page(
-            StatusCode::OK,
-            render(&ctx, sub, &user, &session, Some(&e.to_string())).await?,
-        )),
+        Err(e) => {
+            let (markup, qr) =
+                render(&chrome, &ctx, sub, &user, &session, Some(&e.to_string())).await?;
+            Ok(page_with(StatusCode::OK, &chrome, markup, qr))
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! X1/X2); a successful post answers 303 back to the list (RFC 9700 §4.12).
 
 use super::account::signed_in;
-use super::{PageError, check_origin, layout, page, see_other};
+use super::{Chrome, PageError, branded, check_origin, page_with, see_other};
+use crate::domain::branding::Lang;
 use crate::domain::{Subscription, User};
 use crate::http::extract::{Params, Tenant};
 use crate::service::login::Session;
@@ -33,6 +34,7 @@ fn page_error(e: AdminError) -> PageError {
 }
 
 async fn render(
+    chrome: &Chrome<'_>,
     ctx: &Ctx,
     sub: &Subscription,
     user: &User,
@@ -42,7 +44,8 @@ async fn render(
         .await
         .map_err(page_error)?;
     let action = format!("/t/{}/account/consents", sub.slug);
-    Ok(layout(
+    Ok(branded(
+        chrome,
         "Applications",
         html! {
             h1 { "Applications with access to your account" }
@@ -74,9 +77,18 @@ pub async fn get_account_consents(
     tenant: Tenant,
 ) -> Result<HttpResponse, PageError> {
     let (session, user) = signed_in(&req, &ctx, &tenant.0).await?;
-    Ok(page(
+    // Branded, but English: this page's texts are not in the catalogue yet
+    // (docs/branding.md), and `<html lang>` must name the language actually shown.
+    let chrome = Chrome {
+        lang: Lang::En,
+        t: super::i18n::text(Lang::En),
+        ..Chrome::of(&req, &tenant.0, None)
+    };
+    Ok(page_with(
         StatusCode::OK,
-        render(&ctx, &tenant.0, &user, &session).await?,
+        &chrome,
+        render(&chrome, &ctx, &tenant.0, &user, &session).await?,
+        false,
     ))
 }
 

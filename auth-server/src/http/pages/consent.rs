@@ -1,7 +1,7 @@
 //! The consent page: which client asks for which scopes; `decision` = `allow | deny`.
 //! The transaction is taken on POST (single use), so a replayed form finds nothing.
 
-use super::{PageError, check_origin, layout, see_other};
+use super::{Chrome, PageError, branded, check_origin, see_other};
 use crate::http::extract::{Params, Tenant};
 use crate::http::protocol::authorize::{current_session, location};
 use crate::service::Ctx;
@@ -42,30 +42,35 @@ pub async fn get_consent(
         .then(|| url::Url::parse(&client.client_id).ok())
         .flatten()
         .and_then(|u| u.host_str().map(str::to_owned));
-    let markup = layout(
-        "Allow access",
+    let chrome = Chrome::of(&req, sub, tx.request.ui_locales.as_deref());
+    let t = chrome.t;
+    let markup = branded(
+        &chrome,
+        t.allow_access,
         html! {
             @if let Some(h) = &host {
-                p class="client-host" { "Application from " strong { (h) } }
+                p class="client-host" { (t.application_from) " " strong { (h) } }
             }
-            h1 { "Allow " (client.name) "?" }
+            h1 { (t.allow_q) " " (client.name) "?" }
             @if host.is_some() {
-                p { "This application is not registered with this server; its name is chosen by " (host.as_deref().unwrap_or_default()) ". Allow it only if you trust that site." }
+                p { (t.unregistered_by) " " (host.as_deref().unwrap_or_default()) (t.unregistered_end) }
             }
-            p { (client.name) " asks for:" }
+            p { (client.name) " " (t.asks_for) }
             ul { @for s in tx.request.scope.split(' ').filter(|s| !s.is_empty()) { li { (s) } } }
             form method="post" action={ "/t/" (sub.slug) "/consent" } {
                 input type="hidden" name="tx" value=(tx_id);
                 input type="hidden" name="csrf" value=(tx.csrf);
-                button type="submit" name="decision" value="allow" { "Allow" }
-                button type="submit" name="decision" value="deny" { "Deny" }
+                button type="submit" name="decision" value="allow" { (t.allow) }
+                button type="submit" name="decision" value="deny" { (t.deny) }
             }
         },
     );
     Ok(super::page_to(
         StatusCode::OK,
+        &chrome,
         markup,
         &tx.request.redirect_uri,
+        false,
     ))
 }
 

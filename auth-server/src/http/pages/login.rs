@@ -1,7 +1,7 @@
 //! The login form (`username`, `password`, hidden `csrf` and `tx`). Failures show one
 //! generic message; account-state messages appear only after the password was right.
 
-use super::{PageError, check_origin, layout, page_to, see_other, session_cookie};
+use super::{Chrome, PageError, branded, check_origin, page_to, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::state::Metrics;
 use crate::service::Ctx;
@@ -21,6 +21,7 @@ pub struct SsoLink {
 }
 
 fn form(
+    chrome: &Chrome<'_>,
     slug: &str,
     tx: &str,
     csrf: &str,
@@ -28,25 +29,27 @@ fn form(
     alert: Option<&str>,
     sso: &[SsoLink],
 ) -> maud::Markup {
-    layout(
-        "Sign in",
+    let t = chrome.t;
+    branded(
+        chrome,
+        t.sign_in,
         html! {
-            h1 { "Sign in" }
+            h1 { (t.sign_in) }
             @if let Some(a) = alert { p role="alert" { (a) } }
             @if !sso.is_empty() {
                 ul class="sso" {
                     @for l in sso {
-                        li { a href={ "/t/" (slug) "/sso/" (l.name) "?tx=" (tx) } data-connection=(l.name) { "Sign in with " (l.name) } }
+                        li { a href={ "/t/" (slug) "/sso/" (l.name) "?tx=" (tx) } data-connection=(l.name) { (t.sign_in_with) " " (l.name) } }
                     }
                 }
             }
             form method="post" action={ "/t/" (slug) "/login" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
-                label { "Username" input name="username" autocomplete="username" value=(username) required; }
-                label { "Password" input name="password" type="password" autocomplete="current-password" required; }
-                button type="submit" name="action" value="login" { "Sign in" }
-                button type="submit" name="action" value="cancel" formnovalidate { "Cancel" }
+                label { (t.username) " " input name="username" autocomplete="username" value=(username) required; }
+                label { (t.password) " " input name="password" type="password" autocomplete="current-password" required; }
+                button type="submit" name="action" value="login" { (t.sign_in) }
+                button type="submit" name="action" value="cancel" formnovalidate { (t.cancel) }
             }
         },
     )
@@ -54,6 +57,7 @@ fn form(
 
 /// `GET /t/{slug}/login?tx=…`
 pub async fn get_login(
+    req: HttpRequest,
     ctx: web::Data<Ctx>,
     tenant: Tenant,
     q: web::Query<std::collections::HashMap<String, String>>,
@@ -71,10 +75,21 @@ pub async fn get_login(
         })?;
     let hint = tx.request.login_hint.clone().unwrap_or_default();
     let sso = sso_links(&ctx, &tenant.0).await?;
+    let chrome = Chrome::of(&req, &tenant.0, tx.request.ui_locales.as_deref());
     Ok(page_to(
         StatusCode::OK,
-        form(tenant.0.slug.as_str(), tx_id, &tx.csrf, &hint, None, &sso),
+        &chrome,
+        form(
+            &chrome,
+            tenant.0.slug.as_str(),
+            tx_id,
+            &tx.csrf,
+            &hint,
+            None,
+            &sso,
+        ),
         &tx.request.redirect_uri,
+        false,
     ))
 }
 
@@ -165,17 +180,30 @@ pub async fn post_login(
             let sso = sso_links(&ctx, sub).await?;
             metrics.login_failures.inc();
             tracing::info!(tenant = %sub.slug, reason = ?e, "login failed");
+            let chrome = Chrome::of(&req, sub, tx.request.ui_locales.as_deref());
+            // One catalogue message for every credential failure, whatever its kind, so
+            // the page never tells which part was wrong (DESIGN.md HTML contract).
+            let message = match e {
+                LoginError::BadCredentials | LoginError::UnknownToDirectory => {
+                    chrome.t.login_failed.to_owned()
+                }
+                LoginError::Disabled => chrome.t.account_disabled.to_owned(),
+                other => other.to_string(),
+            };
             return Ok(page_to(
                 StatusCode::OK,
+                &chrome,
                 form(
+                    &chrome,
                     sub.slug.as_str(),
                     tx_id,
                     &tx.csrf,
                     username,
-                    Some(&e.to_string()),
+                    Some(&message),
                     &sso,
                 ),
                 &tx.request.redirect_uri,
+                false,
             ));
         }
     };

@@ -4,28 +4,112 @@
 pub mod account;
 pub mod account_consents;
 pub mod consent;
+pub mod i18n;
 pub mod login;
 pub mod second_factor;
 pub mod sso;
 
+use crate::domain::Subscription;
+use crate::domain::branding::{Branding, Lang, logo_source, negotiate};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use maud::{DOCTYPE, Markup, html};
 
-/// Wrap page content in the shared layout.
+/// Shared page style: the primary colour comes from the `--primary` custom property
+/// that a branded page sets from its validated `#rgb`/`#rrggbb` value.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}header.brand{display:flex;align-items:center;gap:.6rem;margin-bottom:1rem}header.brand img{max-height:3rem;max-width:10rem}h1{border-bottom:3px solid var(--primary,#1a56db)}label{display:block;margin:.6rem 0}input{width:100%;padding:.4rem}button{margin:.6rem .4rem 0 0;padding:.4rem 1rem;border:2px solid var(--primary,#1a56db);background:var(--primary,#1a56db);color:#fff}button[value=cancel],button[value=deny]{background:#fff;color:#000}a{color:var(--primary,#1a56db)}[role=alert]{color:#a00;border:1px solid #a00;padding:.5rem}";
+
+/// Who a page speaks for and in which language: the subscription's branding and the
+/// negotiated catalogue.
+pub struct Chrome<'a> {
+    /// Page language (`<html lang>`).
+    pub lang: Lang,
+    /// Its catalogue.
+    pub t: &'static i18n::Text,
+    /// Header name: the branding display name, else the subscription name.
+    pub name: Option<&'a str>,
+    /// Branding, `None` on unbranded pages.
+    pub branding: Option<&'a Branding>,
+}
+
+impl<'a> Chrome<'a> {
+    /// English, no branding (server-wide pages).
+    pub fn plain() -> Self {
+        Chrome {
+            lang: Lang::En,
+            t: i18n::text(Lang::En),
+            name: None,
+            branding: None,
+        }
+    }
+
+    /// The chrome of `sub`'s pages: language from `ui_locales` (the authorization
+    /// request's, when there is one), else `Accept-Language`, else the subscription default.
+    pub fn of(req: &HttpRequest, sub: &'a Subscription, ui_locales: Option<&str>) -> Self {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let lang = negotiate(ui_locales, accept, &sub.settings.default_language);
+        let b = &sub.settings.branding;
+        Chrome {
+            lang,
+            t: i18n::text(lang),
+            name: Some(b.display_name.as_deref().unwrap_or(&sub.name)),
+            branding: Some(b),
+        }
+    }
+
+    /// The CSP `img-src` value admitting exactly the images shown: the logo's source
+    /// (also the page icon) or, without a logo, `data:` for the empty `data:,` icon that
+    /// keeps browsers from fetching `/favicon.ico`; plus `data:` when `qr` (an enrolment
+    /// page shows its QR code as a data URI).
+    pub fn img_src(&self, qr: bool) -> String {
+        let mut sources = vec![self.logo().map_or_else(|| "data:".to_owned(), logo_source)];
+        if qr && !sources.iter().any(|s| s == "data:") {
+            sources.push("data:".into());
+        }
+        sources.join(" ")
+    }
+
+    fn logo(&self) -> Option<&'a str> {
+        self.branding.and_then(|b| b.logo.as_deref())
+    }
+}
+
+/// Wrap page content in the shared layout, English and unbranded.
 pub fn layout(title: &str, body: Markup) -> Markup {
+    branded(&Chrome::plain(), title, body)
+}
+
+/// Wrap page content in the shared layout with `chrome`'s language and branding.
+pub fn branded(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
+    let color = chrome.branding.and_then(|b| b.primary_color.as_deref());
+    let logo = chrome.logo();
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(chrome.lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                link rel="icon" href="data:,";
-                style { "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.6rem 0}input{width:100%;padding:.4rem}button{margin:.6rem .4rem 0 0;padding:.4rem 1rem}[role=alert]{color:#a00;border:1px solid #a00;padding:.5rem}" }
+                // The icon is the logo, or empty: either way the CSP admits it (img_src).
+                link rel="icon" href=(logo.unwrap_or("data:,"));
+                style { (STYLE) }
+                // Only a parsed `#rgb`/`#rrggbb` reaches this rule (domain::branding).
+                @if let Some(c) = color { style { ":root{--primary:" (c) "}" } }
             }
-            body { main { (body) } }
+            body {
+                @if let Some(name) = chrome.name {
+                    header class="brand" {
+                        // Decorative: the name beside it says the same to a screen reader.
+                        @if let Some(l) = logo { img class="brand-logo" src=(l) alt=""; }
+                        span class="brand-name" { (name) }
+                    }
+                }
+                main { (body) }
+            }
         }
     }
 }
@@ -40,18 +124,43 @@ pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
 /// An HTML page whose forms end in a redirect to the client's `redirect_uri`: browsers
 /// apply CSP `form-action` to every redirect after a form post, so the policy names that
 /// origin besides `'self'` (else Chrome blocks the final redirect and the user is stuck).
-pub fn page_to(status: StatusCode, markup: Markup, redirect_uri: &str) -> HttpResponse {
+pub fn page_to(
+    status: StatusCode,
+    chrome: &Chrome<'_>,
+    markup: Markup,
+    redirect_uri: &str,
+    qr: bool,
+) -> HttpResponse {
     let origin = url::Url::parse(redirect_uri)
         .ok()
         .map(|u| u.origin())
         .filter(url::Origin::is_tuple)
         .map(|o| o.ascii_serialization())
         .unwrap_or_default();
+    with_csp(page(status, markup), chrome, &origin, qr)
+}
+
+/// A branded page without a client redirect (account pages).
+pub fn page_with(
+    status: StatusCode,
+    chrome: &Chrome<'_>,
+    markup: Markup,
+    qr: bool,
+) -> HttpResponse {
+    with_csp(page(status, markup), chrome, "", qr)
+}
+
+fn with_csp(
+    mut resp: HttpResponse,
+    chrome: &Chrome<'_>,
+    form_origin: &str,
+    qr: bool,
+) -> HttpResponse {
     let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src {}; form-action 'self' {form_origin}; frame-ancestors 'none'; base-uri 'none'",
+        chrome.img_src(qr)
     );
-    let mut resp = page(status, markup);
-    if let Ok(v) = header::HeaderValue::from_str(csp.trim()) {
+    if let Ok(v) = header::HeaderValue::from_str(&csp) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
     }

@@ -4,7 +4,7 @@
 //! browser binding and origin checks as the login form.
 
 use super::account::{enrolment_block, qr_data_uri, recovery_codes_block};
-use super::{PageError, check_origin, layout, see_other, session_cookie};
+use super::{Chrome, PageError, branded, check_origin, see_other, session_cookie};
 use crate::http::extract::{Params, Tenant};
 use crate::http::protocol::authorize::location;
 use crate::service::Ctx;
@@ -22,50 +22,62 @@ fn step_error(slug: &str, e: StepError) -> Result<HttpResponse, PageError> {
     }
 }
 
-fn code_form(slug: &str, tx: &str, csrf: &str, alert: Option<&str>) -> Markup {
-    layout(
-        "Two-factor authentication",
+fn code_form(c: &Chrome<'_>, slug: &str, tx: &str, csrf: &str, alert: Option<&str>) -> Markup {
+    let t = c.t;
+    branded(
+        c,
+        t.two_factor,
         html! {
-            h1 { "Enter your code" }
+            h1 { (t.enter_code) }
             @if let Some(a) = alert { p role="alert" { (a) } }
-            p { "Open your authenticator app and enter the 6-digit code, or one of your recovery codes." }
+            p { (t.code_hint) }
             form method="post" action={ "/t/" (slug) "/login/2fa" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
-                label { "Code" input name="code" autocomplete="one-time-code" inputmode="numeric" required autofocus; }
-                button type="submit" { "Verify" }
+                label { (t.code) " " input name="code" autocomplete="one-time-code" inputmode="numeric" required autofocus; }
+                button type="submit" { (t.verify) }
             }
         },
     )
 }
 
-fn enrol_page(slug: &str, tx: &str, csrf: &str, uri: &str, alert: Option<&str>) -> Markup {
-    layout(
-        "Set up two-factor authentication",
+fn enrol_page(
+    c: &Chrome<'_>,
+    slug: &str,
+    tx: &str,
+    csrf: &str,
+    uri: &str,
+    alert: Option<&str>,
+) -> Markup {
+    let t = c.t;
+    branded(
+        c,
+        t.set_up_2fa,
         html! {
-            h1 { "Set up two-factor authentication" }
+            h1 { (t.set_up_2fa) }
             @if let Some(a) = alert { p role="alert" { (a) } }
-            p { "Your organisation requires a second factor. Scan the QR code with an authenticator app, then enter the 6-digit code it shows." }
-            (enrolment_block(uri, &qr_data_uri(uri)))
+            p { (t.enrol_required) }
+            (enrolment_block(t, uri, &qr_data_uri(uri)))
             form method="post" action={ "/t/" (slug) "/login/2fa" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
-                label { "Code" input name="code" autocomplete="one-time-code" inputmode="numeric" required; }
-                button type="submit" { "Confirm" }
+                label { (t.code) " " input name="code" autocomplete="one-time-code" inputmode="numeric" required; }
+                button type="submit" { (t.confirm) }
             }
         },
     )
 }
 
-fn continue_page(slug: &str, tx: &str, csrf: &str, body: Markup) -> Markup {
-    layout(
-        "Two-factor authentication",
+fn continue_page(c: &Chrome<'_>, slug: &str, tx: &str, csrf: &str, body: Markup) -> Markup {
+    branded(
+        c,
+        c.t.two_factor,
         html! {
             (body)
             form method="post" action={ "/t/" (slug) "/login/2fa" } {
                 input type="hidden" name="tx" value=(tx);
                 input type="hidden" name="csrf" value=(csrf);
-                button type="submit" name="action" value="continue" { "Continue" }
+                button type="submit" name="action" value="continue" { (c.t.continue_) }
             }
         },
     )
@@ -73,6 +85,7 @@ fn continue_page(slug: &str, tx: &str, csrf: &str, body: Markup) -> Markup {
 
 /// `GET /t/{slug}/login/2fa?tx=…`
 pub async fn get_second_factor(
+    req: HttpRequest,
     ctx: web::Data<Ctx>,
     tenant: Tenant,
     q: web::Query<std::collections::HashMap<String, String>>,
@@ -84,8 +97,10 @@ pub async fn get_second_factor(
         Ok(v) => v,
         Err(e) => return step_error(slug, e),
     };
+    let chrome = Chrome::of(&req, sub, tx.request.ui_locales.as_deref());
+    let qr = pending.step == Step::Enrol;
     let markup = match pending.step {
-        Step::Totp => code_form(slug, tx_id, &tx.csrf, None),
+        Step::Totp => code_form(&chrome, slug, tx_id, &tx.csrf, None),
         Step::Enrol => {
             let user = ctx
                 .store
@@ -97,14 +112,22 @@ pub async fn get_second_factor(
             let enrolment = crate::service::mfa::begin_enrolment(&ctx, sub, &user)
                 .await
                 .map_err(|e| PageError::bad_request(e.to_string()))?;
-            enrol_page(slug, tx_id, &tx.csrf, &enrolment.uri, None)
+            enrol_page(&chrome, slug, tx_id, &tx.csrf, &enrolment.uri, None)
         }
-        Step::Done => continue_page(slug, tx_id, &tx.csrf, html! { h1 { "Verified" } }),
+        Step::Done => continue_page(
+            &chrome,
+            slug,
+            tx_id,
+            &tx.csrf,
+            html! { h1 { (chrome.t.verified) } },
+        ),
     };
     Ok(super::page_to(
         StatusCode::OK,
+        &chrome,
         markup,
         &tx.request.redirect_uri,
+        qr,
     ))
 }
 
@@ -144,6 +167,7 @@ pub async fn post_second_factor(
     let cookie = req.cookie(&cookie_name).map(|c| c.value().to_owned());
     let csrf = tx.csrf.clone();
     let redirect_uri = tx.request.redirect_uri.clone();
+    let chrome = Chrome::of(&req, sub, tx.request.ui_locales.as_deref());
     let step = pending.step;
     let user_id = pending.user_id.clone();
     let issuer = ctx.settings.issuer(slug);
@@ -177,30 +201,36 @@ pub async fn post_second_factor(
         }
         StepOutcome::RecoveryCodes(codes) => Ok(super::page_to(
             StatusCode::OK,
+            &chrome,
             continue_page(
+                &chrome,
                 slug,
                 tx_id,
                 &csrf,
                 html! {
-                    h1 { "Two-factor authentication is on" }
-                    (recovery_codes_block(&codes))
+                    h1 { (chrome.t.mfa_on) }
+                    (recovery_codes_block(chrome.t, &codes))
                 },
             ),
             &redirect_uri,
+            false,
         )),
         StepOutcome::RecoveryUsed(left) => Ok(super::page_to(
             StatusCode::OK,
+            &chrome,
             continue_page(
+                &chrome,
                 slug,
                 tx_id,
                 &csrf,
                 html! {
-                    h1 { "Recovery code accepted" }
-                    p id="recovery-codes-left" { "You have " (left) " recovery codes left." }
-                    @if left <= 3 { p { "Generate new recovery codes from your account's two-factor page soon." } }
+                    h1 { (chrome.t.recovery_accepted) }
+                    p id="recovery-codes-left" { (chrome.t.codes_left.0) (left) (chrome.t.codes_left.1) }
+                    @if left <= 3 { p { (chrome.t.regenerate_soon) } }
                 },
             ),
             &redirect_uri,
+            false,
         )),
         StepOutcome::Refused(e) => {
             let markup = match step {
@@ -215,11 +245,24 @@ pub async fn post_second_factor(
                     let enrolment = crate::service::mfa::begin_enrolment(&ctx, sub, &user)
                         .await
                         .map_err(|e| PageError::bad_request(e.to_string()))?;
-                    enrol_page(slug, tx_id, &csrf, &enrolment.uri, Some(&e.to_string()))
+                    enrol_page(
+                        &chrome,
+                        slug,
+                        tx_id,
+                        &csrf,
+                        &enrolment.uri,
+                        Some(&e.to_string()),
+                    )
                 }
-                _ => code_form(slug, tx_id, &csrf, Some(&e.to_string())),
+                _ => code_form(&chrome, slug, tx_id, &csrf, Some(&e.to_string())),
             };
-            Ok(super::page_to(StatusCode::OK, markup, &redirect_uri))
+            Ok(super::page_to(
+                StatusCode::OK,
+                &chrome,
+                markup,
+                &redirect_uri,
+                step == Step::Enrol,
+            ))
         }
     }
 }

@@ -52,6 +52,9 @@ pub struct AuthzRequest {
     /// OIDC `acr_values`; `2fa` asks for a second factor (step-up).
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// OIDC `ui_locales` (space-separated BCP 47 tags): the language of the pages.
+    #[serde(default)]
+    pub ui_locales: Option<String>,
 }
 
 /// A failure after the client and redirect URI were validated: redirect with it.
@@ -264,6 +267,7 @@ pub fn validate_request(
         resources,
         browser: String::new(),
         id_token_hint: p.get("id_token_hint").cloned(),
+        ui_locales: p.get("ui_locales").cloned(),
         acr_values: p
             .get("acr_values")
             .map(|v| {
