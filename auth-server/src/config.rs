@@ -838,6 +838,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 26, "a variable is missing from the help table");
+        assert_eq!(listed, 27, "a variable is missing from the help table");
     }
 }
