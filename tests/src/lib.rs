@@ -49,6 +49,14 @@ fn require_services() -> bool {
     std::env::var("AUTH_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
+/// Whether the cargo subcommand `cargo-{tool}` is installed (`cargo {tool} --version`).
+pub fn cargo_tool_installed(tool: &str) -> bool {
+    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([tool, "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Report a missing service: a skip locally, a failure in CI.
 pub fn skip(what: &str) {
     if require_services() {

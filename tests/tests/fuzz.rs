@@ -41,11 +41,7 @@ fn run(mut cmd: Command, what: &str) -> String {
 #[test]
 fn every_fuzz_target_runs_clean_within_its_time_budget() {
     let fuzz_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../auth-server/fuzz");
-    let installed = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
+    if !e2e::cargo_tool_installed("fuzz") {
         e2e::skip("cargo-fuzz (cargo install cargo-fuzz)");
         return;
     }

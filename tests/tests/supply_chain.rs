@@ -8,11 +8,7 @@ use std::process::Command;
 
 #[test]
 fn dependencies_pass_the_licence_ban_and_source_policy() {
-    let installed = Command::new("cargo")
-        .args(["deny", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
+    if !e2e::cargo_tool_installed("deny") {
         e2e::skip("cargo-deny (cargo install cargo-deny)");
         return;
     }
