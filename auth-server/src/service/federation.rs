@@ -501,3 +501,130 @@ pub async fn oidc_diagnosis(ctx: &Ctx, sub: &SubscriptionId, conn: &Connection) 
         }),
     )
 }
+
+/// Why a directory user's grant may no longer be refreshed (SECURITY.md F7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryRecheck {
+    /// The entry is gone, or left the connection's user base.
+    Gone,
+    /// The directory forbids the account to sign in (disabled, locked, expired).
+    Inactive(rules::AdAccountState),
+    /// The connection was disabled or cannot be used: nobody signs in through it.
+    ConnectionOff,
+}
+
+impl DirectoryRecheck {
+    fn reason(self) -> &'static str {
+        match self {
+            DirectoryRecheck::Gone => "entry_gone",
+            DirectoryRecheck::Inactive(rules::AdAccountState::Locked) => "locked",
+            DirectoryRecheck::Inactive(rules::AdAccountState::AccountExpired) => "expired",
+            DirectoryRecheck::Inactive(_) => "disabled",
+            DirectoryRecheck::ConnectionOff => "connection_disabled",
+        }
+    }
+}
+
+/// Ask the directories a user is linked to whether the account may still sign in, at
+/// most once per the connection's `account_recheck_secs` (SECURITY.md F7: a user
+/// disabled in LDAP or AD loses the refresh grant at the next refresh, as a local user
+/// disabled by an admin does). Upstream OIDC links are not re-checked here: the upstream
+/// offers no account-state query, and its own tokens end the session there.
+///
+/// A directory that cannot be reached fails closed with `temporarily_unavailable`,
+/// which leaves the refresh token unused for a retry.
+pub async fn recheck_directory(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+) -> Result<Option<DirectoryRecheck>, FlowError> {
+    let links = ctx
+        .store
+        .repos()
+        .connections()
+        .links_of_user(&sub.id, &user.id)
+        .await?;
+    for link in links {
+        let conn = match ctx
+            .store
+            .repos()
+            .connections()
+            .get(&sub.id, &link.connection_id)
+            .await
+        {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Ok(Some(DirectoryRecheck::ConnectionOff)),
+            Err(e) => return Err(e.into()),
+        };
+        if !conn.kind.is_directory() {
+            continue;
+        }
+        if !conn.enabled {
+            return Ok(Some(DirectoryRecheck::ConnectionOff));
+        }
+        let key = format!("dirok:{}:{}:{}", sub.id.0, user.id, conn.id);
+        if ctx.cache.get(&key).await?.is_some() {
+            continue;
+        }
+        let settings = match super::connections::directory_settings(ctx, &sub.id, &conn) {
+            Ok(s) => s,
+            Err(reason) => {
+                tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
+                return Ok(Some(DirectoryRecheck::ConnectionOff));
+            }
+        };
+        let pool = ctx.directories.pool(&conn.id, settings);
+        match pool.account_state(&link.external_id, ctx.now()).await {
+            Ok(Ok(())) => {
+                let ttl = conn.config.account_recheck();
+                if !ttl.is_zero() {
+                    ctx.cache.put(&key, b"1", ttl).await?;
+                }
+            }
+            Ok(Err(state)) => return Ok(Some(DirectoryRecheck::Inactive(state))),
+            Err(DirectoryError::NotFound | DirectoryError::Ambiguous) => {
+                return Ok(Some(DirectoryRecheck::Gone));
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %sub.slug, connection = %conn.name, reason = %e, "directory unavailable for the refresh re-check");
+                return Err(FlowError::Unavailable);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Refuse a refresh whose user the directory no longer admits: the family is revoked
+/// (re-enabling the account in the directory does not revive it) and the refusal
+/// audited.
+pub async fn refuse_refresh(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+    family_id: &str,
+    why: DirectoryRecheck,
+) -> Result<(), FlowError> {
+    let now = ctx.now();
+    let tx = ctx.store.begin().await?;
+    tx.repos()
+        .tokens()
+        .revoke_family(&sub.id, family_id, now)
+        .await?;
+    let actor = Actor {
+        user_id: Some(user.id.clone()),
+        ..Actor::default()
+    };
+    audit::record(
+        &tx,
+        &sub.id,
+        &actor,
+        "token.refresh_refused",
+        ("token_family", family_id),
+        Some(json!({"reason": why.reason(), "cause": "directory_account_state"})),
+        now,
+    )
+    .await?;
+    ctx.commit(tx).await?;
+    super::freshness::bump(ctx, &sub.id).await;
+    Ok(())
+}

@@ -160,6 +160,10 @@ pub struct ConnectionConfig {
     /// Pooled service connections (default 4, at most 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
+    /// Seconds for which a directory user's account state, checked on refresh, is
+    /// trusted (default 60; 0 checks on every refresh; SECURITY.md F7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_recheck_secs: Option<u64>,
     /// Upstream issuer (OIDC discovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
@@ -223,6 +227,11 @@ impl ConnectionConfig {
     /// Timeout of connects and operations.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs.unwrap_or(5))
+    }
+
+    /// How long a checked directory account state is trusted on refresh.
+    pub fn account_recheck(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.account_recheck_secs.unwrap_or(60))
     }
 
     /// The group settings with the kind's defaults applied.
@@ -412,6 +421,7 @@ fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
         ("groups", c.groups.is_some()),
         ("timeout_secs", false),
         ("pool_size", c.pool_size.is_some()),
+        ("account_recheck_secs", c.account_recheck_secs.is_some()),
     ];
     let ad = [
         ("domain", c.domain.is_some()),
@@ -512,6 +522,12 @@ pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), Validat
         && !(1..=32).contains(&p)
     {
         return Err(invalid("pool_size", "must be between 1 and 32"));
+    }
+    if c.account_recheck_secs.is_some_and(|s| s > 3600) {
+        return Err(invalid(
+            "account_recheck_secs",
+            "must be between 0 and 3600",
+        ));
     }
     if input.kind.is_directory() {
         validate_directory(input, has_secret)

@@ -14,7 +14,7 @@
 use super::issue::{self, AuthFacts, Grant, TokenResponse};
 use super::resource;
 use crate::domain::{Client, Scope, Subscription};
-use crate::service::{Actor, Ctx, FlowError, audit};
+use crate::service::{Actor, Ctx, FlowError, audit, federation};
 use crate::store::StoreError;
 use crate::store::tokens::{Family, RefreshRow};
 use crate::tokens::hash_token;
@@ -141,6 +141,13 @@ pub async fn rotate(
         }
         Err(e) => return Err(e.into()),
     };
+    // F7: a directory user disabled, locked or removed upstream loses the grant too.
+    if let Some(why) = federation::recheck_directory(ctx, tenant, &user).await? {
+        federation::refuse_refresh(ctx, tenant, &user, &family.id, why).await?;
+        return Err(FlowError::InvalidGrant(
+            "the directory no longer admits this account",
+        ));
+    }
     let auth: AuthFacts =
         serde_json::from_value(family.claims.get("auth").cloned().unwrap_or_default())
             .unwrap_or_default();
