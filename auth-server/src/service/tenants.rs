@@ -40,7 +40,7 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
     {
         return Ok(Arc::clone(s));
     }
-    let sub = match ctx.store.repos().subscriptions().by_slug(slug).await {
+    let sub = match ctx.store.subscriptions().by_slug(slug).await {
         Ok(sub) => Arc::new(sub),
         // While the database is away the last known subscription still routes the
         // request: public metadata (discovery, JWKS) keeps answering, and everything
@@ -112,13 +112,8 @@ pub async fn create(
     let now = ctx.now();
     let id = SubscriptionId(random::id());
     let keys = keys::generate_initial(ctx, &id, now).await?;
-    let tx = ctx.store.begin().await?;
-    let subscription = match tx
-        .repos()
-        .subscriptions()
-        .insert(&id, &slug, name, now)
-        .await
-    {
+    let tx = ctx.store.begin_control().await?;
+    let subscription = match tx.subscriptions().insert(&id, &slug, name, now).await {
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("slug")),
         other => other?,
     };
@@ -161,9 +156,8 @@ pub async fn update(
     let now = ctx.now();
     let name = name.unwrap_or_else(|| sub.name.clone());
     let settings = settings.unwrap_or_else(|| sub.settings.clone());
-    let tx = ctx.store.begin().await?;
-    tx.repos()
-        .subscriptions()
+    let tx = ctx.store.begin_control().await?;
+    tx.subscriptions()
         .update(&sub.id, &name, &settings, now)
         .await?;
     let before = serde_json::json!({"name": sub.name, "settings": sub.settings});
@@ -192,7 +186,7 @@ pub async fn delete(ctx: &Ctx, sub: &Subscription) -> Result<(), AdminError> {
     if sub.slug.as_str() == SYSTEM {
         return Err(AdminError::Forbidden);
     }
-    ctx.store.repos().subscriptions().delete(&sub.id).await?;
+    ctx.store.subscriptions().delete(&sub.id).await?;
     super::freshness::bump(ctx, &sub.id).await;
     ctx.tenants.forget(sub.slug.as_str());
     ctx.keyrings.invalidate(&sub.id);
@@ -212,7 +206,7 @@ pub enum Bootstrap {
 
 /// First start: create `system` with its keys and the bootstrap admin client.
 pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
-    match ctx.store.repos().subscriptions().by_slug(SYSTEM).await {
+    match ctx.store.subscriptions().by_slug(SYSTEM).await {
         Ok(_) => return Ok(Bootstrap::Existing),
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
@@ -221,7 +215,7 @@ pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
         // Replicas starting together on a fresh database all find no `system`; the
         // unique slug lets one create it, and the others take that one.
         Err(e) if matches!(e.downcast_ref(), Some(StoreError::Conflict { .. })) => {
-            ctx.store.repos().subscriptions().by_slug(SYSTEM).await?;
+            ctx.store.subscriptions().by_slug(SYSTEM).await?;
             Ok(Bootstrap::Existing)
         }
         created => created,
@@ -239,11 +233,8 @@ async fn create_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
     let slug = Slug::parse(SYSTEM, "slug")?;
     let actor = Actor::default();
     let keys = keys::generate_initial(ctx, &id, now).await?;
-    let tx = ctx.store.begin().await?;
-    tx.repos()
-        .subscriptions()
-        .insert(&id, &slug, "System", now)
-        .await?;
+    let tx = ctx.store.begin_control().await?;
+    tx.subscriptions().insert(&id, &slug, "System", now).await?;
     keys::insert_initial(&tx, &id, &keys).await?;
     let spec = ClientSpec {
         grant_types: vec![GrantType::ClientCredentials],

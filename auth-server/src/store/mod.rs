@@ -23,6 +23,7 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod users;
 
+use crate::domain::SubscriptionId;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
     SqlErr, TransactionTrait,
@@ -311,25 +312,65 @@ impl Store {
         }
     }
 
-    /// Start a transaction.
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
-        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
-        // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
-        // connection committed in between; IMMEDIATE makes it wait its turn instead.
-        // PostgreSQL ignores the option.
-        let options = sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        Ok(Tx {
-            tx: self.db.begin_with_options(options).await?,
-            events: Default::default(),
-        })
+    /// The subscriptions (the control plane): always on the shared database.
+    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'_, DatabaseConnection> {
+        subscriptions::Subscriptions { c: &self.db }
     }
 
+    /// A transaction on the shared database, for control-plane writes (the subscription
+    /// rows). Tenant data is written through [`Store::tenant`]'s database instead.
+    pub async fn begin_control(&self) -> Result<Tx, StoreError> {
+        begin_on(&self.db).await
+    }
+
+    /// The shared database as a tenant database (subscriptions without a dedicated one).
+    pub fn shared(&self) -> TenantDb {
+        TenantDb {
+            db: self.db.clone(),
+        }
+    }
+
+    /// The database holding the tenant data of `sub`.
+    pub async fn tenant(&self, _sub: &SubscriptionId) -> Result<TenantDb, StoreError> {
+        Ok(TenantDb {
+            db: self.db.clone(),
+        })
+    }
+}
+
+/// Start a transaction on `db`.
+async fn begin_on(db: &DatabaseConnection) -> Result<Tx, StoreError> {
+    // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+    // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
+    // connection committed in between; IMMEDIATE makes it wait its turn instead.
+    // PostgreSQL ignores the option.
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(Tx {
+        tx: db.begin_with_options(options).await?,
+        events: Default::default(),
+    })
+}
+
+/// The database that holds one subscription's tenant data (keys, clients, users,
+/// tokens, ACL, audit…): the shared database, or the subscription's dedicated one.
+/// Obtained from [`Store::tenant`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TenantDb {
+    db: DatabaseConnection,
+}
+
+impl TenantDb {
     /// Repositories on the pool (each call its own implicit transaction).
     pub fn repos(&self) -> Repos<'_, DatabaseConnection> {
         Repos { c: &self.db }
+    }
+
+    /// Start a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        begin_on(&self.db).await
     }
 }
 
@@ -337,6 +378,12 @@ impl Tx {
     /// Repositories inside this transaction.
     pub fn repos(&self) -> Repos<'_, DatabaseTransaction> {
         Repos { c: &self.tx }
+    }
+
+    /// The subscription rows inside this transaction: on a control transaction
+    /// ([`Store::begin_control`]) the subscriptions themselves.
+    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'_, DatabaseTransaction> {
+        subscriptions::Subscriptions { c: &self.tx }
     }
 
     /// Remember an audit event written in this transaction (for the real-time sink).
@@ -361,10 +408,6 @@ pub struct Repos<'a, C> {
 }
 
 impl<'a, C: ConnectionTrait> Repos<'a, C> {
-    /// Subscriptions (tenants).
-    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'a, C> {
-        subscriptions::Subscriptions { c: self.c }
-    }
     /// Signing keys.
     pub fn keys(&self) -> keys::Keys<'a, C> {
         keys::Keys { c: self.c }

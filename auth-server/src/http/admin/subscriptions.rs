@@ -62,7 +62,6 @@ pub async fn list_subscriptions(
     }
     let subs = ctx
         .store
-        .repos()
         .subscriptions()
         .list_all(q.after.as_deref(), limit + 1)
         .await
