@@ -92,7 +92,11 @@ impl Ctx {
         &self,
         sub: &crate::domain::SubscriptionId,
     ) -> Result<crate::store::TenantDb, crate::store::StoreError> {
-        self.store.tenant(sub).await
+        self.store
+            .tenant(sub, |sealed| {
+                tenants::open_database_url(&self.master_key, sub, sealed)
+            })
+            .await
     }
 
     /// Start a transaction on `sub`'s database (see [`Ctx::db`]).
@@ -108,7 +112,17 @@ impl Ctx {
     pub async fn all_databases(
         &self,
     ) -> Result<Vec<crate::store::TenantDb>, crate::store::StoreError> {
-        Ok(vec![self.store.shared()])
+        let mut out = vec![self.store.shared()];
+        for (id, _) in self.store.subscriptions().with_dedicated_database().await? {
+            // One dead dedicated database must not stop the housekeeping of the others.
+            match self.db(&id).await {
+                Ok(db) => out.push(db),
+                Err(e) => {
+                    tracing::warn!(subscription = %id.0, error = %e, "a dedicated database is unreachable; skipped")
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Commit a transaction and stream the audit events it made durable to the sink.
