@@ -131,6 +131,10 @@ enum SubscriptionCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// A dedicated database for all its tenant data (postgres://, postgresql:// or
+        /// sqlite:); it is migrated first. Default: the shared database.
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -299,10 +303,22 @@ async fn admin(command: AdminCommand, settings: Settings, actor: &Actor) -> anyh
     let ctx = build_ctx(settings, &BuildOptions::default()).await?;
     match command {
         AdminCommand::Subscription {
-            command: SubscriptionCommand::Create { slug, name },
+            command:
+                SubscriptionCommand::Create {
+                    slug,
+                    name,
+                    database_url,
+                },
         } => {
-            let created =
-                tenants::create(&ctx, Slug::parse(&slug, "--slug")?, &name, actor).await?;
+            let database_url = database_url.map(secrecy::SecretString::from);
+            let created = tenants::create(
+                &ctx,
+                Slug::parse(&slug, "--slug")?,
+                &name,
+                database_url.as_ref(),
+                actor,
+            )
+            .await?;
             println!(
                 "issuer: {}",
                 ctx.settings.issuer(created.subscription.slug.as_str())

@@ -37,7 +37,13 @@ pub async fn mfa_first_factor(
     let Some(id) = &first.connection_id else {
         return Ok(Mfa::password());
     };
-    let conn = ctx.store.repos().connections().get(&sub.id, id).await?;
+    let conn = ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .connections()
+        .get(&sub.id, id)
+        .await?;
     if conn.kind != ConnectionKind::Oidc {
         return Ok(Mfa {
             amr: first.amr.clone(),
@@ -63,7 +69,9 @@ pub async fn password_login(
     actor: &Actor,
 ) -> Result<FirstFactor, LoginError> {
     let conns = ctx
-        .store
+        .db(&sub.id)
+        .await
+        .map_err(flow)?
         .repos()
         .connections()
         .all_ordered(&sub.id)
@@ -119,7 +127,9 @@ async fn checked_login(
         .collect();
     let local = match Username::parse(username) {
         Ok(name) => match ctx
-            .store
+            .db(&sub.id)
+            .await
+            .map_err(flow)?
             .repos()
             .users()
             .credentials(&sub.id, name.as_str())
@@ -296,7 +306,7 @@ pub async fn provision(
         request_id: None,
         ip: None,
     };
-    let tx = ctx.store.begin().await.map_err(flow)?;
+    let tx = ctx.begin(sub).await.map_err(flow)?;
     let linked = tx
         .repos()
         .connections()

@@ -145,7 +145,7 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
     if let Some(ring) = ctx.keyrings.get(sub) {
         return Ok(ring);
     }
-    let stored = match ctx.store.repos().keys().list(sub).await {
+    let stored = match ctx.db(sub).await?.repos().keys().list(sub).await {
         Ok(stored) => stored,
         Err(StoreError::Unavailable(e)) => {
             return match ctx.keyrings.stale(sub) {
@@ -195,7 +195,7 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
     let publish_until = now + lifetime + 300;
     // Generated before the transaction opens, like a new subscription's keys.
     let mut fresh = generate_all(ctx, sub, &[KeyStatus::Next], now).await?;
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let keys = tx.repos().keys().list(sub).await?;
     let mut new_active = Vec::new();
     for alg in ALGS {

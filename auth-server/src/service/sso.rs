@@ -106,7 +106,15 @@ async fn oidc_connection(
     sub: &Subscription,
     name: &str,
 ) -> Result<Connection, SsoError> {
-    match ctx.store.repos().connections().by_name(&sub.id, name).await {
+    match ctx
+        .db(&sub.id)
+        .await
+        .map_err(|e| SsoError::Flow(e.into()))?
+        .repos()
+        .connections()
+        .by_name(&sub.id, name)
+        .await
+    {
         Ok(c) if c.enabled && c.kind == ConnectionKind::Oidc => Ok(c),
         Ok(_) | Err(crate::store::StoreError::NotFound) => Err(SsoError::UnknownConnection),
         Err(e) => Err(SsoError::Flow(e.into())),

@@ -15,6 +15,7 @@ mod code_negatives;
 mod conformance;
 mod consents;
 mod console;
+mod dedicated_db;
 mod deploy;
 mod discovery;
 mod failure;

@@ -190,7 +190,13 @@ pub async fn admit(
     let name = counted_name(login);
     let keys = Keys::new(sub, &name);
     let now = ctx.now();
-    let durable = ctx.store.repos().login_locks().get(sub, &name).await?;
+    let durable = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .login_locks()
+        .get(sub, &name)
+        .await?;
     let state = State {
         recent_failures: window_failures(ctx, &keys, now).await?,
         last_failure_at: Some(ctx.throttle.get_i64(ctx, &keys.last()).await?).filter(|t| *t > 0),
@@ -252,7 +258,8 @@ async fn settle_inner(
             clear_window(ctx, &keys, now).await?;
             // Most logins have no failures on record: no write for them.
             if attempt.durable {
-                ctx.store
+                ctx.db(sub)
+                    .await?
                     .repos()
                     .login_locks()
                     .clear(sub, &attempt.name)
@@ -280,7 +287,8 @@ async fn settle_inner(
                 )
                 .await;
             }
-            let repo = ctx.store.repos();
+            let db = ctx.db(sub).await?;
+            let repo = db.repos();
             let consecutive = repo
                 .login_locks()
                 .record_failure(sub, &attempt.name, now)
@@ -323,7 +331,13 @@ pub struct LockStatus {
 pub async fn status(ctx: &Ctx, sub: &SubscriptionId, login: &str) -> Result<LockStatus, FlowError> {
     let name = counted_name(login);
     let keys = Keys::new(sub, &name);
-    let durable = ctx.store.repos().login_locks().get(sub, &name).await?;
+    let durable = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .login_locks()
+        .get(sub, &name)
+        .await?;
     let until = ctx.throttle.get_i64(ctx, &keys.lock()).await?;
     Ok(LockStatus {
         hard_locked: durable.as_ref().is_some_and(|l| l.locked_at.is_some()),
@@ -337,7 +351,8 @@ pub async fn status(ctx: &Ctx, sub: &SubscriptionId, login: &str) -> Result<Lock
 /// Every hard-locked login name of the subscription.
 pub async fn hard_locked(ctx: &Ctx, sub: &SubscriptionId) -> Result<Vec<LockStatus>, FlowError> {
     Ok(ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .login_locks()
         .locked(sub)
@@ -366,7 +381,8 @@ pub async fn unlock(
     clear_window(ctx, &keys, ctx.now()).await?;
     ctx.throttle.delete(ctx, &keys.lock()).await?;
     let had = ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .login_locks()
         .clear(sub, &before.username)
