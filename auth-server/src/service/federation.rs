@@ -549,14 +549,16 @@ pub async fn recheck_directory(
     user: &User,
 ) -> Result<Option<DirectoryRecheck>, FlowError> {
     let links = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .connections()
         .links_of_user(&sub.id, &user.id)
         .await?;
     for link in links {
         let conn = match ctx
-            .store
+            .db(&sub.id)
+            .await?
             .repos()
             .connections()
             .get(&sub.id, &link.connection_id)
@@ -615,7 +617,7 @@ pub async fn refuse_refresh(
     why: DirectoryRecheck,
 ) -> Result<(), FlowError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&sub.id).await?;
     tx.repos()
         .tokens()
         .revoke_family(&sub.id, family_id, now)
