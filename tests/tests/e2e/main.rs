@@ -34,6 +34,8 @@ mod refresh;
 mod rfc9700_rows;
 mod run_as;
 mod scale;
+mod security_inputs;
+mod security_rows;
 mod session_safety;
 mod sessions;
 mod sso;
