@@ -35,6 +35,7 @@ mod rfc9700_rows;
 mod run_as;
 mod scale;
 mod security_inputs;
+mod security_mixup;
 mod security_rows;
 mod session_safety;
 mod sessions;
