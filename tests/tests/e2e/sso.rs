@@ -18,14 +18,14 @@ on_backends!(
     upstream_mfa_meets_a_required_policy_and_a_single_factor_does_not,
 );
 
-struct Upstream {
-    issuer: String,
+pub(crate) struct Upstream {
+    pub(crate) issuer: String,
     http: reqwest::Client,
     _child: tokio::process::Child,
 }
 
 impl Upstream {
-    async fn start(redirects: &[String]) -> Option<Upstream> {
+    pub(crate) async fn start(redirects: &[String]) -> Option<Upstream> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         if std::process::Command::new("node")
             .arg("--version")
@@ -75,7 +75,7 @@ impl Upstream {
         })
     }
 
-    async fn set(&self, what: &str, value: &str) {
+    pub(crate) async fn set(&self, what: &str, value: &str) {
         let key = if what == "mode" { "value" } else { "sub" };
         let r = self
             .http
@@ -124,7 +124,7 @@ async fn setup(app: &TestApp) -> Option<(TestClient, String, Upstream)> {
 }
 
 /// Where a hop leads: an absolute URL.
-fn absolute(base: &str, current: &str, location: &str) -> String {
+pub(crate) fn absolute(base: &str, current: &str, location: &str) -> String {
     url::Url::parse(current)
         .or_else(|_| url::Url::parse(base))
         .unwrap()
@@ -141,6 +141,17 @@ async fn follow(
     client: &TestClient,
     stop_at_callback: bool,
 ) -> (String, Option<(StatusCode, String)>) {
+    follow_via(app, browser, client, "upstream", stop_at_callback).await
+}
+
+/// [`follow`] through the login page's link to `connection`.
+pub(crate) async fn follow_via(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &TestClient,
+    connection: &str,
+    stop_at_callback: bool,
+) -> (String, Option<(StatusCode, String)>) {
     let (_, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
     let r = browser.get(&url).send().await.unwrap();
@@ -154,7 +165,7 @@ async fn follow(
         .await
         .unwrap();
     let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
+    let sel = scraper::Selector::parse(&format!("a[data-connection=\"{connection}\"]")).unwrap();
     let href = doc
         .select(&sel)
         .next()
@@ -164,7 +175,7 @@ async fn follow(
         .unwrap()
         .to_owned();
     let mut next = absolute(&app.base, &login, &href);
-    let callback = format!("{}/sso/upstream/callback", app.issuer("acme"));
+    let callback = format!("{}/sso/{connection}/callback", app.issuer("acme"));
     for _ in 0..20 {
         if next.starts_with("https://c1.example/") {
             return (next, None);
@@ -201,7 +212,7 @@ async fn follow(
     panic!("too many redirects");
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
     doc.select(&sel)
@@ -213,7 +224,7 @@ fn hidden(html: &str, name: &str) -> String {
         .to_owned()
 }
 
-fn alert(html: &str) -> String {
+pub(crate) fn alert(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse("[role=alert]").unwrap();
     doc.select(&sel)

@@ -62,8 +62,11 @@ impl FromRequest for Admin {
 pub struct Body<T>(pub T);
 
 fn field_of(path: &str, message: &str) -> String {
-    // serde_path_to_error's path already ends with an unknown member's name.
-    if let Some(rest) = message.strip_prefix("missing field `")
+    // serde_path_to_error's path already ends with an unknown member's name; a missing
+    // or repeated member is named only in the message (the path is its parent's).
+    if let Some(rest) = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         && let Some(name) = rest.split('`').next()
     {
         return name.to_owned();
