@@ -21,6 +21,7 @@ pub mod metadata_clients;
 pub mod mfa;
 pub mod subscriptions;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 
 use sea_orm::{
@@ -408,5 +409,9 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {
         audit::Audit { c: self.c }
+    }
+    /// Every row of one subscription at once (subscription export and import).
+    pub fn transfer(&self) -> transfer::Transfer<'a, C> {
+        transfer::Transfer { c: self.c }
     }
 }

@@ -41,3 +41,4 @@ mod tenancy;
 mod tls;
 mod totp;
 mod totp_policy;
+mod transfer;
