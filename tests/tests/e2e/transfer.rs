@@ -367,6 +367,22 @@ async fn refused_imports_write_nothing(backend: Backend) {
     assert!(collision.contains("nothing was imported"), "{collision}");
     assert!(!holds(&target, "acme", &id).await);
 
+    // A bundle of a newer schema asks for an upgrade.
+    let mut newer = summary.clone();
+    newer["schema"] = "m20991231_000099_from_the_future".into();
+    let future = file.with_extension("future");
+    std::fs::write(
+        &future,
+        transfer::bundle::seal(&newer, &payload, &pass).unwrap(),
+    )
+    .unwrap();
+    let upgrade = refused(import(&target, &future, PASSPHRASE).await.unwrap_err());
+    assert!(
+        upgrade.contains("upgrade this deployment first"),
+        "{upgrade}"
+    );
+    assert!(!holds(&target, "acme", &id).await);
+
     // The real import succeeds once; a second one finds the slug taken.
     import(&target, &file, PASSPHRASE).await.unwrap();
     let taken = refused(import(&target, &file, PASSPHRASE).await.unwrap_err());

@@ -203,6 +203,14 @@ pub async fn open(file: Vec<u8>, passphrase: SecretString) -> Result<Snapshot, T
         .map_err(anyhow::Error::from)??;
     let summary: Summary = serde_json::from_value(summary)
         .map_err(|_| BundleError::Corrupted("the summary is not a subscription's"))?;
+    // Before the rows are parsed: a newer server's rows may have tables or columns
+    // this one does not know, and "upgrade first" is the useful answer, not "corrupted".
+    if !knows_schema(&summary.schema) {
+        return Err(TransferError::NewerSchema {
+            bundle: summary.schema,
+            ours: schema_version(),
+        });
+    }
     let rows: TenantRows = serde_json::from_slice(&payload)
         .map_err(|_| BundleError::Corrupted("the payload is not a subscription's rows"))?;
     if rows.slug() != summary.slug || rows.subscription_id().0 != summary.subscription_id {
