@@ -32,7 +32,7 @@ AUTH_PUBLIC_URL           http://127.0.0.1:8080  external base URL (http/https);
 AUTH_LISTEN               127.0.0.1:8080         socket address to bind (host:port; port 0 picks a free port)
 AUTH_DATA_DIR             ./data                 directory for the SQLite file and generated secrets
 AUTH_DATABASE_URL         -                      sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; unset: sqlite in AUTH_DATA_DIR
-AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix:// or redis+cluster://H:P,H:P URL; unset: in-process store
+AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix://, redis+cluster://H:P,H:P or redis+sentinel://H:P,H:P/MASTER URL; unset: in-process store
 AUTH_REDIS_CA_FILE        -                      PEM CA certificates trusted, besides the system roots, for a rediss:// AUTH_REDIS_URL (private PKI)
 AUTH_MASTER_KEY           -                      32 bytes as base64 (standard or URL-safe) or 64 hex chars; unset: generated into AUTH_DATA_DIR
 AUTH_TLS_CERT             -                      PEM certificate chain; set with AUTH_TLS_KEY to serve HTTPS directly
@@ -475,11 +475,23 @@ fn database_url(s: &str) -> Result<String, String> {
 
 /// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts, plus
 /// `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (and `rediss+cluster://`) for
-/// Redis Cluster seed nodes. Sentinel has no URL form here, so `redis+sentinel://` is
-/// refused at start rather than at the first cache call.
+/// Redis Cluster seed nodes, and
+/// `redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]` for Redis
+/// behind Sentinel (parsed by `cache::parse_sentinel_url`, the parser the store uses).
 fn redis_url(s: &str) -> Result<String, String> {
     const EXPECTED: &str = "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, valkey(s)://…, \
-                            redis+unix:///PATH, unix:///PATH or redis+cluster://HOST:PORT,HOST:PORT…";
+                            redis+unix:///PATH, unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT… \
+                            or redis+sentinel://HOST:PORT,HOST:PORT…/MASTER_NAME[/DB]";
+    if let Some(parsed) = crate::cache::parse_sentinel_url(s) {
+        return match parsed {
+            Ok(_) => Ok(s.to_owned()),
+            Err(why) => bad(
+                &echo_url(s),
+                &format!("is not a valid Sentinel URL: {why}"),
+                EXPECTED,
+            ),
+        };
+    }
     let cluster = s
         .split_once("://")
         .filter(|(scheme, _)| {
@@ -646,7 +658,9 @@ mod tests {
         AUTH_REDIS_URL redis+cluster://:{S}@a:7000,b:7001,c:7002 => ok
         AUTH_REDIS_URL rediss+cluster://a:7000/ => ok
         AUTH_REDIS_URL redis+cluster://a,b:7001 => AUTH_REDIS_URL: "redis+cluster://a,b:7001" is not a supported Redis URL
-        AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a supported
+        AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a valid Sentinel URL: expected Sentinels as HOST:PORT
+        AUTH_REDIS_URL redis+sentinel://:{S}@h:26379 => AUTH_REDIS_URL: "redis+sentinel://***@h:26379" is not a valid Sentinel URL: the master name is missing
+        AUTH_REDIS_URL redis+sentinel://:{S}@a:26379,b:26380/mymaster/1 => ok
         AUTH_REDIS_URL redis://:{S}@h:99999 => AUTH_REDIS_URL: is not a supported Redis URL
         AUTH_MASTER_KEY 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f => ok
         AUTH_MASTER_KEY AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= => ok
