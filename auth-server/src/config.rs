@@ -55,6 +55,7 @@ AUTH_TRUSTED_PROXIES      -                      comma-separated CIDRs of revers
 AUTH_IP_RATE_LIMIT        600000                 requests per minute per client address at token, introspection and revocation (0: off)
 AUTH_LOGIN_IP_RATE_LIMIT  60                     login and 2FA form posts per minute per client address (1-100000)
 AUTH_DEV_MODE             false                  development only: accept a plain-http AUTH_PUBLIC_URL on a host other than loopback
+AUTH_INSTANCES            1                      instances sharing Redis; while Redis is down each enforces 1/N of every rate limit (1-1000)
 ";
 
 /// The server's configuration, validated. `Debug` redacts every secret.
@@ -115,6 +116,9 @@ pub struct Settings {
     pub login_ip_rate_limit: u32,
     /// Development mode: a plain-http public URL may name a host other than loopback.
     pub dev_mode: bool,
+    /// Expected number of instances sharing Redis: during a Redis outage each instance
+    /// enforces the rate limits divided by it (SECURITY.md §5.2), at least 1.
+    pub instances: u32,
 }
 
 /// A configuration problem: which variable (or TOML key, or file) and what is wrong with it.
@@ -159,6 +163,7 @@ impl Default for Settings {
             ip_rate_limit: 600_000,
             login_ip_rate_limit: 60,
             dev_mode: false,
+            instances: 1,
         }
     }
 }
@@ -282,6 +287,7 @@ impl fmt::Debug for Settings {
             .field("ip_rate_limit", &self.ip_rate_limit)
             .field("login_ip_rate_limit", &self.login_ip_rate_limit)
             .field("dev_mode", &self.dev_mode)
+            .field("instances", &self.instances)
             .finish()
     }
 }
@@ -364,6 +370,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
                 s.login_ip_rate_limit = at(var, bounded(v, 1, 100_000, "requests"))?
             }
             "dev_mode" => s.dev_mode = at(var, boolean(v))?,
+            "instances" => s.instances = at(var, bounded(v, 1, 1000, "instances"))?,
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
@@ -640,6 +647,9 @@ mod tests {
         AUTH_PUBLIC_URL http://as.example => AUTH_PUBLIC_URL: "http://as.example/" is plain http on a host other than loopback (expected https, or AUTH_DEV_MODE=true
         AUTH_PUBLIC_URL http://127.0.0.1.nip.io => AUTH_PUBLIC_URL: is plain http on a host other than loopback
         AUTH_DEV_MODE yes => AUTH_DEV_MODE: "yes" is not a boolean
+        AUTH_INSTANCES 3 => ok
+        AUTH_INSTANCES 0 => AUTH_INSTANCES: "0" is out of range (expected a whole number of instances from 1 to 1000)
+        AUTH_INSTANCES two => AUTH_INSTANCES: "two" is not a number
         file public_url = "http://10.0.0.5:8080" => public_url: is plain http on a host other than loopback
         AUTH_LISTEN [::1]:0 => ok
         AUTH_LISTEN abc => AUTH_LISTEN: "abc" is not a socket address (expected host:port, e.g.
@@ -852,6 +862,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 27, "a variable is missing from the help table");
+        assert_eq!(listed, 28, "a variable is missing from the help table");
     }
 }
