@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod mfa;

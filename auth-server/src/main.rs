@@ -53,6 +53,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// Check configuration, database, Redis, clock skew, signing keys and TLS; one line
+    /// per check (`ok|warn|fail  name  detail`), exit status 1 when a check fails.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Administration without the HTTP API.
     Admin {
         #[command(subcommand)]
@@ -273,6 +280,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 from.display()
             );
         }
+        Command::Doctor { json } => auth_server::doctor::cli(&settings, json).await?,
         Command::Audit { command } => audit(command, settings).await?,
         Command::Admin { command } => admin(command, settings, &actor).await?,
     }

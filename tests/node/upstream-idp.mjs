@@ -2,6 +2,7 @@
 //
 //   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URIS=http://…/callback[,…] node tests/node/upstream-idp.mjs
 //
+// With TLS_CERT and TLS_KEY (PEM files) it serves HTTPS and the issuer is https://….
 // Prints one line `READY <issuer>` on stdout once listening. The interaction step logs
 // in account `u-alice` at once with amr ["pwd","otp"] and acr "urn:test:mfa" (no login
 // page: the tests drive the browser side with plain HTTP). Test controls:
@@ -13,7 +14,9 @@
 //   GET /__test/account?sub=…  the account logged in next
 // The re-signed tokens carry a valid signature from the published key, so only the
 // relying party's claim checks can refuse them.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -33,9 +36,12 @@ const accounts = {
   'u-bob': { email: 'bob@upstream.example', name: 'Bob Upstream', preferred_username: 'bob.up', groups: ['staff'] },
 };
 
-const server = http.createServer();
+const tls = process.env.TLS_CERT && process.env.TLS_KEY
+  ? { cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }
+  : null;
+const server = tls ? https.createServer(tls) : http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients: [{

@@ -501,15 +501,37 @@ pub async fn oidc_diagnosis(ctx: &Ctx, sub: &SubscriptionId, conn: &Connection) 
     if let Err(m) = super::connections::resolve_secret(ctx, sub, conn) {
         return diagnose::single("secret", Err(m));
     }
-    diagnose::single(
-        "discovery",
-        super::sso::discover(conn).await.map(|_| {
-            format!(
-                "{} publishes a valid discovery document",
-                conn.config.issuer.as_deref().unwrap_or_default()
-            )
-        }),
-    )
+    let issuer = conn.config.issuer.as_deref().unwrap_or_default();
+    let https = issuer.starts_with("https://");
+    let trust = match (&conn.config.ca_pem, &conn.config.ca_file) {
+        (None, None) => "the system roots",
+        _ => "the connection's CA",
+    };
+    match super::sso::discover(conn).await {
+        // An untrusted certificate is the TLS step's failure, so the administrator
+        // knows to add `ca_pem` rather than to look at the issuer URL.
+        Err(m) if https && super::sso::is_tls_failure(&m) => diagnose::single(
+            "tls",
+            Err(format!(
+                "{m} (the upstream's certificate does not verify against {trust}: \
+                 set the connection's ca_pem or ca_file to the CA that issued it)"
+            )),
+        ),
+        result => {
+            let discovery = diagnose::single(
+                "discovery",
+                result.map(|_| format!("{issuer} publishes a valid discovery document")),
+            );
+            match https {
+                true => diagnose::prefixed(
+                    "tls",
+                    format!("certificate chain and host name verified against {trust}"),
+                    discovery,
+                ),
+                false => discovery,
+            }
+        }
+    }
 }
 
 /// Why a directory user's grant may no longer be refreshed (SECURITY.md F7).

@@ -20,6 +20,7 @@ pub mod clients;
 pub mod connections;
 pub mod consents;
 mod entity;
+pub mod health;
 pub mod keys;
 pub mod login_locks;
 pub mod metadata_clients;

@@ -30,6 +30,7 @@ mod mcp_metadata;
 mod mcp_registration;
 mod mcp_sdk;
 mod node_rp;
+mod redis_sentinel;
 mod redis_tls;
 mod refresh;
 mod rfc9700_rows;

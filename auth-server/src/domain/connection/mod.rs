@@ -124,7 +124,8 @@ pub struct ConnectionConfig {
     /// Upgrade `ldap://` with StartTLS (failure aborts, never falls back to plaintext).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub start_tls: bool,
-    /// PEM of the CA(s) that sign the directory's certificate (default: system roots).
+    /// PEM of the CA(s) that sign the directory's or the upstream OIDC provider's
+    /// certificate; replaces the system roots for this connection (default: system roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
     /// Path of a PEM CA file on the server, read at connection time.
@@ -408,11 +409,11 @@ fn require<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, Validation
 }
 
 fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
+    // `ca_pem`/`ca_file` belong to every kind: LDAPS/StartTLS and the upstream OIDC
+    // provider's HTTPS alike.
     let dir = [
         ("url", c.url.is_some()),
         ("start_tls", c.start_tls),
-        ("ca_pem", c.ca_pem.is_some()),
-        ("ca_file", c.ca_file.is_some()),
         ("bind_dn", c.bind_dn.is_some()),
         ("user_base_dn", c.user_base_dn.is_some()),
         ("user_filter", c.user_filter.is_some()),
@@ -554,17 +555,7 @@ fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), V
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("url", "must name a host"));
     }
-    if let Some(pem) = &c.ca_pem
-        && !pem.contains("-----BEGIN CERTIFICATE-----")
-    {
-        return Err(invalid("ca_pem", "must contain a PEM certificate"));
-    }
-    if c.ca_pem.is_some() && c.ca_file.is_some() {
-        return Err(invalid(
-            "ca_file",
-            "give either ca_pem or ca_file, not both",
-        ));
-    }
+    validate_ca(c)?;
     require(&c.bind_dn, "bind_dn")?;
     require(&c.user_base_dn, "user_base_dn")?;
     if input.bind_password.is_none() && !has_secret {
@@ -616,8 +607,25 @@ fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), V
     Ok(())
 }
 
+/// The connection's own trust anchors: PEM text or a file, not both.
+fn validate_ca(c: &ConnectionConfig) -> Result<(), ValidationError> {
+    if let Some(pem) = &c.ca_pem
+        && !pem.contains("-----BEGIN CERTIFICATE-----")
+    {
+        return Err(invalid("ca_pem", "must contain a PEM certificate"));
+    }
+    if c.ca_pem.is_some() && c.ca_file.is_some() {
+        return Err(invalid(
+            "ca_file",
+            "give either ca_pem or ca_file, not both",
+        ));
+    }
+    Ok(())
+}
+
 fn validate_oidc(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
     let c = &input.config;
+    validate_ca(c)?;
     let issuer = require(&c.issuer, "issuer")?;
     let u = url::Url::parse(issuer).map_err(|_| invalid("issuer", "must be an https URL"))?;
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
