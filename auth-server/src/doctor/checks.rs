@@ -305,11 +305,7 @@ pub(super) async fn keys_check(store: &Store, master: &MasterKey, now: i64) -> C
     let mut count = 0usize;
     let mut after: Option<String> = None;
     loop {
-        let page = store
-            .repos()
-            .subscriptions()
-            .list_all(after.as_deref(), 100)
-            .await;
+        let page = store.subscriptions().list_all(after.as_deref(), 100).await;
         let page = match page {
             Ok(p) => p,
             Err(e) => {
@@ -324,7 +320,14 @@ pub(super) async fn keys_check(store: &Store, master: &MasterKey, now: i64) -> C
         after = Some(last.slug.as_str().to_owned());
         for sub in &page {
             count += 1;
-            let stored = match store.repos().keys().list(&sub.id).await {
+            // Keys live in the subscription's own database when it has one.
+            let opener =
+                |sealed: &[u8]| crate::service::tenants::open_database_url(master, &sub.id, sealed);
+            let stored = match store.tenant(&sub.id, opener).await {
+                Ok(db) => db.repos().keys().list(&sub.id).await,
+                Err(e) => Err(e),
+            };
+            let stored = match stored {
                 Ok(k) => k,
                 Err(e) => {
                     failures.push(format!(

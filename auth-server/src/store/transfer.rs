@@ -222,6 +222,21 @@ pub fn knows_schema(name: &str) -> bool {
 }
 
 impl Store {
+    /// Put the subscription's full control-plane row into `rows`: a dedicated database
+    /// holds only an anchor row (id, slug, name), and the source's dedicated database
+    /// means nothing on the target, so the bundle never carries its URL.
+    pub async fn control_row_into(&self, rows: &mut TenantRows) -> Result<(), StoreError> {
+        let mut row = subscription::Entity::find_by_id(rows.subscription.id.clone())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row.database_url_ciphertext = None;
+        rows.subscription = row;
+        Ok(())
+    }
+}
+
+impl super::TenantDb {
     /// A read-only transaction that sees one point in time for all its statements
     /// (PostgreSQL `REPEATABLE READ`; SQLite: a deferred transaction reads one WAL
     /// snapshot and blocks no writer), so an export never mixes before and after.

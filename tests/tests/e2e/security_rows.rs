@@ -688,8 +688,16 @@ async fn a5_basic_credentials_are_form_urlencoded_before_base64(backend: Backend
     // Issued secrets are base64url, so the row's characters need a secret set in the
     // store directly (the admin API never lets anyone choose one).
     let secret = "s3cr:et%25x+y/z=%";
-    let repos = app.ctx.store.repos();
-    let sub = repos.subscriptions().by_slug("acme").await.unwrap().id;
+    let sub = app
+        .ctx
+        .store
+        .subscriptions()
+        .by_slug("acme")
+        .await
+        .unwrap()
+        .id;
+    let db = app.ctx.store.shared();
+    let repos = db.repos();
     let mut client = repos.clients().get(&sub, &svc.id).await.unwrap();
     client.secret_hash = Some(auth_server::tokens::opaque::hash_token(secret));
     repos

@@ -97,14 +97,7 @@ fn verify_id_token(id_token: &str, keys: &Value, issuer: &str, audience: &str) -
 }
 
 async fn chain(app: &TestApp, slug: &str) -> i64 {
-    let sub = app
-        .ctx
-        .store
-        .repos()
-        .subscriptions()
-        .by_slug(slug)
-        .await
-        .unwrap();
+    let sub = app.ctx.store.subscriptions().by_slug(slug).await.unwrap();
     match audit::verify(&app.ctx, &sub.id).await.unwrap() {
         Verification::Intact { events } => events as i64,
         broken => panic!("audit chain of {slug} broken: {broken:?}"),
@@ -246,7 +239,6 @@ async fn moved_tenant_works_on_the_target(from: Backend, to: Backend) {
     let sub = target
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
@@ -254,6 +246,7 @@ async fn moved_tenant_works_on_the_target(from: Backend, to: Backend) {
     let conn = target
         .ctx
         .store
+        .shared()
         .repos()
         .connections()
         .by_name(&sub.id, "upstream")
@@ -288,9 +281,10 @@ on_backends!(refused_imports_write_nothing);
 
 /// Whether the target holds anything of subscription `slug` (id `id`).
 async fn holds(app: &TestApp, slug: &str, id: &auth_server::domain::SubscriptionId) -> bool {
-    let repos = app.ctx.store.repos();
-    repos.subscriptions().by_slug(slug).await.is_ok()
-        || repos.subscriptions().get(id).await.is_ok()
+    let repos = app.ctx.store.shared();
+    let repos = repos.repos();
+    app.ctx.store.subscriptions().by_slug(slug).await.is_ok()
+        || app.ctx.store.subscriptions().get(id).await.is_ok()
         || repos.keys().list(id).await.is_ok_and(|k| !k.is_empty())
 }
 
@@ -310,7 +304,6 @@ async fn refused_imports_write_nothing(backend: Backend) {
     let id = source
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
@@ -398,7 +391,6 @@ async fn refused_imports_write_nothing(backend: Backend) {
     let theirs = other
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
@@ -408,22 +400,12 @@ async fn refused_imports_write_nothing(backend: Backend) {
     let still = other
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
         .unwrap();
     assert_eq!(still.id, theirs.id);
-    assert!(
-        other
-            .ctx
-            .store
-            .repos()
-            .subscriptions()
-            .get(&id)
-            .await
-            .is_err()
-    );
+    assert!(other.ctx.store.subscriptions().get(&id).await.is_err());
     // `system` is never exported.
     let out = source.storage.dir.path().join("system.bundle.json");
     let system = transfer::export_to_file(

@@ -247,14 +247,21 @@ pub async fn export_from(
     if slug == tenants::SYSTEM {
         return Err(TransferError::System);
     }
-    let sub = match store.repos().subscriptions().by_slug(slug).await {
+    let sub = match store.subscriptions().by_slug(slug).await {
         Err(StoreError::NotFound) => return Err(TransferError::NoSuchSubscription(slug.into())),
         other => other?,
     };
     let now = ctx.now();
-    let read = store.begin_snapshot().await?;
+    let db = store
+        .tenant(&sub.id, |sealed| {
+            tenants::open_database_url(&ctx.master_key, &sub.id, sealed)
+        })
+        .await?;
+    let read = db.begin_snapshot().await?;
     let mut rows = read.repos().transfer().read(&sub.id, now).await?;
     read.commit().await?;
+    // A bundle always carries the subscription's own row, never a dedicated anchor.
+    store.control_row_into(&mut rows).await?;
     rows.map_secrets(|column, id, blob| {
         ctx.master_key
             .decrypt(blob, &aad(column, &sub.id, id))
@@ -272,7 +279,7 @@ pub async fn export_from(
         schema: schema_version(),
         rows: rows.counts(),
     };
-    let tx = store.begin().await?;
+    let tx = db.begin().await?;
     audit::record(
         &tx,
         &sub.id,
@@ -341,14 +348,16 @@ pub async fn import_into(
             .encrypt(plain, &aad(column, &id, row))
             .map_err(|e| TransferError::Internal(e.into()))
     })?;
-    let tx = target.begin().await?;
+    // Imported tenants land in the target's shared database (one transaction for the
+    // subscription row and its data), never in a dedicated one.
+    let tx = target.begin_control().await?;
     let repos = tx.repos();
-    match repos.subscriptions().by_slug(&slug).await {
+    match tx.subscriptions().by_slug(&slug).await {
         Ok(_) => return Err(TransferError::SlugExists(slug)),
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    match repos.subscriptions().get(&id).await {
+    match tx.subscriptions().get(&id).await {
         Ok(other) => {
             return Err(TransferError::IdExists {
                 id: id.0,
