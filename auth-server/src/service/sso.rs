@@ -14,7 +14,11 @@ use crate::directory::rules;
 use crate::domain::Subscription;
 use crate::domain::connection::{Connection, ConnectionConfig, ConnectionKind};
 use base64::Engine;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -120,13 +124,41 @@ pub fn is_tls_failure(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+/// The RFC 9207 member of an upstream's metadata, which the core metadata type drops:
+/// an upstream that advertises it must send `iss` in every authorization response, so
+/// an answer without one is refused (RFC 9207 §2.4, SECURITY.md I3).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IssMetadata {
+    /// `authorization_response_iss_parameter_supported`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for IssMetadata {}
+
+/// Upstream discovery metadata: the core members plus [`IssMetadata`].
+pub type UpstreamMetadata = openidconnect::ProviderMetadata<
+    IssMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 /// Fetch and validate the upstream discovery document (its `issuer` must equal the
 /// configured one).
-pub async fn discover(conn: &Connection) -> Result<CoreProviderMetadata, String> {
+pub async fn discover(conn: &Connection) -> Result<UpstreamMetadata, String> {
     let issuer = conn.config.issuer.clone().unwrap_or_default();
     let issuer = IssuerUrl::new(issuer).map_err(|e| format!("bad issuer: {e}"))?;
     let http = http_client(&conn.config)?;
-    CoreProviderMetadata::discover_async(issuer, &http)
+    UpstreamMetadata::discover_async(issuer, &http)
         .await
         .map_err(|e| format!("discovery failed: {}", chain(&e)))
 }
@@ -305,6 +337,15 @@ async fn finish_inner(
     let secret =
         super::connections::resolve_secret(ctx, &sub.id, &conn).map_err(SsoError::Upstream)?;
     let meta = discover(&conn).await.map_err(SsoError::Upstream)?;
+    // The `iss` check above compares a present `iss`; this one refuses its absence from an
+    // upstream that promised it (a mix-up attacker's answer may simply omit it).
+    if meta
+        .additional_metadata()
+        .authorization_response_iss_parameter_supported
+        && !params.contains_key("iss")
+    {
+        return Err(SsoError::InvalidState);
+    }
     let userinfo_url = meta.userinfo_endpoint().map(|u| u.url().to_string());
     let client = CoreClient::from_provider_metadata(
         meta,

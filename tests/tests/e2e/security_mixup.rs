@@ -137,6 +137,14 @@ async fn i3_mix_up_between_two_upstreams_and_tampered_callbacks_are_refused(back
     let forged = with_params(&cb1, &[("iss", Some(&u2.issuer))]);
     let r = browser.get(&forged).send().await.unwrap();
     assert_refused(r, StatusCode::BAD_REQUEST, "not valid", "iss of U2").await;
+    // U1's answer without `iss`, although U1's metadata promises it (RFC 9207 §2.4).
+    let (cb1, _) = follow_via(&app, &browser, &client, "u1", true).await;
+    let r = browser
+        .get(with_params(&cb1, &[("iss", None)]))
+        .send()
+        .await
+        .unwrap();
+    assert_refused(r, StatusCode::BAD_REQUEST, "not valid", "no iss").await;
     // U2's code under U1's state and issuer: U1 does not know the code, so no login.
     let (cb1, _) = follow_via(&app, &browser, &client, "u1", true).await;
     let (cb2, _) = follow_via(&app, &browser, &client, "u2", true).await;
