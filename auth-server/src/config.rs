@@ -32,7 +32,7 @@ AUTH_PUBLIC_URL           http://127.0.0.1:8080  external base URL (http/https);
 AUTH_LISTEN               127.0.0.1:8080         socket address to bind (host:port; port 0 picks a free port)
 AUTH_DATA_DIR             ./data                 directory for the SQLite file and generated secrets
 AUTH_DATABASE_URL         -                      sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; unset: sqlite in AUTH_DATA_DIR
-AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix:// or redis+cluster://H:P,H:P URL; unset: in-process store
+AUTH_REDIS_URL            -                      redis://, rediss://, valkey(s)://, redis+unix://, unix://, redis+cluster://H:P,H:P or redis+sentinel://H:P,H:P/MASTER URL; unset: in-process store
 AUTH_REDIS_CA_FILE        -                      PEM CA certificates trusted, besides the system roots, for a rediss:// AUTH_REDIS_URL (private PKI)
 AUTH_MASTER_KEY           -                      32 bytes as base64 (standard or URL-safe) or 64 hex chars; unset: generated into AUTH_DATA_DIR
 AUTH_TLS_CERT             -                      PEM certificate chain; set with AUTH_TLS_KEY to serve HTTPS directly
@@ -55,6 +55,7 @@ AUTH_TRUSTED_PROXIES      -                      comma-separated CIDRs of revers
 AUTH_IP_RATE_LIMIT        600000                 requests per minute per client address at token, introspection and revocation (0: off)
 AUTH_LOGIN_IP_RATE_LIMIT  60                     login and 2FA form posts per minute per client address (1-100000)
 AUTH_DEV_MODE             false                  development only: accept a plain-http AUTH_PUBLIC_URL on a host other than loopback
+AUTH_INSTANCES            1                      instances sharing Redis; while Redis is down each enforces 1/N of every rate limit (1-1000)
 ";
 
 /// The server's configuration, validated. `Debug` redacts every secret.
@@ -115,6 +116,9 @@ pub struct Settings {
     pub login_ip_rate_limit: u32,
     /// Development mode: a plain-http public URL may name a host other than loopback.
     pub dev_mode: bool,
+    /// Expected number of instances sharing Redis: during a Redis outage each instance
+    /// enforces the rate limits divided by it (SECURITY.md §5.2), at least 1.
+    pub instances: u32,
 }
 
 /// A configuration problem: which variable (or TOML key, or file) and what is wrong with it.
@@ -159,6 +163,7 @@ impl Default for Settings {
             ip_rate_limit: 600_000,
             login_ip_rate_limit: 60,
             dev_mode: false,
+            instances: 1,
         }
     }
 }
@@ -282,6 +287,7 @@ impl fmt::Debug for Settings {
             .field("ip_rate_limit", &self.ip_rate_limit)
             .field("login_ip_rate_limit", &self.login_ip_rate_limit)
             .field("dev_mode", &self.dev_mode)
+            .field("instances", &self.instances)
             .finish()
     }
 }
@@ -364,6 +370,7 @@ fn build(toml: Option<(&str, &str)>, env: &Env) -> Result<Settings, ConfigError>
                 s.login_ip_rate_limit = at(var, bounded(v, 1, 100_000, "requests"))?
             }
             "dev_mode" => s.dev_mode = at(var, boolean(v))?,
+            "instances" => s.instances = at(var, bounded(v, 1, 1000, "instances"))?,
             // A misspelt file key must not leave the default silently in force.
             _ => return Err(err(var, "unknown setting")),
         }
@@ -475,11 +482,23 @@ fn database_url(s: &str) -> Result<String, String> {
 
 /// The forms `redis::IntoConnectionInfo` (redis 1.x) accepts, plus
 /// `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (and `rediss+cluster://`) for
-/// Redis Cluster seed nodes. Sentinel has no URL form here, so `redis+sentinel://` is
-/// refused at start rather than at the first cache call.
+/// Redis Cluster seed nodes, and
+/// `redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]` for Redis
+/// behind Sentinel (parsed by `cache::parse_sentinel_url`, the parser the store uses).
 fn redis_url(s: &str) -> Result<String, String> {
     const EXPECTED: &str = "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, valkey(s)://…, \
-                            redis+unix:///PATH, unix:///PATH or redis+cluster://HOST:PORT,HOST:PORT…";
+                            redis+unix:///PATH, unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT… \
+                            or redis+sentinel://HOST:PORT,HOST:PORT…/MASTER_NAME[/DB]";
+    if let Some(parsed) = crate::cache::parse_sentinel_url(s) {
+        return match parsed {
+            Ok(_) => Ok(s.to_owned()),
+            Err(why) => bad(
+                &echo_url(s),
+                &format!("is not a valid Sentinel URL: {why}"),
+                EXPECTED,
+            ),
+        };
+    }
     let cluster = s
         .split_once("://")
         .filter(|(scheme, _)| {
@@ -628,6 +647,9 @@ mod tests {
         AUTH_PUBLIC_URL http://as.example => AUTH_PUBLIC_URL: "http://as.example/" is plain http on a host other than loopback (expected https, or AUTH_DEV_MODE=true
         AUTH_PUBLIC_URL http://127.0.0.1.nip.io => AUTH_PUBLIC_URL: is plain http on a host other than loopback
         AUTH_DEV_MODE yes => AUTH_DEV_MODE: "yes" is not a boolean
+        AUTH_INSTANCES 3 => ok
+        AUTH_INSTANCES 0 => AUTH_INSTANCES: "0" is out of range (expected a whole number of instances from 1 to 1000)
+        AUTH_INSTANCES two => AUTH_INSTANCES: "two" is not a number
         file public_url = "http://10.0.0.5:8080" => public_url: is plain http on a host other than loopback
         AUTH_LISTEN [::1]:0 => ok
         AUTH_LISTEN abc => AUTH_LISTEN: "abc" is not a socket address (expected host:port, e.g.
@@ -646,7 +668,9 @@ mod tests {
         AUTH_REDIS_URL redis+cluster://:{S}@a:7000,b:7001,c:7002 => ok
         AUTH_REDIS_URL rediss+cluster://a:7000/ => ok
         AUTH_REDIS_URL redis+cluster://a,b:7001 => AUTH_REDIS_URL: "redis+cluster://a,b:7001" is not a supported Redis URL
-        AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a supported
+        AUTH_REDIS_URL redis+sentinel://:{S}@h => AUTH_REDIS_URL: "redis+sentinel://***@h" is not a valid Sentinel URL: expected Sentinels as HOST:PORT
+        AUTH_REDIS_URL redis+sentinel://:{S}@h:26379 => AUTH_REDIS_URL: "redis+sentinel://***@h:26379" is not a valid Sentinel URL: the master name is missing
+        AUTH_REDIS_URL redis+sentinel://:{S}@a:26379,b:26380/mymaster/1 => ok
         AUTH_REDIS_URL redis://:{S}@h:99999 => AUTH_REDIS_URL: is not a supported Redis URL
         AUTH_MASTER_KEY 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f => ok
         AUTH_MASTER_KEY AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= => ok
@@ -838,6 +862,6 @@ mod tests {
             assert_eq!(debug == default, default_text != "-", "{line}");
         }
         let listed = variables().count();
-        assert_eq!(listed, 27, "a variable is missing from the help table");
+        assert_eq!(listed, 28, "a variable is missing from the help table");
     }
 }

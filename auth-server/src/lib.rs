@@ -2,14 +2,18 @@
 //!
 //! Layering (see `shared/STYLE.md`): `http -> service -> {store, cache, tokens, acl,
 //! directory} -> domain`. Nothing points upward; sea-orm types stay in `store`,
-//! oxide-auth types in `service::oauth::pkce`, actix types in `http`.
+//! oxide-auth types in `service::oauth::pkce`, actix types in `http` (and in `cli`,
+//! which like `startup` sits on top: its admin commands call the `http::admin` routes
+//! in-process).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 
 pub mod acl;
 pub mod cache;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod mfa;

@@ -480,6 +480,181 @@ fn subscription_export_and_import_move_a_tenant_to_another_data_dir() {
     let (a, b) = (a.path(), b.path());
     run_ok(
         a,
+// ---- `admin` through the in-process admin API (issue 11 point 4) ----
+
+/// Run a CLI command on `dir` and return (success, stdout, stderr).
+fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut c = bin();
+    c.args(args).env("AUTH_DATA_DIR", dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Run a `--json` admin command that must succeed; returns its parsed standard output.
+fn json_ok(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = run_ok(dir, args, &[]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
+#[test]
+fn completion_scripts_are_generated_without_any_configuration() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bin()
+            .args(["completion", shell])
+            // A configuration that would not load: completion must not need it.
+            .env("AUTH_LISTEN", "not-an-address")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("auth-server") && script.contains("provision"),
+            "{shell}: {script:.200}"
+        );
+    }
+    let bash = bin().args(["completion", "bash"]).output().unwrap();
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.contains("complete -F"), "a bash completion function");
+}
+
+#[test]
+fn generic_admin_commands_round_trip_through_the_api_with_json_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // create = POST /admin/v1/subscriptions; --json prints the API's answer.
+    let sub = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "create",
+            "subscriptions",
+            "-s",
+            "slug=acme",
+            "-s",
+            "name=Acme",
+        ],
+    );
+    assert_eq!(sub["slug"], "acme");
+    assert!(sub["issuer"].as_str().unwrap().ends_with("/t/acme"));
+    assert!(sub["mcp_client"]["client_secret"].as_str().unwrap().len() >= 32);
+    // get, with --json after the subcommand too (a global flag).
+    let got = json_ok(
+        d,
+        &["admin", "get", "/admin/v1/subscriptions/acme", "--json"],
+    );
+    assert_eq!(got["name"], "Acme");
+    assert!(got.get("mcp_client").is_none(), "the secret is shown once");
+    // Without --json: a table for a listing.
+    let table = run_ok(d, &["admin", "get", "subscriptions"], &[]);
+    assert!(table.lines().next().unwrap().contains("SLUG"), "{table}");
+    assert!(
+        table.contains("acme") && table.contains("system"),
+        "{table}"
+    );
+    // A body from a file, with -s on top (key:=JSON for non-strings).
+    let body = d.join("client.json");
+    std::fs::write(
+        &body,
+        r#"{"name": "svc", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"}"#,
+    )
+    .unwrap();
+    let client = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "create",
+            "subscriptions/acme/clients",
+            "-f",
+            body.to_str().unwrap(),
+            "-s",
+            "introspection:=true",
+        ],
+    );
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let path = format!("subscriptions/acme/clients/{id}");
+    let updated = json_ok(
+        d,
+        &["admin", "--json", "update", &path, "-s", "name=renamed"],
+    );
+    assert_eq!(updated["name"], "renamed");
+    assert_eq!(updated["introspection"], true);
+    let deleted = run_ok(d, &["admin", "delete", &path], &[]);
+    assert!(deleted.contains("deleted"), "{deleted}");
+    // The API's errors: non-zero exit, the error code (and field) on stderr.
+    let (ok, out, err) = run(d, &["admin", "get", &path], &[]);
+    assert!(!ok && out.is_empty());
+    assert!(err.contains("not_found") && err.contains("404"), "{err}");
+    let (ok, _, err) = run(
+        d,
+        &[
+            "admin",
+            "create",
+            "subscriptions",
+            "-s",
+            "slug=acme",
+            "-s",
+            "name=Again",
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("conflict") && err.contains("slug"), "{err}");
+    let long = format!("password={}", "secret-".repeat(700));
+    let (ok, _, err) = run(
+        d,
+        &[
+            "admin",
+            "create",
+            "subscriptions/acme/users",
+            "-s",
+            "username=x",
+            "-s",
+            &long,
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("invalid_request") && err.contains("password"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-"), "no secret in the error: {err}");
+    let (ok, _, err) = run(d, &["admin", "get", "no/such/path"], &[]);
+    assert!(!ok && err.contains("not_found"), "{err}");
+    // The changes are audited with the CLI as the actor.
+    let audit = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "audit",
+            "list",
+            "--subscription",
+            "acme",
+            "--action",
+            "client.updated",
+        ],
+    );
+    let events = audit["items"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["actor"]["client_id"], "cli");
+}
+
+#[test]
+fn typed_admin_commands_cover_the_common_console_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(
+        d,
         &[
             "admin",
             "subscription",
@@ -493,6 +668,65 @@ fn subscription_export_and_import_move_a_tenant_to_another_data_dir() {
     );
     run_ok(
         a,
+    let list = json_ok(d, &["admin", "--json", "subscription", "list", "--all"]);
+    let slugs: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["slug"].as_str().unwrap())
+        .collect();
+    assert!(
+        slugs.contains(&"acme") && slugs.contains(&"system"),
+        "{slugs:?}"
+    );
+    let show = run_ok(d, &["admin", "subscription", "show", "acme"], &[]);
+    assert!(show.contains("issuer:"), "{show}");
+    // Clients: create (the historic flags), list, rotate the secret, delete.
+    let out = run_ok(
+        d,
+        &[
+            "admin",
+            "client",
+            "create",
+            "--subscription",
+            "acme",
+            "--name",
+            "svc",
+        ],
+        &[],
+    );
+    let id = field(&out, "client_id:").to_owned();
+    let old = field(&out, "client_secret:").to_owned();
+    let listed = run_ok(
+        d,
+        &["admin", "client", "list", "--subscription", "acme"],
+        &[],
+    );
+    assert!(
+        listed.contains(&id) && listed.contains("CLIENT_ID"),
+        "{listed}"
+    );
+    let rotated = run_ok(
+        d,
+        &[
+            "admin",
+            "client",
+            "rotate-secret",
+            "--subscription",
+            "acme",
+            &id,
+        ],
+        &[],
+    );
+    assert_ne!(field(&rotated, "client_secret:"), old);
+    run_ok(
+        d,
+        &["admin", "client", "delete", "--subscription", "acme", &id],
+        &[],
+    );
+    // Users: create, disable, reset password, reset 2FA.
+    let out = run_ok(
+        d,
         &[
             "admin",
             "user",
@@ -566,5 +800,391 @@ fn subscription_export_and_import_move_a_tenant_to_another_data_dir() {
     assert!(
         err.contains("subscription \"acme\" already exists"),
         "{err}"
+            "bob",
+            "--email",
+            "bob@example.com",
+        ],
+        &[("AUTH_NEW_USER_PASSWORD", "correct horse battery")],
+    );
+    let bob = field(&out, "user id (sub):").to_owned();
+    run_ok(
+        d,
+        &["admin", "user", "disable", "--subscription", "acme", &bob],
+        &[],
+    );
+    let shown = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "user",
+            "show",
+            "--subscription",
+            "acme",
+            &bob,
+        ],
+    );
+    assert_eq!(shown["disabled"], true);
+    assert_eq!(shown["email"], "bob@example.com");
+    run_ok(
+        d,
+        &["admin", "user", "enable", "--subscription", "acme", &bob],
+        &[],
+    );
+    let (ok, _, err) = run(
+        d,
+        &[
+            "admin",
+            "user",
+            "reset-password",
+            "--subscription",
+            "acme",
+            &bob,
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("AUTH_NEW_USER_PASSWORD"), "{err}");
+    run_ok(
+        d,
+        &[
+            "admin",
+            "user",
+            "reset-password",
+            "--subscription",
+            "acme",
+            &bob,
+        ],
+        &[("AUTH_NEW_USER_PASSWORD", "another long passphrase")],
+    );
+    run_ok(
+        d,
+        &["admin", "user", "reset-2fa", "--subscription", "acme", &bob],
+        &[],
+    );
+    // Keys: list and rotate.
+    let keys = json_ok(
+        d,
+        &["admin", "--json", "keys", "list", "--subscription", "acme"],
+    );
+    assert_eq!(keys["items"].as_array().unwrap().len(), 6, "{keys}");
+    let rotated = run_ok(
+        d,
+        &["admin", "keys", "rotate", "--subscription", "acme"],
+        &[],
+    );
+    assert!(rotated.starts_with("rotated; active keys:"), "{rotated}");
+    // Connections: an empty list; testing an unknown one is the API's 404.
+    let conns = run_ok(
+        d,
+        &["admin", "connection", "list", "--subscription", "acme"],
+        &[],
+    );
+    assert!(conns.contains("(none)"), "{conns}");
+    let (ok, _, err) = run(
+        d,
+        &[
+            "admin",
+            "connection",
+            "test",
+            "--subscription",
+            "acme",
+            "nope",
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("not_found"), "{err}");
+    // The audit listing with a filter, as a table.
+    let audit = run_ok(
+        d,
+        &[
+            "admin",
+            "audit",
+            "list",
+            "--subscription",
+            "acme",
+            "--target-type",
+            "user",
+        ],
+        &[],
+    );
+    assert!(
+        audit.contains("user.created") && audit.contains("user.updated"),
+        "{audit}"
+    );
+    assert!(!audit.contains("client.created"), "{audit}");
+}
+
+/// The usernames of a subscription, from `admin --json user list --all`.
+fn usernames(dir: &std::path::Path, slug: &str) -> Vec<String> {
+    let v = json_ok(
+        dir,
+        &[
+            "admin",
+            "--json",
+            "user",
+            "list",
+            "--subscription",
+            slug,
+            "--all",
+        ],
+    );
+    let mut names: Vec<String> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_csv_import_reports_each_bad_line_and_imports_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(
+        d,
+        &[
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ],
+        &[],
+    );
+    let csv = d.join("users.csv");
+    // Line 4's password is over the 4 KiB limit: the API refuses it.
+    let long = "secret-".repeat(700);
+    std::fs::write(
+        &csv,
+        format!(
+            "username,email,name,password\n\
+             alice,alice@example.com,Alice,correct horse battery\n\
+             bob,bob@example.com,\"Bob, Jr.\",\n\
+             carol,carol@example.com,Carol,{long}\n\
+             dave,dave@example.com\n\
+             alice,other@example.com,Alice Again,\n\
+             erin,,,\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = run(
+        d,
+        &[
+            "admin",
+            "user",
+            "import",
+            "--subscription",
+            "acme",
+            "--from",
+            csv.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok, "a failed line makes the exit non-zero");
+    assert!(out.contains("line 4: password:"), "{out}");
+    assert!(!out.contains("secret-"), "no password in the report: {out}");
+    assert!(
+        out.contains("line 5: 2 fields where the header has 4"),
+        "{out}"
+    );
+    assert!(out.contains("line 6: username:"), "{out}");
+    assert!(out.contains("imported 3 users, 3 failed"), "{out}");
+    assert!(err.contains("3 of 6 records were not imported"), "{err}");
+    assert_eq!(usernames(d, "acme"), ["alice", "bob", "erin"]);
+    // --json: the same report as JSON.
+    std::fs::write(&csv, "username\nfrank\n\n").unwrap();
+    let v = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "user",
+            "import",
+            "--subscription",
+            "acme",
+            "--from",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (v["imported"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[test]
+fn an_ldif_import_reads_base64_values_and_continued_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(
+        d,
+        &[
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ],
+        &[],
+    );
+    let ldif = d.join("export.ldif");
+    // "Élise Müller" in base64, and a mail folded over two lines (RFC 2849).
+    std::fs::write(
+        &ldif,
+        "version: 1\n\
+         \n\
+         dn: ou=people,dc=example,dc=org\n\
+         objectClass: organizationalUnit\n\
+         ou: people\n\
+         \n\
+         dn: uid=elise,ou=people,dc=example,dc=org\n\
+         objectClass: inetOrgPerson\n\
+         uid: elise\n\
+         cn: Elise\n\
+         displayName:: w4lsaXNlIE3DvGxsZXI=\n\
+         mail: elise.mueller@exa\n mple.org\n\
+         userPassword: correct horse battery\n\
+         \n\
+         dn: uid=hash,ou=people,dc=example,dc=org\n\
+         objectClass: inetOrgPerson\n\
+         uid: hash\n\
+         userPassword: {SSHA}c2VjcmV0c2FsdA==\n",
+    )
+    .unwrap();
+    let (ok, out, _) = run(
+        d,
+        &[
+            "admin",
+            "user",
+            "import",
+            "--subscription",
+            "acme",
+            "--from",
+            ldif.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("line 16: userPassword: is a hashed password"),
+        "{out}"
+    );
+    assert!(
+        out.contains("imported 1 users, 1 failed, 1 entries skipped"),
+        "{out}"
+    );
+    let v = json_ok(
+        d,
+        &["admin", "--json", "user", "list", "--subscription", "acme"],
+    );
+    let elise = &v["items"][0];
+    assert_eq!(elise["username"], "elise");
+    assert_eq!(elise["name"], "Élise Müller");
+    assert_eq!(elise["email"], "elise.mueller@example.org");
+}
+
+#[test]
+fn provisioning_creates_many_subscriptions_and_reports_the_rate() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let creds = d.join("creds.jsonl");
+    let v = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "subscription",
+            "provision",
+            "--prefix",
+            "t",
+            "--count",
+            "50",
+            "--concurrency",
+            "4",
+            "--credentials-out",
+            creds.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (v["created"].as_u64(), v["failed"].as_u64()),
+        (Some(50), Some(0)),
+        "{v}"
+    );
+    assert!(v["per_second"].as_f64().unwrap() > 0.0);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&creds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 50);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["client_secret"].as_str().is_some_and(|s| s.len() >= 32))
+    );
+    let mode = std::fs::metadata(&creds).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let all = json_ok(d, &["admin", "--json", "subscription", "list", "--all"]);
+    let slugs: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs.len(), 51, "the 50 and system");
+    assert!(
+        slugs.contains(&"t-01") && slugs.contains(&"t-50"),
+        "{slugs:?}"
+    );
+    // Each has its keys and MCP client.
+    let keys = json_ok(
+        d,
+        &["admin", "--json", "keys", "list", "--subscription", "t-37"],
+    );
+    assert_eq!(keys["items"].as_array().unwrap().len(), 6);
+    // Again with the same prefix: every slug is taken, reported, and the exit is non-zero.
+    let (ok, out, err) = run(
+        d,
+        &[
+            "admin",
+            "subscription",
+            "provision",
+            "--prefix",
+            "t",
+            "--count",
+            "10",
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("created 0 subscriptions"), "{out}");
+    assert!(
+        err.contains("t-01: conflict") && err.contains("10 of 10"),
+        "{err}"
+    );
+    // The human output names the elapsed time and the rate.
+    let out = run_ok(
+        d,
+        &[
+            "admin",
+            "subscription",
+            "provision",
+            "--prefix",
+            "u",
+            "--count",
+            "2",
+        ],
+        &[],
+    );
+    assert!(
+        out.contains("created 2 subscriptions in") && out.contains("per second"),
+        "{out}"
     );
 }

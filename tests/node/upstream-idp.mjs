@@ -2,17 +2,21 @@
 //
 //   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URIS=http://…/callback[,…] node tests/node/upstream-idp.mjs
 //
+// With TLS_CERT and TLS_KEY (PEM files) it serves HTTPS and the issuer is https://….
 // Prints one line `READY <issuer>` on stdout once listening. The interaction step logs
 // in account `u-alice` at once with amr ["pwd","otp"] and acr "urn:test:mfa" (no login
 // page: the tests drive the browser side with plain HTTP). Test controls:
-//   GET /__test/mode?value=normal|cancel|wrong-aud|wrong-nonce
+//   GET /__test/mode?value=normal|cancel|wrong-aud|wrong-nonce|wrong-iss
 //     cancel:      the interaction ends with access_denied (a user pressing Cancel)
 //     wrong-aud:   the token endpoint's ID token is re-signed with aud "someone-else"
 //     wrong-nonce: the token endpoint's ID token is re-signed with another nonce
+//     wrong-iss:   the token endpoint's ID token is re-signed with iss "https://evil.example"
 //   GET /__test/account?sub=…  the account logged in next
-// Both re-signed tokens carry a valid signature from the published key, so only the
+// The re-signed tokens carry a valid signature from the published key, so only the
 // relying party's claim checks can refuse them.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -32,9 +36,12 @@ const accounts = {
   'u-bob': { email: 'bob@upstream.example', name: 'Bob Upstream', preferred_username: 'bob.up', groups: ['staff'] },
 };
 
-const server = http.createServer();
+const tls = process.env.TLS_CERT && process.env.TLS_KEY
+  ? { cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }
+  : null;
+const server = tls ? https.createServer(tls) : http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -71,12 +78,13 @@ provider.proxy = false;
 provider.use(async (ctx, next) => {
   await next();
   if (ctx.path !== '/token' || ctx.status !== 200) return;
-  if (mode !== 'wrong-aud' && mode !== 'wrong-nonce') return;
+  if (!['wrong-aud', 'wrong-nonce', 'wrong-iss'].includes(mode)) return;
   const body = typeof ctx.body === 'string' ? JSON.parse(ctx.body) : ctx.body;
   if (!body?.id_token) return;
   const claims = jose.decodeJwt(body.id_token);
   if (mode === 'wrong-aud') claims.aud = 'someone-else';
   if (mode === 'wrong-nonce') claims.nonce = 'not-the-nonce-we-sent';
+  if (mode === 'wrong-iss') claims.iss = 'https://evil.example';
   body.id_token = await new jose.SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'test-key', typ: 'JWT' })
     .sign(privateKey);

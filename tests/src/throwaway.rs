@@ -349,3 +349,148 @@ impl RedisCluster {
         format!("redis+cluster://{}", nodes.join(","))
     }
 }
+
+/// A Redis master and one replica, watched by one Sentinel (quorum 1) under the name
+/// `auth`, each on a free port, without persistence. `failover` promotes the replica.
+pub struct RedisSentinel {
+    master: u16,
+    replica: u16,
+    sentinel: u16,
+    _children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// `redis-cli -p PORT ARGS…`: its stdout, or `None` when it failed.
+async fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl RedisSentinel {
+    /// The monitored master's name.
+    pub const NAME: &'static str = "auth";
+
+    /// Start master, replica and Sentinel, and wait until the Sentinel knows the replica
+    /// (it can only fail over to a replica it has seen); `None` when redis-server or
+    /// redis-cli is missing.
+    pub async fn start() -> Option<RedisSentinel> {
+        let dir = tempfile::tempdir().ok()?;
+        let (master, replica, sentinel) = (free_port(), free_port(), free_port());
+        let mut children = Vec::new();
+        for (port, extra) in [
+            (master, vec![]),
+            (
+                replica,
+                vec!["--replicaof".to_owned(), format!("127.0.0.1 {master}")],
+            ),
+        ] {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(&extra)
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .ok()?;
+            children.push(child);
+            if !wait_for_port(port, true).await {
+                return None;
+            }
+        }
+        // Sentinel rewrites its configuration file, so it gets one of its own.
+        let conf = dir.path().join("sentinel.conf");
+        let text = format!(
+            "port {sentinel}\nbind 127.0.0.1\ndir {}\n\
+             sentinel monitor {name} 127.0.0.1 {master} 1\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 10000\n",
+            dir.path().display(),
+            name = Self::NAME,
+        );
+        std::fs::write(&conf, text).ok()?;
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        children.push(child);
+        if !wait_for_port(sentinel, true).await {
+            return None;
+        }
+        let s = RedisSentinel {
+            master,
+            replica,
+            sentinel,
+            _children: children,
+            _dir: dir,
+        };
+        // The Sentinel discovers replicas through the master's INFO (every 10 s at first).
+        for _ in 0..300 {
+            let replicas = redis_cli(sentinel, &["sentinel", "replicas", Self::NAME]).await?;
+            if replicas.contains(&replica.to_string()) {
+                return Some(s);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// `redis+sentinel://127.0.0.1:SENTINEL/auth`.
+    pub fn url(&self) -> String {
+        format!(
+            "redis+sentinel://127.0.0.1:{}/{}",
+            self.sentinel,
+            Self::NAME
+        )
+    }
+
+    /// The port the Sentinel names as the master now.
+    pub async fn master_port(&self) -> Option<u16> {
+        let out = redis_cli(
+            self.sentinel,
+            &["sentinel", "get-master-addr-by-name", Self::NAME],
+        )
+        .await?;
+        out.lines().nth(1)?.trim().parse().ok()
+    }
+
+    /// `SENTINEL FAILOVER`, then wait until the replica is the master the Sentinel names
+    /// and the old master has been demoted to a replica (until then it still takes
+    /// writes); `false` when that did not happen in time.
+    pub async fn failover(&self) -> bool {
+        if redis_cli(self.sentinel, &["sentinel", "failover", Self::NAME])
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        for _ in 0..300 {
+            let promoted = self.master_port().await == Some(self.replica);
+            let role = redis_cli(self.replica, &["role"]).await.unwrap_or_default();
+            let old = redis_cli(self.master, &["role"]).await.unwrap_or_default();
+            if promoted && role.starts_with("master") && old.starts_with("slave") {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// The original master's port (a replica after [`RedisSentinel::failover`]).
+    pub fn first_master(&self) -> u16 {
+        self.master
+    }
+}

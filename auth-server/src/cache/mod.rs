@@ -9,9 +9,11 @@
 
 mod memory;
 mod redis_store;
+mod sentinel;
 
 pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
+pub use sentinel::{SentinelUrl, parse_url as parse_sentinel_url};
 
 use std::time::Duration;
 

@@ -3,7 +3,9 @@
 //!
 //! Standalone Redis (`redis://`, `rediss://`, …) goes through a connection manager that
 //! reconnects by itself; Redis Cluster (`redis+cluster://host:port,host:port`) through
-//! the cluster client, which follows slot moves and failovers. Every command touches one
+//! the cluster client, which follows slot moves and failovers; Redis behind Sentinel
+//! (`redis+sentinel://`) through [`SentinelConn`], which asks the Sentinels for the
+//! master again whenever its connection breaks or the master was demoted. Every command touches one
 //! key (the Lua counter script included), so nothing needs a hash tag. Every command is
 //! bounded by a response timeout so that no request hangs when Redis is away.
 //!
@@ -13,6 +15,7 @@
 //! verification off: a Redis holding authorization codes and sessions that an attacker
 //! can impersonate hands out logins.
 
+use super::sentinel::{self, SentinelConn};
 use super::{CacheError, Ephemeral};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -28,6 +31,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 enum Conn {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(SentinelConn),
 }
 
 impl ConnectionLike for Conn {
@@ -38,6 +42,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Standalone(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -50,6 +55,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -57,6 +63,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Standalone(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Sentinel(c) => c.get_db(),
         }
     }
 }
@@ -183,6 +190,22 @@ impl RedisStore {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let certs = ca_file.map(tls_roots).transpose()?;
         let stats = Stats::new().map_err(|e| CacheError::Config(format!("metrics: {e}")))?;
+        if let Some(parsed) = sentinel::parse_url(url) {
+            let parsed = parsed.map_err(CacheError::Config)?;
+            if certs.is_some() {
+                return Err(CacheError::Config(
+                    "AUTH_REDIS_CA_FILE: Sentinel URLs are plain text only".into(),
+                ));
+            }
+            let conn = SentinelConn::connect(&parsed, CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
+                .await
+                .map_err(connect_failed)?;
+            return Ok(RedisStore {
+                conn: Conn::Sentinel(conn),
+                prefix: prefix.to_owned(),
+                stats,
+            });
+        }
         let conn = match cluster_nodes(url) {
             Some(nodes) => {
                 let mut builder = redis::cluster::ClusterClientBuilder::new(nodes);

@@ -145,3 +145,15 @@ pub fn single(stage: &str, result: Result<String, String>) -> Diagnosis {
     };
     d
 }
+
+/// `rest` with a passed stage in front (the OIDC TLS step before discovery).
+pub fn prefixed(stage: &str, message: String, rest: Diagnosis) -> Diagnosis {
+    let mut d = Diagnosis {
+        ok: true,
+        steps: Vec::new(),
+    };
+    d.push(stage, true, message);
+    d.ok = rest.ok;
+    d.steps.extend(rest.steps);
+    d
+}

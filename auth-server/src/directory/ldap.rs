@@ -207,12 +207,7 @@ impl LdapPool {
         } else {
             login.to_owned()
         };
-        // Wait at most one timeout for a free connection: a flood of logins queues here
-        // instead of opening unbounded connections.
-        let _permit = tokio::time::timeout(self.settings.timeout(), self.permits.acquire())
-            .await
-            .map_err(|_| DirectoryError::Unavailable("pool exhausted".into()))?
-            .map_err(|_| DirectoryError::Unavailable("pool closed".into()))?;
+        let _permit = self.permit().await?;
         let mut ldap = match self.take_idle() {
             Some(l) => l,
             None => self.connect().await?,
@@ -227,6 +222,66 @@ impl LdapPool {
             self.give_back(ldap);
         }
         result
+    }
+
+    /// Find a linked user again by its stable id, as the service account, and read the
+    /// state of its account (SECURITY.md F7): `Ok(Err(state))` when the directory no
+    /// longer lets it sign in, [`DirectoryError::NotFound`] when the entry is gone (or
+    /// left the user base).
+    pub async fn account_state(
+        &self,
+        external_id: &str,
+        now: i64,
+    ) -> Result<Result<(), AdAccountState>, DirectoryError> {
+        let cfg = &self.settings.config;
+        let filter = rules::id_filter(&cfg.id_attribute(self.settings.kind), external_id)
+            .ok_or(DirectoryError::NotFound)?;
+        let _permit = self.permit().await?;
+        let mut ldap = match self.take_idle() {
+            Some(l) => l,
+            None => self.connect().await?,
+        };
+        let base = cfg.user_base_dn.as_deref().unwrap_or_default();
+        let (entries, _) = ldap
+            .with_search_options(self.search_options(2))
+            .with_timeout(self.settings.timeout())
+            .search(
+                base,
+                Scope::Subtree,
+                &filter,
+                rules::ACCOUNT_STATE_ATTRIBUTES.to_vec(),
+            )
+            .await
+            .map_err(unavailable("account search"))?
+            .success()
+            .map_err(unavailable("account search"))?;
+        // Only a connection whose search succeeded is known to be healthy and bound.
+        self.give_back(ldap);
+        let mut found: Vec<SearchEntry> = entries
+            .into_iter()
+            .filter(|e| !e.is_ref() && !e.is_intermediate())
+            .map(SearchEntry::construct)
+            .collect();
+        let entry = match found.len() {
+            0 => return Err(DirectoryError::NotFound),
+            1 => found.remove(0),
+            _ => return Err(DirectoryError::Ambiguous),
+        };
+        let attrs = entry
+            .attrs
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        Ok(rules::account_state(&attrs, now))
+    }
+
+    /// Wait at most one timeout for a free connection: a flood of logins queues here
+    /// instead of opening unbounded connections.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DirectoryError> {
+        tokio::time::timeout(self.settings.timeout(), self.permits.acquire())
+            .await
+            .map_err(|_| DirectoryError::Unavailable("pool exhausted".into()))?
+            .map_err(|_| DirectoryError::Unavailable("pool closed".into()))
     }
 
     async fn login_on(

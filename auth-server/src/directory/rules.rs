@@ -139,6 +139,67 @@ pub fn decode_ad_bind_error(text: &str) -> AdAccountState {
     }
 }
 
+/// The filter finding a linked user again by its stable id. AD's `objectGUID` is binary:
+/// the id was stored as the GUID's text form (little-endian fields, as AD shows it), so it
+/// is turned back into the 16 octets and each is escaped (`\xx`, RFC 4515).
+pub fn id_filter(attr: &str, external_id: &str) -> Option<String> {
+    if attr.eq_ignore_ascii_case("objectGUID") {
+        let guid = uuid::Uuid::parse_str(external_id).ok()?;
+        let octets: String = guid
+            .to_bytes_le()
+            .iter()
+            .map(|b| format!("\\{b:02x}"))
+            .collect();
+        return Some(format!("({attr}={octets})"));
+    }
+    Some(format!("({attr}={})", ldap3::ldap_escape(external_id)))
+}
+
+/// Operational and constructed attributes that carry an account's state; they are
+/// returned only when asked for by name.
+pub const ACCOUNT_STATE_ATTRIBUTES: [&str; 5] = [
+    "userAccountControl",
+    "msDS-User-Account-Control-Computed",
+    "accountExpires",
+    "pwdAccountLockedTime",
+    "nsAccountLock",
+];
+
+/// Seconds between 1601-01-01 (AD's FILETIME epoch) and 1970-01-01.
+const FILETIME_UNIX_OFFSET: i64 = 11_644_473_600;
+
+/// Whether a directory entry still describes an account allowed to sign in at `now`
+/// (Unix seconds): `Err` names the state that forbids it. AD: the disabled bit of
+/// `userAccountControl`, the lockout bit of the computed control, `accountExpires`
+/// (0 and `i64::MAX` mean never). OpenLDAP: a `pwdAccountLockedTime` (ppolicy) or a
+/// 389-DS style `nsAccountLock: TRUE`.
+pub fn account_state(
+    attrs: &BTreeMap<String, Vec<String>>,
+    now: i64,
+) -> Result<(), AdAccountState> {
+    let number = |name: &str| first(attrs, name).and_then(|v| v.trim().parse::<i64>().ok());
+    if number("useraccountcontrol").is_some_and(|uac| uac & 0x2 != 0) {
+        return Err(AdAccountState::Disabled);
+    }
+    if number("msds-user-account-control-computed").is_some_and(|c| c & 0x10 != 0) {
+        return Err(AdAccountState::Locked);
+    }
+    if let Some(expires) = number("accountexpires")
+        && expires > 0
+        && expires != i64::MAX
+        && expires / 10_000_000 - FILETIME_UNIX_OFFSET <= now
+    {
+        return Err(AdAccountState::AccountExpired);
+    }
+    if first(attrs, "pwdaccountlockedtime").is_some() {
+        return Err(AdAccountState::Locked);
+    }
+    if first(attrs, "nsaccountlock").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return Err(AdAccountState::Disabled);
+    }
+    Ok(())
+}
+
 /// A DN in comparable form: lower case, no spaces around `,` and `=` (RFC 4514 allows
 /// them on input; directories return either).
 pub fn normalize_dn(dn: &str) -> String {
@@ -317,6 +378,69 @@ pub fn desired_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), vec![(*v).to_owned()]))
+            .collect()
+    }
+
+    #[test]
+    fn f7_a_guid_id_filter_round_trips_the_octets_ad_stores() {
+        // The GUID's text form has little-endian first fields, as `external_id` made it.
+        let octets: [u8; 16] = core::array::from_fn(|i| i as u8 * 17);
+        let text = uuid::Uuid::from_bytes_le(octets).to_string();
+        let filter = id_filter("objectGUID", &text).unwrap();
+        let expected: String = octets.iter().map(|b| format!("\\{b:02x}")).collect();
+        assert_eq!(filter, format!("(objectGUID={expected})"));
+        assert_eq!(id_filter("objectGUID", "not-a-guid"), None);
+        assert_eq!(
+            id_filter("entryUUID", "a*)(uid=*").unwrap(),
+            "(entryUUID=a\\2a\\29\\28uid=\\2a)"
+        );
+    }
+
+    #[test]
+    fn f7_account_states_that_end_a_directory_users_grants() {
+        let now = 1_800_000_000;
+        let filetime = |unix: i64| ((unix + FILETIME_UNIX_OFFSET) * 10_000_000).to_string();
+        assert_eq!(account_state(&entry(&[("uid", "alice")]), now), Ok(()));
+        assert_eq!(
+            account_state(&entry(&[("userAccountControl", "512")]), now),
+            Ok(())
+        );
+        assert_eq!(
+            account_state(&entry(&[("userAccountControl", "514")]), now),
+            Err(AdAccountState::Disabled)
+        );
+        assert_eq!(
+            account_state(&entry(&[("msDS-User-Account-Control-Computed", "16")]), now),
+            Err(AdAccountState::Locked)
+        );
+        for never in ["0", "9223372036854775807"] {
+            assert_eq!(
+                account_state(&entry(&[("accountExpires", never)]), now),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            account_state(&entry(&[("accountExpires", &filetime(now + 60))]), now),
+            Ok(())
+        );
+        assert_eq!(
+            account_state(&entry(&[("accountExpires", &filetime(now - 60))]), now),
+            Err(AdAccountState::AccountExpired)
+        );
+        assert_eq!(
+            account_state(&entry(&[("pwdAccountLockedTime", "000001010000Z")]), now),
+            Err(AdAccountState::Locked)
+        );
+        assert_eq!(
+            account_state(&entry(&[("nsAccountLock", "TRUE")]), now),
+            Err(AdAccountState::Disabled)
+        );
+    }
 
     #[test]
     fn empty_and_blank_passwords_are_unusable() {

@@ -55,6 +55,9 @@ pub struct Subscription {
     pub settings: SubscriptionSettings,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+    /// Whether its tenant data lives in a dedicated database (whose URL never leaves
+    /// the store and the routing: it is a secret).
+    pub dedicated_database: bool,
 }
 
 /// Subscription policy set by PATCHing the subscription.

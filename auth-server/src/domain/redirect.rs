@@ -91,9 +91,12 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     Some(format!("http://{host}{path}"))
 }
 
+/// `:port` with a port a URL can carry (1-65535 digits only; `:99999` is no port, and
+/// a redirect to it would be an unparsable URL).
 fn is_port(s: &str) -> bool {
-    s.strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+    s.strip_prefix(':').is_some_and(|p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -161,5 +164,10 @@ mod tests {
         assert!(!r.matches("http://127.0.0.1.evil.com:5/cb"));
         assert!(!r.matches("http://127.0.0.1:5@evil.com/cb"));
         assert!(!r.matches("http://localhost:5/cb"));
+        // Only ports a URL can carry.
+        assert!(r.matches("http://127.0.0.1:65535/cb"));
+        for bad in ["99999", "65536", "", "5x", "+5"] {
+            assert!(!r.matches(&format!("http://127.0.0.1:{bad}/cb")), "{bad}");
+        }
     }
 }

@@ -31,13 +31,18 @@ fn next_request_id() -> String {
     )
 }
 
+/// Whether a raw request path carries a percent-encoded NUL (`%00`).
+fn has_encoded_nul(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
 /// Per request: a request id and a log span carrying it with the method and path (never the
 /// query string, which may hold codes or hints); security headers on every response
 /// (RFC 9700 §4.16 clickjacking, §4.2.4 referrer); `no-store` unless the handler chose a
 /// cache policy; and the latency histogram.
 pub async fn harden(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
@@ -47,7 +52,15 @@ pub async fn harden(
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let header_id = HeaderValue::from_str(&id).ok();
     req.extensions_mut().insert(RequestId(id));
-    let mut res = next.call(req).instrument(span).await?;
+    // No route has a NUL in its path, and PostgreSQL refuses NUL in text: a path id
+    // holding `%00` would otherwise reach a query and come back as a 500 (SECURITY.md
+    // §6.5 "path ids: … `%00` → 400/404, no 500").
+    let mut res = if has_encoded_nul(req.path()) {
+        req.into_response(HttpResponse::NotFound().finish())
+            .map_into_right_body()
+    } else {
+        next.call(req).instrument(span).await?.map_into_left_body()
+    };
     let route = res
         .request()
         .match_pattern()

@@ -25,6 +25,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(discovery::get_openid_configuration)
         .service(discovery::get_oauth_metadata)
         .service(revoke::post_revoke)
+        // The three endpoints above are POST only (RFC 6749 §3.2, RFC 7662 §2.1, RFC
+        // 7009 §2.1); any other method on their paths is 405, not an unknown route.
+        .service(
+            web::resource([
+                "/t/{slug}/token",
+                "/t/{slug}/introspect",
+                "/t/{slug}/revoke",
+            ])
+            .to(protocol::error::post_only),
+        )
         .service(ops::get_healthz)
         .service(ops::get_readyz)
         .service(ops::get_metrics)

@@ -87,7 +87,7 @@ pub async fn security(
     details: Value,
 ) {
     let result = async {
-        let tx = ctx.store.begin().await?;
+        let tx = ctx.begin(sub).await?;
         record(&tx, sub, actor, action, target, Some(details), ctx.now()).await?;
         ctx.commit(tx).await
     }
@@ -166,7 +166,8 @@ pub async fn verify(ctx: &Ctx, sub: &SubscriptionId) -> Result<Verification, Sto
     let mut count = 0u64;
     loop {
         let page = ctx
-            .store
+            .db(sub)
+            .await?
             .repos()
             .audit()
             .list(
@@ -225,7 +226,7 @@ pub async fn export(
             limit: 500,
             ..Default::default()
         };
-        let page = ctx.store.repos().audit().list(sub, &f).await?;
+        let page = ctx.db(sub).await?.repos().audit().list(sub, &f).await?;
         if page.is_empty() {
             return Ok(n);
         }
@@ -248,7 +249,13 @@ pub async fn prune(
 ) -> anyhow::Result<u64> {
     let exported = export(ctx, sub, None, Some(before - 1), out).await?;
     out.flush()?;
-    let deleted = ctx.store.repos().audit().prune(sub, before).await?;
+    let deleted = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .audit()
+        .prune(sub, before)
+        .await?;
     anyhow::ensure!(
         deleted == exported,
         "exported {exported} events but deleted {deleted}; check the export before trusting it"

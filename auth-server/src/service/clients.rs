@@ -44,7 +44,7 @@ async fn find(
 ) -> Result<Option<Arc<Client>>, FlowError> {
     if crate::domain::cimd::looks_like_url(client_id) {
         // A metadata-document client: never a stored id; the document has its own cache.
-        let tenant = ctx.store.repos().subscriptions().get(sub).await?;
+        let tenant = ctx.store.subscriptions().get(sub).await?;
         return match super::cimd::resolve(ctx, &tenant, client_id).await {
             Ok(c) => Ok(Some(Arc::new(c))),
             Err(
@@ -64,7 +64,14 @@ async fn find(
     {
         return Ok(hit.client.clone());
     }
-    let client = match ctx.store.repos().clients().get(sub, client_id).await {
+    let client = match ctx
+        .db(sub)
+        .await?
+        .repos()
+        .clients()
+        .get(sub, client_id)
+        .await
+    {
         Ok(c) if c.enabled => Some(Arc::new(c)),
         Ok(_) | Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
@@ -178,7 +185,7 @@ pub async fn create(
     new: NewClient,
     actor: &Actor,
 ) -> Result<(Client, Option<String>), AdminError> {
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let out = insert(ctx, &tx, sub, new, actor).await?;
     ctx.commit(tx).await?;
     Ok(out)
@@ -194,7 +201,7 @@ pub async fn update(
     updated.spec.validate()?;
     check_ai_scope(&updated.spec, updated.ai_access)?;
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().clients().get(sub, &updated.client_id).await?;
     let mut updated = updated;
     if !needs_secret(&updated.spec) {
@@ -233,7 +240,7 @@ pub async fn rotate_secret(
     actor: &Actor,
 ) -> Result<String, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let mut client = tx.repos().clients().get(sub, client_id).await?;
     if client.spec.auth_method == AuthMethod::None
         || client.spec.auth_method == AuthMethod::PrivateKeyJwt
@@ -272,7 +279,7 @@ pub async fn delete(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().clients().get(sub, client_id).await?;
     tx.repos().clients().delete(sub, client_id).await?;
     // Consents belong to the client: none may outlive it (nor be read as belonging to

@@ -162,7 +162,7 @@ pub async fn create(
 ) -> Result<Connection, AdminError> {
     let (conn, _) = build(ctx, sub, random::id(), &input, None)?;
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     match tx.repos().connections().insert(sub, &conn, now).await {
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("name")),
         other => other?,
@@ -194,7 +194,7 @@ pub async fn update(
         return Err(ValidationError::new("id", "cannot be changed").into());
     }
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().connections().get(sub, id).await?;
     let mut merged = match view(&before) {
         Value::Object(m) => m,
@@ -242,7 +242,7 @@ pub async fn delete(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().connections().get(sub, id).await?;
     tx.repos().connections().delete(sub, id).await?;
     audit::record(
@@ -267,7 +267,13 @@ pub async fn test(
     id: &str,
     actor: &Actor,
 ) -> Result<Diagnosis, AdminError> {
-    let conn = ctx.store.repos().connections().get(sub, id).await?;
+    let conn = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .connections()
+        .get(sub, id)
+        .await?;
     let diagnosis = if conn.kind.is_directory() {
         match directory_settings(ctx, sub, &conn) {
             Ok(s) => diagnose::directory(&s).await,
@@ -302,7 +308,7 @@ pub async fn link(
         return Err(ValidationError::new("external_id", "must not be empty").into());
     }
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     tx.repos().users().get(sub, user_id).await?;
     tx.repos()
         .connections()
@@ -351,7 +357,7 @@ pub async fn unlink(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     tx.repos()
         .connections()
         .unlink(sub, user_id, connection_id)

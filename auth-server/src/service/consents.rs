@@ -34,7 +34,7 @@ pub async fn grant(
     actor: &Actor,
 ) -> Result<(), StoreError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     // `put` reads the earlier scope under its row lock: a `get` before it could be stale
     // by the time of the write when another approval runs at the same moment.
     let (before, merged) = tx
@@ -68,7 +68,8 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Granted>, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     repos.users().get(sub, user_id).await?;
     let mut out = Vec::new();
     for consent in repos.consents().list(sub, user_id, after, limit).await? {
@@ -96,7 +97,7 @@ pub async fn revoke(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let gone = tx
         .repos()
         .consents()

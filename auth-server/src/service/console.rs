@@ -47,7 +47,14 @@ pub async fn ensure_client(ctx: &Ctx, sub: &Subscription) -> Result<(), AdminErr
         client_id: Some(CLIENT_ID.into()),
         ..Actor::default()
     };
-    match ctx.store.repos().clients().get(&sub.id, CLIENT_ID).await {
+    match ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .clients()
+        .get(&sub.id, CLIENT_ID)
+        .await
+    {
         Ok(existing) if existing.spec == wanted && existing.enabled => Ok(()),
         Ok(mut existing) => {
             existing.spec = wanted;

@@ -37,7 +37,13 @@ pub async fn mfa_first_factor(
     let Some(id) = &first.connection_id else {
         return Ok(Mfa::password());
     };
-    let conn = ctx.store.repos().connections().get(&sub.id, id).await?;
+    let conn = ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .connections()
+        .get(&sub.id, id)
+        .await?;
     if conn.kind != ConnectionKind::Oidc {
         return Ok(Mfa {
             amr: first.amr.clone(),
@@ -63,7 +69,9 @@ pub async fn password_login(
     actor: &Actor,
 ) -> Result<FirstFactor, LoginError> {
     let conns = ctx
-        .store
+        .db(&sub.id)
+        .await
+        .map_err(flow)?
         .repos()
         .connections()
         .all_ordered(&sub.id)
@@ -119,7 +127,9 @@ async fn checked_login(
         .collect();
     let local = match Username::parse(username) {
         Ok(name) => match ctx
-            .store
+            .db(&sub.id)
+            .await
+            .map_err(flow)?
             .repos()
             .users()
             .credentials(&sub.id, name.as_str())
@@ -296,7 +306,7 @@ pub async fn provision(
         request_id: None,
         ip: None,
     };
-    let tx = ctx.store.begin().await.map_err(flow)?;
+    let tx = ctx.begin(sub).await.map_err(flow)?;
     let linked = tx
         .repos()
         .connections()
@@ -491,13 +501,164 @@ pub async fn oidc_diagnosis(ctx: &Ctx, sub: &SubscriptionId, conn: &Connection) 
     if let Err(m) = super::connections::resolve_secret(ctx, sub, conn) {
         return diagnose::single("secret", Err(m));
     }
-    diagnose::single(
-        "discovery",
-        super::sso::discover(conn).await.map(|_| {
-            format!(
-                "{} publishes a valid discovery document",
-                conn.config.issuer.as_deref().unwrap_or_default()
-            )
-        }),
+    let issuer = conn.config.issuer.as_deref().unwrap_or_default();
+    let https = issuer.starts_with("https://");
+    let trust = match (&conn.config.ca_pem, &conn.config.ca_file) {
+        (None, None) => "the system roots",
+        _ => "the connection's CA",
+    };
+    match super::sso::discover(conn).await {
+        // An untrusted certificate is the TLS step's failure, so the administrator
+        // knows to add `ca_pem` rather than to look at the issuer URL.
+        Err(m) if https && super::sso::is_tls_failure(&m) => diagnose::single(
+            "tls",
+            Err(format!(
+                "{m} (the upstream's certificate does not verify against {trust}: \
+                 set the connection's ca_pem or ca_file to the CA that issued it)"
+            )),
+        ),
+        result => {
+            let discovery = diagnose::single(
+                "discovery",
+                result.map(|_| format!("{issuer} publishes a valid discovery document")),
+            );
+            match https {
+                true => diagnose::prefixed(
+                    "tls",
+                    format!("certificate chain and host name verified against {trust}"),
+                    discovery,
+                ),
+                false => discovery,
+            }
+        }
+    }
+}
+
+/// Why a directory user's grant may no longer be refreshed (SECURITY.md F7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryRecheck {
+    /// The entry is gone, or left the connection's user base.
+    Gone,
+    /// The directory forbids the account to sign in (disabled, locked, expired).
+    Inactive(rules::AdAccountState),
+    /// The connection was disabled or cannot be used: nobody signs in through it.
+    ConnectionOff,
+}
+
+impl DirectoryRecheck {
+    fn reason(self) -> &'static str {
+        match self {
+            DirectoryRecheck::Gone => "entry_gone",
+            DirectoryRecheck::Inactive(rules::AdAccountState::Locked) => "locked",
+            DirectoryRecheck::Inactive(rules::AdAccountState::AccountExpired) => "expired",
+            DirectoryRecheck::Inactive(_) => "disabled",
+            DirectoryRecheck::ConnectionOff => "connection_disabled",
+        }
+    }
+}
+
+/// Ask the directories a user is linked to whether the account may still sign in, at
+/// most once per the connection's `account_recheck_secs` (SECURITY.md F7: a user
+/// disabled in LDAP or AD loses the refresh grant at the next refresh, as a local user
+/// disabled by an admin does). Upstream OIDC links are not re-checked here: the upstream
+/// offers no account-state query, and its own tokens end the session there.
+///
+/// A directory that cannot be reached fails closed with `temporarily_unavailable`,
+/// which leaves the refresh token unused for a retry.
+pub async fn recheck_directory(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+) -> Result<Option<DirectoryRecheck>, FlowError> {
+    let links = ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .connections()
+        .links_of_user(&sub.id, &user.id)
+        .await?;
+    for link in links {
+        let conn = match ctx
+            .db(&sub.id)
+            .await?
+            .repos()
+            .connections()
+            .get(&sub.id, &link.connection_id)
+            .await
+        {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Ok(Some(DirectoryRecheck::ConnectionOff)),
+            Err(e) => return Err(e.into()),
+        };
+        if !conn.kind.is_directory() {
+            continue;
+        }
+        if !conn.enabled {
+            return Ok(Some(DirectoryRecheck::ConnectionOff));
+        }
+        let key = format!("dirok:{}:{}:{}", sub.id.0, user.id, conn.id);
+        if ctx.cache.get(&key).await?.is_some() {
+            continue;
+        }
+        let settings = match super::connections::directory_settings(ctx, &sub.id, &conn) {
+            Ok(s) => s,
+            Err(reason) => {
+                tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
+                return Ok(Some(DirectoryRecheck::ConnectionOff));
+            }
+        };
+        let pool = ctx.directories.pool(&conn.id, settings);
+        match pool.account_state(&link.external_id, ctx.now()).await {
+            Ok(Ok(())) => {
+                let ttl = conn.config.account_recheck();
+                if !ttl.is_zero() {
+                    ctx.cache.put(&key, b"1", ttl).await?;
+                }
+            }
+            Ok(Err(state)) => return Ok(Some(DirectoryRecheck::Inactive(state))),
+            Err(DirectoryError::NotFound | DirectoryError::Ambiguous) => {
+                return Ok(Some(DirectoryRecheck::Gone));
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %sub.slug, connection = %conn.name, reason = %e, "directory unavailable for the refresh re-check");
+                return Err(FlowError::Unavailable);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Refuse a refresh whose user the directory no longer admits: the family is revoked
+/// (re-enabling the account in the directory does not revive it) and the refusal
+/// audited.
+pub async fn refuse_refresh(
+    ctx: &Ctx,
+    sub: &Subscription,
+    user: &User,
+    family_id: &str,
+    why: DirectoryRecheck,
+) -> Result<(), FlowError> {
+    let now = ctx.now();
+    let tx = ctx.begin(&sub.id).await?;
+    tx.repos()
+        .tokens()
+        .revoke_family(&sub.id, family_id, now)
+        .await?;
+    let actor = Actor {
+        user_id: Some(user.id.clone()),
+        ..Actor::default()
+    };
+    audit::record(
+        &tx,
+        &sub.id,
+        &actor,
+        "token.refresh_refused",
+        ("token_family", family_id),
+        Some(json!({"reason": why.reason(), "cause": "directory_account_state"})),
+        now,
     )
+    .await?;
+    ctx.commit(tx).await?;
+    super::freshness::bump(ctx, &sub.id).await;
+    Ok(())
 }

@@ -80,7 +80,8 @@ async fn validate_uncached(
         }
     } else {
         match ctx
-            .store
+            .db(&tenant.id)
+            .await?
             .repos()
             .tokens()
             .opaque(&tenant.id, &hash_token(token))
@@ -94,7 +95,8 @@ async fn validate_uncached(
             Err(e) => return Err(e.into()),
         }
     };
-    let tokens = ctx.store.repos().tokens();
+    let db = ctx.db(&tenant.id).await?;
+    let tokens = db.repos().tokens();
     if let Some(jti) = claims.get("jti").and_then(Value::as_str)
         && tokens.is_jti_revoked(&tenant.id, jti).await?
     {
@@ -123,7 +125,14 @@ async fn validate_uncached(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        match ctx.store.repos().users().get(&tenant.id, &sub).await {
+        match ctx
+            .db(&tenant.id)
+            .await?
+            .repos()
+            .users()
+            .get(&tenant.id, &sub)
+            .await
+        {
             Ok(u) if !u.disabled => {
                 claims.insert("username".into(), u.username.into());
             }
@@ -239,7 +248,14 @@ pub async fn userinfo(
         .get("sub")
         .and_then(Value::as_str)
         .ok_or(FlowError::InvalidToken)?;
-    let user = match ctx.store.repos().users().get(&tenant.id, sub).await {
+    let user = match ctx
+        .db(&tenant.id)
+        .await?
+        .repos()
+        .users()
+        .get(&tenant.id, sub)
+        .await
+    {
         Ok(u) if !u.disabled => u,
         Ok(_) | Err(StoreError::NotFound) => return Err(FlowError::InvalidToken),
         Err(e) => return Err(e.into()),

@@ -14,13 +14,29 @@ pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(EVERY);
         loop {
             tick.tick().await;
-            if let Err(e) = ctx.store.repos().tokens().purge_expired(ctx.now()).await {
-                tracing::warn!(error = %e, "expired-token sweep failed; retrying at the next tick");
-            }
-            let stale = ctx.now() - super::throttle::policy::FAILURE_MEMORY;
-            if let Err(e) = ctx.store.repos().login_locks().purge_stale(stale).await {
-                tracing::warn!(error = %e, "login-failure sweep failed; retrying at the next tick");
-            }
+            sweep(&ctx).await;
         }
     })
+}
+
+/// One pass over every database holding tenant data: the shared one and every
+/// dedicated one (the repositories' purges are cross-tenant within a database).
+async fn sweep(ctx: &Ctx) {
+    let databases = match ctx.all_databases().await {
+        Ok(dbs) => dbs,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing the tenant databases failed; retrying at the next tick");
+            return;
+        }
+    };
+    let now = ctx.now();
+    let stale = now - super::throttle::policy::FAILURE_MEMORY;
+    for db in databases {
+        if let Err(e) = db.repos().tokens().purge_expired(now).await {
+            tracing::warn!(error = %e, "expired-token sweep failed; retrying at the next tick");
+        }
+        if let Err(e) = db.repos().login_locks().purge_stale(stale).await {
+            tracing::warn!(error = %e, "login-failure sweep failed; retrying at the next tick");
+        }
+    }
 }

@@ -145,7 +145,7 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
     if let Some(ring) = ctx.keyrings.get(sub) {
         return Ok(ring);
     }
-    let stored = match ctx.store.repos().keys().list(sub).await {
+    let stored = match ctx.db(sub).await?.repos().keys().list(sub).await {
         Ok(stored) => stored,
         Err(StoreError::Unavailable(e)) => {
             return match ctx.keyrings.stale(sub) {
@@ -173,7 +173,15 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
 }
 
 fn load(ctx: &Ctx, sub: &SubscriptionId, k: &StoredKey) -> anyhow::Result<SigningKey> {
-    let der = ctx.master_key.decrypt(&k.private_key, &aad(sub, &k.kid))?;
+    load_with(&ctx.master_key, sub, k)
+}
+
+fn load_with(
+    master: &crate::tokens::MasterKey,
+    sub: &SubscriptionId,
+    k: &StoredKey,
+) -> anyhow::Result<SigningKey> {
+    let der = master.decrypt(&k.private_key, &aad(sub, &k.kid))?;
     let alg: Alg = k.alg.parse()?;
     let status: KeyStatus = k.status.parse()?;
     let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk)?;
@@ -187,6 +195,67 @@ fn load(ctx: &Ctx, sub: &SubscriptionId, k: &StoredKey) -> anyhow::Result<Signin
     )?)
 }
 
+/// An active key older than this is reported as due for rotation by `auth-server doctor`.
+/// Nothing rotates by itself; 90 days is a common signing-key cryptoperiod for JWT
+/// issuers, well inside NIST SP 800-57's one to three years for signature keys.
+pub const ROTATE_AFTER_DAYS: i64 = 90;
+
+/// What is wrong with one subscription's stored keys: `failures` and `undecryptable` stop
+/// it from signing or from publishing the next key; `warnings` need attention but nothing
+/// breaks yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyHealth {
+    /// Missing active or next key.
+    pub failures: Vec<String>,
+    /// Keys that do not load: the master key cannot decrypt them, or a corrupt row
+    /// (`kid (alg status): reason`).
+    pub undecryptable: Vec<String>,
+    /// An active key overdue for rotation.
+    pub warnings: Vec<String>,
+}
+
+/// Check the stored keys of `sub` at `now` with the same decryption the key ring uses:
+/// every algorithm has an active and a published next key, every key decrypts with
+/// `master` and matches its public JWK, and no active key is older than
+/// [`ROTATE_AFTER_DAYS`]. Messages name kids and algorithms, never key material.
+pub fn health(
+    master: &crate::tokens::MasterKey,
+    sub: &SubscriptionId,
+    stored: &[StoredKey],
+    now: i64,
+) -> KeyHealth {
+    let mut h = KeyHealth::default();
+    for k in stored {
+        if let Err(e) = load_with(master, sub, k) {
+            let (kid, alg, status) = (&k.kid, &k.alg, &k.status);
+            h.undecryptable.push(format!("{kid} ({alg} {status}): {e}"));
+        }
+    }
+    for alg in ALGS {
+        let of = |status: &str| {
+            stored
+                .iter()
+                .find(|k| k.alg == alg.as_str() && k.status == status)
+        };
+        match of("active") {
+            None => h.failures.push(format!("no active {alg} key")),
+            Some(k) => {
+                let days = (now - k.created_at) / 86_400;
+                if days > ROTATE_AFTER_DAYS {
+                    h.warnings.push(format!(
+                        "active {alg} key {} is {days} days old (rotate after {ROTATE_AFTER_DAYS}: auth-server keys rotate)",
+                        k.kid
+                    ));
+                }
+            }
+        }
+        if of("next").is_none() {
+            h.failures.push(format!("no published next {alg} key"));
+        }
+    }
+    h
+}
+
 /// Rotate every algorithm's key of a subscription (see the module doc). `max_token_lifetime`
 /// bounds how long the retired key must stay published.
 pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::Result<Vec<String>> {
@@ -195,7 +264,7 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
     let publish_until = now + lifetime + 300;
     // Generated before the transaction opens, like a new subscription's keys.
     let mut fresh = generate_all(ctx, sub, &[KeyStatus::Next], now).await?;
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let keys = tx.repos().keys().list(sub).await?;
     let mut new_active = Vec::new();
     for alg in ALGS {
@@ -248,4 +317,57 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
     ctx.commit(tx).await?;
     ctx.keyrings.invalidate(sub);
     Ok(new_active)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::MasterKey;
+
+    fn stored(
+        master: &MasterKey,
+        sub: &SubscriptionId,
+        alg: Alg,
+        status: &str,
+        at: i64,
+    ) -> StoredKey {
+        let g = crate::tokens::generate(alg).unwrap();
+        StoredKey {
+            private_key: master.encrypt(&g.private_der, &aad(sub, &g.kid)).unwrap(),
+            kid: g.kid,
+            alg: alg.as_str().to_owned(),
+            status: status.to_owned(),
+            public_jwk: g.public_jwk.to_string(),
+            created_at: at,
+            publish_until: None,
+        }
+    }
+
+    #[test]
+    fn a_full_ring_is_healthy_and_a_foreign_master_key_or_a_missing_key_fails() {
+        let (master, _) = MasterKey::generate();
+        let sub = SubscriptionId("s1".into());
+        let now = 1_000 * 86_400;
+        let mut keys: Vec<StoredKey> = ALGS
+            .iter()
+            .flat_map(|alg| ["active", "next"].map(|s| (*alg, s)))
+            .map(|(alg, s)| stored(&master, &sub, alg, s, now - 86_400))
+            .collect();
+        assert_eq!(health(&master, &sub, &keys, now), KeyHealth::default());
+
+        let (other, _) = MasterKey::generate();
+        let h = health(&other, &sub, &keys, now);
+        assert_eq!((h.undecryptable.len(), h.failures.len()), (6, 0), "{h:?}");
+        // The AAD binds a key to its subscription: another tenant's id does not decrypt.
+        let h = health(&master, &SubscriptionId("s2".into()), &keys, now);
+        assert_eq!(h.undecryptable.len(), 6, "{h:?}");
+
+        let late = now + (ROTATE_AFTER_DAYS + 2) * 86_400;
+        let h = health(&master, &sub, &keys, late);
+        assert!(h.failures.is_empty() && h.warnings.len() == 3, "{h:?}");
+
+        keys.retain(|k| !(k.alg == "ES256" && k.status == "next"));
+        let h = health(&master, &sub, &keys, now);
+        assert_eq!(h.failures, vec!["no published next ES256 key".to_owned()]);
+    }
 }

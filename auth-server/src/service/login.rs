@@ -230,7 +230,8 @@ pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<
     if session.sid.is_empty() {
         return Ok(());
     }
-    let tokens = ctx.store.repos().tokens();
+    let db = ctx.db(&sub.id).await?;
+    let tokens = db.repos().tokens();
     let mut revoked = false;
     for family in tokens
         .families_of_subject(&sub.id, &session.user_id)
@@ -355,7 +356,9 @@ async fn check_password(
         return Err(LoginError::BadCredentials);
     };
     let (user, hash) = match ctx
-        .store
+        .db(&sub.id)
+        .await
+        .map_err(|e| LoginError::Flow(e.into()))?
         .repos()
         .users()
         .credentials(&sub.id, name.as_str())

@@ -19,7 +19,8 @@ pub async fn check_not_blocked(
     client_id: &str,
 ) -> Result<(), FlowError> {
     if ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .metadata_clients()
         .is_blocked(sub, client_id)
@@ -43,7 +44,8 @@ pub async fn record_use(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    ctx.store
+    ctx.db(&tenant.id)
+        .await?
         .repos()
         .metadata_clients()
         .record_use(
@@ -72,7 +74,7 @@ pub async fn block(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let repos = tx.repos();
     let before = repos.metadata_clients().get(sub, client_id).await?;
     let blocked_at = before.blocked_at.unwrap_or(now);
@@ -112,7 +114,7 @@ pub async fn unblock(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let repos = tx.repos();
     let before = repos.metadata_clients().get(sub, client_id).await?;
     if before.blocked_at.is_none() {

@@ -135,7 +135,8 @@ fn totp_for(sub: &Subscription, user: &User, secret: &[u8]) -> Result<Totp, MfaE
 pub async fn policy(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<MfaPolicy, FlowError> {
     let base = MfaPolicy::parse(&sub.settings.mfa_policy).unwrap_or(MfaPolicy::Optional);
     let overrides: Vec<MfaPolicy> = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .mfa()
         .user_group_policies(&sub.id, user_id)
@@ -149,7 +150,8 @@ pub async fn policy(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<MfaP
 /// Whether the user has a confirmed TOTP.
 pub async fn enrolled(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<bool, FlowError> {
     Ok(ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .mfa()
         .totp(sub, user_id)
@@ -159,7 +161,8 @@ pub async fn enrolled(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<
 
 /// The user's 2FA state.
 pub async fn status(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<Status, FlowError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(&sub.id).await?;
+    let repos = db.repos();
     let row = repos.mfa().totp(&sub.id, user_id).await?;
     let enrolled_at = row.and_then(|t| t.confirmed_at);
     Ok(Status {
@@ -180,7 +183,8 @@ pub async fn begin_enrolment(
     if policy(ctx, sub, &user.id).await? == MfaPolicy::Off {
         return Err(MfaError::PolicyOff);
     }
-    let repos = ctx.store.repos();
+    let db = ctx.db(&sub.id).await?;
+    let repos = db.repos();
     let now = ctx.now();
     let secret = match repos.mfa().totp(&sub.id, &user.id).await? {
         Some(t) if t.confirmed_at.is_some() => return Err(MfaError::AlreadyEnrolled),
@@ -221,7 +225,14 @@ pub async fn confirm_enrolment(
         ));
     };
     let now = ctx.now();
-    let row = match ctx.store.repos().mfa().totp(&sub.id, &user.id).await? {
+    let row = match ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .mfa()
+        .totp(&sub.id, &user.id)
+        .await?
+    {
         Some(t) if t.confirmed_at.is_some() => return Err(MfaError::AlreadyEnrolled),
         Some(t) if now - t.created_at <= ENROL_TTL => t,
         _ => return Err(MfaError::EnrolmentExpired),
@@ -231,7 +242,7 @@ pub async fn confirm_enrolment(
         return Err(failed(ctx, sub, &user.id, actor, MfaError::WrongCode).await);
     };
     let (codes, hashes) = new_recovery_codes(&user.id);
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&sub.id).await?;
     if !tx
         .repos()
         .mfa()
@@ -282,7 +293,7 @@ pub async fn regenerate_recovery_codes(
         return Err(MfaError::NotEnrolled);
     }
     let (codes, hashes) = new_recovery_codes(user_id);
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&sub.id).await?;
     tx.repos()
         .mfa()
         .replace_recovery_codes(&sub.id, user_id, &hashes, ctx.now())
@@ -313,7 +324,7 @@ pub async fn remove(
     if !by_admin && policy(ctx, sub, user_id).await? == MfaPolicy::Required {
         return Err(MfaError::Required);
     }
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&sub.id).await?;
     let had = tx.repos().mfa().delete_all(&sub.id, user_id).await?;
     if had {
         let action = if by_admin {
@@ -347,7 +358,8 @@ pub async fn verify(
     actor: &Actor,
 ) -> Result<Method, MfaError> {
     ensure_unlocked(ctx, &sub.id, &user.id).await?;
-    let repos = ctx.store.repos();
+    let db = ctx.db(&sub.id).await?;
+    let repos = db.repos();
     let now = ctx.now();
     let mut actor = actor.clone();
     actor.user_id = Some(user.id.clone());
@@ -514,7 +526,7 @@ pub async fn set_group_policy(
     policy: Option<MfaPolicy>,
     actor: &Actor,
 ) -> Result<(), crate::store::StoreError> {
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let old = tx.repos().mfa().group_policy(sub, group_id).await?;
     let now = ctx.now();
     match policy {

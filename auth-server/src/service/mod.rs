@@ -87,6 +87,45 @@ impl Ctx {
         self.0.clock.now()
     }
 
+    /// The database holding `sub`'s tenant data: its dedicated database, or the shared
+    /// one. Every tenant-scoped read and write goes through here (or [`Ctx::begin`]).
+    pub async fn db(
+        &self,
+        sub: &crate::domain::SubscriptionId,
+    ) -> Result<crate::store::TenantDb, crate::store::StoreError> {
+        self.store
+            .tenant(sub, |sealed| {
+                tenants::open_database_url(&self.master_key, sub, sealed)
+            })
+            .await
+    }
+
+    /// Start a transaction on `sub`'s database (see [`Ctx::db`]).
+    pub async fn begin(
+        &self,
+        sub: &crate::domain::SubscriptionId,
+    ) -> Result<crate::store::Tx, crate::store::StoreError> {
+        self.db(sub).await?.begin().await
+    }
+
+    /// Every database that holds tenant data (the shared one first), for cross-tenant
+    /// housekeeping.
+    pub async fn all_databases(
+        &self,
+    ) -> Result<Vec<crate::store::TenantDb>, crate::store::StoreError> {
+        let mut out = vec![self.store.shared()];
+        for (id, _) in self.store.subscriptions().with_dedicated_database().await? {
+            // One dead dedicated database must not stop the housekeeping of the others.
+            match self.db(&id).await {
+                Ok(db) => out.push(db),
+                Err(e) => {
+                    tracing::warn!(subscription = %id.0, error = %e, "a dedicated database is unreachable; skipped")
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Commit a transaction and stream the audit events it made durable to the sink.
     pub async fn commit(&self, tx: crate::store::Tx) -> Result<(), crate::store::StoreError> {
         let events = tx.commit().await?;

@@ -107,7 +107,7 @@ pub async fn register(
             retry_after: u64::try_from(3600 - now.rem_euclid(3600)).unwrap_or(3600),
         });
     }
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&sub.id).await?;
     if tx.repos().clients().count_registered(&sub.id).await?
         >= u64::from(policy.registration_max_clients)
     {
@@ -159,7 +159,8 @@ pub async fn authorized(
     client_id: &str,
     bearer: Option<&str>,
 ) -> Result<Client, RegisterError> {
-    let repo = ctx.store.repos();
+    let db = ctx.db(&sub.id).await?;
+    let repo = db.repos();
     let stored = match repo.clients().registration_token(&sub.id, client_id).await {
         Ok(h) => h.unwrap_or_default(),
         Err(StoreError::NotFound) => String::new(),

@@ -235,7 +235,8 @@ pub async fn submit(
     cookie: Option<&str>,
 ) -> Result<StepOutcome, FlowError> {
     let user = match ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &pending.user_id)

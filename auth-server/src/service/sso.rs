@@ -12,7 +12,7 @@ use super::login::{FirstFactor, LoginError};
 use super::{Actor, Ctx, FlowError, audit, federation, random};
 use crate::directory::rules;
 use crate::domain::Subscription;
-use crate::domain::connection::{Connection, ConnectionKind};
+use crate::domain::connection::{Connection, ConnectionConfig, ConnectionKind};
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -81,13 +81,43 @@ pub fn callback_url(ctx: &Ctx, sub: &Subscription, name: &str) -> String {
     )
 }
 
-/// An HTTP client that never follows redirects (SSRF and mix-up hygiene).
-pub fn http_client() -> Result<reqwest::Client, String> {
+/// The HTTP client for one connection's upstream (discovery, token, JWKS, userinfo): it
+/// never follows redirects (SSRF and mix-up hygiene) and verifies the upstream's
+/// certificate against the connection's `ca_pem`/`ca_file`, or the system roots without
+/// one, through the same rustls configuration as LDAPS. Verification is never disabled.
+pub fn http_client(config: &ConnectionConfig) -> Result<reqwest::Client, String> {
+    let tls = crate::directory::ldap::tls_config(config)?;
     reqwest::Client::builder()
+        .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// An error with its sources (`a: b: c`): the openidconnect errors say only "Request
+/// failed" and keep the cause (an untrusted certificate, a refused connection) below.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Whether a request failed in the TLS handshake (the certificate did not verify).
+pub fn is_tls_failure(message: &str) -> bool {
+    [
+        "certificate",
+        "UnknownIssuer",
+        "tls handshake",
+        "TLS handshake",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 /// Fetch and validate the upstream discovery document (its `issuer` must equal the
@@ -95,10 +125,10 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 pub async fn discover(conn: &Connection) -> Result<CoreProviderMetadata, String> {
     let issuer = conn.config.issuer.clone().unwrap_or_default();
     let issuer = IssuerUrl::new(issuer).map_err(|e| format!("bad issuer: {e}"))?;
-    let http = http_client()?;
+    let http = http_client(&conn.config)?;
     CoreProviderMetadata::discover_async(issuer, &http)
         .await
-        .map_err(|e| format!("discovery failed: {e}"))
+        .map_err(|e| format!("discovery failed: {}", chain(&e)))
 }
 
 async fn oidc_connection(
@@ -106,7 +136,15 @@ async fn oidc_connection(
     sub: &Subscription,
     name: &str,
 ) -> Result<Connection, SsoError> {
-    match ctx.store.repos().connections().by_name(&sub.id, name).await {
+    match ctx
+        .db(&sub.id)
+        .await
+        .map_err(|e| SsoError::Flow(e.into()))?
+        .repos()
+        .connections()
+        .by_name(&sub.id, name)
+        .await
+    {
         Ok(c) if c.enabled && c.kind == ConnectionKind::Oidc => Ok(c),
         Ok(_) | Err(crate::store::StoreError::NotFound) => Err(SsoError::UnknownConnection),
         Err(e) => Err(SsoError::Flow(e.into())),
@@ -277,7 +315,7 @@ async fn finish_inner(
         RedirectUrl::new(callback_url(ctx, sub, &conn.name))
             .map_err(|e| SsoError::Upstream(e.to_string()))?,
     );
-    let http = http_client().map_err(SsoError::Upstream)?;
+    let http = http_client(&conn.config).map_err(SsoError::Upstream)?;
     let token = client
         .exchange_code(AuthorizationCode::new(code.clone()))
         .map_err(|e| SsoError::Upstream(e.to_string()))?

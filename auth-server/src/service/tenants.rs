@@ -7,7 +7,9 @@ use crate::domain::{
     AuthMethod, ClientSpec, GrantType, Scope, Slug, Subscription, SubscriptionId,
     SubscriptionSettings, TokenFormat,
 };
-use crate::store::StoreError;
+use crate::store::{StoreError, TenantDb};
+use crate::tokens::MasterKey;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -40,7 +42,7 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
     {
         return Ok(Arc::clone(s));
     }
-    let sub = match ctx.store.repos().subscriptions().by_slug(slug).await {
+    let sub = match ctx.store.subscriptions().by_slug(slug).await {
         Ok(sub) => Arc::new(sub),
         // While the database is away the last known subscription still routes the
         // request: public metadata (discovery, JWKS) keeps answering, and everything
@@ -96,11 +98,72 @@ fn mcp_client_spec() -> Result<ClientSpec, AdminError> {
     })
 }
 
-/// Create a subscription with its keys and its MCP client, in one transaction.
+fn database_url_aad(sub: &SubscriptionId) -> Vec<u8> {
+    format!("database-url:{}", sub.0).into_bytes()
+}
+
+/// A dedicated database's URL sealed under the master key for the subscription row
+/// (the AAD binds it to the subscription: a ciphertext copied to another row does not
+/// open). The URL may carry a password: it is a secret like a connection's.
+pub fn seal_database_url(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    url: &SecretString,
+) -> Result<Vec<u8>, AdminError> {
+    ctx.master_key
+        .encrypt(url.expose_secret().as_bytes(), &database_url_aad(sub))
+        .map_err(|e| AdminError::Internal(e.into()))
+}
+
+/// The URL sealed by [`seal_database_url`], or `None` if it does not open with this
+/// master key.
+pub fn open_database_url(key: &MasterKey, sub: &SubscriptionId, sealed: &[u8]) -> Option<String> {
+    key.decrypt(sealed, &database_url_aad(sub))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+/// The database at `url`, checked, connected and migrated, ready to hold a
+/// subscription's tenant data. Every refusal names `database_url` and never repeats the
+/// URL (it may carry a password).
+pub async fn prepare_dedicated(ctx: &Ctx, url: &SecretString) -> Result<TenantDb, AdminError> {
+    let invalid = |m: &str| crate::domain::ValidationError::new("database_url", m);
+    crate::store::routing::check_url(url.expose_secret()).map_err(invalid)?;
+    let db = match ctx.store.open_dedicated(url.expose_secret()).await {
+        Ok(db) => db,
+        Err(e) => {
+            // The driver's reason (refused, authentication failed, no such database)
+            // helps the operator; it does not contain the URL.
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            tracing::warn!(error = %e, cause = cause.as_deref().unwrap_or(""), "a dedicated database could not be opened");
+            return Err(invalid(
+                "cannot connect to and migrate this database (see the server log for the reason)",
+            )
+            .into());
+        }
+    };
+    if db.is_control_plane().await? {
+        return Err(invalid(
+            "names a database that holds an auth-server control plane (a system subscription), such as the shared database; a dedicated database must be its own",
+        )
+        .into());
+    }
+    Ok(db)
+}
+
+/// Create a subscription with its keys and its MCP client, in one transaction; with a
+/// `database_url`, in its dedicated database (checked, migrated) while its subscription
+/// row goes to the shared one.
+///
+/// With a dedicated database two transactions commit: the tenant's first, then the
+/// subscription row. If the second fails, the first left unreachable rows under a
+/// never-used id in the dedicated database; the reverse order could leave a
+/// subscription without keys.
 pub async fn create(
     ctx: &Ctx,
     slug: Slug,
     name: &str,
+    database_url: Option<&SecretString>,
     actor: &Actor,
 ) -> Result<Created, AdminError> {
     let name = name.trim();
@@ -109,20 +172,38 @@ pub async fn create(
             crate::domain::ValidationError::new("name", "must be 1 to 200 characters").into(),
         );
     }
+    let dedicated = match database_url {
+        Some(url) => Some(prepare_dedicated(ctx, url).await?),
+        None => None,
+    };
     let now = ctx.now();
     let id = SubscriptionId(random::id());
+    let sealed = database_url
+        .map(|url| seal_database_url(ctx, &id, url))
+        .transpose()?;
     let keys = keys::generate_initial(ctx, &id, now).await?;
-    let tx = ctx.store.begin().await?;
-    let subscription = match tx
-        .repos()
+    let control = ctx.store.begin_control().await?;
+    let subscription = match control
         .subscriptions()
-        .insert(&id, &slug, name, now)
+        .insert(&id, &slug, name, sealed.as_deref(), now)
         .await
     {
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("slug")),
         other => other?,
     };
-    keys::insert_initial(&tx, &id, &keys).await?;
+    let own = match &dedicated {
+        Some(db) => Some(db.begin().await?),
+        None => None,
+    };
+    let tx = own.as_ref().unwrap_or(&control);
+    if own.is_some() {
+        // The anchor row: the tenant tables' foreign keys point at it.
+        match tx.subscriptions().insert(&id, &slug, name, None, now).await {
+            Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("slug")),
+            other => other?,
+        };
+    }
+    keys::insert_initial(tx, &id, &keys).await?;
     let mcp = NewClient {
         client_id: None,
         secret: None,
@@ -130,10 +211,14 @@ pub async fn create(
         spec: mcp_client_spec()?,
         ai_access: true,
     };
-    let (mcp_client, mcp_secret) = clients::insert(ctx, &tx, &id, mcp, actor).await?;
-    let after = serde_json::json!({"slug": slug.as_str(), "name": name});
+    let (mcp_client, mcp_secret) = clients::insert(ctx, tx, &id, mcp, actor).await?;
+    let mut after = serde_json::json!({"slug": slug.as_str(), "name": name});
+    if dedicated.is_some() {
+        // Never the URL: the audit log says only that there is one.
+        after["dedicated_database"] = true.into();
+    }
     audit::record(
-        &tx,
+        tx,
         &id,
         actor,
         "subscription.created",
@@ -142,7 +227,12 @@ pub async fn create(
         now,
     )
     .await?;
-    ctx.commit(tx).await?;
+    if let Some(own) = own {
+        ctx.commit(own).await?;
+    }
+    ctx.commit(control).await?;
+    // A lookup during the creation saw no row yet and may have remembered "shared".
+    ctx.store.forget_route(&id);
     Ok(Created {
         subscription,
         mcp_client_id: mcp_client.client_id,
@@ -161,15 +251,28 @@ pub async fn update(
     let now = ctx.now();
     let name = name.unwrap_or_else(|| sub.name.clone());
     let settings = settings.unwrap_or_else(|| sub.settings.clone());
-    let tx = ctx.store.begin().await?;
-    tx.repos()
+    // The audit event goes to the tenant's database; with a dedicated one its anchor row
+    // follows too, and its transaction commits first (no change without its event).
+    let own = if sub.dedicated_database {
+        Some(ctx.begin(&sub.id).await?)
+    } else {
+        None
+    };
+    let control = ctx.store.begin_control().await?;
+    control
         .subscriptions()
         .update(&sub.id, &name, &settings, now)
         .await?;
+    let tx = own.as_ref().unwrap_or(&control);
+    if own.is_some() {
+        tx.subscriptions()
+            .update(&sub.id, &name, &settings, now)
+            .await?;
+    }
     let before = serde_json::json!({"name": sub.name, "settings": sub.settings});
     let after = serde_json::json!({"name": name, "settings": settings});
     audit::record(
-        &tx,
+        tx,
         &sub.id,
         actor,
         "subscription.updated",
@@ -178,7 +281,10 @@ pub async fn update(
         now,
     )
     .await?;
-    ctx.commit(tx).await?;
+    if let Some(own) = own {
+        ctx.commit(own).await?;
+    }
+    ctx.commit(control).await?;
     ctx.tenants.forget(sub.slug.as_str());
     Ok(Subscription {
         name,
@@ -188,11 +294,25 @@ pub async fn update(
 }
 
 /// Delete a subscription and everything it owns. `system` cannot be deleted.
+///
+/// A dedicated database loses the subscription's rows first (its anchor row, and by
+/// cascade every tenant row), then the shared database its subscription row; the
+/// database itself stays (the operator drops it). If the dedicated database is away
+/// nothing is deleted and the call fails with 503, to be retried.
 pub async fn delete(ctx: &Ctx, sub: &Subscription) -> Result<(), AdminError> {
     if sub.slug.as_str() == SYSTEM {
         return Err(AdminError::Forbidden);
     }
-    ctx.store.repos().subscriptions().delete(&sub.id).await?;
+    if sub.dedicated_database {
+        let tx = ctx.begin(&sub.id).await?;
+        match tx.subscriptions().delete(&sub.id).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        ctx.commit(tx).await?;
+    }
+    ctx.store.subscriptions().delete(&sub.id).await?;
+    ctx.store.forget_route(&sub.id);
     super::freshness::bump(ctx, &sub.id).await;
     ctx.tenants.forget(sub.slug.as_str());
     ctx.keyrings.invalidate(&sub.id);
@@ -212,7 +332,7 @@ pub enum Bootstrap {
 
 /// First start: create `system` with its keys and the bootstrap admin client.
 pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
-    match ctx.store.repos().subscriptions().by_slug(SYSTEM).await {
+    match ctx.store.subscriptions().by_slug(SYSTEM).await {
         Ok(_) => return Ok(Bootstrap::Existing),
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
@@ -221,7 +341,7 @@ pub async fn bootstrap_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
         // Replicas starting together on a fresh database all find no `system`; the
         // unique slug lets one create it, and the others take that one.
         Err(e) if matches!(e.downcast_ref(), Some(StoreError::Conflict { .. })) => {
-            ctx.store.repos().subscriptions().by_slug(SYSTEM).await?;
+            ctx.store.subscriptions().by_slug(SYSTEM).await?;
             Ok(Bootstrap::Existing)
         }
         created => created,
@@ -239,10 +359,9 @@ async fn create_system(ctx: &Ctx) -> anyhow::Result<Bootstrap> {
     let slug = Slug::parse(SYSTEM, "slug")?;
     let actor = Actor::default();
     let keys = keys::generate_initial(ctx, &id, now).await?;
-    let tx = ctx.store.begin().await?;
-    tx.repos()
-        .subscriptions()
-        .insert(&id, &slug, "System", now)
+    let tx = ctx.store.begin_control().await?;
+    tx.subscriptions()
+        .insert(&id, &slug, "System", None, now)
         .await?;
     keys::insert_initial(&tx, &id, &keys).await?;
     let spec = ClientSpec {

@@ -62,7 +62,7 @@ pub async fn create(
         disabled: false,
     };
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     match tx
         .repos()
         .users()
@@ -100,7 +100,7 @@ pub async fn update(
     actor: &Actor,
 ) -> Result<User, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().users().get(sub, &updated.id).await?;
     match tx.repos().users().update(sub, &updated, now).await {
         Err(StoreError::Conflict { .. }) => return Err(AdminError::Conflict("username")),
@@ -139,7 +139,7 @@ pub async fn set_password(
 ) -> Result<(), AdminError> {
     let hashed = hash(ctx, password).await?;
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     tx.repos()
         .users()
         .set_password(sub, user_id, hashed, now)
@@ -172,7 +172,7 @@ pub async fn delete(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = tx.repos().users().get(sub, user_id).await?;
     tx.repos()
         .tokens()

@@ -7,6 +7,11 @@
 //! admin's listing). Repositories are generic over the connection so that a service
 //! can run several of them, and its audit event, in one transaction ([`Tx`]).
 //! sea-orm types never leave this module.
+//!
+//! Tenant repositories are reached only through the tenant's database
+//! ([`Store::tenant`] → [`TenantDb`]): the shared one, or the subscription's dedicated
+//! database ([`routing`]). The shared database is also the control plane, whose
+//! subscription rows are read through [`Store::subscriptions`].
 
 pub mod acl;
 pub mod audit;
@@ -15,15 +20,18 @@ pub mod clients;
 pub mod connections;
 pub mod consents;
 mod entity;
+pub mod health;
 pub mod keys;
 pub mod login_locks;
 pub mod metadata_clients;
 pub mod mfa;
+pub mod routing;
 pub mod subscriptions;
 pub mod tokens;
 pub mod transfer;
 pub mod users;
 
+use crate::domain::SubscriptionId;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
     SqlErr, TransactionTrait,
@@ -132,10 +140,13 @@ pub struct PoolStatus {
     pub max: u32,
 }
 
-/// The database handle shared by the services.
+/// The database handle shared by the services: the shared database (the control plane,
+/// and the tenant data of subscriptions without a dedicated database) and the routes to
+/// dedicated databases ([`routing`]).
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    routes: std::sync::Arc<routing::Routes>,
 }
 
 /// The PostgreSQL advisory lock held while migrating. Without it, two replicas starting
@@ -227,61 +238,16 @@ impl Store {
     /// Connect with bounded pool acquisition so a dead database answers fast (503)
     /// instead of hanging requests.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let mut opts = ConnectOptions::new(url.to_owned());
-        let sqlite = url.starts_with("sqlite:");
-        // SQLite allows one writer; a small pool avoids "database is locked" storms.
-        opts.max_connections(if sqlite {
-            max_connections.min(4)
-        } else {
-            max_connections
+        Ok(Store {
+            db: connect_pool(url, max_connections, false).await?,
+            routes: Default::default(),
         })
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(3))
-        .acquire_timeout(Duration::from_secs(2))
-        .sqlx_logging(false);
-        // Server-side bounds, so that no statement holds a request (and a pooled
-        // connection) for long: a slow query or a lock wait fails with a 503 instead.
-        opts.map_sqlx_postgres_opts(|o| {
-            o.options([
-                ("statement_timeout", "5s"),
-                ("lock_timeout", "3s"),
-                ("idle_in_transaction_session_timeout", "30s"),
-            ])
-        });
-        // WAL with synchronous=NORMAL: durable across process crashes, one fsync per
-        // checkpoint instead of per commit (the SQLite-recommended WAL setting); every
-        // pooled connection gets the pragmas, not just the first.
-        opts.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true)
-        });
-        let db = Database::connect(opts)
-            .await
-            .map_err(StoreError::Unavailable)?;
-        Ok(Store { db })
     }
 
     /// Apply every pending migration; on PostgreSQL under an advisory lock, so that
     /// replicas starting together migrate one after the other.
-    ///
-    /// SQLite needs no lock: an SQLite file belongs to one server process (the embedded,
-    /// single-instance setup; scaling out requires PostgreSQL), so there is no second
-    /// migrator to race with.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        use migrations::MigratorTrait;
-        if self.db.get_database_backend() != sea_orm::DbBackend::Postgres {
-            return migrations::Migrator::up(&self.db, None)
-                .await
-                .map_err(StoreError::from);
-        }
-        let lock = MigrationLock::acquire(&self.db).await?;
-        let result = migrations::Migrator::up(&self.db, None).await;
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
-        result.map_err(StoreError::from)
+        migrate_db(&self.db).await
     }
 
     /// The connection pool's state, for `/metrics`.
@@ -312,25 +278,174 @@ impl Store {
         }
     }
 
-    /// Start a transaction.
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
-        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
-        // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
-        // connection committed in between; IMMEDIATE makes it wait its turn instead.
-        // PostgreSQL ignores the option.
-        let options = sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
+    /// The subscriptions (the control plane): always on the shared database.
+    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'_, DatabaseConnection> {
+        subscriptions::Subscriptions { c: &self.db }
+    }
+
+    /// A transaction on the shared database, for control-plane writes (the subscription
+    /// rows). Tenant data is written through [`Store::tenant`]'s database instead.
+    pub async fn begin_control(&self) -> Result<Tx, StoreError> {
+        begin_on(&self.db).await
+    }
+
+    /// The shared database as a tenant database (subscriptions without a dedicated one).
+    pub fn shared(&self) -> TenantDb {
+        TenantDb {
+            db: self.db.clone(),
+        }
+    }
+
+    /// The database holding the tenant data of `sub`: the dedicated database named by
+    /// its subscription row (whose sealed URL `open` decrypts), or the shared one. The
+    /// route is remembered for [`routing::ROUTE_TTL`]; while the shared database is
+    /// away the last route learnt keeps serving.
+    pub async fn tenant(
+        &self,
+        sub: &SubscriptionId,
+        open: impl FnOnce(&[u8]) -> Option<String>,
+    ) -> Result<TenantDb, StoreError> {
+        if let Some(route) = self.routes.fresh(&sub.0) {
+            return Ok(self.on(route));
+        }
+        let route = match self.subscriptions().database_url(sub).await {
+            // An unknown subscription reads as empty on the shared database.
+            Ok(None) | Err(StoreError::NotFound) => None,
+            Ok(Some(sealed)) => {
+                let url = open(&sealed).ok_or(StoreError::Corrupt("subscriptions.database_url"))?;
+                Some(self.routes.pool(&url).await?)
+            }
+            Err(StoreError::Unavailable(e)) => {
+                return match self.routes.stale(&sub.0) {
+                    Some(route) => Ok(self.on(route)),
+                    None => Err(StoreError::Unavailable(e)),
+                };
+            }
+            Err(e) => return Err(e),
         };
-        Ok(Tx {
-            tx: self.db.begin_with_options(options).await?,
-            events: Default::default(),
+        self.routes.remember(&sub.0, route.clone());
+        Ok(self.on(route))
+    }
+
+    fn on(&self, route: Option<DatabaseConnection>) -> TenantDb {
+        TenantDb {
+            db: route.unwrap_or_else(|| self.db.clone()),
+        }
+    }
+
+    /// The database at `url` (already checked with [`routing::check_url`]): connected
+    /// (or the open pool reused) and migrated, for a subscription about to live there.
+    pub async fn open_dedicated(&self, url: &str) -> Result<TenantDb, StoreError> {
+        Ok(TenantDb {
+            db: self.routes.pool(url).await?,
         })
     }
 
+    /// Forget the learnt route of `sub` (after its database changed or it was deleted).
+    pub fn forget_route(&self, sub: &SubscriptionId) {
+        self.routes.forget(&sub.0);
+    }
+}
+
+/// A pool on `url`. `dedicated`: a subscription's own database, kept small and
+/// emptied when idle (see [`routing`]).
+async fn connect_pool(
+    url: &str,
+    max_connections: u32,
+    dedicated: bool,
+) -> Result<DatabaseConnection, StoreError> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    let sqlite = url.starts_with("sqlite:");
+    // SQLite allows one writer; a small pool avoids "database is locked" storms.
+    opts.max_connections(if sqlite {
+        max_connections.min(4)
+    } else {
+        max_connections
+    })
+    .min_connections(if dedicated { 0 } else { 1 })
+    .connect_timeout(Duration::from_secs(3))
+    .acquire_timeout(Duration::from_secs(2))
+    .sqlx_logging(false);
+    if dedicated {
+        opts.idle_timeout(routing::DEDICATED_IDLE);
+    }
+    // Server-side bounds, so that no statement holds a request (and a pooled
+    // connection) for long: a slow query or a lock wait fails with a 503 instead.
+    opts.map_sqlx_postgres_opts(|o| {
+        o.options([
+            ("statement_timeout", "5s"),
+            ("lock_timeout", "3s"),
+            ("idle_in_transaction_session_timeout", "30s"),
+        ])
+    });
+    // WAL with synchronous=NORMAL: durable across process crashes, one fsync per
+    // checkpoint instead of per commit (the SQLite-recommended WAL setting); every
+    // pooled connection gets the pragmas, not just the first.
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+    });
+    Database::connect(opts)
+        .await
+        .map_err(StoreError::Unavailable)
+}
+
+/// Apply every pending migration to `db`; on PostgreSQL under an advisory lock, so that
+/// replicas starting together migrate one after the other.
+///
+/// SQLite needs no lock: an SQLite file belongs to one server process (the embedded,
+/// single-instance setup; scaling out requires PostgreSQL), so there is no second
+/// migrator to race with.
+async fn migrate_db(db: &DatabaseConnection) -> Result<(), StoreError> {
+    use migrations::MigratorTrait;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return migrations::Migrator::up(db, None)
+            .await
+            .map_err(StoreError::from);
+    }
+    let lock = MigrationLock::acquire(db).await?;
+    let result = migrations::Migrator::up(db, None).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    result.map_err(StoreError::from)
+}
+
+/// Start a transaction on `db`.
+async fn begin_on(db: &DatabaseConnection) -> Result<Tx, StoreError> {
+    // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+    // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
+    // connection committed in between; IMMEDIATE makes it wait its turn instead.
+    // PostgreSQL ignores the option.
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(Tx {
+        tx: db.begin_with_options(options).await?,
+        events: Default::default(),
+    })
+}
+
+/// The database that holds one subscription's tenant data (keys, clients, users,
+/// tokens, ACL, audit…): the shared database, or the subscription's dedicated one.
+/// Obtained from [`Store::tenant`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TenantDb {
+    db: DatabaseConnection,
+}
+
+impl TenantDb {
     /// Repositories on the pool (each call its own implicit transaction).
     pub fn repos(&self) -> Repos<'_, DatabaseConnection> {
         Repos { c: &self.db }
+    }
+
+    /// Start a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        begin_on(&self.db).await
     }
 }
 
@@ -338,6 +453,12 @@ impl Tx {
     /// Repositories inside this transaction.
     pub fn repos(&self) -> Repos<'_, DatabaseTransaction> {
         Repos { c: &self.tx }
+    }
+
+    /// The subscription rows inside this transaction: on a control transaction
+    /// ([`Store::begin_control`]) the subscriptions themselves.
+    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'_, DatabaseTransaction> {
+        subscriptions::Subscriptions { c: &self.tx }
     }
 
     /// Remember an audit event written in this transaction (for the real-time sink).
@@ -362,10 +483,6 @@ pub struct Repos<'a, C> {
 }
 
 impl<'a, C: ConnectionTrait> Repos<'a, C> {
-    /// Subscriptions (tenants).
-    pub fn subscriptions(&self) -> subscriptions::Subscriptions<'a, C> {
-        subscriptions::Subscriptions { c: self.c }
-    }
     /// Signing keys.
     pub fn keys(&self) -> keys::Keys<'a, C> {
         keys::Keys { c: self.c }

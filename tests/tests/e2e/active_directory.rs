@@ -210,6 +210,53 @@ async fn active_directory_logins_groups_and_account_states(backend: Backend) {
     let (_, page) = submit(&app, &client, "frank", "Frank-Pass1!").await;
     assert!(alert(&page).contains("locked"), "{}", alert(&page));
 
+    // F7: a user disabled in AD loses the refresh grant at the next refresh.
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            &format!("/subscriptions/acme/connections/{id}"),
+            Some(json!({"account_recheck_secs": 0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    dc.tool(&[
+        "user",
+        "create",
+        "gina",
+        "Gina-Pass1!",
+        "--use-username-as-cn",
+    ]);
+    let tokens = app.code_flow("acme", &client, "gina", "Gina-Pass1!").await;
+    let refresh = |rt: String| {
+        let app = &app;
+        let client = &client;
+        async move {
+            app.token(
+                "acme",
+                &client.id,
+                &client.secret,
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            )
+            .await
+        }
+    };
+    let (s, b) = refresh(tokens["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    dc.tool(&["user", "disable", "gina"]);
+    let (s, b) = refresh(b["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"], "invalid_grant", "{b}");
+    let (_, events) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/audit?action=token.refresh_refused",
+            None,
+        )
+        .await;
+    assert_eq!(events["items"][0]["diff"]["reason"], "disabled", "{events}");
+
     // Without the CA (system roots only) the DC's certificate is refused.
     let (s, _) = app
         .admin(

@@ -205,19 +205,14 @@ async fn the_hundredth_consecutive_failure_locks_until_an_admin_unlocks(backend:
         return;
     };
     let c = app.tenant_with_alice("acme").await;
-    let sub = app
-        .ctx
-        .store
-        .repos()
-        .subscriptions()
-        .by_slug("acme")
-        .await
-        .unwrap();
+    let sub = app.ctx.store.subscriptions().by_slug("acme").await.unwrap();
     // 99 earlier failures, as 20 lock cycles would have left them.
     let now = app.ctx.now();
     for _ in 0..99 {
         app.ctx
-            .store
+            .db(&sub.id)
+            .await
+            .unwrap()
             .repos()
             .login_locks()
             .record_failure(&sub.id, "alice", now)
@@ -241,7 +236,9 @@ async fn the_hundredth_consecutive_failure_locks_until_an_admin_unlocks(backend:
     assert_eq!(locks[0]["consecutive_failures"], 100);
     let alice = app
         .ctx
-        .store
+        .db(&sub.id)
+        .await
+        .unwrap()
         .repos()
         .users()
         .credentials(&sub.id, "alice")

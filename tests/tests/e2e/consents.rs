@@ -441,7 +441,6 @@ async fn approvals_at_the_same_moment_keep_every_scope_in_the_union(backend: Bac
     let sub = app
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
@@ -474,7 +473,9 @@ async fn approvals_at_the_same_moment_keep_every_scope_in_the_union(backend: Bac
         }
         let held = app
             .ctx
-            .store
+            .db(&sub)
+            .await
+            .unwrap()
             .repos()
             .consents()
             .get(&sub, &alice, &c.id)
@@ -584,7 +585,6 @@ async fn deleting_a_client_or_a_user_forgets_their_consents(backend: Backend) {
     let sub = app
         .ctx
         .store
-        .repos()
         .subscriptions()
         .by_slug("acme")
         .await
@@ -592,7 +592,9 @@ async fn deleting_a_client_or_a_user_forgets_their_consents(backend: Backend) {
         .id;
     let left = app
         .ctx
-        .store
+        .db(&sub)
+        .await
+        .unwrap()
         .repos()
         .consents()
         .list(&sub, &bob, None, 10)

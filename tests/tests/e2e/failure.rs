@@ -349,6 +349,85 @@ async fn redis_down_keeps_login_throttling_on_the_instance_never_unlimited() {
     assert!(again.is_ok(), "the lock ends after its five minutes");
 }
 
+/// SECURITY.md §5.2: during a Redis outage each of N instances (`AUTH_INSTANCES`)
+/// enforces limit/N, so that the N instances together stay within the shared limit: with
+/// 6 login posts per minute and 3 instances, the third post is refused; the per-name lock
+/// (5 failures shared) comes at ceil(5/3) = 2 failures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_each_of_n_instances_enforces_limit_over_n() {
+    use auth_server::service::federation::password_login;
+    use auth_server::service::login::LoginError;
+    use auth_server::service::{Actor, tenants};
+    const RIGHT: &str = "correct horse battery";
+
+    let Some(mut redis) = Redis::start().await else {
+        skip("redis-server binary");
+        return;
+    };
+    let pg = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(storage) = Storage::postgres_redis(&pg, &redis.url()).await else {
+        return;
+    };
+    let app = TestApp::on_with(storage, |s| {
+        s.login_ip_rate_limit = 6;
+        s.instances = 3;
+    })
+    .await;
+    let c = app.tenant_with_alice("acme").await;
+    app.clock.freeze();
+    app.clock.advance(60 - app.ctx.now().rem_euclid(60));
+    let (_, challenge) = e2e::pkce_pair();
+    let browser = app.new_browser();
+    let (tx, csrf) = app
+        .open_login_form(&browser, &app.authorize_url("acme", &c.id, &challenge, &[]))
+        .await;
+    assert!(redis.stop().await, "redis stopped");
+
+    let post = || {
+        browser
+            .post(format!("{}/t/acme/login", app.base))
+            .header("origin", &app.public)
+            .form(&[
+                ("tx", tx.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", "wrong"),
+            ])
+    };
+    // 6 / 3 = 2 posts pass the limiter (and meet the unreadable transaction: 503).
+    for _ in 0..2 {
+        let (s, _, page) = send(post()).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    }
+    let (s, _, page) = send(post()).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the third post is over 6/3: {page}"
+    );
+
+    let ctx = &app.ctx;
+    let sub = tenants::resolve(ctx, "acme").await.unwrap();
+    let actor = Actor::default();
+    assert!(
+        password_login(ctx, &sub, "alice", RIGHT, &actor)
+            .await
+            .is_ok()
+    );
+    for _ in 0..2 {
+        app.clock.advance(10);
+        let r = password_login(ctx, &sub, "alice", "wrong", &actor).await;
+        assert!(matches!(r, Err(LoginError::BadCredentials)));
+    }
+    app.clock.advance(10);
+    let locked = password_login(ctx, &sub, "alice", RIGHT, &actor).await;
+    assert!(
+        matches!(locked, Err(LoginError::BadCredentials)),
+        "two failures on this instance are its share of five"
+    );
+}
+
 /// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

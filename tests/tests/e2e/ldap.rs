@@ -18,6 +18,7 @@ on_backends!(
     ldaps_and_start_tls_verify_the_directory_certificate,
     an_ad_connection_resolves_nesting_client_side_when_in_chain_is_unsupported,
     directory_failures_count_toward_the_lock_and_an_outage_does_not,
+    f7_a_user_removed_from_the_directory_loses_the_refresh_grant,
 );
 
 fn connection(url: &str, extra: Value) -> Value {
@@ -832,4 +833,94 @@ async fn directory_failures_count_toward_the_lock_and_an_outage_does_not(backend
     let (_, st) = app.admin(&t, Method::GET, &lock, None).await;
     assert_eq!(st["consecutive_failures"], 0, "{st}");
     assert!(st["locked_until"].is_null(), "{st}");
+}
+
+/// Refresh `rt` with the web client; returns the status and body.
+async fn refresh(app: &TestApp, client: &TestClient, rt: &str) -> (StatusCode, Value) {
+    app.token(
+        "acme",
+        &client.id,
+        &client.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
+}
+
+/// SECURITY.md F7: the directory's account state is re-checked on refresh. An entry
+/// removed from the directory ends the grant (`invalid_grant`, family revoked, audited);
+/// a directory that cannot answer fails closed with `temporarily_unavailable`, leaving
+/// the token unused; bounded by the connection's timeout.
+async fn f7_a_user_removed_from_the_directory_loses_the_refresh_grant(backend: Backend) {
+    let Some(mut dir) = Slapd::start(None).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (client, t, _) = tenant(
+        &app,
+        connection(
+            &dir.url,
+            json!({"account_recheck_secs": 0, "timeout_secs": 2}),
+        ),
+    )
+    .await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::POST,
+            "/subscriptions/acme/connections",
+            Some(json!({"name": "bad", "kind": "ldap", "url": dir.url, "bind_dn": SVC_DN,
+                        "bind_password": SVC_PW, "user_base_dn": BASE, "account_recheck_secs": 3601})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["field"], "account_recheck_secs", "{b}");
+
+    let alice = app.code_flow("acme", &client, "alice", "alice-pw").await;
+    let bob = app.code_flow("acme", &client, "bob", "bob-pw").await;
+    let (s, first) = refresh(&app, &client, alice["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let alice_rt = first["refresh_token"].as_str().unwrap().to_owned();
+
+    dir.modify(&format!(
+        "dn: uid=alice,ou=people,{BASE}\nchangetype: delete\n"
+    ))
+    .await;
+    let (s, b) = refresh(&app, &client, &alice_rt).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"], "invalid_grant", "{b}");
+    // The family is revoked: its access token is dead too.
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect("acme", &client, at).await["active"], false);
+    let (_, events) = app
+        .admin(
+            &t,
+            Method::GET,
+            "/subscriptions/acme/audit?action=token.refresh_refused",
+            None,
+        )
+        .await;
+    assert_eq!(
+        events["items"][0]["diff"]["reason"], "entry_gone",
+        "{events}"
+    );
+    // Bob is untouched.
+    let (s, b) = refresh(&app, &client, bob["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let bob_rt = b["refresh_token"].as_str().unwrap().to_owned();
+
+    // The directory goes down: fail closed, quickly, and the token stays usable.
+    dir.stop().await;
+    let started = std::time::Instant::now();
+    let (s, b) = refresh(&app, &client, &bob_rt).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["error"], "temporarily_unavailable", "{b}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // A local user's refresh does not depend on the directory.
+    let carol = app
+        .code_flow("acme", &client, "carol", "carol local password")
+        .await;
+    let (s, b) = refresh(&app, &client, carol["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
 }

@@ -32,7 +32,7 @@ on_backends!(
     a6_a7_grants_a_client_is_not_registered_for_and_legacy_flows_are_refused,
 );
 
-const PW: &str = "correct horse battery";
+pub(crate) const PW: &str = "correct horse battery";
 
 /// R8 is configuration, not state: no backend involved.
 #[test]
@@ -66,7 +66,7 @@ fn r8_a_plain_http_issuer_is_refused_unless_loopback_or_dev_mode() {
     assert!(load(&[]).is_ok());
 }
 
-async fn code_for(app: &TestApp, c: &TestClient) -> (String, String, String) {
+pub(crate) async fn code_for(app: &TestApp, c: &TestClient) -> (String, String, String) {
     let (verifier, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &c.id, &challenge, &[]);
     let redirect = app
@@ -75,7 +75,11 @@ async fn code_for(app: &TestApp, c: &TestClient) -> (String, String, String) {
     (query_param(&redirect, "code").unwrap(), verifier, redirect)
 }
 
-fn redeem_form<'a>(code: &'a str, verifier: &'a str, redirect: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn redeem_form<'a>(
+    code: &'a str,
+    verifier: &'a str,
+    redirect: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -384,7 +388,7 @@ async fn a4_a_client_authenticates_only_with_its_registered_method(backend: Back
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-async fn revoke(app: &TestApp, slug: &str, c: &TestClient, token: &str) -> StatusCode {
+pub(crate) async fn revoke(app: &TestApp, slug: &str, c: &TestClient, token: &str) -> StatusCode {
     app.http
         .post(format!("{}/t/{slug}/revoke", app.base))
         .basic_auth(&c.id, Some(&c.secret))
@@ -463,7 +467,7 @@ async fn t7_a_session_at_one_tenant_is_no_session_at_another(backend: Backend) {
 }
 
 /// A tenant admin token of `slug`.
-async fn tenant_admin(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn tenant_admin(app: &TestApp, slug: &str) -> String {
     let ops = app
         .create_client(slug, json!({"name": "ops", "grant_types": ["client_credentials"], "scope": "admin", "token_endpoint_auth_method": "client_secret_basic"}))
         .await;
@@ -662,14 +666,14 @@ async fn f6_concurrent_refreshes_of_one_token_yield_one_successor(backend: Backe
 }
 
 /// `/t/acme/authorize` with exactly these query pairs (duplicates and raw bytes kept).
-async fn authorize_raw(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn authorize_raw(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
     let mut url = url::Url::parse(&format!("{}/t/acme/authorize", app.base)).unwrap();
     url.query_pairs_mut().extend_pairs(pairs);
     app.http.get(url).send().await.unwrap()
 }
 
 /// The pairs of a valid request of `client_id` with `challenge`.
-fn good_pairs<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn good_pairs<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("response_type", "code"),
         ("client_id", client_id),
@@ -682,7 +686,7 @@ fn good_pairs<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a s
 }
 
 /// `pairs` with `name` removed, then `extra` appended.
-fn with<'a>(
+pub(crate) fn with<'a>(
     pairs: &[(&'a str, &'a str)],
     drop: &[&str],
     extra: &[(&'a str, &'a str)],
@@ -696,7 +700,7 @@ fn with<'a>(
     v
 }
 
-async fn assert_error_page(resp: reqwest::Response, case: &str) {
+pub(crate) async fn assert_error_page(resp: reqwest::Response, case: &str) {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{case}");
     assert!(resp.headers().get("location").is_none(), "{case}");
     for v in resp.headers().get_all("set-cookie") {

@@ -16,16 +16,26 @@ on_backends!(
     forged_or_cancelled_callbacks_end_on_an_error_page,
     a_claimed_email_domain_on_the_login_form_goes_to_its_sso,
     upstream_mfa_meets_a_required_policy_and_a_single_factor_does_not,
+    an_upstream_over_https_needs_its_ca_and_then_signs_users_in,
 );
 
-struct Upstream {
-    issuer: String,
+pub(crate) struct Upstream {
+    pub(crate) issuer: String,
     http: reqwest::Client,
     _child: tokio::process::Child,
 }
 
 impl Upstream {
-    async fn start(redirects: &[String]) -> Option<Upstream> {
+    pub(crate) async fn start(redirects: &[String]) -> Option<Upstream> {
+        Self::start_with(redirects, None).await
+    }
+
+    /// With `tls = (certificate, key, CA)` the upstream serves HTTPS only (and the test's
+    /// own client trusts the CA).
+    async fn start_with(
+        redirects: &[String],
+        tls: Option<(&Path, &Path, &Path)>,
+    ) -> Option<Upstream> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         if std::process::Command::new("node")
             .arg("--version")
@@ -46,7 +56,14 @@ impl Upstream {
                 return None;
             }
         }
-        let mut child = tokio::process::Command::new("node")
+        let mut node = tokio::process::Command::new("node");
+        let mut http = reqwest::Client::builder();
+        if let Some((cert, key, ca)) = tls {
+            node.env("TLS_CERT", cert).env("TLS_KEY", key);
+            let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+            http = http.add_root_certificate(ca);
+        }
+        let mut child = node
             .arg(dir.join("node/upstream-idp.mjs"))
             .env("CLIENT_ID", "auth-server")
             .env("CLIENT_SECRET", "upstream-client-secret")
@@ -70,12 +87,12 @@ impl Upstream {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Some(Upstream {
             issuer,
-            http: reqwest::Client::new(),
+            http: http.build().unwrap(),
             _child: child,
         })
     }
 
-    async fn set(&self, what: &str, value: &str) {
+    pub(crate) async fn set(&self, what: &str, value: &str) {
         let key = if what == "mode" { "value" } else { "sub" };
         let r = self
             .http
@@ -124,7 +141,7 @@ async fn setup(app: &TestApp) -> Option<(TestClient, String, Upstream)> {
 }
 
 /// Where a hop leads: an absolute URL.
-fn absolute(base: &str, current: &str, location: &str) -> String {
+pub(crate) fn absolute(base: &str, current: &str, location: &str) -> String {
     url::Url::parse(current)
         .or_else(|_| url::Url::parse(base))
         .unwrap()
@@ -141,6 +158,17 @@ async fn follow(
     client: &TestClient,
     stop_at_callback: bool,
 ) -> (String, Option<(StatusCode, String)>) {
+    follow_via(app, browser, client, "upstream", stop_at_callback).await
+}
+
+/// [`follow`] through the login page's link to `connection`.
+pub(crate) async fn follow_via(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &TestClient,
+    connection: &str,
+    stop_at_callback: bool,
+) -> (String, Option<(StatusCode, String)>) {
     let (_, challenge) = pkce_pair();
     let url = app.authorize_url("acme", &client.id, &challenge, &[("nonce", "our-nonce")]);
     let r = browser.get(&url).send().await.unwrap();
@@ -154,7 +182,7 @@ async fn follow(
         .await
         .unwrap();
     let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("a[data-connection=\"upstream\"]").unwrap();
+    let sel = scraper::Selector::parse(&format!("a[data-connection=\"{connection}\"]")).unwrap();
     let href = doc
         .select(&sel)
         .next()
@@ -164,7 +192,7 @@ async fn follow(
         .unwrap()
         .to_owned();
     let mut next = absolute(&app.base, &login, &href);
-    let callback = format!("{}/sso/upstream/callback", app.issuer("acme"));
+    let callback = format!("{}/sso/{connection}/callback", app.issuer("acme"));
     for _ in 0..20 {
         if next.starts_with("https://c1.example/") {
             return (next, None);
@@ -201,7 +229,7 @@ async fn follow(
     panic!("too many redirects");
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
     doc.select(&sel)
@@ -213,7 +241,7 @@ fn hidden(html: &str, name: &str) -> String {
         .to_owned()
 }
 
-fn alert(html: &str) -> String {
+pub(crate) fn alert(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse("[role=alert]").unwrap();
     doc.select(&sel)
@@ -610,4 +638,107 @@ async fn upstream_mfa_meets_a_required_policy_and_a_single_factor_does_not(backe
     assert_eq!(status, StatusCode::OK, "{end}");
     assert!(end.contains("/login/2fa"), "{end}");
     assert!(body.contains("otpauth-uri"), "{body}");
+}
+
+/// `certs/make-dev-certs.sh` into `out` (a CA, and a certificate for 127.0.0.1 it
+/// issued); `false` when openssl is missing.
+fn dev_certs(out: &Path) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/make-dev-certs.sh");
+    std::process::Command::new("bash")
+        .arg(script)
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// An upstream serving HTTPS with a certificate from a private CA: without the CA the
+/// connection test fails at its `tls` step (and a login cannot start); with the CA in the
+/// connection's `ca_pem`, discovery, the code exchange, JWKS and userinfo all go over
+/// verified TLS and the user signs in.
+async fn an_upstream_over_https_needs_its_ca_and_then_signs_users_in(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    if !dev_certs(certs.path()) {
+        e2e::skip("openssl");
+        return;
+    }
+    let (cert, key, ca) = (
+        certs.path().join("server.pem"),
+        certs.path().join("server-key.pem"),
+        certs.path().join("ca.pem"),
+    );
+    app.create_subscription("acme").await;
+    let client = app.web_client("acme").await;
+    let callbacks = [format!("{}/sso/upstream/callback", app.issuer("acme"))];
+    let Some(up) = Upstream::start_with(&callbacks, Some((&cert, &key, &ca))).await else {
+        return;
+    };
+    assert!(up.issuer.starts_with("https://127.0.0.1:"), "{}", up.issuer);
+    let t = app.system_token().await;
+    let (s, created) = app
+        .admin(
+            &t,
+            Method::POST,
+            "/subscriptions/acme/connections",
+            Some(json!({
+                "name": "upstream", "kind": "oidc", "issuer": up.issuer, "client_id": "auth-server",
+                "client_secret": "upstream-client-secret", "scopes": ["email"],
+                "claims": {"email": "email"},
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let path = format!(
+        "/subscriptions/acme/connections/{}",
+        created["id"].as_str().unwrap()
+    );
+
+    // The system roots do not know the private CA.
+    let (_, d) = app
+        .admin(&t, Method::POST, &format!("{path}/test"), None)
+        .await;
+    assert_eq!(d["ok"], false, "{d}");
+    let last = d["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["stage"], "tls", "{d}");
+    assert!(last["message"].as_str().unwrap().contains("ca_pem"), "{d}");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let (at, answer) = follow(&app, &browser, &client, false).await;
+    assert!(
+        !at.starts_with("https://c1.example/"),
+        "no login without trust"
+    );
+    let (status, page) = answer.expect("an error page");
+    assert!(
+        page.contains("could not complete the sign-in"),
+        "{status} at {at}: {page}"
+    );
+
+    // Trusted through the connection's own CA.
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    let (s, b) = app
+        .admin(&t, Method::PATCH, &path, Some(json!({"ca_pem": pem})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, d) = app
+        .admin(&t, Method::POST, &format!("{path}/test"), None)
+        .await;
+    assert_eq!(d["ok"], true, "{d}");
+    let stages: Vec<&str> = d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["tls", "discovery"]);
+    let (at, answer) = follow(&app, &browser, &client, false).await;
+    assert!(at.starts_with("https://c1.example/cb"), "{at}: {answer:?}");
+    assert!(query_param(&at, "code").is_some(), "{at}");
 }

@@ -316,12 +316,14 @@ async fn second_factor_rows_of_one_subscription_do_not_exist_for_another(backend
         .admin(&t, Method::GET, "/subscriptions/acme/users", None)
         .await;
     let alice = users["items"][0]["id"].as_str().unwrap().to_owned();
-    let subs = app.ctx.store.repos().subscriptions();
+    let subs = app.ctx.store.subscriptions();
     let (acme, other) = (
         subs.by_slug("acme").await.unwrap().id,
         subs.by_slug("other").await.unwrap().id,
     );
-    let mfa = app.ctx.store.repos().mfa();
+    // Both subscriptions live in the shared database here.
+    let db = app.ctx.db(&acme).await.unwrap();
+    let mfa = db.repos().mfa();
     assert!(mfa.totp(&acme, &alice).await.unwrap().is_some());
     // Through the other subscription the same user id has nothing, and nothing changes.
     assert!(mfa.totp(&other, &alice).await.unwrap().is_none());

@@ -124,7 +124,8 @@ pub struct ConnectionConfig {
     /// Upgrade `ldap://` with StartTLS (failure aborts, never falls back to plaintext).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub start_tls: bool,
-    /// PEM of the CA(s) that sign the directory's certificate (default: system roots).
+    /// PEM of the CA(s) that sign the directory's or the upstream OIDC provider's
+    /// certificate; replaces the system roots for this connection (default: system roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
     /// Path of a PEM CA file on the server, read at connection time.
@@ -160,6 +161,10 @@ pub struct ConnectionConfig {
     /// Pooled service connections (default 4, at most 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
+    /// Seconds for which a directory user's account state, checked on refresh, is
+    /// trusted (default 60; 0 checks on every refresh; SECURITY.md F7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_recheck_secs: Option<u64>,
     /// Upstream issuer (OIDC discovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
@@ -223,6 +228,11 @@ impl ConnectionConfig {
     /// Timeout of connects and operations.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs.unwrap_or(5))
+    }
+
+    /// How long a checked directory account state is trusted on refresh.
+    pub fn account_recheck(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.account_recheck_secs.unwrap_or(60))
     }
 
     /// The group settings with the kind's defaults applied.
@@ -399,11 +409,11 @@ fn require<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, Validation
 }
 
 fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
+    // `ca_pem`/`ca_file` belong to every kind: LDAPS/StartTLS and the upstream OIDC
+    // provider's HTTPS alike.
     let dir = [
         ("url", c.url.is_some()),
         ("start_tls", c.start_tls),
-        ("ca_pem", c.ca_pem.is_some()),
-        ("ca_file", c.ca_file.is_some()),
         ("bind_dn", c.bind_dn.is_some()),
         ("user_base_dn", c.user_base_dn.is_some()),
         ("user_filter", c.user_filter.is_some()),
@@ -412,6 +422,7 @@ fn unused(c: &ConnectionConfig, kind: ConnectionKind) -> Option<&'static str> {
         ("groups", c.groups.is_some()),
         ("timeout_secs", false),
         ("pool_size", c.pool_size.is_some()),
+        ("account_recheck_secs", c.account_recheck_secs.is_some()),
     ];
     let ad = [
         ("domain", c.domain.is_some()),
@@ -513,6 +524,12 @@ pub fn validate(input: &ConnectionInput, has_secret: bool) -> Result<(), Validat
     {
         return Err(invalid("pool_size", "must be between 1 and 32"));
     }
+    if c.account_recheck_secs.is_some_and(|s| s > 3600) {
+        return Err(invalid(
+            "account_recheck_secs",
+            "must be between 0 and 3600",
+        ));
+    }
     if input.kind.is_directory() {
         validate_directory(input, has_secret)
     } else {
@@ -538,17 +555,7 @@ fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), V
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("url", "must name a host"));
     }
-    if let Some(pem) = &c.ca_pem
-        && !pem.contains("-----BEGIN CERTIFICATE-----")
-    {
-        return Err(invalid("ca_pem", "must contain a PEM certificate"));
-    }
-    if c.ca_pem.is_some() && c.ca_file.is_some() {
-        return Err(invalid(
-            "ca_file",
-            "give either ca_pem or ca_file, not both",
-        ));
-    }
+    validate_ca(c)?;
     require(&c.bind_dn, "bind_dn")?;
     require(&c.user_base_dn, "user_base_dn")?;
     if input.bind_password.is_none() && !has_secret {
@@ -600,8 +607,25 @@ fn validate_directory(input: &ConnectionInput, has_secret: bool) -> Result<(), V
     Ok(())
 }
 
+/// The connection's own trust anchors: PEM text or a file, not both.
+fn validate_ca(c: &ConnectionConfig) -> Result<(), ValidationError> {
+    if let Some(pem) = &c.ca_pem
+        && !pem.contains("-----BEGIN CERTIFICATE-----")
+    {
+        return Err(invalid("ca_pem", "must contain a PEM certificate"));
+    }
+    if c.ca_pem.is_some() && c.ca_file.is_some() {
+        return Err(invalid(
+            "ca_file",
+            "give either ca_pem or ca_file, not both",
+        ));
+    }
+    Ok(())
+}
+
 fn validate_oidc(input: &ConnectionInput, has_secret: bool) -> Result<(), ValidationError> {
     let c = &input.config;
+    validate_ca(c)?;
     let issuer = require(&c.issuer, "issuer")?;
     let u = url::Url::parse(issuer).map_err(|_| invalid("issuer", "must be an https URL"))?;
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));

@@ -78,7 +78,8 @@ async fn page(
     let sub = admin.0.tenant(ctx, slug).await?;
     let limit = f.limit - 1;
     let mut items = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .audit()
         .list(&sub.id, &f)

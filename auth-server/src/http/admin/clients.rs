@@ -49,7 +49,8 @@ pub async fn list_clients(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .clients()
         .list(&sub.id, q.after.as_deref(), limit + 1)
@@ -73,7 +74,8 @@ pub async fn list_ai_clients(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .clients()
         .list_ai(&sub.id, q.after.as_deref(), limit + 1)
@@ -95,7 +97,8 @@ pub async fn list_registered_clients(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .clients()
         .list_registered(&sub.id, q.after.as_deref(), limit + 1)
@@ -133,7 +136,8 @@ pub async fn get_client(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let client = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .clients()
         .get(&sub.id, &path.1)
@@ -153,7 +157,8 @@ pub async fn patch_client(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let current = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .clients()
         .get(&sub.id, &path.1)

@@ -63,7 +63,8 @@ pub async fn list_connections(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .connections()
         .list(&sub.id, q.after.as_deref(), limit + 1)
@@ -91,7 +92,8 @@ pub async fn get_connection(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let conn = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .connections()
         .get(&sub.id, &path.1)
@@ -155,7 +157,8 @@ pub async fn list_links(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
-    let repos = ctx.store.repos();
+    let db = ctx.db(&sub.id).await?;
+    let repos = db.repos();
     repos
         .users()
         .get(&sub.id, &path.1)

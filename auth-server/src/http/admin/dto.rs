@@ -57,6 +57,11 @@ pub struct CreateSubscription {
     pub slug: String,
     /// Display name.
     pub name: String,
+    /// The subscription's own database (`postgres://`, `postgresql://` or `sqlite:`),
+    /// which will hold all its tenant data; omitted: the shared database. A secret: it
+    /// is stored encrypted and never returned.
+    #[schema(value_type = Option<String>)]
+    pub database_url: Option<secrecy::SecretString>,
 }
 
 /// Credentials of the minted MCP client, returned once.
@@ -81,6 +86,8 @@ pub struct SubscriptionView {
     pub issuer: String,
     /// Policy settings.
     pub settings: crate::domain::SubscriptionSettings,
+    /// Whether its tenant data lives in a dedicated database (the URL is never shown).
+    pub dedicated_database: bool,
     /// Only in the creation response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp_client: Option<McpClient>,

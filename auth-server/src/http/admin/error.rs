@@ -105,6 +105,14 @@ impl From<AdminError> for ApiError {
     }
 }
 
+/// A storage failure outside a service call (a handler's direct read): as the services
+/// map it.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        AdminError::from(e).into()
+    }
+}
+
 impl From<AdminAuthError> for ApiError {
     fn from(e: AdminAuthError) -> Self {
         match e {

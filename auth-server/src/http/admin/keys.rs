@@ -31,7 +31,8 @@ pub async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path).await?;
     let keys = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .keys()
         .list(&sub.id)

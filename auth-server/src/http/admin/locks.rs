@@ -21,7 +21,8 @@ async fn username(
     id: &str,
 ) -> Result<String, ApiError> {
     let user = ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .users()
         .get(sub, id)

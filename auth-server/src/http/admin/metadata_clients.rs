@@ -60,7 +60,8 @@ pub async fn list_metadata_clients(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .metadata_clients()
         .list(&sub.id, q.after.as_deref(), limit + 1)
@@ -81,7 +82,8 @@ pub async fn get_metadata_client(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let client = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .metadata_clients()
         .get(&sub.id, &path.1)

@@ -44,7 +44,8 @@ pub async fn get_user_mfa(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let user = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &path.1)
@@ -68,7 +69,8 @@ pub async fn delete_user_mfa(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let user = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &path.1)
@@ -92,7 +94,8 @@ pub async fn get_group_mfa_policy(
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let g = acl::get_group(&ctx, &sub.id, &path.1, &path.2).await?;
     let policy = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .mfa()
         .group_policy(&sub.id, &g.id)

@@ -25,7 +25,7 @@ use crate::service::Ctx;
 use crate::service::admin::{self, Principal};
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use error::ApiError;
 use futures_util::StreamExt;
 use std::future::Future;
@@ -37,11 +37,28 @@ const MAX_BODY: usize = 256 * 1024;
 /// An authenticated admin caller.
 pub struct Admin(pub Principal);
 
+/// The caller of a request dispatched in-process by the command line (`cli::api`): a
+/// request extension, which only code running in this process can attach. No header,
+/// cookie or token maps to it, so nothing that arrives over the network can carry it,
+/// and the server's own listener never inserts it.
+#[derive(Debug, Clone)]
+pub struct InProcess(Principal);
+
+impl InProcess {
+    /// Mark a request as made in-process by `principal`.
+    pub fn new(principal: Principal) -> InProcess {
+        InProcess(principal)
+    }
+}
+
 impl FromRequest for Admin {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Admin, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(InProcess(principal)) = req.extensions().get::<InProcess>().cloned() {
+            return Box::pin(async move { Ok(Admin(principal)) });
+        }
         let token = bearer(req);
         let (request_id, ip) = meta(req);
         let ctx = req
@@ -62,8 +79,11 @@ impl FromRequest for Admin {
 pub struct Body<T>(pub T);
 
 fn field_of(path: &str, message: &str) -> String {
-    // serde_path_to_error's path already ends with an unknown member's name.
-    if let Some(rest) = message.strip_prefix("missing field `")
+    // serde_path_to_error's path already ends with an unknown member's name; a missing
+    // or repeated member is named only in the message (the path is its parent's).
+    if let Some(rest) = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         && let Some(name) = rest.split('`').next()
     {
         return name.to_owned();

@@ -19,6 +19,7 @@ fn view(ctx: &Ctx, s: &Subscription) -> SubscriptionView {
             registration_token_sha256: None,
             ..s.settings.clone()
         },
+        dedicated_database: s.dedicated_database,
         mcp_client: None,
     }
 }
@@ -36,7 +37,14 @@ pub async fn post_subscription(
         return Err(AdminError::Forbidden.into());
     }
     let slug = Slug::parse(&body.0.slug, "slug")?;
-    let created = tenants::create(&ctx, slug, &body.0.name, &admin.0.actor).await?;
+    let created = tenants::create(
+        &ctx,
+        slug,
+        &body.0.name,
+        body.0.database_url.as_ref(),
+        &admin.0.actor,
+    )
+    .await?;
     let mut v = view(&ctx, &created.subscription);
     v.mcp_client = Some(McpClient {
         client_id: created.mcp_client_id,
@@ -62,7 +70,6 @@ pub async fn list_subscriptions(
     }
     let subs = ctx
         .store
-        .repos()
         .subscriptions()
         .list_all(q.after.as_deref(), limit + 1)
         .await

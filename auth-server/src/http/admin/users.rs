@@ -48,7 +48,8 @@ pub async fn list_users(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let limit = q.limit()?;
     let list = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .list(&sub.id, q.after.as_deref(), limit + 1)
@@ -68,7 +69,8 @@ pub async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let user = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &path.1)
@@ -88,7 +90,8 @@ pub async fn patch_user(
 ) -> Result<HttpResponse, ApiError> {
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let mut user = ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &path.1)

@@ -136,7 +136,9 @@ pub(super) async fn signed_in(
         .await?
         .ok_or_else(not_signed_in)?;
     match ctx
-        .store
+        .db(&sub.id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?
         .repos()
         .users()
         .get(&sub.id, &session.user_id)

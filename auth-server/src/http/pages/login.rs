@@ -98,7 +98,9 @@ async fn sso_links(
     sub: &crate::domain::Subscription,
 ) -> Result<Vec<SsoLink>, PageError> {
     Ok(ctx
-        .store
+        .db(&sub.id)
+        .await
+        .map_err(|e| PageError::from_flow(e.into()))?
         .repos()
         .connections()
         .all_ordered(&sub.id)

@@ -103,7 +103,9 @@ pub async fn get_second_factor(
         Step::Totp => code_form(&chrome, slug, tx_id, &tx.csrf, None),
         Step::Enrol => {
             let user = ctx
-                .store
+                .db(&sub.id)
+                .await
+                .map_err(|e| PageError::from_flow(e.into()))?
                 .repos()
                 .users()
                 .get(&sub.id, &pending.user_id)
@@ -236,7 +238,9 @@ pub async fn post_second_factor(
             let markup = match step {
                 Step::Enrol => {
                     let user = ctx
-                        .store
+                        .db(&sub.id)
+                        .await
+                        .map_err(|e| PageError::from_flow(e.into()))?
                         .repos()
                         .users()
                         .get(&sub.id, &user_id)

@@ -152,3 +152,16 @@ impl ResponseError for OAuthError {
         r.json(body)
     }
 }
+
+/// 405 with `Allow: POST` for any other method on a POST-only protocol endpoint (token,
+/// introspection, revocation), in the endpoint's JSON error shape.
+pub async fn post_only() -> HttpResponse {
+    let mut r = OAuthError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        ..OAuthError::bad_request("invalid_request", "this endpoint accepts POST only")
+    }
+    .error_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r
+}

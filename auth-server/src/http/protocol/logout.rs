@@ -48,7 +48,8 @@ pub async fn logout(
     let client_id = p.get("client_id").map(str::to_owned).or(hinted_client);
     let mut target = None;
     if let (Some(uri), Some(cid)) = (p.get("post_logout_redirect_uri"), client_id)
-        && let Ok(client) = ctx.store.repos().clients().get(&sub.id, &cid).await
+        && let Ok(db) = ctx.db(&sub.id).await
+        && let Ok(client) = db.repos().clients().get(&sub.id, &cid).await
         && client
             .spec
             .post_logout_redirect_uris

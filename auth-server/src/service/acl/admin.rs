@@ -40,7 +40,7 @@ pub async fn create_workspace(
         name,
     };
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     tx.repos()
         .acl()
         .insert_workspace(sub, &ws, now)
@@ -67,7 +67,7 @@ pub async fn get_workspace(
     sub: &SubscriptionId,
     slug: &str,
 ) -> Result<Workspace, AdminError> {
-    workspace(&ctx.store.repos(), sub, slug).await
+    workspace(&ctx.db(sub).await?.repos(), sub, slug).await
 }
 
 /// A page of workspaces.
@@ -77,7 +77,8 @@ pub async fn list_workspaces(
     page: PageAsk<'_>,
 ) -> Result<Vec<Workspace>, AdminError> {
     Ok(ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .acl()
         .list_workspaces(sub, page.after, page.limit)
@@ -93,7 +94,7 @@ pub async fn rename_workspace(
     actor: &Actor,
 ) -> Result<Workspace, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let before = workspace(&tx.repos(), sub, slug).await?;
     tx.repos()
         .acl()
@@ -122,7 +123,7 @@ pub async fn delete_workspace(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, slug).await?;
     tx.repos().acl().delete_workspace(sub, &ws.id).await?;
     let diff = audit::diff(&json!({"slug": ws.slug, "name": ws.name}), &json!({}));
@@ -153,7 +154,7 @@ pub async fn put_participant(
     actor: &Actor,
 ) -> Result<bool, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     tx.repos()
         .users()
@@ -189,7 +190,8 @@ pub async fn get_participant(
     ws: &str,
     user_id: &str,
 ) -> Result<Participant, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let ws = workspace(&repos, sub, ws).await?;
     let role = repos
         .acl()
@@ -209,7 +211,8 @@ pub async fn list_participants(
     ws: &str,
     page: PageAsk<'_>,
 ) -> Result<Vec<Participant>, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let ws = workspace(&repos, sub, ws).await?;
     Ok(repos
         .acl()
@@ -226,7 +229,7 @@ pub async fn delete_participant(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     let role = tx
         .repos()
@@ -286,7 +289,7 @@ pub async fn create_group(
     actor: &Actor,
 ) -> Result<Group, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     let group = Group {
         id: random::id(),
@@ -320,7 +323,7 @@ pub async fn get_group(
     ws: &str,
     name: &str,
 ) -> Result<Group, AdminError> {
-    Ok(group(&ctx.store.repos(), sub, ws, name).await?.1)
+    Ok(group(&ctx.db(sub).await?.repos(), sub, ws, name).await?.1)
 }
 
 /// A page of groups.
@@ -330,7 +333,8 @@ pub async fn list_groups(
     ws: &str,
     page: PageAsk<'_>,
 ) -> Result<Vec<Group>, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let ws = workspace(&repos, sub, ws).await?;
     Ok(repos
         .acl()
@@ -349,7 +353,7 @@ pub async fn rename_group(
     actor: &Actor,
 ) -> Result<Group, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let (ws, g) = group(&tx.repos(), sub, ws, name).await?;
     tx.repos()
         .acl()
@@ -404,7 +408,7 @@ pub async fn delete_group(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let (ws, g) = group(&tx.repos(), sub, ws, name).await?;
     tx.repos().acl().delete_group(sub, &g.id).await?;
     rewrite_apps(&tx, sub, &ws, actor, now, |grants, fields| {
@@ -467,7 +471,7 @@ pub async fn add_member(
     actor: &Actor,
 ) -> Result<bool, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let (ws, g) = group(&tx.repos(), sub, ws, name).await?;
     tx.repos()
         .users()
@@ -508,7 +512,7 @@ pub async fn remove_member(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let (ws, g) = group(&tx.repos(), sub, ws, name).await?;
     tx.repos().acl().remove_member(sub, &g.id, user_id).await?;
     let target = format!("{}/{}", ws.slug, g.name);
@@ -536,7 +540,8 @@ pub async fn list_members(
     name: &str,
     page: PageAsk<'_>,
 ) -> Result<Vec<String>, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let (_, g) = group(&repos, sub, ws, name).await?;
     match repos
         .acl()

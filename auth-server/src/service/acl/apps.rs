@@ -131,7 +131,7 @@ pub async fn create_app(
     actor: &Actor,
 ) -> Result<App, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     validate(
         &new.grants,
@@ -174,7 +174,8 @@ pub async fn get_app(
     ws: &str,
     slug: &str,
 ) -> Result<App, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let ws = workspace(&repos, sub, ws).await?;
     Ok(repos.acl().app(sub, &ws.id, slug).await?)
 }
@@ -186,7 +187,8 @@ pub async fn list_apps(
     ws: &str,
     page: PageAsk<'_>,
 ) -> Result<Vec<App>, AdminError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let ws = workspace(&repos, sub, ws).await?;
     Ok(repos
         .acl()
@@ -204,7 +206,7 @@ pub async fn update_app(
     actor: &Actor,
 ) -> Result<App, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     let before = tx.repos().acl().app(sub, &ws.id, slug).await?;
     let mut app = before.clone();
@@ -248,7 +250,7 @@ pub async fn delete_app(
     actor: &Actor,
 ) -> Result<(), AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let ws = workspace(&tx.repos(), sub, ws).await?;
     let app = tx.repos().acl().app(sub, &ws.id, slug).await?;
     tx.repos().acl().delete_app(sub, &app.id).await?;

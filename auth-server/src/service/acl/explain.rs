@@ -28,7 +28,14 @@ pub async fn explain(
     record: Option<RecordFacts>,
 ) -> Result<Explanation, AdminError> {
     let user_id = match subject {
-        Subject::User(id) => match ctx.store.repos().users().get(&tenant.id, &id).await {
+        Subject::User(id) => match ctx
+            .db(&tenant.id)
+            .await?
+            .repos()
+            .users()
+            .get(&tenant.id, &id)
+            .await
+        {
             Ok(_) => id,
             Err(StoreError::NotFound) => {
                 return Err(ValidationError::new("user_id", "no such user").into());

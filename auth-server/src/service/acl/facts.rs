@@ -173,7 +173,8 @@ async fn load(
     workspace: &str,
 ) -> Result<UserWorkspace, StoreError> {
     let sub = &tenant.id;
-    let repos = ctx.store.repos();
+    let db = ctx.db(sub).await?;
+    let repos = db.repos();
     let mut base = AclFacts {
         user_sub: user_id.to_owned(),
         ..AclFacts::default()

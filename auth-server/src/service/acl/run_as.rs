@@ -60,7 +60,7 @@ pub async fn create(
     actor: &Actor,
 ) -> Result<RunAsView, AdminError> {
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     let repos = tx.repos();
     match &principal {
         RunAsPrincipal::User(u) => {
@@ -134,7 +134,8 @@ async fn view(ctx: &Ctx, sub: &SubscriptionId, grant: RunAsGrant) -> Result<RunA
         RunAsTarget::User(u) => Target::User(u),
         RunAsTarget::All => Target::All,
         RunAsTarget::Group(id) => {
-            let repos = ctx.store.repos();
+            let db = ctx.db(sub).await?;
+            let repos = db.repos();
             let g = repos.acl().group_by_id(sub, &id).await?;
             let ws = repos.acl().workspace_by_id(sub, &g.workspace_id).await?;
             Target::Group {
@@ -152,7 +153,7 @@ async fn view(ctx: &Ctx, sub: &SubscriptionId, grant: RunAsGrant) -> Result<RunA
 
 /// One grant.
 pub async fn get(ctx: &Ctx, sub: &SubscriptionId, id: &str) -> Result<RunAsView, AdminError> {
-    let grant = ctx.store.repos().acl().run_as(sub, id).await?;
+    let grant = ctx.db(sub).await?.repos().acl().run_as(sub, id).await?;
     view(ctx, sub, grant).await
 }
 
@@ -164,7 +165,8 @@ pub async fn list(
 ) -> Result<Vec<RunAsView>, AdminError> {
     let mut out = Vec::new();
     for grant in ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .acl()
         .list_run_as(sub, page.after, page.limit)
@@ -184,7 +186,7 @@ pub async fn delete(
 ) -> Result<(), AdminError> {
     let before = get(ctx, sub, id).await?;
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(sub).await?;
     tx.repos().acl().delete_run_as(sub, id).await?;
     audit::record(
         &tx,

@@ -109,7 +109,14 @@ pub async fn validate_client(
     let client = if crate::domain::cimd::looks_like_url(client_id) {
         crate::service::cimd::resolve(ctx, sub, client_id).await?
     } else {
-        match ctx.store.repos().clients().get(&sub.id, client_id).await {
+        match ctx
+            .db(&sub.id)
+            .await?
+            .repos()
+            .clients()
+            .get(&sub.id, client_id)
+            .await
+        {
             Ok(c) if c.enabled => c,
             Ok(_) | Err(crate::store::StoreError::NotFound) => {
                 return Err(FlowError::InvalidRequest("unknown client".into()));
@@ -396,7 +403,8 @@ pub async fn decide(
         return Ok(Next::Login(id));
     };
     let user = match ctx
-        .store
+        .db(&sub.id)
+        .await?
         .repos()
         .users()
         .get(&sub.id, &session.user_id)
@@ -436,7 +444,8 @@ pub async fn decide(
         && (client.spec.skip_consent
             || (!crate::domain::cimd::looks_like_url(&client.client_id)
                 && ctx
-                    .store
+                    .db(&sub.id)
+                    .await?
                     .repos()
                     .consents()
                     .get(&sub.id, &user.id, &client.client_id)

@@ -83,7 +83,8 @@ pub async fn issue(
     resources: &[String],
 ) -> Result<TokenResponse, FlowError> {
     let user = match ctx
-        .store
+        .db(&tenant.id)
+        .await?
         .repos()
         .users()
         .get(&tenant.id, &record.user_id)
@@ -113,7 +114,7 @@ pub async fn issue(
         claims: serde_json::json!({"auth": auth, "resources": record.resources, "sid": record.sid}),
         revoked_at: None,
     };
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&tenant.id).await?;
     tx.repos()
         .tokens()
         .create_family(&tenant.id, &family, ctx.now())
@@ -151,7 +152,7 @@ async fn replayed(ctx: &Ctx, tenant: &Subscription, code: &str) -> FlowError {
             let family = String::from_utf8_lossy(&family).into_owned();
             let now = ctx.now();
             let result = async {
-                let tx = ctx.store.begin().await?;
+                let tx = ctx.begin(&tenant.id).await?;
                 tx.repos()
                     .tokens()
                     .revoke_family(&tenant.id, &family, now)

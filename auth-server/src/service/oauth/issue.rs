@@ -127,7 +127,8 @@ pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), 
                 family_id: g.family_id.clone(),
                 expires_at: claims.exp,
             };
-            ctx.store
+            ctx.db(&g.tenant.id)
+                .await?
                 .repos()
                 .tokens()
                 .insert_opaque(&g.tenant.id, &hash_token(&token), &jti, &row)

@@ -14,7 +14,7 @@
 use super::issue::{self, AuthFacts, Grant, TokenResponse};
 use super::resource;
 use crate::domain::{Client, Scope, Subscription};
-use crate::service::{Actor, Ctx, FlowError, audit};
+use crate::service::{Actor, Ctx, FlowError, audit, federation};
 use crate::store::StoreError;
 use crate::store::tokens::{Family, RefreshRow};
 use crate::tokens::hash_token;
@@ -50,7 +50,8 @@ pub async fn recover(
     let now = ctx.now();
     let old_hash = hash_token(token);
     let row = match ctx
-        .store
+        .db(&tenant.id)
+        .await?
         .repos()
         .tokens()
         .refresh(&tenant.id, &old_hash)
@@ -61,7 +62,8 @@ pub async fn recover(
         Err(e) => return Err(e.into()),
     };
     let family = ctx
-        .store
+        .db(&tenant.id)
+        .await?
         .repos()
         .tokens()
         .family(&tenant.id, &row.family_id)
@@ -129,7 +131,8 @@ pub async fn rotate(
         ));
     }
     let user = match ctx
-        .store
+        .db(&tenant.id)
+        .await?
         .repos()
         .users()
         .get(&tenant.id, &family.subject)
@@ -141,6 +144,13 @@ pub async fn rotate(
         }
         Err(e) => return Err(e.into()),
     };
+    // F7: a directory user disabled, locked or removed upstream loses the grant too.
+    if let Some(why) = federation::recheck_directory(ctx, tenant, &user).await? {
+        federation::refuse_refresh(ctx, tenant, &user, &family.id, why).await?;
+        return Err(FlowError::InvalidGrant(
+            "the directory no longer admits this account",
+        ));
+    }
     let auth: AuthFacts =
         serde_json::from_value(family.claims.get("auth").cloned().unwrap_or_default())
             .unwrap_or_default();
@@ -152,7 +162,7 @@ pub async fn rotate(
     let resources = resource::narrow(&resources, asked_resources)?;
     let audience = resource::audience(tenant, client, &scope, &resources)?;
 
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&tenant.id).await?;
     // The new token keeps the family's full scope (RFC 9700 §4.14.2: same scope as before).
     let (new_token, new_hash) =
         issue::refresh_token(ctx, &tx, tenant, &family.id, &granted).await?;
@@ -249,7 +259,8 @@ async fn reused(
         && used_at.is_some_and(|t| now - t <= ctx.settings.refresh_grace as i64);
     let successor_unused = match successor {
         Some(h) => ctx
-            .store
+            .db(&tenant.id)
+            .await?
             .repos()
             .tokens()
             .refresh(&tenant.id, h)
@@ -264,7 +275,7 @@ async fn reused(
         // a client that merely refreshed from several windows at once.
         return concurrent(ctx, tenant, old_hash).await;
     }
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&tenant.id).await?;
     tx.repos()
         .tokens()
         .revoke_family(&tenant.id, family_id, now)

@@ -18,7 +18,8 @@ pub async fn revoke(
     token: &str,
 ) -> Result<(), FlowError> {
     let now = ctx.now();
-    let tokens = ctx.store.repos().tokens();
+    let db = ctx.db(&tenant.id).await?;
+    let tokens = db.repos().tokens();
     match tokens.refresh(&tenant.id, &hash_token(token)).await {
         Ok(row) => {
             let family = tokens.family(&tenant.id, &row.family_id).await?;

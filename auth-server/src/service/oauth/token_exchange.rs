@@ -172,7 +172,7 @@ pub async fn exchange(
         revoked_at: None,
     };
     let now = ctx.now();
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&tenant.id).await?;
     tx.repos()
         .tokens()
         .create_family(&tenant.id, &family, now)
@@ -231,7 +231,8 @@ async fn covered(
     principal: &RunAsPrincipal,
     target_id: &str,
 ) -> Result<Option<(User, String)>, FlowError> {
-    let repos = ctx.store.repos();
+    let db = ctx.db(&tenant.id).await?;
+    let repos = db.repos();
     let target = match repos.users().get(&tenant.id, target_id).await {
         Ok(u) if !u.disabled => u,
         Ok(_) | Err(StoreError::NotFound) => return Ok(None),
@@ -260,7 +261,7 @@ async fn refuse(
         (None, Some(client)) => ("client", client.as_str()),
         (None, None) => ("user", ""),
     };
-    let tx = ctx.store.begin().await?;
+    let tx = ctx.begin(&tenant.id).await?;
     audit::record(
         &tx,
         &tenant.id,

@@ -5,7 +5,8 @@
 //! the same attempts; the consecutive-failure count and the hard lock live in the
 //! database (`login_locks`), so neither a restart nor a flushed Redis lifts a lock. When
 //! the ephemeral store fails, counting continues in a per-instance in-memory store
-//! ([`Counters`]): degraded (each instance counts alone) but never unlimited. After a
+//! ([`Counters`]): degraded (each instance counts alone, against its share of every limit,
+//! limit/N for `AUTH_INSTANCES` = N) but never unlimited. After a
 //! failure the shared store is bypassed for a few seconds, so that counting does not
 //! wait on a dead Redis at every step. The policy itself is pure, in [`policy`].
 //!
@@ -52,17 +53,22 @@ impl Counters {
         }
     }
 
-    async fn incr(&self, ctx: &Ctx, key: &str, ttl: Duration) -> Result<i64, FlowError> {
+    async fn incr(&self, ctx: &Ctx, key: &str, ttl: Duration) -> Result<Counted, FlowError> {
         if !self.bypassed() {
             match ctx.cache.incr(key, ttl).await {
-                Ok(v) => return Ok(v),
+                Ok(value) => return Ok(Counted::shared(value)),
                 Err(e) => self.shared_failed(&e),
             }
         }
-        Ok(self.fallback.incr(key, ttl).await?)
+        let value = self.fallback.incr(key, ttl).await?;
+        Ok(Counted { value, local: true })
     }
 
     async fn get_i64(&self, ctx: &Ctx, key: &str) -> Result<i64, FlowError> {
+        Ok(self.get_counted(ctx, key).await?.value)
+    }
+
+    async fn get_counted(&self, ctx: &Ctx, key: &str) -> Result<Counted, FlowError> {
         let shared = match self.bypassed() {
             true => None,
             false => match ctx.cache.get(key).await {
@@ -73,12 +79,15 @@ impl Counters {
                 }
             },
         };
+        let local = shared.is_none();
         let v = match shared {
             Some(v) => v,
             None => self.fallback.get(key).await?,
         };
-        Ok(v.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
-            .unwrap_or(0))
+        let value = v
+            .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
+            .unwrap_or(0);
+        Ok(Counted { value, local })
     }
 
     async fn put_i64(&self, ctx: &Ctx, key: &str, v: i64, ttl: Duration) -> Result<(), FlowError> {
@@ -102,6 +111,33 @@ impl Counters {
             self.shared_failed(&e);
         }
         Ok(())
+    }
+}
+
+/// A counter's value, and whether this instance kept it alone because the shared store
+/// was unreachable.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    value: i64,
+    local: bool,
+}
+
+impl Counted {
+    fn shared(value: i64) -> Counted {
+        Counted {
+            value,
+            local: false,
+        }
+    }
+
+    /// The value on the scale of the shared `limit`: a count this instance kept alone is
+    /// weighed so that reaching limit/N here is reaching the limit (`AUTH_INSTANCES` = N;
+    /// SECURITY.md §5.2: "per-instance in-memory limiter at limit/N").
+    fn against(self, limit: i64, ctx: &Ctx) -> i64 {
+        match self.local {
+            true => policy::on_shared_scale(self.value, limit, ctx.settings.instances),
+            false => self.value,
+        }
     }
 }
 
@@ -163,13 +199,24 @@ pub fn counted_name(login: &str) -> String {
     )
 }
 
+/// Failures in the window, on the scale of the shared limit: counts kept on this
+/// instance during a Redis outage are weighed by the number of instances.
 async fn window_failures(ctx: &Ctx, keys: &Keys, now: i64) -> Result<i64, FlowError> {
-    let mut total = 0;
+    let (mut shared, mut local) = (0, 0);
     for b in policy::window_buckets(now) {
-        total += ctx.throttle.get_i64(ctx, &keys.charged(b)).await?;
-        total -= ctx.throttle.get_i64(ctx, &keys.refunded(b)).await?;
+        for (key, sign) in [(keys.charged(b), 1), (keys.refunded(b), -1)] {
+            let c = ctx.throttle.get_counted(ctx, &key).await?;
+            match c.local {
+                true => local += sign * c.value,
+                false => shared += sign * c.value,
+            }
+        }
     }
-    Ok(total.max(0))
+    let local = Counted {
+        value: local.max(0),
+        local: true,
+    };
+    Ok((shared.max(0) + local.against(policy::TEMP_LOCK_AFTER, ctx)).max(0))
 }
 
 async fn clear_window(ctx: &Ctx, keys: &Keys, now: i64) -> Result<(), FlowError> {
@@ -190,7 +237,13 @@ pub async fn admit(
     let name = counted_name(login);
     let keys = Keys::new(sub, &name);
     let now = ctx.now();
-    let durable = ctx.store.repos().login_locks().get(sub, &name).await?;
+    let durable = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .login_locks()
+        .get(sub, &name)
+        .await?;
     let state = State {
         recent_failures: window_failures(ctx, &keys, now).await?,
         last_failure_at: Some(ctx.throttle.get_i64(ctx, &keys.last()).await?).filter(|t| *t > 0),
@@ -252,7 +305,8 @@ async fn settle_inner(
             clear_window(ctx, &keys, now).await?;
             // Most logins have no failures on record: no write for them.
             if attempt.durable {
-                ctx.store
+                ctx.db(sub)
+                    .await?
                     .repos()
                     .login_locks()
                     .clear(sub, &attempt.name)
@@ -280,7 +334,8 @@ async fn settle_inner(
                 )
                 .await;
             }
-            let repo = ctx.store.repos();
+            let db = ctx.db(sub).await?;
+            let repo = db.repos();
             let consecutive = repo
                 .login_locks()
                 .record_failure(sub, &attempt.name, now)
@@ -323,7 +378,13 @@ pub struct LockStatus {
 pub async fn status(ctx: &Ctx, sub: &SubscriptionId, login: &str) -> Result<LockStatus, FlowError> {
     let name = counted_name(login);
     let keys = Keys::new(sub, &name);
-    let durable = ctx.store.repos().login_locks().get(sub, &name).await?;
+    let durable = ctx
+        .db(sub)
+        .await?
+        .repos()
+        .login_locks()
+        .get(sub, &name)
+        .await?;
     let until = ctx.throttle.get_i64(ctx, &keys.lock()).await?;
     Ok(LockStatus {
         hard_locked: durable.as_ref().is_some_and(|l| l.locked_at.is_some()),
@@ -337,7 +398,8 @@ pub async fn status(ctx: &Ctx, sub: &SubscriptionId, login: &str) -> Result<Lock
 /// Every hard-locked login name of the subscription.
 pub async fn hard_locked(ctx: &Ctx, sub: &SubscriptionId) -> Result<Vec<LockStatus>, FlowError> {
     Ok(ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .login_locks()
         .locked(sub)
@@ -366,7 +428,8 @@ pub async fn unlock(
     clear_window(ctx, &keys, ctx.now()).await?;
     ctx.throttle.delete(ctx, &keys.lock()).await?;
     let had = ctx
-        .store
+        .db(sub)
+        .await?
         .repos()
         .login_locks()
         .clear(sub, &before.username)
@@ -427,8 +490,9 @@ pub async fn admit_ip(ctx: &Ctx, class: IpClass, ip: IpAddr) -> Result<(), i64> 
     let now = ctx.now();
     let minute = now.div_euclid(60);
     let key = format!("ipl:{}:{ip}:{minute}", class.tag());
+    let limit = i64::from(limit);
     match ctx.throttle.incr(ctx, &key, Duration::from_secs(120)).await {
-        Ok(n) if n > i64::from(limit) => Err(60 - now.rem_euclid(60)),
+        Ok(n) if n.against(limit, ctx) > limit => Err(60 - now.rem_euclid(60)),
         Ok(_) => Ok(()),
         // Both stores failed (the in-process one cannot, short of a poisoned lock):
         // refuse rather than run unlimited.

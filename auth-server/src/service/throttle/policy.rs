@@ -113,6 +113,25 @@ pub fn hard_lock(consecutive: i64) -> bool {
     consecutive >= HARD_LOCK_AFTER
 }
 
+/// The share of a shared `limit` that one of `instances` instances enforces alone while
+/// the shared counters are unreachable: limit/N rounded up (never 0, which would lock
+/// everyone out), so that N instances together stay within about the shared limit.
+pub fn per_instance_limit(limit: i64, instances: u32) -> i64 {
+    let n = i64::from(instances.max(1));
+    (limit.max(1) + n - 1) / n
+}
+
+/// A count kept on one instance alone, on the scale of the shared `limit`: exactly
+/// [`per_instance_limit`] maps to `limit`, fewer stays below it and more goes above it, so
+/// every comparison with the shared limit (`>=` to lock, `<=` to admit) holds as if the
+/// instance's share were the limit.
+pub fn on_shared_scale(local: i64, limit: i64, instances: u32) -> i64 {
+    if instances <= 1 || limit <= 0 {
+        return local;
+    }
+    local.saturating_mul(limit) / per_instance_limit(limit, instances)
+}
+
 /// The one-minute buckets of the window ending at `now`, oldest first.
 pub fn window_buckets(now: i64) -> std::ops::RangeInclusive<i64> {
     let current = now.div_euclid(BUCKET);
@@ -124,6 +143,29 @@ mod tests {
     use super::*;
 
     const T: i64 = 1_700_000_000;
+
+    #[test]
+    fn during_an_outage_each_of_n_instances_enforces_limit_over_n() {
+        assert_eq!(per_instance_limit(60, 3), 20);
+        assert_eq!(per_instance_limit(5, 2), 3);
+        assert_eq!(per_instance_limit(2, 5), 1, "never 0");
+        assert_eq!(per_instance_limit(600_000, 1), 600_000);
+        for limit in 1..=30 {
+            for n in 1..=6 {
+                let share = per_instance_limit(limit, n);
+                for local in 0..=2 * limit {
+                    let scaled = on_shared_scale(local, limit, n);
+                    assert_eq!(scaled >= limit, local >= share, "{local}/{limit}/{n}");
+                    assert_eq!(scaled <= limit, local <= share, "{local}/{limit}/{n}");
+                }
+            }
+        }
+        // The login lock: 5 failures shared, so 3 on each of 2 instances.
+        let locks = |local| temporary_lock(on_shared_scale(local, TEMP_LOCK_AFTER, 2), T);
+        assert!(locks(2).is_none() && locks(3).is_some());
+        assert!(within_budget(on_shared_scale(3, TEMP_LOCK_AFTER, 2)));
+        assert!(!within_budget(on_shared_scale(4, TEMP_LOCK_AFTER, 2)));
+    }
 
     #[test]
     fn the_delay_grows_from_the_first_failure_and_is_capped() {

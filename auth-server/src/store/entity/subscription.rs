@@ -12,6 +12,7 @@ pub struct Model {
     pub settings: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub database_url_ciphertext: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
