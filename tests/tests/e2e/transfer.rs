@@ -435,3 +435,45 @@ async fn refused_imports_write_nothing(backend: Backend) {
     );
     assert!(!out.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_another_public_url_old_jwts_are_refused_and_refresh_tokens_still_redeem() {
+    let Some(source) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(target) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    assert_ne!(source.issuer("acme"), target.issuer("acme"));
+    let c = source.tenant_with_alice("acme").await;
+    let tokens = source
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let file = export(&source, "acme").await;
+    let report = import(&target, &file, PASSPHRASE).await.unwrap();
+    assert!(
+        report.contains(&format!(
+            "warning: the source issuer was {}",
+            source.issuer("acme")
+        )),
+        "{report}"
+    );
+    target.clock.advance(5);
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(target.introspect("acme", &c, at).await["active"], false);
+    let (s, refreshed) = target
+        .token(
+            "acme",
+            &c.id,
+            &c.secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{refreshed}");
+    let new_at = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(totp::claims(new_at)["iss"], json!(target.issuer("acme")));
+    assert_eq!(target.introspect("acme", &c, new_at).await["active"], true);
+}
