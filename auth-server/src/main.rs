@@ -3,7 +3,7 @@
 
 use auth_server::config::Settings;
 use auth_server::domain::{AuthMethod, ClientSpec, GrantType, Scope, Slug, TokenFormat, Username};
-use auth_server::service::{Actor, clients, keys, tenants, users};
+use auth_server::service::{Actor, clients, keys, tenants, transfer, users};
 use auth_server::startup::{Application, BuildOptions, build_ctx, connect_store};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -135,6 +135,39 @@ enum SubscriptionCommand {
         /// sqlite:); it is migrated first. Default: the shared database.
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// Write one subscription (keys and secrets re-encrypted under a passphrase) to a
+    /// new bundle file, to import on another deployment.
+    Export {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// The bundle file to create (never overwritten; mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// File holding the passphrase (default: AUTH_EXPORT_PASSPHRASE).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Import a subscription bundle written by `export`; its slug must be free here.
+    Import {
+        /// The bundle file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// File holding the passphrase (default: AUTH_EXPORT_PASSPHRASE).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Move a subscription's data from the shared database into a dedicated one, then
+    /// point it there (stop writes for it first; see docs/operations.md).
+    MoveDatabase {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// The dedicated database (postgres://, postgresql:// or sqlite:); migrated first,
+        /// it must not hold this subscription yet.
+        #[arg(long)]
+        database_url: String,
     },
 }
 
@@ -328,6 +361,52 @@ async fn admin(command: AdminCommand, settings: Settings, actor: &Actor) -> anyh
                 "mcp client_secret: {} (shown once)",
                 created.mcp_client_secret
             );
+        }
+        AdminCommand::Subscription {
+            command:
+                SubscriptionCommand::Export {
+                    subscription,
+                    out,
+                    passphrase_file,
+                },
+        } => {
+            let summary = transfer::export_to_file(
+                &ctx,
+                &subscription,
+                &out,
+                passphrase_file.as_deref(),
+                actor,
+            )
+            .await?;
+            println!("exported {summary} to {}", out.display());
+        }
+        AdminCommand::Subscription {
+            command:
+                SubscriptionCommand::Import {
+                    from,
+                    passphrase_file,
+                },
+        } => {
+            let imported =
+                transfer::import_from_file(&ctx, &from, passphrase_file.as_deref(), actor).await?;
+            println!("{imported}");
+        }
+        AdminCommand::Subscription {
+            command:
+                SubscriptionCommand::MoveDatabase {
+                    subscription,
+                    database_url,
+                },
+        } => {
+            let url = secrecy::SecretString::from(database_url);
+            // Other instances learn the new route within ROUTE_TTL; the shared rows are
+            // deleted only after that (plus a margin).
+            let settle = auth_server::store::routing::ROUTE_TTL + std::time::Duration::from_secs(1);
+            let moved =
+                transfer::dedicated::move_database(&ctx, &subscription, &url, settle, actor)
+                    .await?;
+            let total: u64 = moved.rows.values().sum();
+            println!("moved subscription {subscription} ({total} rows) to its dedicated database");
         }
         AdminCommand::Client {
             command:

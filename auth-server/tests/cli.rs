@@ -1,7 +1,8 @@
 //! Process-level behaviour of the binary: bad configuration stops it with one line that
 //! names the variable; `--help` documents every subcommand and variable; a first start
 //! writes the bootstrap admin secret to a 0600 file and logs only its path; the operator
-//! commands (`keys rotate`, `admin client create`, `admin user create`) work.
+//! commands (`keys rotate`, `admin client create`, `admin user create`, `admin subscription
+//! export`/`import`) work.
 
 use base64::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -471,4 +472,99 @@ fn keys_rotate_and_admin_client_and_user_create_work_against_the_running_server(
             .any(|e| e["action"] == "client.created" && e["target"]["id"] == client_id.as_str())
     );
     assert!(!export.contains(&secret), "no secret in the audit trail");
+}
+
+#[test]
+fn subscription_export_and_import_move_a_tenant_to_another_data_dir() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a.path(), b.path());
+    run_ok(
+        a,
+        &[
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ],
+        &[],
+    );
+    run_ok(
+        a,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--subscription",
+            "acme",
+            "--username",
+            "alice",
+        ],
+        &[("AUTH_NEW_USER_PASSWORD", "correct horse battery")],
+    );
+    let bundle = a.join("acme.bundle.json");
+    let bundle_arg = bundle.to_str().unwrap();
+    let export = [
+        "admin",
+        "subscription",
+        "export",
+        "--subscription",
+        "acme",
+        "--out",
+        bundle_arg,
+    ];
+    let pass = (
+        "AUTH_EXPORT_PASSPHRASE",
+        "a long passphrase from the environment",
+    );
+    // Without a passphrase, or with a short one: refused, no file.
+    for env in [None, Some("short")] {
+        let mut c = bin();
+        c.args(export).env("AUTH_DATA_DIR", a);
+        if let Some(p) = env {
+            c.env(pass.0, p);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("AUTH_EXPORT_PASSPHRASE") || err.contains("at least 16 characters"),
+            "{err}"
+        );
+        assert!(!bundle.exists());
+    }
+    let out = run_ok(a, &export, &[pass]);
+    assert!(out.contains("exported subscription acme"), "{out}");
+    // Never overwritten.
+    let out = bin()
+        .args(export)
+        .env("AUTH_DATA_DIR", a)
+        .env(pass.0, pass.1)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    // Another data dir has another master key; the tenant and its audit chain arrive.
+    let import = ["admin", "subscription", "import", "--from", bundle_arg];
+    let out = run_ok(b, &import, &[pass]);
+    assert!(out.contains("imported subscription acme"), "{out}");
+    let out = run_ok(b, &["audit", "verify", "--subscription", "acme"], &[]);
+    assert!(out.contains("audit chain intact"), "{out}");
+    let out = run_ok(b, &["keys", "rotate", "--subscription", "acme"], &[]);
+    assert!(out.contains("rotated"), "{out}");
+    // Twice: the slug is taken.
+    let out = bin()
+        .args(import)
+        .env("AUTH_DATA_DIR", b)
+        .env(pass.0, pass.1)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("subscription \"acme\" already exists"),
+        "{err}"
+    );
 }

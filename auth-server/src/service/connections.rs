@@ -14,7 +14,7 @@ use crate::store::connections::UserLink;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-fn aad(sub: &SubscriptionId, id: &str) -> Vec<u8> {
+pub(crate) fn aad(sub: &SubscriptionId, id: &str) -> Vec<u8> {
     format!("connection-secret:{}:{id}", sub.0).into_bytes()
 }
 

@@ -57,7 +57,7 @@ impl KeyCache {
     }
 }
 
-fn aad(sub: &SubscriptionId, kid: &str) -> Vec<u8> {
+pub(crate) fn aad(sub: &SubscriptionId, kid: &str) -> Vec<u8> {
     format!("{}|{}", sub.0, kid).into_bytes()
 }
 

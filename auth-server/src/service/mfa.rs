@@ -104,7 +104,7 @@ pub struct Enrolment {
     pub uri: String,
 }
 
-fn aad(sub: &SubscriptionId, user_id: &str) -> Vec<u8> {
+pub(crate) fn aad(sub: &SubscriptionId, user_id: &str) -> Vec<u8> {
     // AAD binds the ciphertext to its tenant and user: a secret copied into another
     // user's row does not decrypt (SECURITY.md §4.1).
     format!("mfa_totp:{}:{}", sub.0, user_id).into_bytes()

@@ -26,6 +26,7 @@ pub mod second_factor;
 pub mod sso;
 pub mod tenants;
 pub mod throttle;
+pub mod transfer;
 pub mod users;
 
 pub use error::{AdminError, FlowError};

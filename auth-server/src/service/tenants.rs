@@ -26,7 +26,7 @@ pub struct TenantCache {
 }
 
 impl TenantCache {
-    fn forget(&self, slug: &str) {
+    pub(crate) fn forget(&self, slug: &str) {
         if let Ok(mut m) = self.by_slug.write() {
             m.remove(slug);
         }

@@ -27,6 +27,7 @@ pub mod mfa;
 pub mod routing;
 pub mod subscriptions;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 
 use crate::domain::SubscriptionId;
@@ -524,5 +525,9 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {
         audit::Audit { c: self.c }
+    }
+    /// Every row of one subscription at once (subscription export and import).
+    pub fn transfer(&self) -> transfer::Transfer<'a, C> {
+        transfer::Transfer { c: self.c }
     }
 }

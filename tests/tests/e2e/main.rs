@@ -42,3 +42,4 @@ mod tenancy;
 mod tls;
 mod totp;
 mod totp_policy;
+mod transfer;

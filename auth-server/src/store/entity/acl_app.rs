@@ -1,7 +1,7 @@
 //! Table `acl_apps`.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "acl_apps")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
