@@ -82,6 +82,17 @@ pub enum SubscriptionCommand {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
+    /// Move a subscription's data from the shared database into a dedicated one, then
+    /// point it there (stop writes for it first; see docs/operations.md).
+    MoveDatabase {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// The dedicated database (postgres://, postgresql:// or sqlite:); migrated first,
+        /// it must not hold this subscription yet.
+        #[arg(long)]
+        database_url: String,
+    },
 }
 
 /// Run `admin subscription …`.
@@ -169,6 +180,28 @@ pub async fn run(command: SubscriptionCommand, api: &AdminApi, out: Output) -> a
             .await?;
             let v = json!({"summary": imported.summary, "issuer": imported.issuer});
             out.print(&v, |_| imported.to_string());
+        }
+        SubscriptionCommand::MoveDatabase {
+            subscription,
+            database_url,
+        } => {
+            let url = secrecy::SecretString::from(database_url);
+            // Other instances learn the new route within ROUTE_TTL; the shared rows are
+            // deleted only after that (plus a margin).
+            let settle = crate::store::routing::ROUTE_TTL + std::time::Duration::from_secs(1);
+            let moved = transfer::dedicated::move_database(
+                api.ctx(),
+                &subscription,
+                &url,
+                settle,
+                api.actor(),
+            )
+            .await?;
+            let total: u64 = moved.rows.values().sum();
+            let v = json!({"subscription": subscription, "rows": moved.rows});
+            out.print(&v, |_| {
+                format!("moved subscription {subscription} ({total} rows) to its dedicated database")
+            });
         }
     }
     Ok(())

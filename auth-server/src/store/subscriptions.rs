@@ -155,6 +155,20 @@ impl<C: ConnectionTrait> Subscriptions<'_, C> {
         Ok(())
     }
 
+    /// Delete every tenant row of the subscription in this database but keep its row:
+    /// the row is deleted (cascading to everything it owns) and written back as it was,
+    /// so call inside a transaction. Used after a move to a dedicated database.
+    pub async fn purge_tenant_rows(&self, id: &SubscriptionId) -> Result<(), StoreError> {
+        let m = e::Entity::find_by_id(id.0.clone())
+            .one(self.c)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        e::Entity::delete_by_id(id.0.clone()).exec(self.c).await?;
+        let am: e::ActiveModel = m.into();
+        e::Entity::insert(am).exec_without_returning(self.c).await?;
+        Ok(())
+    }
+
     /// Delete a subscription and (by cascade) everything it owns.
     pub async fn delete(&self, id: &SubscriptionId) -> Result<(), StoreError> {
         let r = e::Entity::delete_by_id(id.0.clone()).exec(self.c).await?;

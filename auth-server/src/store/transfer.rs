@@ -22,7 +22,7 @@ use super::entity::{
     mfa_group_policy, mfa_recovery_code, mfa_totp, opaque_token, refresh_token, revoked_token,
     signing_key, subscription, token_family, user, user_link,
 };
-use super::{Store, StoreError, Tx};
+use super::{StoreError, TenantDb, Tx};
 use crate::domain::SubscriptionId;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -221,22 +221,7 @@ pub fn knows_schema(name: &str) -> bool {
         .any(|m| m.name() == name)
 }
 
-impl Store {
-    /// Put the subscription's full control-plane row into `rows`: a dedicated database
-    /// holds only an anchor row (id, slug, name), and the source's dedicated database
-    /// means nothing on the target, so the bundle never carries its URL.
-    pub async fn control_row_into(&self, rows: &mut TenantRows) -> Result<(), StoreError> {
-        let mut row = subscription::Entity::find_by_id(rows.subscription.id.clone())
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        row.database_url_ciphertext = None;
-        rows.subscription = row;
-        Ok(())
-    }
-}
-
-impl super::TenantDb {
+impl TenantDb {
     /// A read-only transaction that sees one point in time for all its statements
     /// (PostgreSQL `REPEATABLE READ`; SQLite: a deferred transaction reads one WAL
     /// snapshot and blocks no writer), so an export never mixes before and after.
@@ -295,14 +280,17 @@ where
 
 impl<C: ConnectionTrait> Transfer<'_, C> {
     /// Every row of `sub`, tokens, revocations and codes only while unexpired at `now`.
-    /// Call inside [`Store::begin_snapshot`] for a consistent copy.
+    /// Call inside [`TenantDb::begin_snapshot`] for a consistent copy.
     pub async fn read(&self, sub: &SubscriptionId, now: i64) -> Result<TenantRows, StoreError> {
         let c = self.c;
         let id = sub.0.as_str();
-        let subscription = subscription::Entity::find_by_id(sub.0.clone())
+        let mut subscription = subscription::Entity::find_by_id(sub.0.clone())
             .one(c)
             .await?
             .ok_or(StoreError::NotFound)?;
+        // Never the route: the sealed URL opens only with this deployment's master key,
+        // it is a secret, and where an import puts the tenant is the target's choice.
+        subscription.database_url_ciphertext = None;
         Ok(TenantRows {
             subscription,
             signing_keys: rows_of!(c, signing_key, id),

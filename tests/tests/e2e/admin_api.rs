@@ -260,7 +260,7 @@ async fn bad_json_and_unknown_fields_answer_the_whole_error_body(backend: Backen
             "/subscriptions",
             json,
             r#"{"slug": "acme", "name": "n", "extra": 1}"#,
-            json!({"error": "invalid_request", "field": "extra", "message": "unknown field `extra`, expected `slug` or `name`"}),
+            json!({"error": "invalid_request", "field": "extra", "message": "unknown field `extra`, expected one of `slug`, `name`, `database_url`"}),
         ),
         (
             "/subscriptions",

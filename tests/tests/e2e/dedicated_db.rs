@@ -10,10 +10,12 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 on_backends!(
     a_dedicated_subscription_keeps_every_tenant_row_in_its_own_database,
     a_bad_database_url_is_a_400_naming_it_and_writes_nothing,
+    moving_a_subscription_to_a_dedicated_database_keeps_its_tokens_and_users,
 );
 
 /// The tenant tables and whether a flow of the test leaves rows in them.
@@ -379,4 +381,101 @@ async fn a_bad_database_url_is_a_400_naming_it_and_writes_nothing(backend: Backe
         .filter_map(|s| s["slug"].as_str())
         .collect();
     assert_eq!(slugs, ["system"]);
+}
+
+async fn moving_a_subscription_to_a_dedicated_database_keeps_its_tokens_and_users(
+    backend: Backend,
+) {
+    use auth_server::service::Actor;
+    use auth_server::service::transfer::dedicated::{MoveError, move_database};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let web = app.tenant_with_alice("acme").await;
+    app.create_subscription("beta").await;
+    let before = app.code_flow("acme", &web, "alice", PASSWORD).await;
+    let acme = app.ctx.store.subscriptions().by_slug("acme").await.unwrap();
+    let beta = app.ctx.store.subscriptions().by_slug("beta").await.unwrap();
+    let target = ScratchDb::new(&app.storage, "moved").await;
+    let url = secrecy::SecretString::from(target.url.clone());
+    let actor = Actor::default();
+
+    // Refusals first: they move nothing.
+    let shared_url = secrecy::SecretString::from(app.storage.database_url.clone());
+    let e = move_database(&app.ctx, "acme", &shared_url, Duration::ZERO, &actor)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("database_url"), "{e}");
+    let e = move_database(&app.ctx, "system", &url, Duration::ZERO, &actor)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MoveError::System), "{e}");
+
+    let moved = move_database(&app.ctx, "acme", &url, Duration::ZERO, &actor)
+        .await
+        .unwrap();
+    assert!(moved.rows["users"] >= 1, "{:?}", moved.rows);
+
+    // The rows are in the dedicated database only; beta stays shared.
+    let shared = Database::connect(&app.storage.database_url).await.unwrap();
+    let own = Database::connect(&target.url).await.unwrap();
+    for t in [
+        "signing_keys",
+        "clients",
+        "users",
+        "token_families",
+        "refresh_tokens",
+        "audit_events",
+    ] {
+        assert!(rows(&own, t, &acme.id.0).await > 0, "no {t} rows moved");
+        assert_eq!(
+            rows(&shared, t, &acme.id.0).await,
+            0,
+            "{t} rows left behind"
+        );
+    }
+    assert!(stored_url(&shared, &acme.id.0).await.is_some());
+    assert!(rows(&shared, "users", &beta.id.0).await == 0);
+    assert!(rows(&shared, "signing_keys", &beta.id.0).await > 0);
+    assert_eq!(rows(&own, "signing_keys", &beta.id.0).await, 0);
+
+    // Clients notice nothing: the access token is still active, the refresh token
+    // redeems, alice logs in again, on this instance and on another one.
+    let at = before["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect("acme", &web, at).await["active"], true);
+    let (s, refreshed) = app
+        .token(
+            "acme",
+            &web.id,
+            &web.secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", before["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{refreshed}");
+    app.code_flow("acme", &web, "alice", PASSWORD).await;
+    let b = TestApp::on(Arc::clone(&app.storage)).await;
+    let new_at = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(b.introspect("acme", &web, new_at).await["active"], true);
+    let t = app.system_token().await;
+    let (_, view) = app
+        .admin(&t, Method::GET, "/subscriptions/acme", None)
+        .await;
+    assert_eq!(view["dedicated_database"], true, "{view}");
+
+    // Once moved, never again (and nothing changes).
+    let e = move_database(&app.ctx, "acme", &url, Duration::ZERO, &actor)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MoveError::AlreadyDedicated(_)), "{e}");
+    // Another tenant may join the same dedicated database.
+    move_database(&app.ctx, "beta", &url, Duration::ZERO, &actor)
+        .await
+        .unwrap();
+    assert!(rows(&own, "signing_keys", &beta.id.0).await > 0);
+    assert_eq!(rows(&shared, "signing_keys", &beta.id.0).await, 0);
+    let bc = app.web_client("beta").await;
+    assert!(!bc.id.is_empty());
 }

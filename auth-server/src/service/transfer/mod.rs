@@ -19,11 +19,12 @@
 //! works unchanged as long as its issuer URL is the same (docs/operations.md).
 
 pub mod bundle;
+pub mod dedicated;
 
 use super::{Actor, Ctx, audit, connections, freshness, keys, mfa, tenants};
 use crate::domain::SubscriptionId;
 use crate::store::transfer::{SecretColumn, TenantRows, knows_schema, schema_version};
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, TenantDb};
 use bundle::BundleError;
 use secrecy::SecretString;
 use secrecy::zeroize::Zeroizing;
@@ -203,14 +204,6 @@ pub async fn open(file: Vec<u8>, passphrase: SecretString) -> Result<Snapshot, T
         .map_err(anyhow::Error::from)??;
     let summary: Summary = serde_json::from_value(summary)
         .map_err(|_| BundleError::Corrupted("the summary is not a subscription's"))?;
-    // Before the rows are parsed: a newer server's rows may have tables or columns
-    // this one does not know, and "upgrade first" is the useful answer, not "corrupted".
-    if !knows_schema(&summary.schema) {
-        return Err(TransferError::NewerSchema {
-            bundle: summary.schema,
-            ours: schema_version(),
-        });
-    }
     let rows: TenantRows = serde_json::from_slice(&payload)
         .map_err(|_| BundleError::Corrupted("the payload is not a subscription's rows"))?;
     if rows.slug() != summary.slug || rows.subscription_id().0 != summary.subscription_id {
@@ -235,33 +228,23 @@ fn describe(column: SecretColumn) -> &'static str {
     }
 }
 
-/// Read subscription `slug` from `store` into a snapshot, decrypting its secrets with
-/// this deployment's master key, and audit `subscription.exported` there. The event is
-/// written when the secrets leave the database in clear, whatever the caller does next.
-pub async fn export_from(
-    ctx: &Ctx,
-    store: &Store,
-    slug: &str,
-    actor: &Actor,
-) -> Result<Snapshot, TransferError> {
+/// Read subscription `slug` from the database holding its tenant data (shared or
+/// dedicated) into a snapshot, decrypting its secrets with this deployment's master key,
+/// and audit `subscription.exported` there. The event is written when the secrets leave
+/// the database in clear, whatever the caller does next.
+pub async fn export_from(ctx: &Ctx, slug: &str, actor: &Actor) -> Result<Snapshot, TransferError> {
     if slug == tenants::SYSTEM {
         return Err(TransferError::System);
     }
-    let sub = match store.subscriptions().by_slug(slug).await {
+    let sub = match ctx.store.subscriptions().by_slug(slug).await {
         Err(StoreError::NotFound) => return Err(TransferError::NoSuchSubscription(slug.into())),
         other => other?,
     };
+    let store = ctx.db(&sub.id).await?;
     let now = ctx.now();
-    let db = store
-        .tenant(&sub.id, |sealed| {
-            tenants::open_database_url(&ctx.master_key, &sub.id, sealed)
-        })
-        .await?;
-    let read = db.begin_snapshot().await?;
+    let read = store.begin_snapshot().await?;
     let mut rows = read.repos().transfer().read(&sub.id, now).await?;
     read.commit().await?;
-    // A bundle always carries the subscription's own row, never a dedicated anchor.
-    store.control_row_into(&mut rows).await?;
     rows.map_secrets(|column, id, blob| {
         ctx.master_key
             .decrypt(blob, &aad(column, &sub.id, id))
@@ -279,7 +262,7 @@ pub async fn export_from(
         schema: schema_version(),
         rows: rows.counts(),
     };
-    let tx = db.begin().await?;
+    let tx = store.begin().await?;
     audit::record(
         &tx,
         &sub.id,
@@ -324,10 +307,12 @@ impl std::fmt::Display for Imported {
 
 /// Write `snapshot` into `target` in one transaction (nothing on any error), its
 /// secrets encrypted with this deployment's master key, audit `subscription.imported`
-/// and invalidate the subscription's caches on every instance.
+/// and invalidate the subscription's caches on every instance. `target` is the shared
+/// database (an import: the subscription row is its control row) or a dedicated one
+/// (a move: the subscription row is its anchor, without a route).
 pub async fn import_into(
     ctx: &Ctx,
-    target: &Store,
+    target: &TenantDb,
     snapshot: Snapshot,
     actor: &Actor,
 ) -> Result<Imported, TransferError> {
@@ -348,9 +333,7 @@ pub async fn import_into(
             .encrypt(plain, &aad(column, &id, row))
             .map_err(|e| TransferError::Internal(e.into()))
     })?;
-    // Imported tenants land in the target's shared database (one transaction for the
-    // subscription row and its data), never in a dedicated one.
-    let tx = target.begin_control().await?;
+    let tx = target.begin().await?;
     let repos = tx.repos();
     match tx.subscriptions().by_slug(&slug).await {
         Ok(_) => return Err(TransferError::SlugExists(slug)),
@@ -459,7 +442,7 @@ pub async fn export_to_file(
         return Err(TransferError::Exists(out.to_owned()));
     }
     let passphrase = passphrase(passphrase_file)?;
-    let snapshot = export_from(ctx, &ctx.store, slug, actor).await?;
+    let snapshot = export_from(ctx, slug, actor).await?;
     let bytes = snapshot.seal(passphrase).await?;
     write_new(out, &bytes)?;
     Ok(snapshot.summary)
@@ -479,5 +462,5 @@ pub async fn import_from_file(
         source,
     })?;
     let snapshot = open(file, passphrase).await?;
-    import_into(ctx, &ctx.store, snapshot, actor).await
+    import_into(ctx, &ctx.store.shared(), snapshot, actor).await
 }
