@@ -16,12 +16,17 @@ the peer, the ratio to the ceiling and to the peer (medians of the same run), th
 admin API on one server, then compares token issuance and introspection on the last tenant
 against a single-tenant server, and reports creation time and RSS per idle tenant.
 
+--scale-out mode: one instance on SQLite against one and two instances sharing a fresh
+PostgreSQL database and Redis, client-credentials issuance and introspection, one wrk per
+instance at once (the load spread as a load balancer would).
+
 --write puts the result (with the machine description) into docs/performance.md between
 its generated-section markers.
 
 Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64] [--only REGEX]
                     [--no-peer] [--login-workers 8] [--write]
        bench/run.py --tenants 10000 [--admin-workers 4] [--rounds 3] [--seconds 5] [--write]
+       bench/run.py --scale-out [--rounds 3] [--seconds 5] [--write]
 """
 import argparse, base64, hashlib, http.client, json, os, platform, re, shutil, socket, statistics, subprocess, sys, tempfile
 import threading, time, urllib.parse, urllib.request
@@ -768,6 +773,105 @@ def main_tenants(args):
         write_section("bench:tenants", text)
 
 
+def postgres_database():
+    """A fresh database on the local PostgreSQL (AUTH_BENCH_POSTGRES, default postgres@127.0.0.1:5432)."""
+    admin = os.environ.get("AUTH_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"auth_bench_{int(time.time())}_{os.getpid()}"
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def wrk_together(runs, seconds, conns):
+    """Run one wrk per (url, script) at once, each with conns/len(runs) connections, as a
+    load balancer would spread the load; returns summed req/s and the worst p50/p99."""
+    results, threads = [None] * len(runs), []
+    for i, (url, script) in enumerate(runs):
+        def one(i=i, url=url, script=script):
+            results[i] = wrk(url, seconds, max(1, conns // len(runs)), script)
+        threads.append(threading.Thread(target=one))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ms = lambda v: float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+    return sum(r[0] for r in results), max((r[1] for r in results), key=ms), max((r[2] for r in results), key=ms)
+
+
+def main_scale_out(args):
+    """--scale-out: one instance on SQLite against one and two instances sharing PostgreSQL + Redis."""
+    ensure_tools(False)
+    build([])
+    redis = os.environ.get("AUTH_BENCH_REDIS", "redis://127.0.0.1:6379/9")
+    shared = {"AUTH_DATABASE_URL": postgres_database(), "AUTH_REDIS_URL": redis,
+              "AUTH_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+              "AUTH_ADMIN_CLIENT_SECRET": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode(),
+              "AUTH_INSTANCES": "2"}
+    servers = []
+    lines = []
+    try:
+        sqlite = Server()
+        servers.append(sqlite)
+        pg_a = Server(extra_env=shared)
+        servers.append(pg_a)
+        pg_b = Server(extra_env=shared)
+        servers.append(pg_b)
+        setups = {}
+        for label, srv in [("sqlite", sqlite), ("pg", pg_a)]:
+            admin = AdminClient(srv)
+            admin.post("/subscriptions", {"slug": "acme", "name": "Acme"})
+            c = tenant_client(admin, "acme")
+            auth = basic(c["client_id"], c["client_secret"])
+            token = call("POST", f"{srv.base}/t/acme/token", form={"grant_type": "client_credentials", "scope": "read"},
+                         headers={"Authorization": auth})["access_token"]
+            setups[label] = (auth, token)
+        # The second PostgreSQL instance serves the tenant created through the first.
+        auth, token = setups["pg"]
+        assert call("POST", f"{pg_b.base}/t/acme/introspect", form={"token": token}, headers={"Authorization": auth})["active"]
+
+        def scenario(kind, targets, label):
+            auth, token = setups[label]
+            out = []
+            for srv in targets:
+                if kind == "token":
+                    out.append((f"{srv.base}/t/acme/token", lua_post("grant_type=client_credentials&scope=read", auth)))
+                else:
+                    out.append((f"{srv.base}/t/acme/introspect", lua_post("token=" + token, auth)))
+            return out
+
+        sides = [("1 instance, SQLite + in-process store", [sqlite], "sqlite"),
+                 ("1 instance, PostgreSQL + Redis", [pg_a], "pg"),
+                 ("2 instances, PostgreSQL + Redis", [pg_a, pg_b], "pg")]
+        kinds = [("client credentials token (ES256)", "token"), ("introspection (JWT ES256)", "introspect")]
+        results = {(k, s): [] for k, _ in kinds for s, _, _ in sides}
+        for rnd in range(args.rounds):
+            for kname, kind in kinds:
+                for sname, targets, label in sides:
+                    print(f"round {rnd + 1}/{args.rounds}: {kname}, {sname}", file=sys.stderr)
+                    results[(kname, sname)].append(wrk_together(scenario(kind, targets, label), args.seconds, args.connections))
+        lines.append(f"{args.rounds} rounds × {args.seconds} s, {args.connections} connections in total "
+                     f"(split evenly over the instances, one wrk per instance, as a load balancer would), interleaved; "
+                     f"all instances, PostgreSQL, Redis and wrk share this machine's cores.\n")
+        lines.append("| scenario | setup | req/s median (min–max) | p50 | p99 | vs SQLite |")
+        lines.append("|---|---|---|---|---|---|")
+        for kname, _ in kinds:
+            base = statistics.median(r[0] for r in results[(kname, sides[0][0])])
+            for sname, _, _ in sides:
+                rows = results[(kname, sname)]
+                rps = [r[0] for r in rows]
+                med = statistics.median(rps)
+                mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
+                lines.append(f"| {kname} | {sname} | {med:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {mid[1]} | {mid[2]} | {med / base:.2f} |")
+        lines.append(f"\n- Machine: {machine_text}")
+    finally:
+        for srv in servers:
+            if srv.proc.poll() is None:
+                srv.stop()
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        write_section("bench:scale", text)
+
+
 machine_text = ""
 
 
@@ -781,6 +885,8 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="do not start node-oidc-provider")
     ap.add_argument("--login-workers", type=int, default=8, help="threads of the login / code-flow driver")
     ap.add_argument("--tenants", type=int, help="many-tenants mode: create this many subscriptions (documented run: 10000)")
+    ap.add_argument("--scale-out", action="store_true", help="scale-out mode: one instance on SQLite against one and two "
+                    "instances sharing PostgreSQL (a fresh database) and Redis (db 9)")
     ap.add_argument("--admin-workers", type=int, default=4, help="concurrent admin API callers creating tenants")
     ap.add_argument("--write", action="store_true", help="write the result into docs/performance.md")
     ap.add_argument("--bin-dir", help="use the binaries in this directory (auth-server, examples/hello, examples/argon2_rate) "
@@ -789,7 +895,9 @@ def main():
     if args.bin_dir:
         BIN = os.path.abspath(args.bin_dir)
     machine_text = machine()
-    if args.tenants:
+    if args.scale_out:
+        main_scale_out(args)
+    elif args.tenants:
         main_tenants(args)
     else:
         main_scenarios(args)
