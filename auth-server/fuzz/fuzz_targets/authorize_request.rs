@@ -22,6 +22,7 @@ static FIXTURE: LazyLock<(Subscription, Client)> = LazyLock::new(|| {
         name: "Acme".into(),
         settings: SubscriptionSettings::default(),
         created_at: 0,
+        dedicated_database: false,
     };
     let body: ClientBody = decode(
         br#"{"name":"web","redirect_uris":["https://c1.example/cb"],
