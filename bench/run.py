@@ -103,8 +103,10 @@ class Server:
                    AUTH_LOG="warn", AUTH_ACCESS_TOKEN_TTL="3600",
                    # One load generator on one address is a flood by any per-address
                    # measure: the limiter (10,000/s per address by default) is off here.
-                   AUTH_IP_RATE_LIMIT="0", AUTH_LOGIN_IP_RATE_LIMIT="100000", **(extra_env or {}))
+                   AUTH_IP_RATE_LIMIT="0", AUTH_LOGIN_IP_RATE_LIMIT="100000")
+        env.update(extra_env or {})
         t0 = time.perf_counter()
+        self.admin_secret = (extra_env or {}).get("AUTH_ADMIN_CLIENT_SECRET")
         self.proc = subprocess.Popen([os.path.join(BIN, "auth-server")], env=env)
         wait_http(f"{self.base}/readyz", timeout=600, step=0.005)
         self.ready_ms = (time.perf_counter() - t0) * 1000
@@ -112,7 +114,7 @@ class Server:
         self.mint_admin_token()
 
     def mint_admin_token(self):
-        secret = open(os.path.join(self.data, "admin-client-secret")).read().strip()
+        secret = self.admin_secret or open(os.path.join(self.data, "admin-client-secret")).read().strip()
         admin = call("POST", f"{self.base}/t/system/token", form={"grant_type": "client_credentials", "scope": "admin"},
                      headers={"Authorization": basic("admin", secret)})["access_token"]
         self.auth = {"Authorization": f"Bearer {admin}"}
@@ -813,7 +815,8 @@ def main_scale_out(args):
         servers.append(sqlite)
         pg_a = Server(extra_env=shared)
         servers.append(pg_a)
-        pg_b = Server(extra_env=shared)
+        # Replicas behind one load balancer announce one public URL (the issuer).
+        pg_b = Server(extra_env={**shared, "AUTH_PUBLIC_URL": pg_a.base})
         servers.append(pg_b)
         setups = {}
         for label, srv in [("sqlite", sqlite), ("pg", pg_a)]:
