@@ -200,7 +200,9 @@ pub async fn run(command: SubscriptionCommand, api: &AdminApi, out: Output) -> a
             let total: u64 = moved.rows.values().sum();
             let v = json!({"subscription": subscription, "rows": moved.rows});
             out.print(&v, |_| {
-                format!("moved subscription {subscription} ({total} rows) to its dedicated database")
+                format!(
+                    "moved subscription {subscription} ({total} rows) to its dedicated database"
+                )
             });
         }
     }
