@@ -192,10 +192,9 @@ async fn directory_login(
     password: &str,
     actor: &Actor,
 ) -> Result<FirstFactor, LoginError> {
-    let settings = match super::connections::directory_settings(ctx, &sub.id, conn) {
-        Ok(s) => s,
-        Err(reason) => {
-            tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
+    let pool = match directory_pool(ctx, sub, conn) {
+        Some(p) => p,
+        None => {
             failed(
                 ctx,
                 &sub.id,
@@ -208,7 +207,6 @@ async fn directory_login(
             return Err(LoginError::DirectoryUnavailable);
         }
     };
-    let pool = ctx.directories.pool(&conn.id, settings);
     let found = match pool.authenticate(username, password).await {
         Ok(u) => u,
         Err(e) => {
@@ -257,6 +255,22 @@ async fn directory_login(
         acr: None,
         connection_id: Some(conn.id.clone()),
     })
+}
+
+/// The connection's pool, or `None` (logged) when its settings or secret cannot be
+/// resolved: nobody signs in through such a connection.
+fn directory_pool(
+    ctx: &Ctx,
+    sub: &Subscription,
+    conn: &Connection,
+) -> Option<std::sync::Arc<crate::directory::ldap::LdapPool>> {
+    match super::connections::directory_settings(ctx, &sub.id, conn) {
+        Ok(settings) => Some(ctx.directories.pool(&conn.id, settings)),
+        Err(reason) => {
+            tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
+            None
+        }
+    }
 }
 
 /// A username for a new federated user: the login name when free, else the name
@@ -600,14 +614,9 @@ pub async fn recheck_directory(
         if ctx.cache.get(&key).await?.is_some() {
             continue;
         }
-        let settings = match super::connections::directory_settings(ctx, &sub.id, &conn) {
-            Ok(s) => s,
-            Err(reason) => {
-                tracing::error!(tenant = %sub.slug, connection = %conn.name, %reason, "directory connection unusable");
-                return Ok(Some(DirectoryRecheck::ConnectionOff));
-            }
+        let Some(pool) = directory_pool(ctx, sub, &conn) else {
+            return Ok(Some(DirectoryRecheck::ConnectionOff));
         };
-        let pool = ctx.directories.pool(&conn.id, settings);
         match pool.account_state(&link.external_id, ctx.now()).await {
             Ok(Ok(())) => {
                 let ttl = conn.config.account_recheck();
