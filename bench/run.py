@@ -20,6 +20,10 @@ against a single-tenant server, and reports creation time and RSS per idle tenan
 PostgreSQL database and Redis, client-credentials issuance and introspection, one wrk per
 instance at once (the load spread as a load balancer would).
 
+--security mode: the per-address limiter's cost (off against on, on SQLite and on
+PostgreSQL + Redis) and SECURITY.md A2's latency sample (unknown client, wrong secret,
+disabled client, another tenant's client: identical answers, latency medians and noise).
+
 --write puts the result (with the machine description) into docs/performance.md between
 its generated-section markers.
 
@@ -27,6 +31,7 @@ Usage: bench/run.py [--rounds 3] [--seconds 5] [--connections 64] [--only REGEX]
                     [--no-peer] [--login-workers 8] [--write]
        bench/run.py --tenants 10000 [--admin-workers 4] [--rounds 3] [--seconds 5] [--write]
        bench/run.py --scale-out [--rounds 3] [--seconds 5] [--write]
+       bench/run.py --security [--rounds 3] [--seconds 5] [--samples 1000] [--write]
 """
 import argparse, base64, hashlib, http.client, json, os, platform, re, shutil, socket, statistics, subprocess, sys, tempfile
 import threading, time, urllib.parse, urllib.request
@@ -875,6 +880,151 @@ def main_scale_out(args):
         write_section("bench:scale", text)
 
 
+def timed_posts(srv, path, cases, samples):
+    """`samples` sequential POSTs per case over one keep-alive connection, the cases
+    interleaved so that drift of the machine hits them alike; returns, per case, the
+    latencies in microseconds and the set of (status, body) answers seen."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    lat = {name: [] for name in cases}
+    answers = {name: set() for name in cases}
+    for _ in range(samples):
+        for name, (body, headers) in cases.items():
+            t0 = time.perf_counter()
+            conn.request("POST", path, body, headers)
+            r = conn.getresponse()
+            data = r.read()
+            lat[name].append((time.perf_counter() - t0) * 1e6)
+            answers[name].add((r.status, data))
+    conn.close()
+    return lat, answers
+
+
+def enumeration_sample(srv, samples):
+    """SECURITY.md A2: unknown client, wrong secret, disabled client and another tenant's
+    client at one tenant's token endpoint; the answers must be byte-identical, and the
+    latency medians are reported with a split-half estimate of the noise."""
+    admin = AdminClient(srv)
+    for slug in ("a2", "a2other"):
+        admin.post("/subscriptions", {"slug": slug, "name": slug})
+    good = tenant_client(admin, "a2")
+    disabled = tenant_client(admin, "a2")
+    srv.admin("PATCH", f"/subscriptions/a2/clients/{disabled['client_id']}", {"enabled": False})
+    foreign = tenant_client(admin, "a2other")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = "grant_type=client_credentials&scope=read"
+    cases = {
+        "unknown client_id": basic("c" + os.urandom(12).hex(), good["client_secret"]),
+        "wrong secret": basic(good["client_id"], base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()),
+        "disabled client": basic(disabled["client_id"], disabled["client_secret"]),
+        "other tenant's client": basic(foreign["client_id"], foreign["client_secret"]),
+    }
+    cases = {k: (body, {**form, "Authorization": v}) for k, v in cases.items()}
+    timed_posts(srv, "/t/a2/token", cases, 50)  # warm-up
+    lat, answers = timed_posts(srv, "/t/a2/token", cases, samples)
+    distinct = set().union(*answers.values())
+    if len(distinct) != 1:
+        sys.exit(f"A2: the four cases answered differently: {distinct}")
+    status, data = distinct.pop()
+    rows = []
+    for name, xs in lat.items():
+        halves = statistics.median(xs[0::2]), statistics.median(xs[1::2])
+        rows.append((name, statistics.median(xs), quantile(xs, 0.25), quantile(xs, 0.75), abs(halves[0] - halves[1])))
+    spread = max(r[1] for r in rows) - min(r[1] for r in rows)
+    noise = max(r[4] for r in rows)
+    return rows, spread, noise, status, data.decode(errors="replace")
+
+
+def main_security(args):
+    """--security: the per-address limiter's cost (off against on, on SQLite and on
+    PostgreSQL + Redis) and the A2 client-enumeration latency sample."""
+    ensure_tools(False)
+    build([])
+    pg = {"AUTH_DATABASE_URL": postgres_database(), "AUTH_REDIS_URL": os.environ.get("AUTH_BENCH_REDIS", "redis://127.0.0.1:6379/9"),
+          "AUTH_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+          "AUTH_ADMIN_CLIENT_SECRET": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()}
+    # "on" counts every request but never refuses (the configuration's maximum): the cost
+    # of the counter, not of refusals.
+    on = {"AUTH_IP_RATE_LIMIT": "10000000"}
+    servers, lines = [], []
+    try:
+        sides = {}
+        for backend, env in (("SQLite + in-process store", {}), ("PostgreSQL + Redis", pg)):
+            off_srv = Server(extra_env=env)
+            servers.append(off_srv)
+            on_srv = Server(extra_env={**env, **on})
+            servers.append(on_srv)
+            # The PostgreSQL pair shares one database: create the tenant once.
+            admin = AdminClient(off_srv)
+            slug = "lim"
+            admin.post("/subscriptions", {"slug": slug, "name": "Limiter"})
+            c = tenant_client(admin, slug)
+            auth = basic(c["client_id"], c["client_secret"])
+            if not env:
+                AdminClient(on_srv).post("/subscriptions", {"slug": slug, "name": "Limiter"})
+                c_on = tenant_client(AdminClient(on_srv), slug)
+                auth_on = basic(c_on["client_id"], c_on["client_secret"])
+            else:
+                auth_on = auth
+            for label, srv, a in (("off", off_srv, auth), ("on", on_srv, auth_on)):
+                token = call("POST", f"{srv.base}/t/{slug}/token", form={"grant_type": "client_credentials", "scope": "read"},
+                             headers={"Authorization": a})["access_token"]
+                sides[(backend, label)] = (srv, a, token)
+        kinds = [("client credentials token (ES256)", "token"), ("introspection (JWT ES256)", "introspect")]
+        results = {}
+        for srv_key, (srv, a, token) in sides.items():  # warm-up
+            wrk(f"{srv.base}/t/lim/introspect", 1, args.connections, lua_post("token=" + token, a))
+        for rnd in range(args.rounds):
+            for kname, kind in kinds:
+                for (backend, label), (srv, a, token) in sides.items():
+                    print(f"round {rnd + 1}/{args.rounds}: {kname}, {backend}, limiter {label}", file=sys.stderr)
+                    if kind == "token":
+                        run = wrk(f"{srv.base}/t/lim/token", args.seconds, args.connections,
+                                  lua_post("grant_type=client_credentials&scope=read", a))
+                    else:
+                        run = wrk(f"{srv.base}/t/lim/introspect", args.seconds, args.connections, lua_post("token=" + token, a))
+                    results.setdefault((kname, backend, label), []).append(run)
+        lines.append("### The per-address limiter's cost\n")
+        lines.append(f"{args.rounds} rounds × {args.seconds} s, wrk -t{THREADS} -c{args.connections}, interleaved; \"on\" is "
+                     f"`AUTH_IP_RATE_LIMIT={on['AUTH_IP_RATE_LIMIT']}` (every request counted, none refused), \"off\" is `0`. "
+                     f"The two PostgreSQL instances share one database and Redis.\n")
+        lines.append("| scenario | setup | limiter off: req/s median (min–max) | p99 | limiter on: req/s median (min–max) | p99 | on / off |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for kname, _ in kinds:
+            for backend in ("SQLite + in-process store", "PostgreSQL + Redis"):
+                cells = []
+                meds = []
+                for label in ("off", "on"):
+                    rows = results[(kname, backend, label)]
+                    rps = [r[0] for r in rows]
+                    meds.append(statistics.median(rps))
+                    mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
+                    cells += [f"{meds[-1]:,.0f} ({min(rps):,.0f}–{max(rps):,.0f})", mid[2]]
+                lines.append(f"| {kname} | {backend} | {' | '.join(cells)} | {meds[1] / meds[0]:.2f} |")
+        lines.append("\n### A2: client enumeration by timing\n")
+        lines.append(f"{args.samples} sequential `POST /t/a2/token` per case on one keep-alive connection, the four cases "
+                     "interleaved, after 50 unmeasured rounds; latency in µs as the client sees it. \"noise\" is the largest "
+                     "difference, within one case, between the medians of its even and odd samples.\n")
+        lines.append("| setup | case | median µs | p25–p75 µs | split-half noise µs |")
+        lines.append("|---|---|---|---|---|")
+        answers = set()
+        for backend in ("SQLite + in-process store", "PostgreSQL + Redis"):
+            rows, spread, noise, status, body = enumeration_sample(sides[(backend, "off")][0], args.samples)
+            for name, med, p25, p75, half in rows:
+                lines.append(f"| {backend} | {name} | {med:.0f} | {p25:.0f}–{p75:.0f} | {half:.1f} |")
+            lines.append(f"| {backend} | **spread of the medians** | **{spread:.1f}** | | largest noise {noise:.1f} |")
+            answers.add(f"HTTP {status} `{body}`")
+        lines.append(f"\nWithin each setup every case answered byte for byte the same: {' / '.join(sorted(answers))}.")
+        lines.append(f"\n- Machine: {machine_text}")
+    finally:
+        for srv in servers:
+            if srv.proc.poll() is None:
+                srv.stop()
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        write_section("bench:security", text)
+
+
 machine_text = ""
 
 
@@ -890,6 +1040,9 @@ def main():
     ap.add_argument("--tenants", type=int, help="many-tenants mode: create this many subscriptions (documented run: 10000)")
     ap.add_argument("--scale-out", action="store_true", help="scale-out mode: one instance on SQLite against one and two "
                     "instances sharing PostgreSQL (a fresh database) and Redis (db 9)")
+    ap.add_argument("--security", action="store_true", help="security mode: the per-address limiter off against on "
+                    "(SQLite; PostgreSQL + Redis) and the A2 client-enumeration latency sample")
+    ap.add_argument("--samples", type=int, default=1000, help="--security: requests per A2 case")
     ap.add_argument("--admin-workers", type=int, default=4, help="concurrent admin API callers creating tenants")
     ap.add_argument("--write", action="store_true", help="write the result into docs/performance.md")
     ap.add_argument("--bin-dir", help="use the binaries in this directory (auth-server, examples/hello, examples/argon2_rate) "
@@ -900,6 +1053,8 @@ def main():
     machine_text = machine()
     if args.scale_out:
         main_scale_out(args)
+    elif args.security:
+        main_security(args)
     elif args.tenants:
         main_tenants(args)
     else:
