@@ -13,6 +13,7 @@ pub mod api;
 mod assets;
 mod audit;
 mod clients;
+mod connections;
 mod directory;
 mod explain;
 mod session;
@@ -407,15 +408,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/admin/s/{slug}/connections",
-            web::get().to(directory::connections),
-        )
-        .route(
-            "/admin/s/{slug}/connections/{id}/test",
-            web::post().to(directory::test_connection),
+            web::get().to(connections::list),
         )
         .route(
             "/admin/s/{slug}/connections",
-            web::post().to(directory::create_connection),
+            web::post().to(connections::create),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}",
+            web::get().to(connections::edit),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}",
+            web::post().to(connections::save),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}/test",
+            web::post().to(connections::test),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}/delete",
+            web::post().to(connections::delete),
         )
         .route(
             "/admin/s/{slug}/workspaces",
