@@ -239,7 +239,7 @@ try {
   await screen('connection-edit');
   await submit('form[action$="/delete"]', 'Delete connection');
   result.checks.connection_deleted = await page.getByText('Connection upstream deleted.').isVisible();
-  result.checks.connection_names = await page.locator('table tbody tr td:first-child').allTextContents();
+  result.checks.connection_names = (await page.locator('table tbody tr td:first-child').allTextContents()).sort();
   // ── end of connections ──
 
   step = 'workspaces';

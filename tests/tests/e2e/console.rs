@@ -875,6 +875,7 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
     // this server's own system issuer.
     let mut ad = bad_ad;
     ad[2].1 = slapd.url.clone();
+    ad[4].1 = SVC_PW.into();
     let r = post(list.clone(), ad).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let oidc = vec![
@@ -902,13 +903,35 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
     };
     let (ad, up) = (by_name("corp-ad"), by_name("upstream"));
     assert_eq!(
-        (&ad["kind"], &ad["domain"], &ad["upn_suffix"], &ad["bind_password"]),
-        (&json!("active_directory"), &json!("CORP"), &json!("corp.example"), &json!({"set": true})),
+        (
+            &ad["kind"],
+            &ad["domain"],
+            &ad["upn_suffix"],
+            &ad["bind_password"]
+        ),
+        (
+            &json!("active_directory"),
+            &json!("CORP"),
+            &json!("corp.example"),
+            &json!({"set": true})
+        ),
         "{ad}"
     );
     assert_eq!(
-        (&up["scopes"], &up["claims"], &up["trust_upstream_mfa"], &up["domains"], &up["client_secret"]),
-        (&json!(["profile", "email"]), &json!({"email": "email", "name": "name"}), &json!(false), &json!(["upstream.example"]), &json!({"set": true})),
+        (
+            &up["scopes"],
+            &up["claims"],
+            &up["trust_upstream_mfa"],
+            &up["domains"],
+            &up["client_secret"]
+        ),
+        (
+            &json!(["profile", "email"]),
+            &json!({"email": "email", "name": "name"}),
+            &json!(false),
+            &json!(["upstream.example"]),
+            &json!({"set": true})
+        ),
         "{up}"
     );
 
@@ -926,7 +949,9 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
         .map(|e| e.text().collect())
         .collect();
     assert!(
-        html.contains("Test of upstream") && !steps.is_empty() && steps.iter().all(|s| s.contains(" ok: ")),
+        html.contains("Test of upstream")
+            && !steps.is_empty()
+            && steps.iter().all(|s| s.contains(" ok: ")),
         "{steps:?}"
     );
     let html = test(ad["id"].as_str().unwrap().into())
@@ -936,7 +961,8 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
         .await
         .unwrap();
     assert!(
-        html.contains("Test of corp-ad") && html.contains("<strong>bind</strong> <span class=\"allow\">ok</span>"),
+        html.contains("Test of corp-ad")
+            && html.contains("<strong>bind</strong> <span class=\"allow\">ok</span>"),
         "{html}"
     );
 
@@ -956,11 +982,31 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
     let html = r.text().await.unwrap();
     assert!(html.contains("Connection saved."), "{html}");
     let (_, now) = app
-        .admin(&t, Method::GET, &format!("/subscriptions/acme/connections/{}", up["id"].as_str().unwrap()), None)
+        .admin(
+            &t,
+            Method::GET,
+            &format!(
+                "/subscriptions/acme/connections/{}",
+                up["id"].as_str().unwrap()
+            ),
+            None,
+        )
         .await;
     assert_eq!(
-        (&now["enabled"], &now["scopes"], &now["groups_claim"], &now["client_secret"], now.get("domains")),
-        (&json!(false), &json!(["profile"]), &json!("groups"), &json!({"set": true}), None),
+        (
+            &now["enabled"],
+            &now["scopes"],
+            &now["groups_claim"],
+            &now["client_secret"],
+            now.get("domains")
+        ),
+        (
+            &json!(false),
+            &json!(["profile"]),
+            &json!("groups"),
+            &json!({"set": true}),
+            None
+        ),
         "disabled (unchecked), emptied settings removed, the secret kept: {now}"
     );
     // A refused edit names the field beside the edit form and stores nothing.
@@ -970,12 +1016,24 @@ async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_co
     let (alerts, invalid) = alerts_and_invalid(&html);
     assert_eq!(alerts, ["e-error: issuer: must be an https URL"], "{html}");
     assert_eq!(invalid, ["e-issuer"]);
-    assert!(html.contains("value=\"ftp://idp.example\""), "the refused value is kept");
+    assert!(
+        html.contains("value=\"ftp://idp.example\""),
+        "the refused value is kept"
+    );
 
     // Delete: the connection is gone, the other stays.
     let r = post(format!("{edit}/delete"), vec![]).await.unwrap();
-    assert!(r.text().await.unwrap().contains("Connection upstream deleted."));
-    let names: Vec<Value> = connections().await.iter().map(|c| c["name"].clone()).collect();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Connection upstream deleted.")
+    );
+    let names: Vec<Value> = connections()
+        .await
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
     assert_eq!(names, [json!("corp-ad")]);
     // Without the CSRF token nothing is deleted.
     let r = b

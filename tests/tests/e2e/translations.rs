@@ -61,14 +61,22 @@ async fn the_error_page_follows_ui_locales_then_accept_language_and_defaults_to_
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(
         lang_h1_alert(&html),
-        triple("en", "Sign-in error", "Start signing in from your application.")
+        triple(
+            "en",
+            "Sign-in error",
+            "Start signing in from your application."
+        )
     );
     // `ui_locales` of the request wins over `Accept-Language`.
     let (s, html) = get(&app, &b, "/t/acme/login?ui_locales=fr%20de", Some("en")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(
         lang_h1_alert(&html),
-        triple("de", "Anmeldefehler", "Beginnen Sie die Anmeldung in Ihrer Anwendung.")
+        triple(
+            "de",
+            "Anmeldefehler",
+            "Beginnen Sie die Anmeldung in Ihrer Anwendung."
+        )
     );
     // An expired sign-in, asked for in German.
     let (s, html) = get(&app, &b, "/t/acme/login?tx=gone", Some("de-DE, en;q=0.5")).await;
@@ -256,8 +264,16 @@ async fn the_account_consents_page_speaks_the_browsers_language_with_the_same_fo
     app.browser_login(&browser, &url, "alice", PASSWORD).await;
     let mut forms = Vec::new();
     for (accept, h1, button) in [
-        (Some("de"), "Anwendungen mit Zugriff auf Ihr Konto", "Zugriff entziehen"),
-        (None, "Applications with access to your account", "Revoke access"),
+        (
+            Some("de"),
+            "Anwendungen mit Zugriff auf Ihr Konto",
+            "Zugriff entziehen",
+        ),
+        (
+            None,
+            "Applications with access to your account",
+            "Revoke access",
+        ),
     ] {
         let (s, html) = get(&app, &browser, "/t/acme/account/consents", accept).await;
         assert_eq!(s, StatusCode::OK);

@@ -87,7 +87,7 @@ const fn ph(field: Field, placeholder: &'static str) -> Field {
     }
 }
 
-const FIELDS: [Field; 29] = [
+const FIELDS: &[Field] = &[
     req("name", "Name", Input::Text, ALL),
     ph(
         req("url", "URL (ldap:// or ldaps://)", Input::Url, DIR),
@@ -107,7 +107,12 @@ const FIELDS: [Field; 29] = [
         Input::Text,
         DIR,
     ),
-    f("domain", "NetBIOS domain (CORP in CORP\\alice)", Input::Text, AD),
+    f(
+        "domain",
+        "NetBIOS domain (CORP in CORP\\alice)",
+        Input::Text,
+        AD,
+    ),
     f(
         "upn_suffix",
         "UPN suffix (corp.example in alice@corp.example)",
@@ -196,7 +201,12 @@ const FIELDS: [Field; 29] = [
         Input::Pem,
         ALL,
     ),
-    f("timeout_secs", "Timeout (seconds, 1-30)", Input::Number, DIR),
+    f(
+        "timeout_secs",
+        "Timeout (seconds, 1-30)",
+        Input::Number,
+        DIR,
+    ),
     f("pool_size", "Pooled connections (1-32)", Input::Number, DIR),
     f(
         "account_recheck_secs",
@@ -281,7 +291,7 @@ fn sent(form: &Form, field: &Field) -> Option<Value> {
             form.lines(field.key)
                 .iter()
                 .map(|l| {
-                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
                     (k.trim().to_owned(), Value::from(v.trim()))
                 })
                 .collect(),
@@ -629,7 +639,8 @@ fn edit_page(
     let kind = s(c, "kind");
     let (secret, _) = secret_of(kind);
     let action = format!("/admin/s/{}/connections/{}", seg(slug), seg(s(c, "id")));
-    let stored = c.get(secret).unwrap_or(&Value::Null);
+    let none = Value::Null;
+    let stored = c.get(secret).unwrap_or(&none);
     layout(
         "Connection",
         Some(&admin.nav(Some(slug), "connections")),

@@ -234,8 +234,15 @@ pub async fn post_account_2fa(
         )),
         Err(MfaError::Flow(e)) => Err(PageError::from_flow(e)),
         Err(e) => {
-            let (markup, qr) =
-                render(&chrome, &ctx, sub, &user, &session, Some(chrome.say(&e.to_string()))).await?;
+            let (markup, qr) = render(
+                &chrome,
+                &ctx,
+                sub,
+                &user,
+                &session,
+                Some(chrome.say(&e.to_string())),
+            )
+            .await?;
             Ok(page_with(StatusCode::OK, &chrome, markup, qr))
         }
     }

@@ -224,46 +224,145 @@ pub fn text(lang: Lang) -> &'static Text {
 /// the unit tests below rule out for every fixed message of those types.
 const MESSAGES: &[(&str, &str)] = &[
     // 2FA service.
-    ("That code is not valid. Check your authenticator app and try again.", "Dieser Code ist ungültig. Prüfen Sie Ihre Authenticator-App und versuchen Sie es erneut."),
-    ("That code was already used. Wait for the next code in your authenticator app.", "Dieser Code wurde bereits verwendet. Warten Sie auf den nächsten Code in Ihrer Authenticator-App."),
-    ("Too many wrong codes: two-factor sign-in for this account is locked for 5 minutes. Try again later.", "Zu viele falsche Codes: Die Zwei-Faktor-Anmeldung für dieses Konto ist für 5 Minuten gesperrt. Versuchen Sie es später erneut."),
-    ("Two-factor authentication is not set up for this account.", "Für dieses Konto ist keine Zwei-Faktor-Authentifizierung eingerichtet."),
-    ("Two-factor authentication is already set up for this account.", "Für dieses Konto ist die Zwei-Faktor-Authentifizierung bereits eingerichtet."),
-    ("The setup expired. Scan the new QR code and enter a fresh code.", "Die Einrichtung ist abgelaufen. Scannen Sie den neuen QR-Code und geben Sie einen neuen Code ein."),
-    ("Two-factor authentication is turned off for this organisation.", "Die Zwei-Faktor-Authentifizierung ist für diese Organisation deaktiviert."),
-    ("Your organisation requires two-factor authentication; it cannot be turned off.", "Ihre Organisation verlangt die Zwei-Faktor-Authentifizierung; sie kann nicht deaktiviert werden."),
-    ("Enter the 6-digit code from your authenticator app.", "Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein."),
-    ("The code must have exactly 6 digits.", "Der Code muss genau 6 Ziffern haben."),
+    (
+        "That code is not valid. Check your authenticator app and try again.",
+        "Dieser Code ist ungültig. Prüfen Sie Ihre Authenticator-App und versuchen Sie es erneut.",
+    ),
+    (
+        "That code was already used. Wait for the next code in your authenticator app.",
+        "Dieser Code wurde bereits verwendet. Warten Sie auf den nächsten Code in Ihrer Authenticator-App.",
+    ),
+    (
+        "Too many wrong codes: two-factor sign-in for this account is locked for 5 minutes. Try again later.",
+        "Zu viele falsche Codes: Die Zwei-Faktor-Anmeldung für dieses Konto ist für 5 Minuten gesperrt. Versuchen Sie es später erneut.",
+    ),
+    (
+        "Two-factor authentication is not set up for this account.",
+        "Für dieses Konto ist keine Zwei-Faktor-Authentifizierung eingerichtet.",
+    ),
+    (
+        "Two-factor authentication is already set up for this account.",
+        "Für dieses Konto ist die Zwei-Faktor-Authentifizierung bereits eingerichtet.",
+    ),
+    (
+        "The setup expired. Scan the new QR code and enter a fresh code.",
+        "Die Einrichtung ist abgelaufen. Scannen Sie den neuen QR-Code und geben Sie einen neuen Code ein.",
+    ),
+    (
+        "Two-factor authentication is turned off for this organisation.",
+        "Die Zwei-Faktor-Authentifizierung ist für diese Organisation deaktiviert.",
+    ),
+    (
+        "Your organisation requires two-factor authentication; it cannot be turned off.",
+        "Ihre Organisation verlangt die Zwei-Faktor-Authentifizierung; sie kann nicht deaktiviert werden.",
+    ),
+    (
+        "Enter the 6-digit code from your authenticator app.",
+        "Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein.",
+    ),
+    (
+        "The code must have exactly 6 digits.",
+        "Der Code muss genau 6 Ziffern haben.",
+    ),
     ("Choose an action.", "Wählen Sie eine Aktion."),
-    ("This sign-in has expired. Go back to the application and start again.", "Diese Anmeldung ist abgelaufen. Kehren Sie zur Anwendung zurück und beginnen Sie erneut."),
-    ("Your sign-in took too long; enter your password again.", "Ihre Anmeldung hat zu lange gedauert; geben Sie Ihr Passwort erneut ein."),
+    (
+        "This sign-in has expired. Go back to the application and start again.",
+        "Diese Anmeldung ist abgelaufen. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+    ),
+    (
+        "Your sign-in took too long; enter your password again.",
+        "Ihre Anmeldung hat zu lange gedauert; geben Sie Ihr Passwort erneut ein.",
+    ),
     // Directory account states.
-    ("invalid username or password", "Benutzername oder Passwort ist falsch."),
+    (
+        "invalid username or password",
+        "Benutzername oder Passwort ist falsch.",
+    ),
     ("this account is disabled", "Dieses Konto ist deaktiviert."),
-    ("Your account is not allowed to sign in at this time. Contact your administrator.", "Ihr Konto darf sich zu dieser Zeit nicht anmelden. Wenden Sie sich an Ihre Administration."),
-    ("Your account is not allowed to sign in from here. Contact your administrator.", "Ihr Konto darf sich von hier aus nicht anmelden. Wenden Sie sich an Ihre Administration."),
-    ("Your password has expired. Change it in your directory, then sign in again.", "Ihr Passwort ist abgelaufen. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an."),
-    ("This account is disabled. Contact your administrator.", "Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration."),
-    ("This account has expired. Contact your administrator.", "Dieses Konto ist abgelaufen. Wenden Sie sich an Ihre Administration."),
-    ("You must change your password before signing in. Change it in your directory, then sign in again.", "Sie müssen Ihr Passwort ändern, bevor Sie sich anmelden. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an."),
-    ("This account is locked. Try again later or contact your administrator.", "Dieses Konto ist gesperrt. Versuchen Sie es später erneut oder wenden Sie sich an Ihre Administration."),
-    ("Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes.", "Ihr Verzeichnis ist gerade nicht erreichbar, daher kann Ihr Konto nicht geprüft werden. Versuchen Sie es in einigen Minuten erneut."),
+    (
+        "Your account is not allowed to sign in at this time. Contact your administrator.",
+        "Ihr Konto darf sich zu dieser Zeit nicht anmelden. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your account is not allowed to sign in from here. Contact your administrator.",
+        "Ihr Konto darf sich von hier aus nicht anmelden. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your password has expired. Change it in your directory, then sign in again.",
+        "Ihr Passwort ist abgelaufen. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an.",
+    ),
+    (
+        "This account is disabled. Contact your administrator.",
+        "Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "This account has expired. Contact your administrator.",
+        "Dieses Konto ist abgelaufen. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "You must change your password before signing in. Change it in your directory, then sign in again.",
+        "Sie müssen Ihr Passwort ändern, bevor Sie sich anmelden. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an.",
+    ),
+    (
+        "This account is locked. Try again later or contact your administrator.",
+        "Dieses Konto ist gesperrt. Versuchen Sie es später erneut oder wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes.",
+        "Ihr Verzeichnis ist gerade nicht erreichbar, daher kann Ihr Konto nicht geprüft werden. Versuchen Sie es in einigen Minuten erneut.",
+    ),
     // The error page.
     ("Malformed form.", "Ungültiges Formular."),
-    ("You are not signed in. Start again from the application.", "Sie sind nicht angemeldet. Beginnen Sie erneut in der Anwendung."),
-    ("You are not signed in. Sign in through an application first.", "Sie sind nicht angemeldet. Melden Sie sich zuerst über eine Anwendung an."),
-    ("Start signing in from your application.", "Beginnen Sie die Anmeldung in Ihrer Anwendung."),
-    ("Start from your application.", "Beginnen Sie in Ihrer Anwendung."),
-    ("This request has expired. Start again from the application.", "Diese Anfrage ist abgelaufen. Beginnen Sie erneut in der Anwendung."),
-    ("This request has expired or was already answered.", "Diese Anfrage ist abgelaufen oder wurde bereits beantwortet."),
-    ("This form is no longer valid. Go back to the application and start again.", "Dieses Formular ist nicht mehr gültig. Kehren Sie zur Anwendung zurück und beginnen Sie erneut."),
-    ("This application is no longer known.", "Diese Anwendung ist nicht mehr bekannt."),
-    ("The service is temporarily unavailable. Try again shortly.", "Der Dienst ist vorübergehend nicht verfügbar. Versuchen Sie es gleich erneut."),
+    (
+        "You are not signed in. Start again from the application.",
+        "Sie sind nicht angemeldet. Beginnen Sie erneut in der Anwendung.",
+    ),
+    (
+        "You are not signed in. Sign in through an application first.",
+        "Sie sind nicht angemeldet. Melden Sie sich zuerst über eine Anwendung an.",
+    ),
+    (
+        "Start signing in from your application.",
+        "Beginnen Sie die Anmeldung in Ihrer Anwendung.",
+    ),
+    (
+        "Start from your application.",
+        "Beginnen Sie in Ihrer Anwendung.",
+    ),
+    (
+        "This request has expired. Start again from the application.",
+        "Diese Anfrage ist abgelaufen. Beginnen Sie erneut in der Anwendung.",
+    ),
+    (
+        "This request has expired or was already answered.",
+        "Diese Anfrage ist abgelaufen oder wurde bereits beantwortet.",
+    ),
+    (
+        "This form is no longer valid. Go back to the application and start again.",
+        "Dieses Formular ist nicht mehr gültig. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+    ),
+    (
+        "This application is no longer known.",
+        "Diese Anwendung ist nicht mehr bekannt.",
+    ),
+    (
+        "The service is temporarily unavailable. Try again shortly.",
+        "Der Dienst ist vorübergehend nicht verfügbar. Versuchen Sie es gleich erneut.",
+    ),
     ("The request is too long.", "Die Anfrage ist zu lang."),
-    ("That application has no access to revoke.", "Diese Anwendung hat keinen Zugriff, der entzogen werden könnte."),
+    (
+        "That application has no access to revoke.",
+        "Diese Anwendung hat keinen Zugriff, der entzogen werden könnte.",
+    ),
     ("Something went wrong.", "Etwas ist schiefgelaufen."),
-    ("Choose the application whose access to revoke.", "Wählen Sie die Anwendung, deren Zugriff entzogen werden soll."),
-    ("Choose allow or deny.", "Wählen Sie Erlauben oder Ablehnen."),
+    (
+        "Choose the application whose access to revoke.",
+        "Wählen Sie die Anwendung, deren Zugriff entzogen werden soll.",
+    ),
+    (
+        "Choose allow or deny.",
+        "Wählen Sie Erlauben oder Ablehnen.",
+    ),
 ];
 
 /// `english`, a message worded outside the pages, in `lang` (see [`MESSAGES`]).
@@ -273,7 +372,7 @@ pub fn say(lang: Lang, english: &str) -> &str {
         Lang::De => MESSAGES
             .iter()
             .find(|(en, _)| *en == english)
-            .map_or(english, |(_, de)| de),
+            .map_or(english, |m| m.1),
     }
 }
 
@@ -308,7 +407,9 @@ mod tests {
             translated(&e.to_string());
         }
         for code in ["", "12345", "1234567"] {
-            if let crate::mfa::totp::CodeInput::Malformed(m) = crate::mfa::totp::CodeInput::parse(code) {
+            if let crate::mfa::totp::CodeInput::Malformed(m) =
+                crate::mfa::totp::CodeInput::parse(code)
+            {
                 translated(m);
             }
         }
@@ -344,7 +445,10 @@ mod tests {
         de.sort_unstable();
         de.dedup();
         assert_eq!(de.len(), MESSAGES.len());
-        assert_eq!(say(Lang::De, "invalid username or password"), DE.login_failed);
+        assert_eq!(
+            say(Lang::De, "invalid username or password"),
+            DE.login_failed
+        );
         assert_eq!(say(Lang::De, "unknown text"), "unknown text");
     }
 }

@@ -258,7 +258,13 @@ pub async fn post_second_factor(
                         Some(chrome.say(&e.to_string())),
                     )
                 }
-                _ => code_form(&chrome, slug, tx_id, &csrf, Some(chrome.say(&e.to_string()))),
+                _ => code_form(
+                    &chrome,
+                    slug,
+                    tx_id,
+                    &csrf,
+                    Some(chrome.say(&e.to_string())),
+                ),
             };
             Ok(super::page_to(
                 StatusCode::OK,
