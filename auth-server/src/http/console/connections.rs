@@ -7,7 +7,7 @@
 //! API (which only says `{"set": true}`), not from a refused form; blank on edit means
 //! "keep the current one".
 
-use super::{Admin, ConsoleError, Form, items, layout, render, s, seg};
+use super::{Admin, ConsoleError, Form, history, items, layout, render, s, seg};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -660,7 +660,7 @@ fn edit_page(
                 input type="hidden" name="csrf" value=(admin.session.csrf);
                 button type="submit" class="danger" { "Delete connection" }
             }
-            p { a href={ "/admin/s/" (seg(slug)) "/audit?target_type=connection&target_id=" (seg(s(c, "id"))) } { "History of this connection" } }
+            (history(slug, "connection", s(c, "id"), "History of this connection"))
         },
     )
 }

@@ -341,6 +341,13 @@ pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The link to the audit history of one target.
+pub fn history(slug: &str, target_type: &str, id: &str, label: &str) -> Markup {
+    html! {
+        p { a href={ "/admin/s/" (seg(slug)) "/audit?target_type=" (target_type) "&target_id=" (seg(id)) } { (label) } }
+    }
+}
+
 /// A secret shown exactly once, with a copy button.
 pub fn once(id: &str, label: &str, value: &str) -> Markup {
     html! {
