@@ -7,7 +7,9 @@
 // An admin signs in (our own code + PKCE flow), creates a subscription (MCP credentials
 // shown once), a client, edits it, reads the audit diff of the edit, creates a user,
 // disables them and resets their password, runs ACL explain, and visits keys,
-// connections and workspaces. Every screen is screenshotted into OUT_DIR and checked
+// connections (LDAP, Active Directory, upstream OIDC: add, test, edit, delete) and
+// workspaces; an end user then enrols a TOTP factor and signs in again through the
+// branded login page and the code page. Every screen is screenshotted into OUT_DIR and checked
 // with axe-core; console errors, page errors, failed requests and HTTP errors are
 // collected. Names carry XSS payloads that must stay inert text.
 //
@@ -16,9 +18,35 @@
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret at time step `step`.
+const base32 = (s) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const out = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of s.replace(/=+$/, '').toUpperCase()) {
+    value = ((value << 5) | alphabet.indexOf(c)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+};
+const totp = (secret, step) => {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const h = createHmac('sha1', base32(secret)).update(counter).digest();
+  const o = h[19] & 0xf;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1e6).padStart(6, '0');
+};
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const env = (name) => {
   const v = process.env[name];
@@ -150,19 +178,69 @@ try {
   result.checks.password_set = await page.getByText('Password set.').isVisible();
   await screen('users');
 
+  // ── Connections (consoleforms): one form per kind, each scoped by its own
+  // aria-labelledby; AD refused then fixed, OIDC tested, edited, deleted. ──
   step = 'ldap connection';
   const bobId = (await page.locator('tr', { hasText: 'bob' }).locator('code').first().textContent()).trim();
   await page.goto(`${BASE}/admin/s/${slug}/connections`);
-  await page.getByLabel('Name', { exact: true }).fill('corp');
-  await page.getByLabel('URL (ldap:// or ldaps://)').fill(env('LDAP_URL'));
-  await page.getByLabel('Service account DN').fill(env('LDAP_BIND_DN'));
-  await page.getByLabel('Service account password (write-only)').fill(env('LDAP_BIND_PW'));
-  await page.getByLabel('User base DN').fill(env('LDAP_USER_BASE'));
-  await submit('form[aria-labelledby="create-ldap"]', 'Add directory');
+  const ldapForm = page.locator('form[aria-labelledby="create-ldap"]');
+  await ldapForm.getByLabel('Name', { exact: true }).fill('corp');
+  await ldapForm.getByLabel('URL (ldap:// or ldaps://)').fill(env('LDAP_URL'));
+  await ldapForm.getByLabel('Service account DN').fill(env('LDAP_BIND_DN'));
+  await ldapForm.getByLabel('Service account password (write-only)').fill(env('LDAP_BIND_PW'));
+  await ldapForm.getByLabel('User base DN').fill(env('LDAP_USER_BASE'));
+  await submit('form[aria-labelledby="create-ldap"]', 'Add an LDAP directory');
   await submit('form[action$="/test"]', 'Test connection corp');
   result.checks.ldap_test_heading = await text('#diag-title');
   result.checks.ldap_test_steps = await page.locator('ol.steps li').allTextContents();
   await screen('connection-test');
+
+  step = 'active directory connection';
+  const adForm = page.locator('form[aria-labelledby="create-ad"]');
+  const fillAd = async (url) => {
+    await adForm.getByLabel('Name', { exact: true }).fill('corp-ad');
+    await adForm.getByLabel('URL (ldap:// or ldaps://)').fill(url);
+    await adForm.getByLabel('Service account DN').fill(env('LDAP_BIND_DN'));
+    await adForm.getByLabel('Service account password (write-only)').fill(env('LDAP_BIND_PW'));
+    await adForm.getByLabel('User base DN').fill(env('LDAP_USER_BASE'));
+    await adForm.getByLabel('NetBIOS domain').fill('CORP');
+    await submit('form[aria-labelledby="create-ad"]', 'Add an Active Directory');
+  };
+  await fillAd('https://dc.corp.example');
+  result.checks.ad_error = await text('#ad-error');
+  result.checks.ad_url_invalid = await page.locator('#ad-url').getAttribute('aria-invalid');
+  result.checks.ad_password_after_error = await page.locator('#ad-bind-password').inputValue();
+  result.checks.ad_domain_kept = await page.locator('#ad-domain').inputValue();
+  await screen('connection-refused');
+  await fillAd(env('LDAP_URL'));
+  result.checks.ad_added = await page.getByText('Connection corp-ad added.').isVisible();
+
+  step = 'oidc connection';
+  const oidcForm = page.locator('form[aria-labelledby="create-oidc"]');
+  await oidcForm.getByLabel('Name', { exact: true }).fill('upstream');
+  await oidcForm.getByLabel('Issuer URL').fill(env('OIDC_ISSUER'));
+  await oidcForm.getByLabel('Client id at the provider').fill('acme-ui');
+  await oidcForm.getByLabel('Client secret (write-only)').fill('upstream client secret');
+  await oidcForm.getByLabel('Scopes').fill('profile email');
+  await submit('form[aria-labelledby="create-oidc"]', 'Add an upstream OpenID Connect provider');
+  await submit('form[action$="/test"]', 'Test connection upstream');
+  result.checks.oidc_test_heading = await text('#diag-title');
+  result.checks.oidc_test_steps = await page.locator('ol.steps li').allTextContents();
+  await screen('connection-test-oidc');
+
+  step = 'edit connection';
+  await Promise.all([page.waitForURL(/\/connections\/[^/]+$/), page.getByRole('link', { name: 'upstream', exact: true }).click()]);
+  result.checks.edit_secret_state = await text('#e-client-secret-state');
+  await page.getByLabel('Enabled').uncheck();
+  await page.getByLabel('Groups claim').fill('groups');
+  await submit('form[aria-labelledby="edit-title"]', 'Save connection');
+  result.checks.connection_saved = await page.getByText('Connection saved.').isVisible();
+  result.checks.edit_secret_after_save = await page.locator('#e-client-secret').inputValue();
+  await screen('connection-edit');
+  await submit('form[action$="/delete"]', 'Delete connection');
+  result.checks.connection_deleted = await page.getByText('Connection upstream deleted.').isVisible();
+  result.checks.connection_names = (await page.locator('table tbody tr td:first-child').allTextContents()).sort();
+  // ── end of connections ──
 
   step = 'workspaces';
   await page.goto(`${BASE}/admin/s/${slug}/workspaces`);
@@ -240,9 +318,51 @@ try {
   watch(page);
   await page.goto(`${BASE}/t/${aclSlug}/account/2fa`);
   await screen('account-2fa');
-  await submit('form', 'Turn on');
   result.checks.otpauth_uri = (await text('#otpauth-uri')).slice(0, 10);
   await screen('2fa-enrolment');
+
+  // ── TOTP and the branded login (consoleforms): confirm the enrolment with a code
+  // computed here (RFC 6238), then sign in again in a fresh browser through the branded
+  // login page and the code page; the German login page passes axe too. ──
+  step = 'totp enrolment';
+  const uri = new URL(await text('#otpauth-uri'));
+  const secret = uri.searchParams.get('secret');
+  const enrolStep = Math.floor(Date.now() / 30000);
+  await page.getByLabel('Code from your app').fill(totp(secret, enrolStep));
+  await submit('form', 'Turn on');
+  result.checks.recovery_codes = await page.locator('.recovery-code').count();
+  await screen('2fa-recovery-codes');
+
+  step = 'branded german login';
+  const totpContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await totpContext.newPage();
+  watch(page);
+  authorize.searchParams.set('ui_locales', 'de');
+  await page.goto(authorize.href);
+  result.checks.german_lang = await page.evaluate(() => document.documentElement.lang);
+  result.checks.german_heading = await text('h1');
+  await screen('login-page-de');
+
+  step = 'branded login with totp';
+  authorize.searchParams.delete('ui_locales');
+  await page.goto(authorize.href);
+  result.checks.brand_name = await text('.brand-name');
+  result.checks.brand_button_color = await page.getByRole('button', { name: 'Sign in' }).evaluate((b) => getComputedStyle(b).backgroundColor);
+  await screen('login-page-branded');
+  await page.getByLabel('Username').fill(env('END_USER'));
+  await page.getByLabel('Password').fill(env('END_USER_PASSWORD'));
+  await Promise.all([page.waitForURL(/\/login\/2fa/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await screen('2fa-code-page');
+  // The enrolment's step is spent (replay protection): the next step's code, which the
+  // server accepts within its ±1 step window, or the current one once time moved on.
+  const loginStep = Math.max(enrolStep + 1, Math.floor(Date.now() / 30000));
+  await page.getByLabel('Code', { exact: true }).fill(totp(secret, loginStep));
+  const [back] = await Promise.all([
+    page.waitForEvent('requestfailed', (r) => r.url().startsWith('https://c1.example/cb')),
+    page.getByRole('button', { name: 'Verify' }).click(),
+  ]);
+  result.checks.totp_login_code = new URL(back.url()).searchParams.has('code');
+  // ── end of TOTP ──
 
   result.ok = true;
   result.step = 'done';

@@ -16,6 +16,7 @@ on_backends!(
     acl_explain_names_the_layer_and_the_policy_behind_each_answer,
     console_forms_need_the_session_and_its_csrf_token,
     hostile_names_render_as_inert_text_in_the_console,
+    connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_console,
 );
 
 /// Payloads that break out of text and attribute contexts if anything is not escaped.
@@ -86,6 +87,18 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
     };
     root(&app).await;
     let (sam, web) = shop(&app).await;
+    // The end user signs in through a branded login page (the colour keeps white button
+    // text above 4.5:1, or axe would fail the page).
+    let t = app.system_token().await;
+    let (s, b) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            "/subscriptions/shop",
+            Some(json!({"settings": {"branding": {"display_name": "Shop & Co", "primary_color": "#0b6e4f"}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("console-{backend:?}").to_lowercase());
     let _ = std::fs::remove_dir_all(&out);
@@ -109,6 +122,7 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         .env("LDAP_BIND_DN", SVC_DN)
         .env("LDAP_BIND_PW", SVC_PW)
         .env("LDAP_USER_BASE", format!("ou=people,{BASE}"))
+        .env("OIDC_ISSUER", app.issuer("system"))
         .output()
         .await
         .unwrap();
@@ -184,9 +198,53 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         "{steps:?}"
     );
     assert!(steps.iter().any(|s| s.starts_with("bind")), "{steps:?}");
+    // The Active Directory form refused by the API: the error beside that form and its
+    // field, the password not sent back, the other values kept; then added.
+    assert_eq!(
+        c["ad_error"], "url: must be an ldap:// or ldaps:// URL",
+        "{c:#}"
+    );
+    assert_eq!(c["ad_url_invalid"], "true", "{c:#}");
+    assert_eq!(c["ad_password_after_error"], "", "{c:#}");
+    assert_eq!(c["ad_domain_kept"], "CORP", "{c:#}");
+    assert_eq!(c["ad_added"], true, "{c:#}");
+    // The upstream OIDC connection (this server's system issuer) passes its test.
+    assert!(
+        c["oidc_test_heading"].as_str().unwrap().ends_with("passed"),
+        "{c:#}"
+    );
+    let oidc_steps = c["oidc_test_steps"].as_array().unwrap();
+    assert!(
+        !oidc_steps.is_empty()
+            && oidc_steps
+                .iter()
+                .all(|s| s.as_str().unwrap().contains(" ok: ")),
+        "{oidc_steps:?}"
+    );
+    // Edited (disabled, a setting added) with the secret kept and never shown, then
+    // deleted after the confirmation.
+    assert_eq!(
+        c["edit_secret_state"], "A secret is set (never shown).",
+        "{c:#}"
+    );
+    assert_eq!(c["connection_saved"], true, "{c:#}");
+    assert_eq!(c["edit_secret_after_save"], "", "{c:#}");
+    assert_eq!(c["connection_deleted"], true, "{c:#}");
+    assert_eq!(c["connection_names"], json!(["corp", "corp-ad"]), "{c:#}");
     // The end user's pages (login, consent, 2FA enrolment) passed axe too.
     assert_eq!(c["end_user_code"], true, "{c:#}");
     assert_eq!(c["otpauth_uri"], "otpauth://", "{c:#}");
+    // TOTP: enrolled with a code computed in the browser test, recovery codes shown;
+    // then a fresh browser signs in through the branded login page and the code page.
+    assert!(c["recovery_codes"].as_u64().unwrap() >= 8, "{c:#}");
+    assert_eq!(
+        (&c["german_lang"], &c["german_heading"]),
+        (&json!("de"), &json!("Anmelden")),
+        "{c:#}"
+    );
+    assert_eq!(c["brand_name"], "Shop & Co", "{c:#}");
+    assert_eq!(c["brand_button_color"], "rgb(11, 110, 79)", "{c:#}");
+    assert_eq!(c["totp_login_code"], true, "{c:#}");
     // Workspace, participant, group, member and app made in the browser.
     assert_eq!(c["app_added"], true, "{c:#}");
     let ws = c["workspace_text"].as_str().unwrap();
@@ -198,7 +256,7 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
         "{ws}"
     );
     // Screenshots of every screen are kept as artefacts.
-    assert!(r["screenshots"].as_array().unwrap().len() >= 17, "{r:#}");
+    assert!(r["screenshots"].as_array().unwrap().len() >= 24, "{r:#}");
     for f in r["screenshots"].as_array().unwrap() {
         assert!(std::fs::metadata(f.as_str().unwrap()).unwrap().len() > 1000);
     }
@@ -738,4 +796,251 @@ async fn a_tenant_admin_signs_in_at_their_issuer_and_sees_only_their_subscriptio
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+/// The connections of `acme`, read through the admin API.
+async fn connections_of(app: &TestApp, token: &str) -> Vec<Value> {
+    let (_, list) = app
+        .admin(token, Method::GET, "/subscriptions/acme/connections", None)
+        .await;
+    list["items"].as_array().unwrap().clone()
+}
+
+/// The `role="alert"` texts and the `aria-invalid` inputs (by id) of a console page.
+fn alerts_and_invalid(html: &str) -> (Vec<String>, Vec<String>) {
+    let doc = scraper::Html::parse_document(html);
+    let sel = |css: &str| scraper::Selector::parse(css).unwrap();
+    let alerts = doc
+        .select(&sel("[role=alert]"))
+        .map(|e| {
+            let id = e.value().attr("id").unwrap_or_default();
+            format!("{id}: {}", e.text().collect::<String>().trim())
+        })
+        .collect();
+    let invalid = doc
+        .select(&sel("[aria-invalid=true]"))
+        .map(|e| e.value().attr("id").unwrap_or_default().to_owned())
+        .collect();
+    (alerts, invalid)
+}
+
+async fn connections_of_every_kind_are_added_tested_edited_and_deleted_in_the_console(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(slapd) = Slapd::start(None).await else {
+        return;
+    };
+    root(&app).await;
+    app.create_subscription("acme").await;
+    let (b, csrf) = console_session(&app).await;
+    let list = format!("{}/admin/s/acme/connections", app.base);
+    let post = |url: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.clone()));
+        b.post(url).form(&form).send()
+    };
+    let t = app.system_token().await;
+    let connections = || connections_of(&app, &t);
+
+    // A refused Active Directory form: the API's field error beside that form and its
+    // field, the other values kept, the password never sent back.
+    let bad_ad = vec![
+        ("kind", "active_directory".into()),
+        ("name", "corp-ad".into()),
+        ("url", "https://dc.corp.example".into()),
+        ("bind_dn", SVC_DN.into()),
+        ("bind_password", "ad-secret-never-echoed".into()),
+        ("user_base_dn", format!("ou=people,{BASE}")),
+        ("domain", "CORP".into()),
+        ("upn_suffix", "corp.example".into()),
+    ];
+    let r = post(list.clone(), bad_ad.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let (alerts, invalid) = alerts_and_invalid(&html);
+    assert_eq!(
+        alerts,
+        ["ad-error: url: must be an ldap:// or ldaps:// URL"],
+        "{html}"
+    );
+    assert_eq!(invalid, ["ad-url"]);
+    assert!(!html.contains("ad-secret-never-echoed"));
+    assert!(html.contains("value=\"corp.example\""), "the draft is kept");
+    assert!(connections().await.is_empty(), "nothing was written");
+
+    // Each kind, added with its own form: AD against the suite's slapd, OIDC against
+    // this server's own system issuer.
+    let mut ad = bad_ad;
+    ad[2].1 = slapd.url.clone();
+    ad[4].1 = SVC_PW.into();
+    let r = post(list.clone(), ad).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let oidc = vec![
+        ("kind", "oidc".into()),
+        ("name", "upstream".into()),
+        ("issuer", app.issuer("system")),
+        ("client_id", "acme-at-system".into()),
+        ("client_secret", "oidc-secret-never-echoed".into()),
+        ("scopes", "profile email".into()),
+        ("claims", "email=email\nname=name".into()),
+        ("trust_upstream_mfa", "false".into()),
+        ("domains", "upstream.example".into()),
+    ];
+    let r = post(list.clone(), oidc).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("never-echoed"));
+    let items = connections().await;
+    let by_name = |n: &str| {
+        items
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap_or_else(|| panic!("{n}: {items:?}"))
+            .clone()
+    };
+    let (ad, up) = (by_name("corp-ad"), by_name("upstream"));
+    assert_eq!(
+        (
+            &ad["kind"],
+            &ad["domain"],
+            &ad["upn_suffix"],
+            &ad["bind_password"]
+        ),
+        (
+            &json!("active_directory"),
+            &json!("CORP"),
+            &json!("corp.example"),
+            &json!({"set": true})
+        ),
+        "{ad}"
+    );
+    assert_eq!(
+        (
+            &up["scopes"],
+            &up["claims"],
+            &up["trust_upstream_mfa"],
+            &up["domains"],
+            &up["client_secret"]
+        ),
+        (
+            &json!(["profile", "email"]),
+            &json!({"email": "email", "name": "name"}),
+            &json!(false),
+            &json!(["upstream.example"]),
+            &json!({"set": true})
+        ),
+        "{up}"
+    );
+
+    // "Test connection" shows the diagnosis step by step for each kind.
+    let test = |id: String| post(format!("{list}/{id}/test"), vec![]);
+    let html = test(up["id"].as_str().unwrap().into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let steps: Vec<String> = doc
+        .select(&scraper::Selector::parse("ol.steps li").unwrap())
+        .map(|e| e.text().collect())
+        .collect();
+    assert!(
+        html.contains("Test of upstream")
+            && !steps.is_empty()
+            && steps.iter().all(|s| s.contains(" ok: ")),
+        "{steps:?}"
+    );
+    let html = test(ad["id"].as_str().unwrap().into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Test of corp-ad")
+            && html.contains("<strong>bind</strong> <span class=\"allow\">ok</span>"),
+        "{html}"
+    );
+
+    // The edit page: settings filled in, the secret never; a blank secret keeps it.
+    let edit = format!("{list}/{}", up["id"].as_str().unwrap());
+    let html = b.get(&edit).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("A secret is set (never shown).") && !html.contains("never-echoed"));
+    let saved = vec![
+        ("name", "upstream".into()),
+        ("issuer", app.issuer("system")),
+        ("client_id", "acme-at-system".into()),
+        ("client_secret", String::new()),
+        ("scopes", "profile".into()),
+        ("groups_claim", "groups".into()),
+    ];
+    let r = post(edit.clone(), saved.clone()).await.unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Connection saved."), "{html}");
+    let (_, now) = app
+        .admin(
+            &t,
+            Method::GET,
+            &format!(
+                "/subscriptions/acme/connections/{}",
+                up["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            &now["enabled"],
+            &now["scopes"],
+            &now["groups_claim"],
+            &now["client_secret"],
+            now.get("domains")
+        ),
+        (
+            &json!(false),
+            &json!(["profile"]),
+            &json!("groups"),
+            &json!({"set": true}),
+            None
+        ),
+        "disabled (unchecked), emptied settings removed, the secret kept: {now}"
+    );
+    // A refused edit names the field beside the edit form and stores nothing.
+    let mut bad = saved;
+    bad[1].1 = "ftp://idp.example".into();
+    let html = post(edit.clone(), bad).await.unwrap().text().await.unwrap();
+    let (alerts, invalid) = alerts_and_invalid(&html);
+    assert_eq!(alerts, ["e-error: issuer: must be an https URL"], "{html}");
+    assert_eq!(invalid, ["e-issuer"]);
+    assert!(
+        html.contains("value=\"ftp://idp.example\""),
+        "the refused value is kept"
+    );
+
+    // Delete: the connection is gone, the other stays.
+    let r = post(format!("{edit}/delete"), vec![]).await.unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Connection upstream deleted.")
+    );
+    let names: Vec<Value> = connections()
+        .await
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("corp-ad")]);
+    // Without the CSRF token nothing is deleted.
+    let r = b
+        .post(format!("{list}/{}/delete", ad["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(connections().await.len(), 1);
 }

@@ -1,7 +1,7 @@
 //! Clients of a subscription: list, create (secret shown once), edit (redirect URIs,
 //! grant types, scope, flags) and secret rotation (shown once).
 
-use super::{Admin, ConsoleError, Form, items, layout, once, render, s, see_other, seg};
+use super::{Admin, ConsoleError, Form, history, items, layout, once, render, s, see_other, seg};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -228,7 +228,7 @@ fn edit_page(
                     button type="submit" class="danger" { "Rotate secret" }
                 }
             }
-            p { a href={ "/admin/s/" (seg(slug)) "/audit?target_type=client&target_id=" (seg(id)) } { "History of this client" } }
+            (history(slug, "client", id, "History of this client"))
         },
     )
 }

@@ -13,6 +13,7 @@ pub mod api;
 mod assets;
 mod audit;
 mod clients;
+mod connections;
 mod directory;
 mod explain;
 mod session;
@@ -340,6 +341,13 @@ pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The link to the audit history of one target.
+pub fn history(slug: &str, target_type: &str, id: &str, label: &str) -> Markup {
+    html! {
+        p { a href={ "/admin/s/" (seg(slug)) "/audit?target_type=" (target_type) "&target_id=" (seg(id)) } { (label) } }
+    }
+}
+
 /// A secret shown exactly once, with a copy button.
 pub fn once(id: &str, label: &str, value: &str) -> Markup {
     html! {
@@ -407,15 +415,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/admin/s/{slug}/connections",
-            web::get().to(directory::connections),
-        )
-        .route(
-            "/admin/s/{slug}/connections/{id}/test",
-            web::post().to(directory::test_connection),
+            web::get().to(connections::list),
         )
         .route(
             "/admin/s/{slug}/connections",
-            web::post().to(directory::create_connection),
+            web::post().to(connections::create),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}",
+            web::get().to(connections::edit),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}",
+            web::post().to(connections::save),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}/test",
+            web::post().to(connections::test),
+        )
+        .route(
+            "/admin/s/{slug}/connections/{id}/delete",
+            web::post().to(connections::delete),
         )
         .route(
             "/admin/s/{slug}/workspaces",

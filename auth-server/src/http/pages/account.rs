@@ -87,7 +87,7 @@ async fn render(
             }
         }
     } else if status.policy == "off" {
-        html! { p id="mfa-status" { (MfaError::PolicyOff.to_string()) } }
+        html! { p id="mfa-status" { (chrome.say(&MfaError::PolicyOff.to_string())) } }
     } else if ctx.now() - s.auth_time > FRESH {
         html! { p id="mfa-status" { (t.sign_in_again) } }
     } else {
@@ -234,8 +234,15 @@ pub async fn post_account_2fa(
         )),
         Err(MfaError::Flow(e)) => Err(PageError::from_flow(e)),
         Err(e) => {
-            let (markup, qr) =
-                render(&chrome, &ctx, sub, &user, &session, Some(&e.to_string())).await?;
+            let (markup, qr) = render(
+                &chrome,
+                &ctx,
+                sub,
+                &user,
+                &session,
+                Some(chrome.say(&e.to_string())),
+            )
+            .await?;
             Ok(page_with(StatusCode::OK, &chrome, markup, qr))
         }
     }

@@ -7,7 +7,6 @@
 
 use super::account::signed_in;
 use super::{Chrome, PageError, branded, check_origin, page_with, see_other};
-use crate::domain::branding::Lang;
 use crate::domain::{Subscription, User};
 use crate::http::extract::{Params, Tenant};
 use crate::service::login::Session;
@@ -44,23 +43,24 @@ async fn render(
         .await
         .map_err(page_error)?;
     let action = format!("/t/{}/account/consents", sub.slug);
+    let t = chrome.t;
     Ok(branded(
         chrome,
-        "Applications",
+        t.applications,
         html! {
-            h1 { "Applications with access to your account" }
+            h1 { (t.applications_heading) }
             @if list.is_empty() {
-                p id="no-consents" { "You have not given any application access." }
+                p id="no-consents" { (t.no_consents) }
             } @else {
                 ul {
                     @for g in &list {
                         li class="consent" data-client-id=(g.consent.client_id) {
                             strong { (g.client_name.as_deref().unwrap_or(&g.consent.client_id)) }
-                            " may use: " code { (g.consent.scope) }
+                            (t.may_use) code { (g.consent.scope) }
                             form method="post" action=(action) {
                                 input type="hidden" name="csrf" value=(s.csrf);
                                 input type="hidden" name="client_id" value=(g.consent.client_id);
-                                button type="submit" { "Revoke access" }
+                                button type="submit" { (t.revoke_access) }
                             }
                         }
                     }
@@ -77,13 +77,7 @@ pub async fn get_account_consents(
     tenant: Tenant,
 ) -> Result<HttpResponse, PageError> {
     let (session, user) = signed_in(&req, &ctx, &tenant.0).await?;
-    // Branded, but English: this page's texts are not in the catalogue yet
-    // (docs/branding.md), and `<html lang>` must name the language actually shown.
-    let chrome = Chrome {
-        lang: Lang::En,
-        t: super::i18n::text(Lang::En),
-        ..Chrome::of(&req, &tenant.0, None)
-    };
+    let chrome = Chrome::of(&req, &tenant.0, None);
     Ok(page_with(
         StatusCode::OK,
         &chrome,

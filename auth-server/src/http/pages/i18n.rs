@@ -89,6 +89,20 @@ pub struct Text {
     pub old_codes_void: &'static str,
     /// Enrolment needs a first factor under five minutes old.
     pub sign_in_again: &'static str,
+    /// Error page title.
+    pub error: &'static str,
+    /// Error page heading.
+    pub sign_in_error: &'static str,
+    /// Account consents page title.
+    pub applications: &'static str,
+    /// Account consents page heading.
+    pub applications_heading: &'static str,
+    /// No consents given.
+    pub no_consents: &'static str,
+    /// After the application name, before its scope.
+    pub may_use: &'static str,
+    /// Revoke button.
+    pub revoke_access: &'static str,
 }
 
 const EN: Text = Text {
@@ -134,6 +148,13 @@ const EN: Text = Text {
     new_codes: "New recovery codes",
     old_codes_void: "Your old recovery codes no longer work.",
     sign_in_again: "For your security, sign in again (within the last 5 minutes) to set up two-factor authentication.",
+    error: "Error",
+    sign_in_error: "Sign-in error",
+    applications: "Applications",
+    applications_heading: "Applications with access to your account",
+    no_consents: "You have not given any application access.",
+    may_use: " may use: ",
+    revoke_access: "Revoke access",
 };
 
 const DE: Text = Text {
@@ -178,6 +199,13 @@ const DE: Text = Text {
     new_codes: "Neue Wiederherstellungscodes",
     old_codes_void: "Ihre alten Wiederherstellungscodes sind ungültig.",
     sign_in_again: "Melden Sie sich zu Ihrer Sicherheit erneut an (innerhalb der letzten 5 Minuten), um die Zwei-Faktor-Authentifizierung einzurichten.",
+    error: "Fehler",
+    sign_in_error: "Anmeldefehler",
+    applications: "Anwendungen",
+    applications_heading: "Anwendungen mit Zugriff auf Ihr Konto",
+    no_consents: "Sie haben keiner Anwendung Zugriff gewährt.",
+    may_use: " darf verwenden: ",
+    revoke_access: "Zugriff entziehen",
 };
 
 /// The catalogue of `lang`.
@@ -185,5 +213,242 @@ pub fn text(lang: Lang) -> &'static Text {
     match lang {
         Lang::En => &EN,
         Lang::De => &DE,
+    }
+}
+
+/// Messages worded outside the pages, English → German: the 2FA service's refusals
+/// (`service::mfa::MfaError`, `service::second_factor::StepError`), the directories'
+/// account states (`directory::rules::AdAccountState`, `service::login::LoginError`)
+/// and the error page's messages (`PageError`). Keyed by the English text so the
+/// services stay free of languages; a message missing here is shown in English, which
+/// the unit tests below rule out for every fixed message of those types.
+const MESSAGES: &[(&str, &str)] = &[
+    // 2FA service.
+    (
+        "That code is not valid. Check your authenticator app and try again.",
+        "Dieser Code ist ungültig. Prüfen Sie Ihre Authenticator-App und versuchen Sie es erneut.",
+    ),
+    (
+        "That code was already used. Wait for the next code in your authenticator app.",
+        "Dieser Code wurde bereits verwendet. Warten Sie auf den nächsten Code in Ihrer Authenticator-App.",
+    ),
+    (
+        "Too many wrong codes: two-factor sign-in for this account is locked for 5 minutes. Try again later.",
+        "Zu viele falsche Codes: Die Zwei-Faktor-Anmeldung für dieses Konto ist für 5 Minuten gesperrt. Versuchen Sie es später erneut.",
+    ),
+    (
+        "Two-factor authentication is not set up for this account.",
+        "Für dieses Konto ist keine Zwei-Faktor-Authentifizierung eingerichtet.",
+    ),
+    (
+        "Two-factor authentication is already set up for this account.",
+        "Für dieses Konto ist die Zwei-Faktor-Authentifizierung bereits eingerichtet.",
+    ),
+    (
+        "The setup expired. Scan the new QR code and enter a fresh code.",
+        "Die Einrichtung ist abgelaufen. Scannen Sie den neuen QR-Code und geben Sie einen neuen Code ein.",
+    ),
+    (
+        "Two-factor authentication is turned off for this organisation.",
+        "Die Zwei-Faktor-Authentifizierung ist für diese Organisation deaktiviert.",
+    ),
+    (
+        "Your organisation requires two-factor authentication; it cannot be turned off.",
+        "Ihre Organisation verlangt die Zwei-Faktor-Authentifizierung; sie kann nicht deaktiviert werden.",
+    ),
+    (
+        "Enter the 6-digit code from your authenticator app.",
+        "Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein.",
+    ),
+    (
+        "The code must have exactly 6 digits.",
+        "Der Code muss genau 6 Ziffern haben.",
+    ),
+    ("Choose an action.", "Wählen Sie eine Aktion."),
+    (
+        "This sign-in has expired. Go back to the application and start again.",
+        "Diese Anmeldung ist abgelaufen. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+    ),
+    (
+        "Your sign-in took too long; enter your password again.",
+        "Ihre Anmeldung hat zu lange gedauert; geben Sie Ihr Passwort erneut ein.",
+    ),
+    // Directory account states.
+    (
+        "invalid username or password",
+        "Benutzername oder Passwort ist falsch.",
+    ),
+    ("this account is disabled", "Dieses Konto ist deaktiviert."),
+    (
+        "Your account is not allowed to sign in at this time. Contact your administrator.",
+        "Ihr Konto darf sich zu dieser Zeit nicht anmelden. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your account is not allowed to sign in from here. Contact your administrator.",
+        "Ihr Konto darf sich von hier aus nicht anmelden. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your password has expired. Change it in your directory, then sign in again.",
+        "Ihr Passwort ist abgelaufen. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an.",
+    ),
+    (
+        "This account is disabled. Contact your administrator.",
+        "Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "This account has expired. Contact your administrator.",
+        "Dieses Konto ist abgelaufen. Wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "You must change your password before signing in. Change it in your directory, then sign in again.",
+        "Sie müssen Ihr Passwort ändern, bevor Sie sich anmelden. Ändern Sie es in Ihrem Verzeichnis und melden Sie sich dann erneut an.",
+    ),
+    (
+        "This account is locked. Try again later or contact your administrator.",
+        "Dieses Konto ist gesperrt. Versuchen Sie es später erneut oder wenden Sie sich an Ihre Administration.",
+    ),
+    (
+        "Your directory is unavailable right now, so your account cannot be checked. Try again in a few minutes.",
+        "Ihr Verzeichnis ist gerade nicht erreichbar, daher kann Ihr Konto nicht geprüft werden. Versuchen Sie es in einigen Minuten erneut.",
+    ),
+    // The error page.
+    ("Malformed form.", "Ungültiges Formular."),
+    (
+        "You are not signed in. Start again from the application.",
+        "Sie sind nicht angemeldet. Beginnen Sie erneut in der Anwendung.",
+    ),
+    (
+        "You are not signed in. Sign in through an application first.",
+        "Sie sind nicht angemeldet. Melden Sie sich zuerst über eine Anwendung an.",
+    ),
+    (
+        "Start signing in from your application.",
+        "Beginnen Sie die Anmeldung in Ihrer Anwendung.",
+    ),
+    (
+        "Start from your application.",
+        "Beginnen Sie in Ihrer Anwendung.",
+    ),
+    (
+        "This request has expired. Start again from the application.",
+        "Diese Anfrage ist abgelaufen. Beginnen Sie erneut in der Anwendung.",
+    ),
+    (
+        "This request has expired or was already answered.",
+        "Diese Anfrage ist abgelaufen oder wurde bereits beantwortet.",
+    ),
+    (
+        "This form is no longer valid. Go back to the application and start again.",
+        "Dieses Formular ist nicht mehr gültig. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+    ),
+    (
+        "This application is no longer known.",
+        "Diese Anwendung ist nicht mehr bekannt.",
+    ),
+    (
+        "The service is temporarily unavailable. Try again shortly.",
+        "Der Dienst ist vorübergehend nicht verfügbar. Versuchen Sie es gleich erneut.",
+    ),
+    ("The request is too long.", "Die Anfrage ist zu lang."),
+    (
+        "That application has no access to revoke.",
+        "Diese Anwendung hat keinen Zugriff, der entzogen werden könnte.",
+    ),
+    ("Something went wrong.", "Etwas ist schiefgelaufen."),
+    (
+        "Choose the application whose access to revoke.",
+        "Wählen Sie die Anwendung, deren Zugriff entzogen werden soll.",
+    ),
+    (
+        "Choose allow or deny.",
+        "Wählen Sie Erlauben oder Ablehnen.",
+    ),
+];
+
+/// `english`, a message worded outside the pages, in `lang` (see [`MESSAGES`]).
+pub fn say(lang: Lang, english: &str) -> &str {
+    match lang {
+        Lang::En => english,
+        Lang::De => MESSAGES
+            .iter()
+            .find(|(en, _)| *en == english)
+            .map_or(english, |m| m.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::rules::AdAccountState;
+    use crate::service::login::LoginError;
+    use crate::service::mfa::MfaError;
+    use crate::service::second_factor::StepError;
+
+    fn translated(english: &str) {
+        assert_ne!(say(Lang::De, english), english, "no German for {english:?}");
+        assert_eq!(say(Lang::En, english), english);
+    }
+
+    #[test]
+    fn every_fixed_message_of_the_2fa_service_has_a_german_text() {
+        for e in [
+            MfaError::WrongCode,
+            MfaError::Replayed,
+            MfaError::Locked,
+            MfaError::NotEnrolled,
+            MfaError::AlreadyEnrolled,
+            MfaError::EnrolmentExpired,
+            MfaError::PolicyOff,
+            MfaError::Required,
+        ] {
+            translated(&e.to_string());
+        }
+        for e in [StepError::Gone, StepError::Restart(String::new())] {
+            translated(&e.to_string());
+        }
+        for code in ["", "12345", "1234567"] {
+            if let crate::mfa::totp::CodeInput::Malformed(m) =
+                crate::mfa::totp::CodeInput::parse(code)
+            {
+                translated(m);
+            }
+        }
+    }
+
+    #[test]
+    fn every_directory_account_state_has_a_german_text() {
+        use AdAccountState::*;
+        for s in [
+            BadCredentials,
+            LogonHours,
+            Workstation,
+            PasswordExpired,
+            Disabled,
+            AccountExpired,
+            MustChange,
+            Locked,
+        ] {
+            translated(s.message());
+        }
+        for e in [
+            LoginError::BadCredentials,
+            LoginError::Disabled,
+            LoginError::DirectoryUnavailable,
+        ] {
+            translated(&e.to_string());
+        }
+    }
+
+    #[test]
+    fn german_messages_are_distinct_and_the_german_failure_matches_the_login_page() {
+        let mut de: Vec<&str> = MESSAGES.iter().map(|m| m.1).collect();
+        de.sort_unstable();
+        de.dedup();
+        assert_eq!(de.len(), MESSAGES.len());
+        assert_eq!(
+            say(Lang::De, "invalid username or password"),
+            DE.login_failed
+        );
+        assert_eq!(say(Lang::De, "unknown text"), "unknown text");
     }
 }

@@ -190,7 +190,7 @@ pub async fn post_login(
                     chrome.t.login_failed.to_owned()
                 }
                 LoginError::Disabled => chrome.t.account_disabled.to_owned(),
-                other => other.to_string(),
+                other => chrome.say(&other.to_string()).to_owned(),
             };
             return Ok(page_to(
                 StatusCode::OK,

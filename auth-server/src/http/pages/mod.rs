@@ -76,6 +76,11 @@ impl<'a> Chrome<'a> {
     fn logo(&self) -> Option<&'a str> {
         self.branding.and_then(|b| b.logo.as_deref())
     }
+
+    /// A message worded outside the pages (a service's refusal) in this page's language.
+    pub fn say<'m>(&self, english: &'m str) -> &'m str {
+        i18n::say(self.lang, english)
+    }
 }
 
 /// Wrap page content in the shared layout, English and unbranded.
@@ -227,14 +232,60 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.render(Lang::En)
+    }
+}
+
+impl PageError {
+    /// The error page in `lang` (unbranded: it also answers for unknown tenants).
+    pub fn render(&self, lang: Lang) -> HttpResponse {
+        let t = i18n::text(lang);
+        let chrome = Chrome {
+            lang,
+            t,
+            ..Chrome::plain()
+        };
         page(
             self.status,
-            layout(
-                "Error",
-                html! { h1 { "Sign-in error" } p role="alert" { (self.message) } },
+            branded(
+                &chrome,
+                t.error,
+                html! { h1 { (t.sign_in_error) } p role="alert" { (i18n::say(lang, &self.message)) } },
             ),
         )
     }
+}
+
+/// Middleware: a [`PageError`] answered in the request's language — `ui_locales` of the
+/// query (the authorization request's own), else `Accept-Language`, else English. The
+/// error is raised where no request is at hand, so its page is rendered here instead.
+/// Limit: the subscription's `default_language` is not consulted (the error may be
+/// that there is no such subscription).
+pub async fn localize_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let localized = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<PageError>())
+        .and_then(|e| {
+            let r = res.request();
+            let ui = url::form_urlencoded::parse(r.query_string().as_bytes())
+                .find(|(k, _)| k == "ui_locales")
+                .map(|(_, v)| v.into_owned());
+            let accept = r
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok());
+            let lang = negotiate(ui.as_deref(), accept, "en");
+            (lang != Lang::En).then(|| e.render(lang))
+        });
+    Ok(match localized {
+        Some(page) => res.into_response(page).map_into_right_body(),
+        None => res.map_into_left_body(),
+    })
 }
 
 /// A 303 See Other (RFC 9700 §4.12: never 307/308 after a credential POST).

@@ -255,10 +255,16 @@ pub async fn post_second_factor(
                         tx_id,
                         &csrf,
                         &enrolment.uri,
-                        Some(&e.to_string()),
+                        Some(chrome.say(&e.to_string())),
                     )
                 }
-                _ => code_form(&chrome, slug, tx_id, &csrf, Some(&e.to_string())),
+                _ => code_form(
+                    &chrome,
+                    slug,
+                    tx_id,
+                    &csrf,
+                    Some(chrome.say(&e.to_string())),
+                ),
             };
             Ok(super::page_to(
                 StatusCode::OK,
