@@ -9,6 +9,7 @@ use super::oauth::authorize::AuthzRequest;
 use super::{Actor, Ctx, FlowError, audit, random};
 use crate::domain::{Subscription, User, Username};
 use crate::store::StoreError;
+use crate::store::user_sessions::SessionRow;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -72,7 +73,13 @@ fn tx_key(sub: &Subscription, id: &str) -> String {
 }
 
 fn session_key(sub: &Subscription, id: &str) -> String {
-    format!("sess:{}:{}", sub.id.0, crate::tokens::hash_token(id))
+    session_key_of(&sub.id, &crate::tokens::hash_token(id))
+}
+
+/// The cache key of the session whose cookie hashes to `key_hash` (the index of
+/// sessions by user keeps only that hash).
+pub fn session_key_of(sub: &crate::domain::SubscriptionId, key_hash: &str) -> String {
+    format!("sess:{}:{key_hash}", sub.0)
 }
 
 /// Store a new transaction; returns its id.
@@ -202,7 +209,8 @@ pub async fn create_session_with(
     Ok(id)
 }
 
-/// Rewrite a live session in place (step-up keeps its id and `sid`).
+/// Rewrite a live session in place (step-up keeps its id and `sid`), and record it in
+/// the index of sessions by user (so an admin can list and end it).
 pub async fn put_session(
     ctx: &Ctx,
     sub: &Subscription,
@@ -210,9 +218,30 @@ pub async fn put_session(
     s: &Session,
 ) -> Result<(), FlowError> {
     let bytes = serde_json::to_vec(s).map_err(anyhow::Error::from)?;
+    let key_hash = crate::tokens::hash_token(cookie);
+    // Indexed first: a session in the cache but not in the index could not be ended by
+    // an admin; the reverse is harmless (a row without its entry is listed as nothing).
+    if !s.sid.is_empty() {
+        let row = SessionRow {
+            sid: s.sid.clone(),
+            user_id: s.user_id.clone(),
+            key_hash: key_hash.clone(),
+            auth_time: s.auth_time,
+            amr: s.amr.clone(),
+            acr: s.acr.clone(),
+            created_at: ctx.now(),
+            expires_at: s.expires_at,
+        };
+        ctx.db(&sub.id)
+            .await?
+            .repos()
+            .user_sessions()
+            .put(&sub.id, &row)
+            .await?;
+    }
     ctx.cache
         .put(
-            &session_key(sub, cookie),
+            &session_key_of(&sub.id, &key_hash),
             &bytes,
             Duration::from_secs(ctx.settings.session_ttl),
         )
@@ -227,25 +256,20 @@ pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<
         return Ok(());
     };
     ctx.cache.delete(&session_key(sub, cookie)).await?;
+    let db = ctx.db(&sub.id).await?;
+    db.repos()
+        .user_sessions()
+        .delete_by_key(&sub.id, &crate::tokens::hash_token(cookie))
+        .await?;
     if session.sid.is_empty() {
         return Ok(());
     }
-    let db = ctx.db(&sub.id).await?;
-    let tokens = db.repos().tokens();
-    let mut revoked = false;
-    for family in tokens
-        .families_of_subject(&sub.id, &session.user_id)
-        .await?
-    {
-        let same_session =
-            family.claims.get("sid").and_then(|v| v.as_str()) == Some(session.sid.as_str());
-        let offline = family.scope.split(' ').any(|s| s == "offline_access");
-        if same_session && !offline && family.revoked_at.is_none() {
-            tokens.revoke_family(&sub.id, &family.id, ctx.now()).await?;
-            revoked = true;
-        }
-    }
-    if revoked {
+    let revoked = db
+        .repos()
+        .tokens()
+        .revoke_session(&sub.id, &session.user_id, &session.sid, ctx.now())
+        .await?;
+    if revoked > 0 {
         super::freshness::bump(ctx, &sub.id).await;
     }
     Ok(())

@@ -47,3 +47,4 @@ mod tls;
 mod totp;
 mod totp_policy;
 mod transfer;
+mod user_sessions;
