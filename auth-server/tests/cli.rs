@@ -1346,12 +1346,28 @@ fn user_sessions_and_sign_out_commands_reach_the_api() {
     let d = dir.path();
     run_ok(
         d,
-        &["admin", "subscription", "create", "--slug", "acme", "--name", "Acme"],
+        &[
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ],
         &[],
     );
     let out = run_ok(
         d,
-        &["admin", "user", "create", "--subscription", "acme", "--username", "bob"],
+        &[
+            "admin",
+            "user",
+            "create",
+            "--subscription",
+            "acme",
+            "--username",
+            "bob",
+        ],
         &[],
     );
     let bob = field(&out, "user id (sub):").to_owned();
@@ -1366,8 +1382,15 @@ fn user_sessions_and_sign_out_commands_reach_the_api() {
     assert_eq!(v, serde_json::json!({"sessions": [], "grants": []}));
     // An unknown session, an unknown user: the API's 404 on standard error, exit 1.
     let sign_out = ["admin", "user", "sign-out", "--subscription", "acme"];
-    let (ok, _, err) = run(d, &cat(&sign_out, &[bob.as_str(), "--session", "nope"]), &[]);
-    assert!(!ok && err.contains("not_found") && err.contains("404"), "{err}");
+    let (ok, _, err) = run(
+        d,
+        &cat(&sign_out, &[bob.as_str(), "--session", "nope"]),
+        &[],
+    );
+    assert!(
+        !ok && err.contains("not_found") && err.contains("404"),
+        "{err}"
+    );
     let (ok, _, err) = run(d, &cat(&sessions, &["nobody"]), &[]);
     assert!(!ok && err.contains("not_found"), "{err}");
     // Everywhere: done, and audited as the CLI.

@@ -31,8 +31,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("user_sessions", &["subscription_id", "user_id"], false))
-            .await?;
+        m.create_index(index(
+            "user_sessions",
+            &["subscription_id", "user_id"],
+            false,
+        ))
+        .await?;
         m.create_index(index("user_sessions", &["key_hash"], true))
             .await?;
         m.create_index(index("user_sessions", &["expires_at"], false))

@@ -223,7 +223,15 @@ pub async fn run(command: UserCommand, api: &AdminApi, out: Output) -> anyhow::R
             out.print(&v, |v| {
                 output::listing(
                     &session_rows(v),
-                    &["session", "auth_time", "amr", "expires_at", "client_id", "scope", "offline"],
+                    &[
+                        "session",
+                        "auth_time",
+                        "amr",
+                        "expires_at",
+                        "client_id",
+                        "scope",
+                        "offline",
+                    ],
                 )
             });
         }
@@ -279,8 +287,10 @@ fn session_rows(v: &serde_json::Value) -> serde_json::Value {
         }
     }
     for g in list("grants") {
-        items.push(json!({"session": "-", "client_id": g["client_id"], "scope": g["scope"],
-            "offline": g["offline"]}));
+        items.push(
+            json!({"session": "-", "client_id": g["client_id"], "scope": g["scope"],
+            "offline": g["offline"]}),
+        );
     }
     json!({ "items": items })
 }
@@ -424,7 +434,12 @@ mod tests {
         let items = rows["items"].as_array().unwrap();
         let cells: Vec<(&str, &str)> = items
             .iter()
-            .map(|r| (r["session"].as_str().unwrap(), r["client_id"].as_str().unwrap_or("")))
+            .map(|r| {
+                (
+                    r["session"].as_str().unwrap(),
+                    r["client_id"].as_str().unwrap_or(""),
+                )
+            })
             .collect();
         assert_eq!(cells, [("s1", "a"), ("s1", "b"), ("s2", ""), ("-", "c")]);
         assert!(output::listing(&rows, &["session", "client_id"]).contains("s2"));

@@ -57,8 +57,16 @@ pub async fn list(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<Over
     repos.users().get(sub, user_id).await?;
     let mut sessions = Vec::new();
     for row in repos.user_sessions().of_user(sub, user_id, now).await? {
-        if ctx.cache.get(&login::session_key_of(sub, &row.key_hash)).await?.is_some() {
-            sessions.push(LiveSession { row, grants: Vec::new() });
+        if ctx
+            .cache
+            .get(&login::session_key_of(sub, &row.key_hash))
+            .await?
+            .is_some()
+        {
+            sessions.push(LiveSession {
+                row,
+                grants: Vec::new(),
+            });
         }
     }
     let access_since = now - i64::try_from(ctx.settings.access_token_ttl).unwrap_or(i64::MAX);
@@ -78,7 +86,10 @@ pub async fn list(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<Over
             names.insert(family.client_id.clone(), name);
         }
         let grant = grant_of(&family, names.get(&family.client_id).cloned().flatten());
-        match sessions.iter_mut().find(|s| Some(s.row.sid.as_str()) == family.sid()) {
+        match sessions
+            .iter_mut()
+            .find(|s| Some(s.row.sid.as_str()) == family.sid())
+        {
             Some(s) => s.grants.push(grant),
             None => grants.push(grant),
         }
@@ -116,10 +127,21 @@ pub async fn sign_out(
         .revoke_session(sub, user_id, sid, now)
         .await?;
     let d = serde_json::json!({"session": {"old": sid, "new": null}, "revoked_families": revoked});
-    audit::record(&tx, sub, actor, "user.session_ended", ("user", user_id), Some(d), now).await?;
+    audit::record(
+        &tx,
+        sub,
+        actor,
+        "user.session_ended",
+        ("user", user_id),
+        Some(d),
+        now,
+    )
+    .await?;
     // The cache entry goes before the commit: were it the other way round, a failure in
     // between would leave a working session that is no longer listed.
-    ctx.cache.delete(&login::session_key_of(sub, &row.key_hash)).await?;
+    ctx.cache
+        .delete(&login::session_key_of(sub, &row.key_hash))
+        .await?;
     ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;
     Ok(())
@@ -137,18 +159,36 @@ pub async fn sign_out_everywhere(
     let now = ctx.now();
     let tx = ctx.begin(sub).await?;
     tx.repos().users().get(sub, user_id).await?;
-    let rows = tx.repos().user_sessions().delete_of_user(sub, user_id).await?;
+    let rows = tx
+        .repos()
+        .user_sessions()
+        .delete_of_user(sub, user_id)
+        .await?;
     let revoked = tx
         .repos()
         .tokens()
         .families_of_subject(sub, user_id)
         .await?
         .len();
-    tx.repos().tokens().revoke_subject(sub, user_id, now).await?;
+    tx.repos()
+        .tokens()
+        .revoke_subject(sub, user_id, now)
+        .await?;
     let d = serde_json::json!({"sessions_ended": rows.len(), "revoked_families": revoked});
-    audit::record(&tx, sub, actor, "user.signed_out", ("user", user_id), Some(d), now).await?;
+    audit::record(
+        &tx,
+        sub,
+        actor,
+        "user.signed_out",
+        ("user", user_id),
+        Some(d),
+        now,
+    )
+    .await?;
     for row in &rows {
-        ctx.cache.delete(&login::session_key_of(sub, &row.key_hash)).await?;
+        ctx.cache
+            .delete(&login::session_key_of(sub, &row.key_hash))
+            .await?;
     }
     ctx.commit(tx).await?;
     super::freshness::bump(ctx, sub).await;

@@ -111,12 +111,18 @@ impl<C: ConnectionTrait> UserSessions<'_, C> {
             .one(self.c)
             .await?
             .ok_or(StoreError::NotFound)?;
-        us::Entity::delete_by_id(sid.to_owned()).exec(self.c).await?;
+        us::Entity::delete_by_id(sid.to_owned())
+            .exec(self.c)
+            .await?;
         to_domain(m)
     }
 
     /// Forget the session whose cache key has this hash (the user logged out).
-    pub async fn delete_by_key(&self, sub: &SubscriptionId, key_hash: &str) -> Result<(), StoreError> {
+    pub async fn delete_by_key(
+        &self,
+        sub: &SubscriptionId,
+        key_hash: &str,
+    ) -> Result<(), StoreError> {
         us::Entity::delete_many()
             .filter(us::Column::SubscriptionId.eq(sub.0.as_str()))
             .filter(us::Column::KeyHash.eq(key_hash))

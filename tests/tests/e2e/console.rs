@@ -212,7 +212,9 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
     assert_eq!(c["branding_saved"], true, "{c:#}");
     assert_eq!(c["branding_colour"], "#1d3557", "{c:#}");
     let t = app.system_token().await;
-    let (_, sub) = app.admin(&t, Method::GET, "/subscriptions/acme-ui", None).await;
+    let (_, sub) = app
+        .admin(&t, Method::GET, "/subscriptions/acme-ui", None)
+        .await;
     assert_eq!(
         sub["settings"]["branding"],
         json!({"display_name": "Acme UI", "primary_color": "#1d3557"}),
@@ -613,7 +615,8 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
     let hostile = app
         .create_client("evil", json!({"name": XSS, "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile offline_access", "token_endpoint_auth_method": "client_secret_basic"}))
         .await;
-    app.code_flow("evil", &hostile, "eve", "eve password 1").await;
+    app.code_flow("evil", &hostile, "eve", "eve password 1")
+        .await;
     let (s, body) = app
         .admin(
             &t,
@@ -696,14 +699,25 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
         "{html}"
     );
     assert_eq!(one("#set-brand-color").value().attr("value"), Some(colour));
-    assert_eq!(one("#set-brand-color").value().attr("aria-invalid"), Some("true"));
-    assert!(!one("#set-brand-color-error").text().collect::<String>().is_empty());
     assert_eq!(
-        doc.select(&scraper::Selector::parse("script:not([src])").unwrap()).count(),
+        one("#set-brand-color").value().attr("aria-invalid"),
+        Some("true")
+    );
+    assert!(
+        !one("#set-brand-color-error")
+            .text()
+            .collect::<String>()
+            .is_empty()
+    );
+    assert_eq!(
+        doc.select(&scraper::Selector::parse("script:not([src])").unwrap())
+            .count(),
         0
     );
     // Nothing was saved: the stored display name is still the earlier one.
-    let (_, sub) = app.admin(&t, Method::GET, "/subscriptions/evil", None).await;
+    let (_, sub) = app
+        .admin(&t, Method::GET, "/subscriptions/evil", None)
+        .await;
     assert_eq!(sub["settings"]["branding"]["display_name"], XSS, "{sub}");
     assert_eq!(sub["settings"]["default_language"], "en", "{sub}");
 }

@@ -4,7 +4,7 @@
 //! token dies), audited, tenant-scoped.
 
 use crate::rfc9700_rows::tenant_admin;
-use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair, query_param};
+use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -14,25 +14,8 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Log alice in with `browser` asking for `scope`, then redeem the code: the tokens.
 async fn tokens(app: &TestApp, browser: &reqwest::Client, c: &TestClient, scope: &str) -> Value {
-    let (verifier, challenge) = pkce_pair();
-    let url = app.authorize_url("acme", &c.id, &challenge, &[("scope", scope)]);
-    let redirect = app.browser_login(browser, &url, "alice", PASSWORD).await;
-    let code = query_param(&redirect, "code").unwrap_or_else(|| panic!("no code: {redirect}"));
-    let (s, body) = app
-        .token(
-            "acme",
-            &c.id,
-            &c.secret,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", "https://c1.example/cb"),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    body
+    app.code_flow_in(browser, "acme", c, ("alice", PASSWORD), &[("scope", scope)])
+        .await
 }
 
 /// Where a fresh `/authorize` of `browser` goes first.
@@ -89,7 +72,11 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
     let (s, list) = app.admin(&admin, Method::GET, &path, None).await;
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!(list["sessions"].as_array().unwrap().len(), 2, "{list}");
-    assert_eq!(list["grants"], json!([]), "every grant is tied to a session");
+    assert_eq!(
+        list["grants"],
+        json!([]),
+        "every grant is tied to a session"
+    );
     let on_laptop = session_with(&list, false);
     let on_phone = session_with(&list, true);
     for s in [&on_laptop, &on_phone] {
@@ -101,7 +88,10 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         assert_eq!(s["clients"][0]["client_id"], c.id.as_str());
         assert_eq!(s["clients"][0]["client_name"], "web");
     }
-    assert_eq!(on_phone["clients"][0]["scope"], "openid profile offline_access");
+    assert_eq!(
+        on_phone["clients"][0]["scope"],
+        "offline_access openid profile"
+    );
     // Neither the cookie nor its hash is ever shown.
     let text = list.to_string();
     for cookie in ["key_hash", "cookie"] {
@@ -120,7 +110,12 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
     let (s, _) = app.admin(&admin, Method::DELETE, &bobs, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "a session of alice is not bob's");
     let (s, _) = app
-        .admin(&admin, Method::GET, "/subscriptions/acme/users/nobody/sessions", None)
+        .admin(
+            &admin,
+            Method::GET,
+            "/subscriptions/acme/users/nobody/sessions",
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.create_subscription("beta").await;
@@ -147,16 +142,27 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
 
     // Signing out the laptop ends exactly that session.
     let (s, body) = app
-        .admin(&admin, Method::DELETE, &format!("{path}/{sid_laptop}"), None)
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("{path}/{sid_laptop}"),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
     let hop = first_hop(&app, &laptop, &c).await;
-    assert!(hop.contains("/t/acme/login?tx="), "the laptop signs in again: {hop}");
+    assert!(
+        hop.contains("/t/acme/login?tx="),
+        "the laptop signs in again: {hop}"
+    );
     let (s, body) = refresh(&app, &c, &rt_laptop).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant");
     let hop = first_hop(&app, &phone, &c).await;
-    assert!(hop.starts_with("https://c1.example/cb?code="), "the phone still is: {hop}");
+    assert!(
+        hop.starts_with("https://c1.example/cb?code="),
+        "the phone still is: {hop}"
+    );
     let (s, body) = refresh(&app, &c, &rt_phone).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     rt_phone = body["refresh_token"].as_str().unwrap().to_owned();
@@ -169,7 +175,12 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         .collect();
     assert_eq!(sids, [sid_phone.as_str()], "{list}");
     let (s, _) = app
-        .admin(&admin, Method::DELETE, &format!("{path}/{sid_laptop}"), None)
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("{path}/{sid_laptop}"),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "already signed out");
 
@@ -178,9 +189,17 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         .admin(&admin, Method::DELETE, &format!("{path}/{sid_phone}"), None)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert!(first_hop(&app, &phone, &c).await.contains("/t/acme/login?tx="));
+    assert!(
+        first_hop(&app, &phone, &c)
+            .await
+            .contains("/t/acme/login?tx=")
+    );
     let (s, body) = refresh(&app, &c, &rt_phone).await;
-    assert_eq!(s, StatusCode::OK, "offline access outlives the session: {body}");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "offline access outlives the session: {body}"
+    );
     rt_phone = body["refresh_token"].as_str().unwrap().to_owned();
     let (_, list) = app.admin(&admin, Method::GET, &path, None).await;
     assert_eq!(list["sessions"], json!([]), "{list}");
@@ -194,7 +213,11 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
     let rt_laptop = t_laptop["refresh_token"].as_str().unwrap().to_owned();
     let (s, body) = app.admin(&admin, Method::DELETE, &path, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
-    assert!(first_hop(&app, &laptop, &c).await.contains("/t/acme/login?tx="));
+    assert!(
+        first_hop(&app, &laptop, &c)
+            .await
+            .contains("/t/acme/login?tx=")
+    );
     for rt in [&rt_laptop, &rt_phone] {
         let (s, body) = refresh(&app, &c, rt).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
@@ -204,7 +227,12 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
     assert_eq!(list, json!({"sessions": [], "grants": []}));
     // Bob's own sessions are no business of alice's sign-out.
     let (s, _) = app
-        .admin(&admin, Method::DELETE, &format!("/subscriptions/acme/users/{bob}/sessions"), None)
+        .admin(
+            &admin,
+            Method::DELETE,
+            &format!("/subscriptions/acme/users/{bob}/sessions"),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
@@ -214,7 +242,12 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         let admin = &admin;
         async move {
             let (_, a) = app
-                .admin(admin, Method::GET, &format!("/subscriptions/acme/audit?action={action}"), None)
+                .admin(
+                    admin,
+                    Method::GET,
+                    &format!("/subscriptions/acme/audit?action={action}"),
+                    None,
+                )
                 .await;
             a["items"].as_array().unwrap().clone()
         }
@@ -231,7 +264,10 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         .iter()
         .find(|e| e["diff"]["session"]["old"] == sid_phone.as_str())
         .unwrap();
-    assert_eq!(phone_ev["diff"]["revoked_families"], 0, "offline access is kept");
+    assert_eq!(
+        phone_ev["diff"]["revoked_families"], 0,
+        "offline access is kept"
+    );
     let everywhere = audit("user.signed_out").await;
     let mine = everywhere
         .iter()

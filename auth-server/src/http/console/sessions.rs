@@ -9,7 +9,9 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.get(k)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// The `amr` values, comma-separated.

@@ -123,14 +123,36 @@ pub async fn home(path: web::Path<String>) -> HttpResponse {
 /// The branding members of the settings form: (form name and API member, input id,
 /// label, hint).
 const BRANDING: [(&str, &str, &str, &str); 3] = [
-    ("display_name", "set-brand-name", "Display name", "1 to 100 characters; the subscription name when empty"),
-    ("logo", "set-brand-logo", "Logo URL", "https:// URL or data:image/png|jpeg|svg+xml;base64,…"),
-    ("primary_color", "set-brand-color", "Primary colour", "#rgb or #rrggbb"),
+    (
+        "display_name",
+        "set-brand-name",
+        "Display name",
+        "1 to 100 characters; the subscription name when empty",
+    ),
+    (
+        "logo",
+        "set-brand-logo",
+        "Logo URL",
+        "https:// URL or data:image/png|jpeg|svg+xml;base64,…",
+    ),
+    (
+        "primary_color",
+        "set-brand-color",
+        "Primary colour",
+        "#rgb or #rrggbb",
+    ),
 ];
 
 /// A text field of the settings form; `invalid` is the API's message when it refused
 /// this field, shown next to it.
-fn field(name: &str, id: &str, label: &str, hint: &str, value: &str, invalid: Option<&str>) -> Markup {
+fn field(
+    name: &str,
+    id: &str,
+    label: &str,
+    hint: &str,
+    value: &str,
+    invalid: Option<&str>,
+) -> Markup {
     let hint_id = format!("{id}-hint");
     let err_id = format!("{id}-error");
     let described = match invalid {
@@ -206,7 +228,7 @@ fn settings_page(
                 textarea id="set-mcp" name="mcp_resources" { (resources.join("\n")) }
                 // Login-page branding (docs/branding.md): saved with the rest, refused
                 // values are named by the API and shown next to their field.
-                fieldset {
+                fieldset class="branding" {
                     legend { "Login-page branding" }
                     @for (name, id, label, hint) in BRANDING {
                         (field(name, id, label, hint, s(&st["branding"], name), invalid(&format!("settings.branding.{name}"))))
@@ -264,7 +286,11 @@ pub async fn save_settings(
     // Nothing was saved: show the branding as typed, so the refused value can be fixed.
     sub["settings"]["branding"] = patch["settings"]["branding"].clone();
     let refused = Refusal {
-        field: a.body.get("field").and_then(Value::as_str).map(str::to_owned),
+        field: a
+            .body
+            .get("field")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         message: a
             .body
             .get("message")
