@@ -1,8 +1,8 @@
 //! The index of browser sessions by user (issue 11, the console's user sessions): the
 //! sessions themselves live in the ephemeral store under the SHA-256 of their cookie,
 //! which cannot be enumerated by user. One row per session: its public `sid`, the hash
-//! that names its cache entry (so an admin sign-out can delete it), and how the user
-//! authenticated. Rows go at logout, admin sign-out, user deletion (cascade) and, once
+//! that names its cache entry (so an admin sign-out can delete it), how the user
+//! authenticated, and the browser's IP address and user agent. Rows go at logout, admin sign-out, user deletion (cascade) and, once
 //! expired, in the housekeeping sweep.
 
 use crate::constraints::{cascade_fk, index, tenant_fk};
@@ -26,6 +26,8 @@ impl MigrationTrait for Migration {
                 .col(string_null("acr"))
                 .col(big_integer("created_at"))
                 .col(big_integer("expires_at"))
+                .col(string_null("ip"))
+                .col(text_null("user_agent"))
                 .foreign_key(&mut tenant_fk("user_sessions"))
                 .foreign_key(&mut cascade_fk("user_sessions", "user_id", "users", "id"))
                 .to_owned(),

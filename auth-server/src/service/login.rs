@@ -29,6 +29,39 @@ pub struct AuthzTx {
     /// Set after the first factor while a second-factor step is open.
     #[serde(default)]
     pub pending: Option<super::second_factor::Pending>,
+    /// The browser that gave the first factor (recorded with the session it opens).
+    #[serde(default)]
+    pub device: Device,
+}
+
+/// Where a session was opened from, for the admin's list of a user's sessions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Device {
+    /// Client IP address (as the trusted proxies report it).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// `User-Agent`, at most [`Device::MAX_AGENT`] characters, control characters dropped.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+impl Device {
+    /// The longest user agent kept (real ones are far shorter; the rest is noise).
+    pub const MAX_AGENT: usize = 512;
+
+    /// A device from request facts; the user agent is sender-controlled text, so it is
+    /// cut and stripped of control characters (it is shown in the console, escaped).
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Device {
+        let user_agent = user_agent
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(Self::MAX_AGENT)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.is_empty());
+        Device { ip, user_agent }
+    }
 }
 
 /// An authenticated browser session.
@@ -55,6 +88,9 @@ pub struct Session {
     /// Anti-CSRF token of the account pages, bound to this session.
     #[serde(default)]
     pub csrf: String,
+    /// Where the session was opened from.
+    #[serde(default)]
+    pub device: Device,
 }
 
 /// What a new session records about how the user authenticated.
@@ -66,6 +102,8 @@ pub struct SessionFacts {
     pub acr: Option<String>,
     /// Time of the second factor, if one was given.
     pub mfa_at: Option<i64>,
+    /// The browser opening the session.
+    pub device: Device,
 }
 
 fn tx_key(sub: &Subscription, id: &str) -> String {
@@ -94,6 +132,7 @@ pub async fn start_tx(
         csrf: random::token(24),
         created_at: ctx.now(),
         pending: None,
+        device: Device::default(),
     };
     save_tx(ctx, sub, &id, &tx).await?;
     Ok((id, tx))
@@ -182,6 +221,7 @@ pub async fn create_session(
         amr,
         acr: Some(crate::mfa::ACR_SINGLE.to_owned()),
         mfa_at: None,
+        device: Device::default(),
     };
     create_session_with(ctx, sub, user_id, facts).await
 }
@@ -204,6 +244,7 @@ pub async fn create_session_with(
         acr: facts.acr,
         mfa_at: facts.mfa_at,
         csrf: random::token(24),
+        device: facts.device,
     };
     put_session(ctx, sub, &id, &s).await?;
     Ok(id)
@@ -231,6 +272,8 @@ pub async fn put_session(
             acr: s.acr.clone(),
             created_at: ctx.now(),
             expires_at: s.expires_at,
+            ip: s.device.ip.clone(),
+            user_agent: s.device.user_agent.clone(),
         };
         ctx.db(&sub.id)
             .await?
@@ -401,5 +444,21 @@ async fn check_password(
         Some(u) if ok && u.disabled => Err(LoginError::Disabled),
         Some(u) if ok => Ok(u),
         _ => Err(LoginError::BadCredentials),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Device;
+
+    #[test]
+    fn a_device_keeps_a_bounded_user_agent_without_control_characters() {
+        let d = Device::new(Some("10.0.0.1".into()), Some("A\r\nB\u{7}C"));
+        assert_eq!(d.user_agent.as_deref(), Some("ABC"));
+        assert_eq!(d.ip.as_deref(), Some("10.0.0.1"));
+        let long = "x".repeat(Device::MAX_AGENT + 10);
+        let d = Device::new(None, Some(&long));
+        assert_eq!(d.user_agent.map(|u| u.len()), Some(Device::MAX_AGENT));
+        assert_eq!(Device::new(None, Some("\n")).user_agent, None);
     }
 }

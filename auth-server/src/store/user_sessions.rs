@@ -28,6 +28,10 @@ pub struct SessionRow {
     pub created_at: i64,
     /// Absolute expiry.
     pub expires_at: i64,
+    /// Client IP address at sign-in.
+    pub ip: Option<String>,
+    /// Browser user agent at sign-in.
+    pub user_agent: Option<String>,
 }
 
 fn to_domain(m: us::Model) -> Result<SessionRow, StoreError> {
@@ -40,6 +44,8 @@ fn to_domain(m: us::Model) -> Result<SessionRow, StoreError> {
         acr: m.acr,
         created_at: m.created_at,
         expires_at: m.expires_at,
+        ip: m.ip,
+        user_agent: m.user_agent,
     })
 }
 
@@ -61,6 +67,8 @@ impl<C: ConnectionTrait> UserSessions<'_, C> {
             acr: Set(row.acr.clone()),
             created_at: Set(row.created_at),
             expires_at: Set(row.expires_at),
+            ip: Set(row.ip.clone()),
+            user_agent: Set(row.user_agent.clone()),
         };
         us::Entity::insert(am)
             .on_conflict(

@@ -615,8 +615,21 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
     let hostile = app
         .create_client("evil", json!({"name": XSS, "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile offline_access", "token_endpoint_auth_method": "client_secret_basic"}))
         .await;
-    app.code_flow("evil", &hostile, "eve", "eve password 1")
-        .await;
+    // …from a browser whose user agent is the payload too.
+    let evil_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent(XSS)
+        .build()
+        .unwrap();
+    app.code_flow_in(
+        &evil_browser,
+        "evil",
+        &hostile,
+        ("eve", "eve password 1"),
+        &[],
+    )
+    .await;
     let (s, body) = app
         .admin(
             &t,

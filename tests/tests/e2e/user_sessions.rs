@@ -61,7 +61,14 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
     let bob = app.create_user("acme", "bob", PASSWORD).await;
     let c = app.web_client("acme").await;
     // Two browsers of alice: one without offline access, one with.
-    let (laptop, phone) = (app.new_browser(), app.new_browser());
+    // The laptop's user agent carries a control character, which is dropped.
+    let laptop = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("Laptop/1.0\t(test)")
+        .build()
+        .unwrap();
+    let phone = app.new_browser();
     let t_laptop = tokens(&app, &laptop, &c, "openid profile").await;
     let t_phone = tokens(&app, &phone, &c, "openid profile offline_access").await;
     let rt_laptop = t_laptop["refresh_token"].as_str().unwrap().to_owned();
@@ -88,6 +95,9 @@ async fn an_admin_lists_and_signs_out_a_users_browser_sessions(backend: Backend)
         assert_eq!(s["clients"][0]["client_id"], c.id.as_str());
         assert_eq!(s["clients"][0]["client_name"], "web");
     }
+    assert_eq!(on_laptop["user_agent"], "Laptop/1.0(test)", "{on_laptop}");
+    assert_eq!(on_phone["user_agent"], Value::Null, "no User-Agent sent");
+    assert_eq!(on_laptop["ip"], "127.0.0.1", "{on_laptop}");
     assert_eq!(
         on_phone["clients"][0]["scope"],
         "offline_access openid profile"

@@ -40,6 +40,10 @@ pub struct SessionView {
     pub amr: Vec<String>,
     /// Authentication context class (`1fa` / `2fa`).
     pub acr: Option<String>,
+    /// Client IP address at sign-in (`null` for sessions from before it was recorded).
+    pub ip: Option<String>,
+    /// Browser `User-Agent` at sign-in (sender-controlled text, at most 512 characters).
+    pub user_agent: Option<String>,
     /// Grants made through this session.
     pub clients: Vec<GrantView>,
 }
@@ -79,6 +83,8 @@ impl From<sessions::Overview> for UserSessions {
                     auth_time: s.row.auth_time,
                     amr: s.row.amr,
                     acr: s.row.acr,
+                    ip: s.row.ip,
+                    user_agent: s.row.user_agent,
                     clients: s.grants.into_iter().map(GrantView::from).collect(),
                 })
                 .collect(),

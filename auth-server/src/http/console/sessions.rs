@@ -69,7 +69,7 @@ fn page(
             @if let Some(e) = error { p role="alert" { (e) } }
             table {
                 caption class="muted" { "Browser sessions" }
-                thead { tr { th scope="col" { "Session" } th scope="col" { "Signed in" } th scope="col" { "Method" } th scope="col" { "Expires" } th scope="col" { "Applications" } th scope="col" { "Actions" } } }
+                thead { tr { th scope="col" { "Session" } th scope="col" { "Signed in" } th scope="col" { "Method" } th scope="col" { "Browser" } th scope="col" { "Expires" } th scope="col" { "Applications" } th scope="col" { "Actions" } } }
                 tbody {
                     @for x in list(v, "sessions") {
                         @let sid = s(x, "sid");
@@ -77,6 +77,7 @@ fn page(
                             td { code { (sid) } }
                             td { (time_cell(&x["auth_time"])) }
                             td { (methods(x)) @if !s(x, "acr").is_empty() { " (" (s(x, "acr")) ")" } }
+                            td { (s(x, "user_agent")) @if !s(x, "ip").is_empty() { br; "from " code { (s(x, "ip")) } } }
                             td { (time_cell(&x["expires_at"])) }
                             td { (grants(list(x, "clients"))) }
                             td {

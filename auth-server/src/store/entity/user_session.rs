@@ -14,6 +14,8 @@ pub struct Model {
     pub acr: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
