@@ -3,8 +3,9 @@
 //! time (as logout would: `offline_access` grants survive) or everywhere (every refresh
 //! token dies), audited, tenant-scoped.
 
+use crate::consents::{hop_with, refresh};
 use crate::rfc9700_rows::tenant_admin;
-use e2e::{Backend, TestApp, TestClient, on_backends, pkce_pair};
+use e2e::{Backend, TestApp, TestClient, on_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,25 +21,7 @@ async fn tokens(app: &TestApp, browser: &reqwest::Client, c: &TestClient, scope:
 
 /// Where a fresh `/authorize` of `browser` goes first.
 async fn first_hop(app: &TestApp, browser: &reqwest::Client, c: &TestClient) -> String {
-    let (_, challenge) = pkce_pair();
-    let resp = browser
-        .get(app.authorize_url("acme", &c.id, &challenge, &[("scope", "openid")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    resp.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// Redeem a refresh token: the status and body.
-async fn refresh(app: &TestApp, c: &TestClient, rt: &str) -> (StatusCode, Value) {
-    app.token(
-        "acme",
-        &c.id,
-        &c.secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-    )
-    .await
+    hop_with(app, browser, c, &[("scope", "openid")]).await
 }
 
 /// The session of `list` whose only grant is (or is not) offline.
