@@ -1334,3 +1334,80 @@ fn subscription_export_and_import_move_a_tenant_to_another_data_dir() {
         "{err}"
     );
 }
+
+/// `a` then `b`, as one argument list.
+fn cat<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
+    [a, b].concat()
+}
+
+#[test]
+fn user_sessions_and_sign_out_commands_reach_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(
+        d,
+        &[
+            "admin",
+            "subscription",
+            "create",
+            "--slug",
+            "acme",
+            "--name",
+            "Acme",
+        ],
+        &[],
+    );
+    let out = run_ok(
+        d,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--subscription",
+            "acme",
+            "--username",
+            "bob",
+        ],
+        &[],
+    );
+    let bob = field(&out, "user id (sub):").to_owned();
+    let sessions = ["admin", "user", "sessions", "--subscription", "acme"];
+    // No browser has signed in: an empty table, and the API's JSON with --json.
+    let table = run_ok(d, &cat(&sessions, &[bob.as_str()]), &[]);
+    assert_eq!(table.trim(), "(none)");
+    let v = json_ok(
+        d,
+        &cat(&["admin", "--json"], &cat(&sessions[1..], &[bob.as_str()])),
+    );
+    assert_eq!(v, serde_json::json!({"sessions": [], "grants": []}));
+    // An unknown session, an unknown user: the API's 404 on standard error, exit 1.
+    let sign_out = ["admin", "user", "sign-out", "--subscription", "acme"];
+    let (ok, _, err) = run(
+        d,
+        &cat(&sign_out, &[bob.as_str(), "--session", "nope"]),
+        &[],
+    );
+    assert!(
+        !ok && err.contains("not_found") && err.contains("404"),
+        "{err}"
+    );
+    let (ok, _, err) = run(d, &cat(&sessions, &["nobody"]), &[]);
+    assert!(!ok && err.contains("not_found"), "{err}");
+    // Everywhere: done, and audited as the CLI.
+    let out = run_ok(d, &cat(&sign_out, &[bob.as_str()]), &[]);
+    assert!(out.contains("signed out everywhere"), "{out}");
+    let audit = json_ok(
+        d,
+        &[
+            "admin",
+            "--json",
+            "get",
+            "subscriptions/acme/audit",
+            "-q",
+            "action=user.signed_out",
+        ],
+    );
+    let ev = &audit["items"][0];
+    assert_eq!(ev["target"]["id"], bob.as_str(), "{audit}");
+    assert_eq!(ev["actor"]["client_id"], "cli", "{audit}");
+}

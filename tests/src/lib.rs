@@ -646,11 +646,30 @@ impl TestApp {
         username: &str,
         password: &str,
     ) -> Value {
+        let browser = self.new_browser();
+        self.code_flow_in(
+            &browser,
+            slug,
+            client,
+            (username, password),
+            &[("nonce", "n-1")],
+        )
+        .await
+    }
+
+    /// [`TestApp::code_flow`] in `browser` (its session is kept) with extra
+    /// authorization parameters; returns the token response.
+    pub async fn code_flow_in(
+        &self,
+        browser: &reqwest::Client,
+        slug: &str,
+        client: &TestClient,
+        (username, password): (&str, &str),
+        extra: &[(&str, &str)],
+    ) -> Value {
         let (verifier, challenge) = pkce_pair();
-        let url = self.authorize_url(slug, &client.id, &challenge, &[("nonce", "n-1")]);
-        let redirect = self
-            .browser_login(&self.new_browser(), &url, username, password)
-            .await;
+        let url = self.authorize_url(slug, &client.id, &challenge, extra);
+        let redirect = self.browser_login(browser, &url, username, password).await;
         let code =
             query_param(&redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
         let (s, body) = self

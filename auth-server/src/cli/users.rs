@@ -1,5 +1,5 @@
-//! `admin user …`: list, create, show, disable/enable, reset password, reset 2FA, delete,
-//! and bulk import from CSV or LDIF.
+//! `admin user …`: list, create, show, disable/enable, reset password, reset 2FA,
+//! sessions and sign-out, delete, and bulk import from CSV or LDIF.
 
 use super::api::{AdminApi, ApiFailure, seg};
 use super::import::{self, Format, LineError};
@@ -89,6 +89,28 @@ pub enum UserCommand {
         subscription: String,
         /// User id (the `sub`).
         id: String,
+    },
+    /// List a user's live browser sessions, the clients holding grants made through
+    /// each, and the grants outside any session (offline access, token exchange).
+    Sessions {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// User id (the `sub`).
+        id: String,
+    },
+    /// Sign a user out: one browser session (`--session SID`; its grants without
+    /// offline_access are revoked), or everywhere (every session and every refresh
+    /// token, offline ones included).
+    SignOut {
+        /// Subscription slug.
+        #[arg(long)]
+        subscription: String,
+        /// User id (the `sub`).
+        id: String,
+        /// The session's `sid` (from `admin user sessions`); all sessions when absent.
+        #[arg(long, value_name = "SID")]
+        session: Option<String>,
     },
     /// Delete a user, revoke their tokens and forget their consents.
     Delete {
@@ -195,6 +217,39 @@ pub async fn run(command: UserCommand, api: &AdminApi, out: Output) -> anyhow::R
             let v = api.send(Method::DELETE, &path, None).await?;
             out.print(&v, |_| format!("second factors of user {id} removed"));
         }
+        UserCommand::Sessions { subscription, id } => {
+            let path = format!("{}/sessions", user_path(&subscription, &id));
+            let v = api.send(Method::GET, &path, None).await?;
+            out.print(&v, |v| {
+                output::listing(
+                    &session_rows(v),
+                    &[
+                        "session",
+                        "auth_time",
+                        "amr",
+                        "expires_at",
+                        "client_id",
+                        "scope",
+                        "offline",
+                    ],
+                )
+            });
+        }
+        UserCommand::SignOut {
+            subscription,
+            id,
+            session,
+        } => {
+            let mut path = format!("{}/sessions", user_path(&subscription, &id));
+            if let Some(sid) = &session {
+                path = format!("{path}/{}", seg(sid));
+            }
+            let v = api.send(Method::DELETE, &path, None).await?;
+            out.print(&v, |_| match &session {
+                Some(sid) => format!("session {sid} of user {id} signed out"),
+                None => format!("user {id} signed out everywhere; every refresh token revoked"),
+            });
+        }
         UserCommand::Delete { subscription, id } => {
             let v = api
                 .send(Method::DELETE, &user_path(&subscription, &id), None)
@@ -212,6 +267,32 @@ pub async fn run(command: UserCommand, api: &AdminApi, out: Output) -> anyhow::R
         }
     }
     Ok(())
+}
+
+/// The sessions answer as table rows: one per (session, client holding a grant made
+/// through it), a session without grants on a row of its own, then the grants outside
+/// any session with `-` as their session.
+fn session_rows(v: &serde_json::Value) -> serde_json::Value {
+    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let mut items = Vec::new();
+    for s in list("sessions") {
+        let row = |g: &serde_json::Value| {
+            json!({"session": s["sid"], "auth_time": s["auth_time"], "amr": s["amr"],
+                "expires_at": s["expires_at"], "client_id": g["client_id"],
+                "scope": g["scope"], "offline": g["offline"]})
+        };
+        match s["clients"].as_array().filter(|c| !c.is_empty()) {
+            Some(clients) => items.extend(clients.iter().map(row)),
+            None => items.push(row(&json!({}))),
+        }
+    }
+    for g in list("grants") {
+        items.push(
+            json!({"session": "-", "client_id": g["client_id"], "scope": g["scope"],
+            "offline": g["offline"]}),
+        );
+    }
+    json!({ "items": items })
 }
 
 async fn set_disabled(
@@ -332,4 +413,35 @@ async fn import_users(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_rows_give_one_row_per_client_and_per_grant_outside_sessions() {
+        let v = json!({
+            "sessions": [
+                {"sid": "s1", "auth_time": 1, "amr": ["pwd"], "expires_at": 9,
+                 "clients": [{"client_id": "a", "scope": "openid", "offline": false},
+                             {"client_id": "b", "scope": "openid offline_access", "offline": true}]},
+                {"sid": "s2", "auth_time": 2, "amr": ["pwd", "otp"], "expires_at": 9, "clients": []}
+            ],
+            "grants": [{"client_id": "c", "scope": "mcp", "offline": false}]
+        });
+        let rows = session_rows(&v);
+        let items = rows["items"].as_array().unwrap();
+        let cells: Vec<(&str, &str)> = items
+            .iter()
+            .map(|r| {
+                (
+                    r["session"].as_str().unwrap(),
+                    r["client_id"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(cells, [("s1", "a"), ("s1", "b"), ("s2", ""), ("-", "c")]);
+        assert!(output::listing(&rows, &["session", "client_id"]).contains("s2"));
+    }
 }

@@ -1,5 +1,5 @@
-//! Background housekeeping: expired refresh tokens, opaque tokens and revocation
-//! entries, and login-failure counts idle for 30 days, are deleted so the tables stay proportional to live tokens. Idempotent, so
+//! Background housekeeping: expired refresh tokens, opaque tokens, revocation
+//! entries and browser-session index rows, and login-failure counts idle for 30 days, are deleted so the tables stay proportional to live tokens. Idempotent, so
 //! every instance may run it.
 
 use super::Ctx;
@@ -37,6 +37,9 @@ async fn sweep(ctx: &Ctx) {
         }
         if let Err(e) = db.repos().login_locks().purge_stale(stale).await {
             tracing::warn!(error = %e, "login-failure sweep failed; retrying at the next tick");
+        }
+        if let Err(e) = db.repos().user_sessions().purge_expired(now).await {
+            tracing::warn!(error = %e, "expired-session sweep failed; retrying at the next tick");
         }
     }
 }

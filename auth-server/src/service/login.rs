@@ -9,6 +9,7 @@ use super::oauth::authorize::AuthzRequest;
 use super::{Actor, Ctx, FlowError, audit, random};
 use crate::domain::{Subscription, User, Username};
 use crate::store::StoreError;
+use crate::store::user_sessions::SessionRow;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -28,6 +29,39 @@ pub struct AuthzTx {
     /// Set after the first factor while a second-factor step is open.
     #[serde(default)]
     pub pending: Option<super::second_factor::Pending>,
+    /// The browser that gave the first factor (recorded with the session it opens).
+    #[serde(default)]
+    pub device: Device,
+}
+
+/// Where a session was opened from, for the admin's list of a user's sessions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Device {
+    /// Client IP address (as the trusted proxies report it).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// `User-Agent`, at most [`Device::MAX_AGENT`] characters, control characters dropped.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+impl Device {
+    /// The longest user agent kept (real ones are far shorter; the rest is noise).
+    pub const MAX_AGENT: usize = 512;
+
+    /// A device from request facts; the user agent is sender-controlled text, so it is
+    /// cut and stripped of control characters (it is shown in the console, escaped).
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Device {
+        let user_agent = user_agent
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(Self::MAX_AGENT)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.is_empty());
+        Device { ip, user_agent }
+    }
 }
 
 /// An authenticated browser session.
@@ -54,6 +88,9 @@ pub struct Session {
     /// Anti-CSRF token of the account pages, bound to this session.
     #[serde(default)]
     pub csrf: String,
+    /// Where the session was opened from.
+    #[serde(default)]
+    pub device: Device,
 }
 
 /// What a new session records about how the user authenticated.
@@ -65,6 +102,8 @@ pub struct SessionFacts {
     pub acr: Option<String>,
     /// Time of the second factor, if one was given.
     pub mfa_at: Option<i64>,
+    /// The browser opening the session.
+    pub device: Device,
 }
 
 fn tx_key(sub: &Subscription, id: &str) -> String {
@@ -72,7 +111,13 @@ fn tx_key(sub: &Subscription, id: &str) -> String {
 }
 
 fn session_key(sub: &Subscription, id: &str) -> String {
-    format!("sess:{}:{}", sub.id.0, crate::tokens::hash_token(id))
+    session_key_of(&sub.id, &crate::tokens::hash_token(id))
+}
+
+/// The cache key of the session whose cookie hashes to `key_hash` (the index of
+/// sessions by user keeps only that hash).
+pub fn session_key_of(sub: &crate::domain::SubscriptionId, key_hash: &str) -> String {
+    format!("sess:{}:{key_hash}", sub.0)
 }
 
 /// Store a new transaction; returns its id.
@@ -87,6 +132,7 @@ pub async fn start_tx(
         csrf: random::token(24),
         created_at: ctx.now(),
         pending: None,
+        device: Device::default(),
     };
     save_tx(ctx, sub, &id, &tx).await?;
     Ok((id, tx))
@@ -175,6 +221,7 @@ pub async fn create_session(
         amr,
         acr: Some(crate::mfa::ACR_SINGLE.to_owned()),
         mfa_at: None,
+        device: Device::default(),
     };
     create_session_with(ctx, sub, user_id, facts).await
 }
@@ -197,12 +244,14 @@ pub async fn create_session_with(
         acr: facts.acr,
         mfa_at: facts.mfa_at,
         csrf: random::token(24),
+        device: facts.device,
     };
     put_session(ctx, sub, &id, &s).await?;
     Ok(id)
 }
 
-/// Rewrite a live session in place (step-up keeps its id and `sid`).
+/// Rewrite a live session in place (step-up keeps its id and `sid`), and record it in
+/// the index of sessions by user (so an admin can list and end it).
 pub async fn put_session(
     ctx: &Ctx,
     sub: &Subscription,
@@ -210,9 +259,32 @@ pub async fn put_session(
     s: &Session,
 ) -> Result<(), FlowError> {
     let bytes = serde_json::to_vec(s).map_err(anyhow::Error::from)?;
+    let key_hash = crate::tokens::hash_token(cookie);
+    // Indexed first: a session in the cache but not in the index could not be ended by
+    // an admin; the reverse is harmless (a row without its entry is listed as nothing).
+    if !s.sid.is_empty() {
+        let row = SessionRow {
+            sid: s.sid.clone(),
+            user_id: s.user_id.clone(),
+            key_hash: key_hash.clone(),
+            auth_time: s.auth_time,
+            amr: s.amr.clone(),
+            acr: s.acr.clone(),
+            created_at: ctx.now(),
+            expires_at: s.expires_at,
+            ip: s.device.ip.clone(),
+            user_agent: s.device.user_agent.clone(),
+        };
+        ctx.db(&sub.id)
+            .await?
+            .repos()
+            .user_sessions()
+            .put(&sub.id, &row)
+            .await?;
+    }
     ctx.cache
         .put(
-            &session_key(sub, cookie),
+            &session_key_of(&sub.id, &key_hash),
             &bytes,
             Duration::from_secs(ctx.settings.session_ttl),
         )
@@ -227,25 +299,20 @@ pub async fn end_session(ctx: &Ctx, sub: &Subscription, cookie: &str) -> Result<
         return Ok(());
     };
     ctx.cache.delete(&session_key(sub, cookie)).await?;
+    let db = ctx.db(&sub.id).await?;
+    db.repos()
+        .user_sessions()
+        .delete_by_key(&sub.id, &crate::tokens::hash_token(cookie))
+        .await?;
     if session.sid.is_empty() {
         return Ok(());
     }
-    let db = ctx.db(&sub.id).await?;
-    let tokens = db.repos().tokens();
-    let mut revoked = false;
-    for family in tokens
-        .families_of_subject(&sub.id, &session.user_id)
-        .await?
-    {
-        let same_session =
-            family.claims.get("sid").and_then(|v| v.as_str()) == Some(session.sid.as_str());
-        let offline = family.scope.split(' ').any(|s| s == "offline_access");
-        if same_session && !offline && family.revoked_at.is_none() {
-            tokens.revoke_family(&sub.id, &family.id, ctx.now()).await?;
-            revoked = true;
-        }
-    }
-    if revoked {
+    let revoked = db
+        .repos()
+        .tokens()
+        .revoke_session(&sub.id, &session.user_id, &session.sid, ctx.now())
+        .await?;
+    if revoked > 0 {
         super::freshness::bump(ctx, &sub.id).await;
     }
     Ok(())
@@ -377,5 +444,21 @@ async fn check_password(
         Some(u) if ok && u.disabled => Err(LoginError::Disabled),
         Some(u) if ok => Ok(u),
         _ => Err(LoginError::BadCredentials),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Device;
+
+    #[test]
+    fn a_device_keeps_a_bounded_user_agent_without_control_characters() {
+        let d = Device::new(Some("10.0.0.1".into()), Some("A\r\nB\u{7}C"));
+        assert_eq!(d.user_agent.as_deref(), Some("ABC"));
+        assert_eq!(d.ip.as_deref(), Some("10.0.0.1"));
+        let long = "x".repeat(Device::MAX_AGENT + 10);
+        let d = Device::new(None, Some(&long));
+        assert_eq!(d.user_agent.map(|u| u.len()), Some(Device::MAX_AGENT));
+        assert_eq!(Device::new(None, Some("\n")).user_agent, None);
     }
 }

@@ -23,6 +23,7 @@ pub mod oauth;
 pub mod random;
 pub mod registration;
 pub mod second_factor;
+pub mod sessions;
 pub mod sso;
 pub mod tenants;
 pub mod throttle;

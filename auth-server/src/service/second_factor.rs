@@ -103,6 +103,8 @@ pub async fn after_first_factor(
 ) -> Result<AfterFirstFactor, FlowError> {
     let policy = mfa::policy(ctx, sub, &user.id).await?;
     let enrolled = mfa::enrolled(ctx, &sub.id, &user.id).await?;
+    // The handler set the device on this copy; the stored transaction has none yet.
+    let device = tx.device.clone();
     let step = match requires_second_factor(policy, enrolled, &first) {
         SecondFactor::NotNeeded | SecondFactor::MetUpstream => {
             let tx = login::take_tx(ctx, sub, tx_id)
@@ -110,8 +112,10 @@ pub async fn after_first_factor(
                 .ok_or(FlowError::InvalidRequest(
                     "this sign-in has expired; start again from the application".into(),
                 ))?;
-            let (cookie, next) =
-                new_session(ctx, sub, issuer, tx.request, &user.id, &first, false).await?;
+            let (cookie, next) = new_session(
+                ctx, sub, issuer, tx.request, device, &user.id, &first, false,
+            )
+            .await?;
             return Ok(AfterFirstFactor::Session { cookie, next });
         }
         SecondFactor::AskTotp => Step::Totp,
@@ -130,11 +134,13 @@ pub async fn after_first_factor(
     Ok(AfterFirstFactor::SecondStep(tx_id.to_owned()))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn new_session(
     ctx: &Ctx,
     sub: &Subscription,
     issuer: &str,
     request: AuthzRequest,
+    device: login::Device,
     user_id: &str,
     first: &FirstFactor,
     local_otp: bool,
@@ -143,6 +149,7 @@ async fn new_session(
         amr: crate::mfa::policy::session_amr(first, local_otp),
         acr: Some(session_acr(first, local_otp).to_owned()),
         mfa_at: (local_otp || first.upstream_mfa()).then_some(ctx.now()),
+        device,
     };
     let cookie = login::create_session_with(ctx, sub, user_id, facts).await?;
     let session = login::session(ctx, sub, &cookie).await?;
@@ -285,8 +292,17 @@ pub async fn submit(
             "this sign-in was already completed".into(),
         ))?;
     if !pending.step_up {
-        let (cookie, next) =
-            new_session(ctx, sub, issuer, tx.request, &user.id, &pending.first, true).await?;
+        let (cookie, next) = new_session(
+            ctx,
+            sub,
+            issuer,
+            tx.request,
+            tx.device,
+            &user.id,
+            &pending.first,
+            true,
+        )
+        .await?;
         return Ok(StepOutcome::Done {
             cookie: Some(cookie),
             next,

@@ -29,6 +29,7 @@ pub mod routing;
 pub mod subscriptions;
 pub mod tokens;
 pub mod transfer;
+pub mod user_sessions;
 pub mod users;
 
 use crate::domain::SubscriptionId;
@@ -522,6 +523,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// Client ID Metadata Document clients that were issued tokens, and admin blocks.
     pub fn metadata_clients(&self) -> metadata_clients::MetadataClients<'a, C> {
         metadata_clients::MetadataClients { c: self.c }
+    }
+    /// The index of browser sessions by user.
+    pub fn user_sessions(&self) -> user_sessions::UserSessions<'a, C> {
+        user_sessions::UserSessions { c: self.c }
     }
     /// The audit log.
     pub fn audit(&self) -> audit::Audit<'a, C> {

@@ -24,6 +24,33 @@ pub struct Family {
     pub claims: serde_json::Value,
     /// Set once the family is revoked.
     pub revoked_at: Option<i64>,
+    /// When it was granted (ignored by [`Tokens::create_family`], which stamps `now`).
+    pub created_at: i64,
+}
+
+impl Family {
+    /// The `sid` of the browser session it was granted through, if any.
+    pub fn sid(&self) -> Option<&str> {
+        self.claims.get("sid").and_then(|v| v.as_str())
+    }
+
+    /// Whether it asked for `offline_access` (it then outlives its browser session).
+    pub fn offline(&self) -> bool {
+        self.scope.split(' ').any(|s| s == "offline_access")
+    }
+}
+
+fn family_of(m: tf::Model) -> Result<Family, StoreError> {
+    Ok(Family {
+        claims: serde_json::from_str(&m.claims)
+            .map_err(|_| StoreError::Corrupt("token_families.claims"))?,
+        id: m.id,
+        client_id: m.client_id,
+        subject: m.subject,
+        scope: m.scope,
+        revoked_at: m.revoked_at,
+        created_at: m.created_at,
+    })
 }
 
 /// A stored refresh token (by hash).
@@ -89,15 +116,7 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
             .one(self.c)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok(Family {
-            id: m.id,
-            client_id: m.client_id,
-            subject: m.subject,
-            scope: m.scope,
-            claims: serde_json::from_str(&m.claims)
-                .map_err(|_| StoreError::Corrupt("token_families.claims"))?,
-            revoked_at: m.revoked_at,
-        })
+        family_of(m)
     }
 
     /// The families of a user (logout looks for those of one session).
@@ -112,19 +131,55 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
             .filter(tf::Column::RevokedAt.is_null())
             .all(self.c)
             .await?;
-        rows.into_iter()
-            .map(|m| {
-                Ok(Family {
-                    claims: serde_json::from_str(&m.claims)
-                        .map_err(|_| StoreError::Corrupt("token_families.claims"))?,
-                    id: m.id,
-                    client_id: m.client_id,
-                    subject: m.subject,
-                    scope: m.scope,
-                    revoked_at: m.revoked_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(family_of).collect()
+    }
+
+    /// The unrevoked families of a user that can still be used at `now`: with an unused,
+    /// unexpired refresh token, or granted at or after `access_since` (their access
+    /// tokens may still be valid).
+    pub async fn live_families_of_subject(
+        &self,
+        sub: &SubscriptionId,
+        subject: &str,
+        now: i64,
+        access_since: i64,
+    ) -> Result<Vec<Family>, StoreError> {
+        let families = self.families_of_subject(sub, subject).await?;
+        let ids: Vec<&str> = families.iter().map(|f| f.id.as_str()).collect();
+        let refreshable: std::collections::HashSet<String> = rt::Entity::find()
+            .filter(rt::Column::SubscriptionId.eq(sub.0.as_str()))
+            .filter(rt::Column::FamilyId.is_in(ids))
+            .filter(rt::Column::UsedAt.is_null())
+            .filter(rt::Column::ExpiresAt.gt(now))
+            .all(self.c)
+            .await?
+            .into_iter()
+            .map(|m| m.family_id)
+            .collect();
+        Ok(families
+            .into_iter()
+            .filter(|f| refreshable.contains(&f.id) || f.created_at >= access_since)
+            .collect())
+    }
+
+    /// Revoke the families granted through the browser session `sid` that did not ask
+    /// for `offline_access` (DESIGN.md: only those outlive the session); returns how
+    /// many were revoked.
+    pub async fn revoke_session(
+        &self,
+        sub: &SubscriptionId,
+        subject: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut revoked = 0;
+        for family in self.families_of_subject(sub, subject).await? {
+            if family.sid() == Some(sid) && !family.offline() {
+                self.revoke_family(sub, &family.id, now).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revoke a family (idempotent).

@@ -13,14 +13,15 @@
 //! opaque_tokens (unexpired), revoked_tokens (unexpired), consents, acl_workspaces,
 //! acl_participants, acl_groups, acl_group_members, acl_apps, acl_run_as_grants,
 //! mfa_totp, mfa_recovery_codes, mfa_group_policies, login_locks, metadata_clients,
-//! audit_events and audit_heads. Not carried: `seaql_migrations` (the target's own
+//! user_sessions (unexpired; a bundle without them, from before that table, imports as
+//! none), audit_events and audit_heads. Not carried: `seaql_migrations` (the target's own
 //! schema bookkeeping) and other subscriptions' rows.
 
 use super::entity::{
     acl_app, acl_group, acl_group_member, acl_participant, acl_run_as_grant, acl_workspace,
     audit_event, audit_head, client, connection, consent, login_lock, metadata_client,
     mfa_group_policy, mfa_recovery_code, mfa_totp, opaque_token, refresh_token, revoked_token,
-    signing_key, subscription, token_family, user, user_link,
+    signing_key, subscription, token_family, user, user_link, user_session,
 };
 use super::{StoreError, TenantDb, Tx};
 use crate::domain::SubscriptionId;
@@ -76,6 +77,8 @@ pub struct TenantRows {
     mfa_group_policies: Vec<mfa_group_policy::Model>,
     login_locks: Vec<login_lock::Model>,
     metadata_clients: Vec<metadata_client::Model>,
+    #[serde(default)]
+    user_sessions: Vec<user_session::Model>,
     audit_events: Vec<audit_event::Model>,
     audit_heads: Vec<audit_head::Model>,
 }
@@ -131,6 +134,7 @@ impl TenantRows {
             ("mfa_group_policies", self.mfa_group_policies.len()),
             ("login_locks", self.login_locks.len()),
             ("metadata_clients", self.metadata_clients.len()),
+            ("user_sessions", self.user_sessions.len()),
             ("audit_events", self.audit_events.len()),
             ("audit_heads", self.audit_heads.len()),
         ]
@@ -196,6 +200,7 @@ impl TenantRows {
             mfa_group_policies,
             login_locks,
             metadata_clients,
+            user_sessions,
             audit_events,
             audit_heads
         )
@@ -314,6 +319,7 @@ impl<C: ConnectionTrait> Transfer<'_, C> {
             mfa_group_policies: rows_of!(c, mfa_group_policy, id),
             login_locks: rows_of!(c, login_lock, id),
             metadata_clients: rows_of!(c, metadata_client, id),
+            user_sessions: rows_of!(c, user_session, id, live after now),
             audit_events: audit_event::Entity::find()
                 .filter(audit_event::Column::SubscriptionId.eq(id))
                 .order_by_asc(audit_event::Column::Seq)
@@ -352,6 +358,7 @@ impl<C: ConnectionTrait> Transfer<'_, C> {
         insert_all(c, &rows.mfa_group_policies).await?;
         insert_all(c, &rows.login_locks).await?;
         insert_all(c, &rows.metadata_clients).await?;
+        insert_all(c, &rows.user_sessions).await?;
         insert_all(c, &rows.audit_events).await?;
         insert_all(c, &rows.audit_heads).await?;
         Ok(())

@@ -47,7 +47,7 @@ async fn first_hop(app: &TestApp, browser: &reqwest::Client, c: &TestClient) -> 
 }
 
 /// [`first_hop`] with extra authorization parameters.
-async fn hop_with(
+pub(crate) async fn hop_with(
     app: &TestApp,
     browser: &reqwest::Client,
     c: &TestClient,
@@ -63,7 +63,8 @@ async fn hop_with(
     resp.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn refresh(app: &TestApp, c: &TestClient, rt: &str) -> (StatusCode, Value) {
+/// Redeem a refresh token of `c` at acme: the status and body.
+pub(crate) async fn refresh(app: &TestApp, c: &TestClient, rt: &str) -> (StatusCode, Value) {
     app.token(
         "acme",
         &c.id,

@@ -255,6 +255,30 @@ async fn an_admin_uses_the_console_in_a_real_browser(backend: Backend) {
             && ws.contains("workspaceAdmin"),
         "{ws}"
     );
+    // User sessions (issue 11): the end user's browser session, signed out from the console.
+    let before = c["user_sessions_before"].as_u64().unwrap();
+    assert!(before >= 1, "{c:#}");
+    assert_eq!(c["user_sessions_after"], before - 1, "{c:#}");
+    assert_eq!(c["session_signed_out"], true, "{c:#}");
+    assert_eq!(c["signed_out_row_gone"], true, "{c:#}");
+    assert_eq!(c["signed_out_browser_asks_login"], true, "{c:#}");
+    // Branding in the settings screen: the API's refusal next to the field, then saved.
+    assert!(
+        c["branding_field_error"].as_str().unwrap().contains("#rgb"),
+        "{c:#}"
+    );
+    assert_eq!(c["branding_saved"], true, "{c:#}");
+    assert_eq!(c["branding_colour"], "#1d3557", "{c:#}");
+    let t = app.system_token().await;
+    let (_, sub) = app
+        .admin(&t, Method::GET, "/subscriptions/acme-ui", None)
+        .await;
+    assert_eq!(
+        sub["settings"]["branding"],
+        json!({"display_name": "Acme UI", "primary_color": "#1d3557"}),
+        "{sub}"
+    );
+    assert_eq!(sub["settings"]["default_language"], "de", "{sub}");
     // Screenshots of every screen are kept as artefacts.
     assert!(r["screenshots"].as_array().unwrap().len() >= 24, "{r:#}");
     for f in r["screenshots"].as_array().unwrap() {
@@ -643,13 +667,45 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (b, _) = console_session(&app).await;
+    // Sessions page: a session of eve holding a grant of a client named with the payload,
+    // and a hostile branding display name on the settings page.
+    let eve = app.create_user("evil", "eve", "eve password 1").await;
+    let hostile = app
+        .create_client("evil", json!({"name": XSS, "redirect_uris": ["https://c1.example/cb"], "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile offline_access", "token_endpoint_auth_method": "client_secret_basic"}))
+        .await;
+    // …from a browser whose user agent is the payload too.
+    let evil_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent(XSS)
+        .build()
+        .unwrap();
+    app.code_flow_in(
+        &evil_browser,
+        "evil",
+        &hostile,
+        ("eve", "eve password 1"),
+        &[],
+    )
+    .await;
+    let (s, body) = app
+        .admin(
+            &t,
+            Method::PATCH,
+            "/subscriptions/evil",
+            Some(json!({"settings": {"branding": {"display_name": XSS}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (b, csrf) = console_session(&app).await;
+    let sessions_page = format!("/admin/s/evil/users/{eve}/sessions");
     for p in [
         "/admin/subscriptions",
         "/admin/s/evil/clients",
         &format!("/admin/s/evil/clients/{}", c.id),
         "/admin/s/evil/settings",
         "/admin/s/evil/audit",
+        &sessions_page,
     ] {
         let html = b
             .get(format!("{}{p}", app.base))
@@ -679,6 +735,62 @@ async fn hostile_names_render_as_inert_text_in_the_console(backend: Backend) {
             "{p}: the name is shown as text"
         );
     }
+    // A hostile colour sent through the settings form: the API refuses it naming the
+    // field, the console shows that next to the field, and the value stays inert text.
+    let colour = r#"red;}</style><script>window.__xss=4</script>"#;
+    let html = b
+        .post(format!("{}/admin/s/evil/settings", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "evil"),
+            ("mfa_policy", "off"),
+            ("registration", "off"),
+            ("display_name", "Evil Corp"),
+            ("logo", ""),
+            ("primary_color", colour),
+            ("default_language", "de"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let one = |css: &str| {
+        doc.select(&scraper::Selector::parse(css).unwrap())
+            .next()
+            .unwrap_or_else(|| panic!("no {css} in {html}"))
+    };
+    assert!(
+        one("[role=alert]")
+            .text()
+            .collect::<String>()
+            .contains("settings.branding.primary_color"),
+        "{html}"
+    );
+    assert_eq!(one("#set-brand-color").value().attr("value"), Some(colour));
+    assert_eq!(
+        one("#set-brand-color").value().attr("aria-invalid"),
+        Some("true")
+    );
+    assert!(
+        !one("#set-brand-color-error")
+            .text()
+            .collect::<String>()
+            .is_empty()
+    );
+    assert_eq!(
+        doc.select(&scraper::Selector::parse("script:not([src])").unwrap())
+            .count(),
+        0
+    );
+    // Nothing was saved: the stored display name is still the earlier one.
+    let (_, sub) = app
+        .admin(&t, Method::GET, "/subscriptions/evil", None)
+        .await;
+    assert_eq!(sub["settings"]["branding"]["display_name"], XSS, "{sub}");
+    assert_eq!(sub["settings"]["default_language"], "en", "{sub}");
 }
 
 async fn a_tenant_admin_signs_in_at_their_issuer_and_sees_only_their_subscription(

@@ -19,7 +19,7 @@ on_backends!(
 );
 
 /// The tenant tables and whether a flow of the test leaves rows in them.
-const TENANT_TABLES: [&str; 9] = [
+const TENANT_TABLES: [&str; 10] = [
     "signing_keys",
     "clients",
     "users",
@@ -29,6 +29,7 @@ const TENANT_TABLES: [&str; 9] = [
     "acl_workspaces",
     "acl_groups",
     "acl_apps",
+    "user_sessions",
 ];
 
 /// A scratch database for a dedicated subscription: another SQLite file next to the
@@ -426,6 +427,7 @@ async fn moving_a_subscription_to_a_dedicated_database_keeps_its_tokens_and_user
         "token_families",
         "refresh_tokens",
         "audit_events",
+        "user_sessions",
     ] {
         assert!(rows(&own, t, &acme.id.0).await > 0, "no {t} rows moved");
         assert_eq!(

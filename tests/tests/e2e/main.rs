@@ -48,3 +48,4 @@ mod totp;
 mod totp_policy;
 mod transfer;
 mod translations;
+mod user_sessions;

@@ -17,6 +17,7 @@ pub mod locks;
 pub mod metadata_clients;
 pub mod mfa;
 pub mod openapi;
+pub mod sessions;
 pub mod subscriptions;
 pub mod users;
 
@@ -197,6 +198,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(locks::delete_login_lock)
             .service(consents::list_user_consents)
             .service(consents::delete_user_consent)
+            .service(sessions::list_user_sessions)
+            .service(sessions::delete_user_session)
+            .service(sessions::delete_user_sessions)
             .service(mfa::get_user_mfa)
             .service(mfa::delete_user_mfa)
             .service(mfa::get_group_mfa_policy)

@@ -2,7 +2,7 @@
 
 use super::{
     acl_apps, acl_dto, acl_explain, acl_groups, acl_workspaces, audit, clients, connections,
-    consents, dto, error, keys, locks, metadata_clients, mfa, subscriptions, users,
+    consents, dto, error, keys, locks, metadata_clients, mfa, sessions, subscriptions, users,
 };
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         metadata_clients::delete_metadata_client, metadata_clients::delete_metadata_client_block,
         users::post_user, users::list_users, users::get_user, users::patch_user, users::delete_user, users::post_user_password,
         consents::list_user_consents, consents::delete_user_consent,
+        sessions::list_user_sessions, sessions::delete_user_session, sessions::delete_user_sessions,
         connections::post_connection, connections::list_connections, connections::get_connection,
         connections::patch_connection, connections::delete_connection, connections::test_connection,
         connections::list_links, connections::put_link, connections::delete_link,
@@ -38,7 +39,7 @@ use utoipa::OpenApi;
     components(schemas(error::ApiError, dto::CreateSubscription, dto::SubscriptionView, dto::McpClient, dto::PatchSubscription,
         dto::PatchSettings, dto::PatchBranding, crate::domain::branding::Branding, dto::ClientBody, dto::ClientView, dto::CreatedClient, dto::PatchClient, dto::RotatedSecret, dto::InitialAccessToken,
         metadata_clients::MetadataClientView,
-        dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, consents::ConsentView, keys::KeyView,
+        dto::UserBody, dto::UserView, dto::CreatedUser, dto::PatchUser, dto::PasswordBody, consents::ConsentView, sessions::UserSessions, sessions::SessionView, sessions::GrantView, keys::KeyView,
         crate::store::audit::AuditEvent, acl_dto::WorkspaceBody, acl_dto::PatchWorkspace, acl_dto::WorkspaceView,
         acl_dto::ParticipantBody, acl_dto::ParticipantView, acl_dto::GroupBody, acl_dto::GroupView, acl_dto::MemberView,
         acl_dto::AppBody, acl_dto::PatchApp, acl_dto::AppView, acl_dto::RunAsBody, acl_dto::RunAsGrantView, acl_dto::CreatedRunAs,

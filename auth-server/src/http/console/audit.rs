@@ -16,7 +16,8 @@ const FILTERS: [(&str, &str); 4] = [
     ("actor", "Actor (user or client id)"),
 ];
 
-fn when(at: i64) -> String {
+/// A Unix time as RFC 3339 (the number itself when out of range).
+pub(super) fn when(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()
         .and_then(|t| {

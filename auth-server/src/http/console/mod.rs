@@ -17,6 +17,7 @@ mod connections;
 mod directory;
 mod explain;
 mod session;
+mod sessions;
 mod signin;
 mod subscriptions;
 mod users;
@@ -406,6 +407,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/s/{slug}/users/{id}/mfa",
             web::post().to(users::reset_mfa),
+        )
+        // User sessions (issue 11).
+        .route(
+            "/admin/s/{slug}/users/{id}/sessions",
+            web::get().to(sessions::list_sessions),
+        )
+        .route(
+            "/admin/s/{slug}/users/{id}/sessions/end-all",
+            web::post().to(sessions::end_all),
+        )
+        .route(
+            "/admin/s/{slug}/users/{id}/sessions/{sid}/end",
+            web::post().to(sessions::end),
         )
         .route("/admin/s/{slug}/audit", web::get().to(audit::list))
         .route("/admin/s/{slug}/keys", web::get().to(directory::keys))

@@ -120,13 +120,78 @@ pub async fn home(path: web::Path<String>) -> HttpResponse {
     see_other(&format!("/admin/s/{}/clients", seg(&path)))
 }
 
+/// The branding members of the settings form: (form name and API member, input id,
+/// label, hint).
+const BRANDING: [(&str, &str, &str, &str); 3] = [
+    (
+        "display_name",
+        "set-brand-name",
+        "Display name",
+        "1 to 100 characters; the subscription name when empty",
+    ),
+    (
+        "logo",
+        "set-brand-logo",
+        "Logo URL",
+        "https:// URL or data:image/png|jpeg|svg+xml;base64,…",
+    ),
+    (
+        "primary_color",
+        "set-brand-color",
+        "Primary colour",
+        "#rgb or #rrggbb",
+    ),
+];
+
+/// A text field of the settings form; `invalid` is the API's message when it refused
+/// this field, shown next to it.
+fn field(
+    name: &str,
+    id: &str,
+    label: &str,
+    hint: &str,
+    value: &str,
+    invalid: Option<&str>,
+) -> Markup {
+    let hint_id = format!("{id}-hint");
+    let err_id = format!("{id}-error");
+    let described = match invalid {
+        Some(_) => format!("{hint_id} {err_id}"),
+        None => hint_id.clone(),
+    };
+    html! {
+        label for=(id) { (label) }
+        input id=(id) name=(name) value=(value) aria-describedby=(described) aria-invalid=[invalid.map(|_| "true")];
+        small id=(hint_id) class="muted" { (hint) }
+        @if let Some(e) = invalid { p id=(err_id) class="field-error" { (e) } }
+    }
+}
+
+/// What the API refused: its `field` and message, to show next to that field.
+struct Refusal {
+    /// The API's `field` (e.g. `settings.branding.logo`), when it named one.
+    field: Option<String>,
+    /// The API's message.
+    message: String,
+}
+
 fn settings_page(
     admin: &Admin,
     slug: &str,
     sub: &Value,
     banner: Option<&str>,
-    error: Option<&str>,
+    refused: Option<&Refusal>,
 ) -> Markup {
+    let error = refused.map(|r| match &r.field {
+        Some(f) => format!("{f}: {}", r.message),
+        None => r.message.clone(),
+    });
+    let error = error.as_deref();
+    let invalid = |api_field: &str| {
+        refused
+            .filter(|r| r.field.as_deref() == Some(api_field))
+            .map(|r| r.message.as_str())
+    };
     let st = &sub["settings"];
     let sel = |name: &str, id: &str, label: &str, options: &[&str]| {
         let current = s(st, name).to_owned();
@@ -161,6 +226,16 @@ fn settings_page(
                 }
                 label for="set-mcp" { "MCP resources (one URI per line)" }
                 textarea id="set-mcp" name="mcp_resources" { (resources.join("\n")) }
+                // Login-page branding (docs/branding.md): saved with the rest, refused
+                // values are named by the API and shown next to their field.
+                fieldset class="branding" {
+                    legend { "Login-page branding" }
+                    @for (name, id, label, hint) in BRANDING {
+                        (field(name, id, label, hint, s(&st["branding"], name), invalid(&format!("settings.branding.{name}"))))
+                    }
+                    (sel("default_language", "set-lang", "Default language", &["en", "de"]))
+                    @if let Some(e) = invalid("settings.default_language") { p class="field-error" { (e) } }
+                }
                 button type="submit" { "Save settings" }
             }
         },
@@ -184,6 +259,10 @@ pub async fn save_settings(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let f = admin.form(&req, &body)?;
+    let branding: serde_json::Map<String, Value> = BRANDING
+        .iter()
+        .map(|(name, ..)| ((*name).to_owned(), json!(f.get(name))))
+        .collect();
     let patch = json!({
         "name": f.get("name"),
         "settings": {
@@ -191,18 +270,35 @@ pub async fn save_settings(
             "registration": f.get("registration"),
             "client_id_metadata_documents": f.get("client_id_metadata_documents") == "true",
             "mcp_resources": f.lines("mcp_resources"),
+            "branding": branding,
+            "default_language": f.get("default_language"),
         }
     });
     let p = format!("/subscriptions/{}", seg(&path));
     let a = admin.call(reqwest::Method::PATCH, &p, Some(&patch)).await?;
-    let sub = admin.get(&p).await?;
-    let (banner, error) = if a.status.is_success() {
-        (Some("Settings saved."), None)
-    } else {
-        (None, Some(a.message()))
+    let mut sub = admin.get(&p).await?;
+    if a.status.is_success() {
+        return Ok(render(
+            StatusCode::OK,
+            settings_page(&admin, &path, &sub, Some("Settings saved."), None),
+        ));
+    }
+    // Nothing was saved: show the branding as typed, so the refused value can be fixed.
+    sub["settings"]["branding"] = patch["settings"]["branding"].clone();
+    let refused = Refusal {
+        field: a
+            .body
+            .get("field")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        message: a
+            .body
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| a.message(), str::to_owned),
     };
     Ok(render(
         StatusCode::OK,
-        settings_page(&admin, &path, &sub, banner, error.as_deref()),
+        settings_page(&admin, &path, &sub, None, Some(&refused)),
     ))
 }

@@ -1,4 +1,5 @@
-//! Users of a subscription: list, create, disable/enable, password reset and 2FA reset.
+//! Users of a subscription: list, create, disable/enable, password reset and 2FA reset;
+//! each links to its sessions page (`sessions.rs`).
 
 use super::{Admin, ConsoleError, items, layout, render, s, seg};
 use actix_web::http::StatusCode;
@@ -35,6 +36,7 @@ fn page(
                             td { @if u["subscription_admin"] == true || u["system_admin"] == true { "yes" } @else { "no" } }
                             td { @if disabled { "disabled" } @else { "active" } }
                             td {
+                                a href={ (base) "/" (seg(id)) "/sessions" } aria-label={ "Sessions of " (s(u, "username")) } { "Sessions" }
                                 form method="post" action={ (base) "/" (seg(id)) "/state" } {
                                     input type="hidden" name="csrf" value=(admin.session.csrf);
                                     input type="hidden" name="disabled" value=(if disabled { "false" } else { "true" });

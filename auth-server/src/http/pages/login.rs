@@ -209,7 +209,7 @@ pub async fn post_login(
             ));
         }
     };
-    complete(&ctx, sub, tx_id, tx, &first).await
+    complete(&ctx, sub, tx_id, tx, &first, super::device(&req)).await
 }
 
 /// Finish a verified first factor (password, directory or SSO) on the live transaction
@@ -220,9 +220,11 @@ pub async fn complete(
     ctx: &Ctx,
     sub: &crate::domain::Subscription,
     tx_id: &str,
-    tx: login::AuthzTx,
+    mut tx: login::AuthzTx,
     first: &login::FirstFactor,
+    device: login::Device,
 ) -> Result<HttpResponse, PageError> {
+    tx.device = device;
     let issuer = ctx.settings.issuer(sub.slug.as_str());
     let factor = federation::mfa_first_factor(ctx, sub, first)
         .await

@@ -365,6 +365,16 @@ pub fn browser_binding(
     (value, Some(cookie))
 }
 
+/// The browser behind a sign-in (IP address and user agent), recorded with the session.
+pub fn device(req: &HttpRequest) -> crate::service::login::Device {
+    let (_, ip) = crate::http::extract::meta(req);
+    let agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    crate::service::login::Device::new(ip, agent)
+}
+
 /// Whether the posting browser is the one that started this transaction.
 pub fn same_browser(req: &HttpRequest, slug: &str, expected_hash: &str) -> bool {
     req.cookie(&browser_cookie_name(slug)).is_some_and(|c| {

@@ -101,5 +101,5 @@ pub async fn get_sso_callback(
     if !same_browser(&req, sub.slug.as_str(), &tx.request.browser) {
         return Err(PageError::forbidden());
     }
-    complete(&ctx, sub, &tx_id, tx, &first).await
+    complete(&ctx, sub, &tx_id, tx, &first, super::device(&req)).await
 }

@@ -113,6 +113,7 @@ pub async fn issue(
         scope: scope.to_string(),
         claims: serde_json::json!({"auth": auth, "resources": record.resources, "sid": record.sid}),
         revoked_at: None,
+        created_at: 0,
     };
     let tx = ctx.begin(&tenant.id).await?;
     tx.repos()

@@ -170,6 +170,7 @@ pub async fn exchange(
         scope: scope.to_string(),
         claims: json!({"run_as": {"act": act, "grant": grant_id}}),
         revoked_at: None,
+        created_at: 0,
     };
     let now = ctx.now();
     let tx = ctx.begin(&tenant.id).await?;

@@ -23,3 +23,4 @@ pub(crate) mod subscription;
 pub(crate) mod token_family;
 pub(crate) mod user;
 pub(crate) mod user_link;
+pub(crate) mod user_session;
