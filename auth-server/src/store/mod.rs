@@ -531,6 +531,14 @@ impl Tx {
         subscriptions::Subscriptions { c: &self.tx }
     }
 
+    /// `sql` inside this transaction (the first column of each row as text), for the
+    /// T12 row-level-security test.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub async fn unfiltered_sql_for_test(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        first_column(&self.tx, sql).await
+    }
+
     /// Remember an audit event written in this transaction (for the real-time sink).
     pub fn note_event(&self, sub: &crate::domain::SubscriptionId, ev: audit::AuditEvent) {
         if let Ok(mut events) = self.events.lock() {

@@ -41,6 +41,14 @@ async fn t12_an_unfiltered_query_on_a_tenant_connection_sees_no_foreign_row(back
         return;
     }
     assert_eq!(distinct(seen), vec![a.0.clone()], "A sees its users only");
+    // In a transaction of A (what `ctx.begin` gives the services), the same.
+    let tx = app.ctx.begin(&a).await.unwrap();
+    let in_tx = tx
+        .unfiltered_sql_for_test("SELECT subscription_id FROM users")
+        .await
+        .unwrap();
+    assert_eq!(distinct(in_tx), vec![a.0.clone()], "A's transaction");
+    drop(tx);
     // Another table, the same.
     let keys = tenant_a
         .unfiltered_sql_for_test("SELECT subscription_id FROM signing_keys")
@@ -83,7 +91,8 @@ async fn t12_an_unfiltered_query_on_a_tenant_connection_sees_no_foreign_row(back
         .unwrap();
     assert_eq!(unguarded, Vec::<String>::new(), "tenant tables without RLS");
 
-    // No tenant set (a connection that skipped the scope): nothing at all.
+    // No tenant set (a connection that skipped the scope): nothing at all. The pooled
+    // connections just used by A's statements kept no setting either.
     let none = store
         .unscoped_sql_for_test("SELECT subscription_id FROM users")
         .await
