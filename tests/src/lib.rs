@@ -71,6 +71,25 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The role the application connects as on PostgreSQL: an ordinary role owning the test
+/// database (it may create the dedicated ones), as in production, so that row-level
+/// security applies (a superuser, such as the admin URL's, bypasses it).
+pub const PG_APP_ROLE: &str = "auth_test_app";
+
+/// `url` for a test's own look at the database (counting, tampering): on PostgreSQL with
+/// every tenant's rows in scope (`app.tenant_id = '*'` as a session option), since the
+/// row-level security of the tenant tables hides every row from a session without it.
+pub fn inspect_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.scheme().starts_with("postgres") => {
+            u.query_pairs_mut()
+                .append_pair("options[app.tenant_id]", "*");
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn redis_url() -> String {
     std::env::var("AUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
@@ -132,8 +151,21 @@ impl Storage {
             }
         };
         use sea_orm::ConnectionTrait;
+        // Concurrent tests race to create the role: whoever loses finds it there.
+        let role = admin
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN CREATE ROLE {PG_APP_ROLE} LOGIN CREATEDB; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ))
+            .await
+            .is_ok();
+        let owner = if role {
+            format!(" OWNER {PG_APP_ROLE}")
+        } else {
+            String::new()
+        };
         if admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\"{owner}"))
             .await
             .is_err()
         {
@@ -155,6 +187,10 @@ impl Storage {
             };
         let mut url = url::Url::parse(pg_admin).ok()?;
         url.set_path(&format!("/{name}"));
+        if role {
+            url.set_username(PG_APP_ROLE).ok()?;
+            url.set_password(None).ok()?;
+        }
         let storage = Storage {
             dir,
             database_url: url.to_string(),

@@ -109,8 +109,8 @@ impl Ctx {
         self.db(sub).await?.begin().await
     }
 
-    /// Every database that holds tenant data (the shared one first), for cross-tenant
-    /// housekeeping.
+    /// Every database that holds tenant data (the shared one first), each with every
+    /// tenant's rows in scope, for cross-tenant housekeeping.
     pub async fn all_databases(
         &self,
     ) -> Result<Vec<crate::store::TenantDb>, crate::store::StoreError> {
@@ -118,7 +118,7 @@ impl Ctx {
         for (id, _) in self.store.subscriptions().with_dedicated_database().await? {
             // One dead dedicated database must not stop the housekeeping of the others.
             match self.db(&id).await {
-                Ok(db) => out.push(db),
+                Ok(db) => out.push(db.cross_tenant()),
                 Err(e) => {
                     tracing::warn!(subscription = %id.0, error = %e, "a dedicated database is unreachable; skipped")
                 }

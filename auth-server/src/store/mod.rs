@@ -12,6 +12,11 @@
 //! ([`Store::tenant`] → [`TenantDb`]): the shared one, or the subscription's dedicated
 //! database ([`routing`]). The shared database is also the control plane, whose
 //! subscription rows are read through [`Store::subscriptions`].
+//!
+//! On PostgreSQL, row-level security backs the repositories' filter ([`scope`]): a
+//! [`TenantDb`] from [`Store::tenant`] sees only its subscription's rows even through a
+//! query that forgot the filter; the cross-tenant paths ([`Store::shared`],
+//! [`Store::begin_control`], [`TenantDb::cross_tenant`]) say so explicitly.
 
 pub mod acl;
 pub mod audit;
@@ -26,6 +31,7 @@ pub mod login_locks;
 pub mod metadata_clients;
 pub mod mfa;
 pub mod routing;
+mod scope;
 pub mod subscriptions;
 pub mod tokens;
 pub mod transfer;
@@ -33,6 +39,7 @@ pub mod user_sessions;
 pub mod users;
 
 use crate::domain::SubscriptionId;
+pub use scope::{Scope, Scoped};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
     SqlErr, TransactionTrait,
@@ -286,15 +293,15 @@ impl Store {
 
     /// A transaction on the shared database, for control-plane writes (the subscription
     /// rows). Tenant data is written through [`Store::tenant`]'s database instead.
+    /// Control transactions are cross-tenant (a subscription's purge, import).
     pub async fn begin_control(&self) -> Result<Tx, StoreError> {
-        begin_on(&self.db).await
+        begin_on(&self.db, &Scope::AllTenants).await
     }
 
-    /// The shared database as a tenant database (subscriptions without a dedicated one).
+    /// The shared database with every tenant's rows in scope (housekeeping, import):
+    /// requests of one tenant use [`Store::tenant`] instead.
     pub fn shared(&self) -> TenantDb {
-        TenantDb {
-            db: self.db.clone(),
-        }
+        TenantDb::new(self.db.clone(), Scope::AllTenants)
     }
 
     /// The database holding the tenant data of `sub`: the dedicated database named by
@@ -307,7 +314,7 @@ impl Store {
         open: impl FnOnce(&[u8]) -> Option<String>,
     ) -> Result<TenantDb, StoreError> {
         if let Some(route) = self.routes.fresh(&sub.0) {
-            return Ok(self.on(route));
+            return Ok(self.on(route, sub));
         }
         let route = match self.subscriptions().database_url(sub).await {
             // An unknown subscription reads as empty on the shared database.
@@ -318,28 +325,39 @@ impl Store {
             }
             Err(StoreError::Unavailable(e)) => {
                 return match self.routes.stale(&sub.0) {
-                    Some(route) => Ok(self.on(route)),
+                    Some(route) => Ok(self.on(route, sub)),
                     None => Err(StoreError::Unavailable(e)),
                 };
             }
             Err(e) => return Err(e),
         };
         self.routes.remember(&sub.0, route.clone());
-        Ok(self.on(route))
+        Ok(self.on(route, sub))
     }
 
-    fn on(&self, route: Option<DatabaseConnection>) -> TenantDb {
-        TenantDb {
-            db: route.unwrap_or_else(|| self.db.clone()),
-        }
+    fn on(&self, route: Option<DatabaseConnection>, sub: &SubscriptionId) -> TenantDb {
+        TenantDb::new(
+            route.unwrap_or_else(|| self.db.clone()),
+            Scope::tenant(&sub.0),
+        )
     }
 
     /// The database at `url` (already checked with [`routing::check_url`]): connected
     /// (or the open pool reused) and migrated, for a subscription about to live there.
+    /// Cross-tenant: an import writes the rows of a subscription it creates.
     pub async fn open_dedicated(&self, url: &str) -> Result<TenantDb, StoreError> {
-        Ok(TenantDb {
-            db: self.routes.pool(url).await?,
-        })
+        Ok(TenantDb::new(
+            self.routes.pool(url).await?,
+            Scope::AllTenants,
+        ))
+    }
+
+    /// `sql` on the shared pool with no tenant setting (the first column of each row as
+    /// text), for the T12 row-level-security test.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub async fn unscoped_sql_for_test(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        first_column(&self.db, sql).await
     }
 
     /// Forget the learnt route of `sub` (after its database changed or it was deleted).
@@ -411,11 +429,30 @@ async fn migrate_db(db: &DatabaseConnection) -> Result<(), StoreError> {
     if let Some(lock) = lock {
         lock.release().await;
     }
-    result.map_err(StoreError::from)
+    result.map_err(StoreError::from)?;
+    warn_if_row_security_bypassed(db).await;
+    Ok(())
 }
 
-/// Start a transaction on `db`.
-async fn begin_on(db: &DatabaseConnection) -> Result<Tx, StoreError> {
+/// A superuser or `BYPASSRLS` role ignores the tenant policies ([`scope`]): worth a
+/// warning at every start, not a refusal (it was the norm before the policies).
+async fn warn_if_row_security_bypassed(db: &DatabaseConnection) {
+    let sql =
+        "SELECT (rolsuper OR rolbypassrls) AS exempt FROM pg_roles WHERE rolname = current_user";
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    let exempt = match db.query_one_raw(stmt).await {
+        Ok(Some(row)) => row.try_get::<bool>("", "exempt").unwrap_or(false),
+        _ => false,
+    };
+    if exempt {
+        tracing::warn!(
+            "the database role is a superuser or has BYPASSRLS: the tenant tables' row-level security is not enforced; connect as an ordinary role that owns the tables"
+        );
+    }
+}
+
+/// Start a transaction on `db` with the row-level-security `scope`.
+async fn begin_on(db: &DatabaseConnection, scope: &Scope) -> Result<Tx, StoreError> {
     // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
     // writes fails at once with SQLITE_BUSY (no busy_timeout wait) when another
     // connection committed in between; IMMEDIATE makes it wait its turn instead.
@@ -424,10 +461,22 @@ async fn begin_on(db: &DatabaseConnection) -> Result<Tx, StoreError> {
         sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
     };
+    let tx = db.begin_with_options(options).await?;
+    scope::enter(&tx, scope).await?;
     Ok(Tx {
-        tx: db.begin_with_options(options).await?,
+        tx,
         events: Default::default(),
     })
+}
+
+/// The first column of each row of `sql`, as text.
+#[cfg(feature = "test-util")]
+async fn first_column(c: &impl ConnectionTrait, sql: &str) -> Result<Vec<String>, StoreError> {
+    let stmt = sea_orm::Statement::from_string(c.get_database_backend(), sql);
+    let rows = c.query_all_raw(stmt).await?;
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0).map_err(StoreError::from))
+        .collect()
 }
 
 /// The database that holds one subscription's tenant data (keys, clients, users,
@@ -435,18 +484,39 @@ async fn begin_on(db: &DatabaseConnection) -> Result<Tx, StoreError> {
 /// Obtained from [`Store::tenant`]; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TenantDb {
-    db: DatabaseConnection,
+    conn: Scoped,
 }
 
 impl TenantDb {
-    /// Repositories on the pool (each call its own implicit transaction).
-    pub fn repos(&self) -> Repos<'_, DatabaseConnection> {
-        Repos { c: &self.db }
+    fn new(db: DatabaseConnection, scope: Scope) -> TenantDb {
+        TenantDb {
+            conn: Scoped { db, scope },
+        }
+    }
+
+    /// Repositories on the pool (each statement its own transaction, in scope).
+    pub fn repos(&self) -> Repos<'_, Scoped> {
+        Repos { c: &self.conn }
     }
 
     /// Start a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        begin_on(&self.db).await
+        begin_on(&self.conn.db, &self.conn.scope).await
+    }
+
+    /// The same database with every tenant's rows in scope, for the passes that are
+    /// cross-tenant by design (housekeeping purges).
+    pub fn cross_tenant(&self) -> TenantDb {
+        TenantDb::new(self.conn.db.clone(), Scope::AllTenants)
+    }
+
+    /// `sql` through the scoped connection the repositories get (the first column of
+    /// each row as text), for the T12 row-level-security test: a query without the
+    /// repositories' filter.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub async fn unfiltered_sql_for_test(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        first_column(&self.conn, sql).await
     }
 }
 
@@ -460,6 +530,14 @@ impl Tx {
     /// ([`Store::begin_control`]) the subscriptions themselves.
     pub fn subscriptions(&self) -> subscriptions::Subscriptions<'_, DatabaseTransaction> {
         subscriptions::Subscriptions { c: &self.tx }
+    }
+
+    /// `sql` inside this transaction (the first column of each row as text), for the
+    /// T12 row-level-security test.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub async fn unfiltered_sql_for_test(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        first_column(&self.tx, sql).await
     }
 
     /// Remember an audit event written in this transaction (for the real-time sink).

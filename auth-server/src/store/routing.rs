@@ -111,7 +111,7 @@ impl TenantDb {
     /// the shared database itself, or another deployment's. A dedicated database must
     /// not be one.
     pub async fn is_control_plane(&self) -> Result<bool, StoreError> {
-        let subs = super::subscriptions::Subscriptions { c: &self.db };
+        let subs = super::subscriptions::Subscriptions { c: &self.conn.db };
         match subs.by_slug("system").await {
             Ok(_) => Ok(true),
             Err(StoreError::NotFound) => Ok(false),

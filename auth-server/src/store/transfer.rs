@@ -231,14 +231,16 @@ impl TenantDb {
     /// (PostgreSQL `REPEATABLE READ`; SQLite: a deferred transaction reads one WAL
     /// snapshot and blocks no writer), so an export never mixes before and after.
     pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
-        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let postgres = self.conn.db.get_database_backend() == sea_orm::DbBackend::Postgres;
         let options = sea_orm::TransactionOptions {
             isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
             access_mode: postgres.then_some(sea_orm::AccessMode::ReadOnly),
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Deferred),
         };
+        let tx = self.conn.db.begin_with_options(options).await?;
+        super::scope::enter(&tx, &self.conn.scope).await?;
         Ok(Tx {
-            tx: self.db.begin_with_options(options).await?,
+            tx,
             events: Default::default(),
         })
     }

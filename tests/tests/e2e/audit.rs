@@ -204,7 +204,7 @@ async fn the_hash_chain_verifies_and_finds_an_altered_row(backend: Backend) {
         Verification::Intact { events } => assert!(events >= 3),
         broken => panic!("{broken:?}"),
     }
-    let db = sea_orm::Database::connect(&app.storage.database_url)
+    let db = sea_orm::Database::connect(e2e::inspect_url(&app.storage.database_url))
         .await
         .unwrap();
     db.execute_unprepared(&format!(
@@ -291,7 +291,7 @@ async fn paging_returns_every_event_once_under_concurrent_writes_and_no_column_h
         "every event exactly once, in order, no gaps"
     );
     // No column of any audit row carries a password, a secret or a token.
-    let db = sea_orm::Database::connect(&app.storage.database_url)
+    let db = sea_orm::Database::connect(e2e::inspect_url(&app.storage.database_url))
         .await
         .unwrap();
     let backend = db.get_database_backend();

@@ -266,8 +266,12 @@ async fn a_dedicated_subscription_keeps_every_tenant_row_in_its_own_database(bac
     app.create_user("plain", "carol", PASSWORD).await;
 
     // The SQL truth: every tenant row of `ded` in its database, none in the shared one.
-    let shared = Database::connect(&app.storage.database_url).await.unwrap();
-    let own = Database::connect(&dedicated.url).await.unwrap();
+    let shared = Database::connect(e2e::inspect_url(&app.storage.database_url))
+        .await
+        .unwrap();
+    let own = Database::connect(e2e::inspect_url(&dedicated.url))
+        .await
+        .unwrap();
     let there = census(&own, &sub).await;
     let here = census(&shared, &sub).await;
     for t in TENANT_TABLES {
@@ -418,8 +422,12 @@ async fn moving_a_subscription_to_a_dedicated_database_keeps_its_tokens_and_user
     assert!(moved.rows["users"] >= 1, "{:?}", moved.rows);
 
     // The rows are in the dedicated database only; beta stays shared.
-    let shared = Database::connect(&app.storage.database_url).await.unwrap();
-    let own = Database::connect(&target.url).await.unwrap();
+    let shared = Database::connect(e2e::inspect_url(&app.storage.database_url))
+        .await
+        .unwrap();
+    let own = Database::connect(e2e::inspect_url(&target.url))
+        .await
+        .unwrap();
     for t in [
         "signing_keys",
         "clients",

@@ -34,6 +34,7 @@ mod redis_sentinel;
 mod redis_tls;
 mod refresh;
 mod rfc9700_rows;
+mod row_security;
 mod run_as;
 mod scale;
 mod security_inputs;

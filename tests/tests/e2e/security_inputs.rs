@@ -796,7 +796,7 @@ fn raw_queries_outside_store(root: &std::path::Path) -> Vec<(String, usize, Stri
 
 /// §5.1 T12, the lint half: sea-orm entities are queried only in `auth-server/src/store/`,
 /// whose repositories take the tenant first. (The PostgreSQL row-level-security half is
-/// not built; see docs/security.md.)
+/// `row_security::t12_…`.)
 #[test]
 fn t12_no_sea_orm_query_outside_the_tenant_scoped_store() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../auth-server/src");
