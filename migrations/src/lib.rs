@@ -17,6 +17,7 @@ mod m20261122_000006_add_client_registration;
 mod m20261122_000007_create_login_locks;
 mod m20261206_000008_create_metadata_clients;
 mod m20261206_000009_add_subscription_database_url;
+mod m20261206_000010_unique_live_signing_keys;
 
 /// The ordered list of migrations; the server runs it at start.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_login_locks::Migration),
             Box::new(m20261206_000008_create_metadata_clients::Migration),
             Box::new(m20261206_000009_add_subscription_database_url::Migration),
+            Box::new(m20261206_000010_unique_live_signing_keys::Migration),
         ]
     }
 }
