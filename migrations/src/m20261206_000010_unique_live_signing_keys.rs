@@ -1,5 +1,5 @@
 //! At most one `active` and one `next` signing key per (subscription, algorithm)
-//! (issue 10 point 3): RS256 keys are now made on the first signature that needs them,
+//! (issue 10 point 3): RS256 keys are now made on first use (JWKS request or signature),
 //! and instances sharing a database may race to make them. This partial unique index
 //! lets exactly one pair in; the loser's insert fails and it reads the winner's. Retired
 //! keys are not constrained (several stay published after rotations).

@@ -1,7 +1,8 @@
-//! RS256 keys made on first use (issue 10 point 3): a new subscription publishes only its
-//! ES256 and EdDSA keys; the first RS256 signature makes exactly one active and one next
-//! RS256 key, however many requests on however many instances ask at once, and publishes
-//! them before the token is returned; a rotation before first use leaves RS256 alone.
+//! RS256 keys made on first use (issue 10 point 3): a new subscription has only its
+//! ES256 and EdDSA keys; its first JWKS request or RS256 signature makes exactly one
+//! active and one next RS256 key, however many requests on however many instances ask at
+//! once, and stores them before the JWKS or the token is returned; a rotation before
+//! first use leaves RS256 alone.
 
 use e2e::{Backend, TestApp, TestClient, on_backends, verify_jwt};
 use futures_util::future::join_all;
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 on_backends!(
-    a_new_subscription_publishes_rs256_keys_from_its_first_rs256_id_token,
+    a_new_subscription_has_rs256_keys_from_its_first_jwks_request,
+    a_first_rs256_id_token_without_a_jwks_request_publishes_its_key,
     concurrent_first_rs256_tokens_on_one_instance_make_one_pair,
     two_instances_racing_on_one_database_make_one_pair,
     a_rotation_before_first_use_leaves_rs256_to_its_first_use,
@@ -78,23 +80,49 @@ async fn access_token(app: &TestApp, slug: &str, c: &TestClient) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn a_new_subscription_publishes_rs256_keys_from_its_first_rs256_id_token(backend: Backend) {
+/// An RP that discovers the issuer before the first login (and, like openidconnect-rs,
+/// never re-fetches JWKS) holds the RS256 key that signs its first ID token.
+async fn a_new_subscription_has_rs256_keys_from_its_first_jwks_request(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let c = app.tenant_with_alice("acme").await;
+    assert!(kids(&app, "acme", "RS256", "active").await.is_empty());
+    assert!(kids(&app, "acme", "RS256", "next").await.is_empty());
     let (before, cache) = jwks(&app, "acme").await;
     assert_eq!(
         published_algs(&before),
-        ["ES256", "ES256", "EdDSA", "EdDSA"],
+        ["ES256", "ES256", "EdDSA", "EdDSA", "RS256", "RS256"],
         "{before}"
     );
-    assert_eq!(cache, "no-cache", "a shared cache must not hide the RS256 keys to come");
+    assert_eq!(cache, "public, max-age=60");
+    let active = kids(&app, "acme", "RS256", "active").await;
+    assert_eq!(active.len(), 1);
+    assert_eq!(kids(&app, "acme", "RS256", "next").await.len(), 1);
+
+    let tokens = app
+        .code_flow("acme", &c, "alice", "correct horse battery")
+        .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(kid(id_token), active[0]);
+    let claims = verify_jwt(id_token, &before, &app.issuer("acme"), &c.id);
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(jwks(&app, "acme").await.0, before, "nothing new to publish");
+}
+
+async fn a_first_rs256_id_token_without_a_jwks_request_publishes_its_key(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.tenant_with_alice("acme").await;
     assert!(kids(&app, "acme", "RS256", "active").await.is_empty());
     // Discovery still offers RS256: it is the ID-token default.
     let meta: Value = app
         .http
-        .get(format!("{}/.well-known/openid-configuration", app.issuer("acme")))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            app.issuer("acme")
+        ))
         .send()
         .await
         .unwrap()
@@ -119,6 +147,13 @@ async fn a_new_subscription_publishes_rs256_keys_from_its_first_rs256_id_token(b
     let (after, cache) = jwks(&app, "acme").await;
     assert_eq!(published_algs(&after).len(), 6, "{after}");
     assert_eq!(cache, "public, max-age=60");
+    assert!(
+        after["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid(id_token))
+    );
     let claims = verify_jwt(id_token, &after, &app.issuer("acme"), &c.id);
     assert_eq!(claims["nonce"], "n-1");
 
@@ -167,9 +202,14 @@ async fn two_instances_racing_on_one_database_make_one_pair(backend: Backend) {
     one.create_subscription("acme").await;
     let c = rs256_client(&one, "acme").await;
     let two = TestApp::on(Arc::clone(&one.storage)).await;
-    // Both instances cache the ring without RS256 keys before the race.
-    jwks(&one, "acme").await;
-    jwks(&two, "acme").await;
+    // Both instances cache the ring without RS256 keys before the race (introspecting a
+    // JWT-shaped token loads it; a JWKS request would make the keys).
+    for app in [&one, &two] {
+        assert_eq!(
+            app.introspect("acme", &c, "e30.e30.c2ln").await["active"],
+            false
+        );
+    }
     let (from_one, from_two) = tokio::join!(
         join_all((0..16).map(|_| access_token(&one, "acme", &c))),
         join_all((0..16).map(|_| access_token(&two, "acme", &c))),
@@ -177,7 +217,12 @@ async fn two_instances_racing_on_one_database_make_one_pair(backend: Backend) {
     let active = kids(&one, "acme", "RS256", "active").await;
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(kids(&two, "acme", "RS256", "next").await.len(), 1);
-    assert!(from_one.iter().chain(&from_two).all(|t| kid(t) == active[0]));
+    assert!(
+        from_one
+            .iter()
+            .chain(&from_two)
+            .all(|t| kid(t) == active[0])
+    );
     // Each instance publishes the pair and accepts the other's tokens at once, without
     // waiting for its ring cache to expire.
     for (app, token) in [(&one, &from_two[0]), (&two, &from_one[0])] {
@@ -193,10 +238,21 @@ async fn a_rotation_before_first_use_leaves_rs256_to_its_first_use(backend: Back
     };
     app.create_subscription("acme").await;
     let admin = app.system_token().await;
-    let rotate = || app.admin(&admin, Method::POST, "/subscriptions/acme/keys/rotate", None);
+    let rotate = || {
+        app.admin(
+            &admin,
+            Method::POST,
+            "/subscriptions/acme/keys/rotate",
+            None,
+        )
+    };
     let (s, body) = rotate().await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(body["active"].as_array().unwrap().len(), 2, "ES256 and EdDSA: {body}");
+    assert_eq!(
+        body["active"].as_array().unwrap().len(),
+        2,
+        "ES256 and EdDSA: {body}"
+    );
     for status in ["active", "next", "retired"] {
         assert!(kids(&app, "acme", "RS256", status).await.is_empty());
     }

@@ -12,9 +12,9 @@ pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpRespons
     let ring = keys::published_ring(&ctx, &tenant.0.id)
         .await
         .map_err(|e| OAuthError::from_flow(FlowError::from(e), "jwks"))?;
-    // Short max-age: a new next key must reach caches long before it signs. Until the
-    // RS256 keys exist (made on first use), a shared cache must not hide them from an RP
-    // that meets their kid and re-fetches.
+    // Short max-age: a new next key must reach caches long before it signs. A set served
+    // without RS256 keys (they could not be made just now, see `keys::published_ring`)
+    // must not stay in shared caches once they exist.
     let cache = match keys::lacks_lazy(&ring) {
         true => "no-cache",
         false => "public, max-age=60",

@@ -1,6 +1,12 @@
-//! Keys made on first use ([`super::LAZY`], RS256): the first signature that needs them
-//! generates the active and next key, stores them, and only then signs, so a relying
-//! party that meets the new `kid` finds it in JWKS when it re-fetches.
+//! Keys made on first use ([`super::LAZY`], RS256): the first JWKS request or the first
+//! signature that needs them generates the active and next key and stores them, before
+//! JWKS is served or the token signed.
+//!
+//! JWKS counts as a use because relying parties fetch it before they verify, and many
+//! (openidconnect-rs among them) fetch it once, with discovery, and never again for an
+//! unknown `kid`: for them a key must be published before it signs, as on rotation. A
+//! tenant whose JWKS nobody fetches and that never signs RS256 (ES256 access tokens and
+//! introspection) never pays for RSA keys.
 //!
 //! Exactly one pair per subscription, however many requests and instances ask at once:
 //! - on one instance a per-subscription gate lets one request generate while the others
@@ -14,7 +20,7 @@
 //! the ring does not know read the keys from the database instead of the cache. Once the
 //! keys exist the cache serves as before.
 
-use super::{EAGER, LAZY, StoredKey, generate_all, load_ring, ring};
+use super::{EAGER, LAZY, StoredKey, generate_all, load_ring, read_ring, ring};
 use crate::domain::SubscriptionId;
 use crate::service::{Actor, Ctx, FlowError, audit};
 use crate::store::StoreError;
@@ -61,15 +67,24 @@ pub fn lacks_lazy(ring: &KeyRing) -> bool {
     LAZY.iter().any(|alg| ring.signing_key(*alg).is_none())
 }
 
-/// The ring to serve as JWKS: while a lazy algorithm has no keys in the cached ring,
-/// read from the database, so that keys another instance just made are published here
-/// as soon as a token signed with them exists.
+/// The ring to serve as JWKS, with the lazy algorithms' keys made first where missing
+/// (see the module doc). If they cannot be made now (the database is away), the keys
+/// that exist are served: JWKS is public data and stays available.
 pub async fn published_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
-    let cached = ring(ctx, sub).await?;
-    if lacks_lazy(&cached) {
-        return load_ring(ctx, sub).await;
+    let mut out = ring(ctx, sub).await?;
+    for alg in LAZY {
+        if out.signing_key(alg).is_some() {
+            continue;
+        }
+        match signing_ring(ctx, sub, alg).await {
+            Ok(made) => out = made,
+            Err(e) => {
+                tracing::warn!(subscription = %sub.0, %alg, error = %e, "cannot make the keys for JWKS now; serving those that exist");
+                return load_ring(ctx, sub).await;
+            }
+        }
     }
-    Ok(cached)
+    Ok(out)
 }
 
 /// The ring to verify `token` with: the cached one, unless it knows neither the token's
@@ -126,31 +141,30 @@ pub async fn sign<C: Serialize>(
 
 /// Make the `alg` pair unless the request before us (cache) or another instance
 /// (database) already did. Runs with the subscription's gate held.
-async fn provision(
-    ctx: &Ctx,
-    sub: &SubscriptionId,
-    alg: Alg,
-) -> Result<Arc<KeyRing>, FlowError> {
+async fn provision(ctx: &Ctx, sub: &SubscriptionId, alg: Alg) -> Result<Arc<KeyRing>, FlowError> {
     if let Some(ring) = ctx.keyrings.get(sub)
         && ring.signing_key(alg).is_some()
     {
         return Ok(ring);
     }
-    let ring = load_ring(ctx, sub).await?;
+    // Strict read: with the database away, nothing is generated for nothing.
+    let ring = read_ring(ctx, sub).await?;
     if ring.signing_key(alg).is_some() {
         return Ok(ring);
     }
     let now = ctx.now();
     let pair = generate_all(ctx, sub, &[alg], &[KeyStatus::Active, KeyStatus::Next], now).await?;
     match store(ctx, sub, alg, &pair, now).await {
-        Ok(()) => tracing::info!(subscription = %sub.0, %alg, "signing keys generated on first use"),
+        Ok(()) => {
+            tracing::info!(subscription = %sub.0, %alg, "signing keys generated on first use")
+        }
         // The unique index kept another instance's pair; ours is dropped unused.
         Err(StoreError::Conflict { .. }) => {
             tracing::debug!(subscription = %sub.0, %alg, "another instance generated the keys first")
         }
         Err(e) => return Err(e.into()),
     }
-    let ring = load_ring(ctx, sub).await?;
+    let ring = read_ring(ctx, sub).await?;
     if ring.signing_key(alg).is_none() {
         return Err(FlowError::Internal(anyhow::anyhow!(
             "no active {alg} key after generating it"

@@ -6,9 +6,9 @@
 //! rotating makes it active, publishes a new next key, and retires the old active key,
 //! which stays published until every token it signed has expired.
 //!
-//! RS256 keys are made on first use ([`lazy`]): RSA generation was 88 % of the cost of
-//! creating a subscription, and a tenant whose clients only use ES256 access tokens
-//! never needs them.
+//! RS256 keys are made on first use ([`lazy`]: the first JWKS request or RS256
+//! signature): RSA generation was 88 % of the cost of creating a subscription, and a
+//! tenant whose clients only use ES256 access tokens and introspection never needs them.
 
 use super::{Actor, Ctx, audit};
 use crate::domain::SubscriptionId;
@@ -28,8 +28,8 @@ pub const ALGS: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
 /// The algorithms whose keys a subscription gets at creation (cheap to generate).
 pub const EAGER: [Alg; 2] = [Alg::ES256, Alg::EdDSA];
 
-/// The algorithms whose active and next keys are generated on the first signature
-/// that needs them (RSA generation takes a good part of a second).
+/// The algorithms whose active and next keys are generated on first use, a JWKS request
+/// or a signature (RSA generation takes a good part of a second).
 pub const LAZY: [Alg; 1] = [Alg::RS256];
 
 /// How long an instance trusts its cached ring before reloading from the database.
@@ -173,19 +173,21 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
 /// The subscription's key ring read from its database now, whatever the cache holds
 /// (the last loaded ring while the database is away).
 async fn load_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
-    let stored = match ctx.db(sub).await?.repos().keys().list(sub).await {
-        Ok(stored) => stored,
-        Err(StoreError::Unavailable(e)) => {
-            return match ctx.keyrings.stale(sub) {
-                Some(ring) => {
-                    tracing::warn!("database unavailable: serving the last loaded key ring");
-                    Ok(ring)
-                }
-                None => Err(StoreError::Unavailable(e)),
-            };
-        }
-        Err(e) => return Err(e),
-    };
+    match read_ring(ctx, sub).await {
+        Err(StoreError::Unavailable(e)) => match ctx.keyrings.stale(sub) {
+            Some(ring) => {
+                tracing::warn!("database unavailable: serving the last loaded key ring");
+                Ok(ring)
+            }
+            None => Err(StoreError::Unavailable(e)),
+        },
+        read => read,
+    }
+}
+
+/// The ring as stored now, cached; an unreachable database is an error here.
+async fn read_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
+    let stored = ctx.db(sub).await?.repos().keys().list(sub).await?;
     let mut keys = Vec::with_capacity(stored.len());
     for k in stored {
         match load(ctx, sub, &k) {
@@ -308,7 +310,10 @@ pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::R
     let lifetime = ctx.settings.access_token_ttl.max(ctx.settings.id_token_ttl) as i64;
     let publish_until = now + lifetime + 300;
     let before = ctx.db(sub).await?.repos().keys().list(sub).await?;
-    let algs: Vec<Alg> = ALGS.into_iter().filter(|alg| in_use(&before, *alg)).collect();
+    let algs: Vec<Alg> = ALGS
+        .into_iter()
+        .filter(|alg| in_use(&before, *alg))
+        .collect();
     // Generated before the transaction opens, like a new subscription's keys.
     let mut fresh = generate_all(ctx, sub, &algs, &[KeyStatus::Next], now).await?;
     let tx = ctx.begin(sub).await?;
@@ -440,6 +445,9 @@ mod tests {
         // An eager algorithm without keys is a failure, as before.
         keys.retain(|k| k.alg != "EdDSA");
         let h = health(&master, &sub, &keys, now);
-        assert!(h.failures.contains(&"no active EdDSA key".to_owned()), "{h:?}");
+        assert!(
+            h.failures.contains(&"no active EdDSA key".to_owned()),
+            "{h:?}"
+        );
     }
 }
