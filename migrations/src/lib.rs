@@ -18,6 +18,7 @@ mod m20261122_000007_create_login_locks;
 mod m20261206_000008_create_metadata_clients;
 mod m20261206_000009_add_subscription_database_url;
 mod m20261206_000010_create_user_sessions;
+mod m20261206_000011_unique_live_signing_keys;
 pub mod m20261206_000012_tenant_row_level_security;
 
 /// The ordered list of migrations; the server runs it at start.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_create_metadata_clients::Migration),
             Box::new(m20261206_000009_add_subscription_database_url::Migration),
             Box::new(m20261206_000010_create_user_sessions::Migration),
+            Box::new(m20261206_000011_unique_live_signing_keys::Migration),
             Box::new(m20261206_000012_tenant_row_level_security::Migration),
         ]
     }

@@ -19,6 +19,29 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use std::sync::Arc;
 
+/// The claims of `token` after checking it as a relying party does: its `kid` names a
+/// key of `jwks` (a JWK Set, or its `keys` array), the signature verifies with it, and
+/// `iss`, `aud` and `exp` hold. Panics otherwise.
+pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str, audience: &str) -> Value {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = jwks
+        .get("keys")
+        .unwrap_or(jwks)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .unwrap_or_else(|| panic!("the token's key {:?} is published", header.kid));
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .expect("the token verifies")
+        .claims
+}
+
 /// Which storage the app runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -73,7 +73,7 @@ async fn validate_uncached(
     now: i64,
 ) -> Result<Option<Claims>, FlowError> {
     let mut claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
-        let ring = keys::ring(ctx, &tenant.id).await?;
+        let ring = keys::verifying_ring(ctx, &tenant.id, token).await?;
         match jwt::verify(&ring, token, "at+jwt", now, 0) {
             Ok(c) if c.get("iss").and_then(Value::as_str) == Some(issuer) => c,
             _ => return Ok(None),

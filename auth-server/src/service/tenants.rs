@@ -10,8 +10,7 @@ use crate::domain::{
 use crate::store::{StoreError, TenantDb};
 use crate::tokens::MasterKey;
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The reserved subscription of the system administrators.
@@ -19,25 +18,36 @@ pub const SYSTEM: &str = "system";
 
 const TENANT_TTL: Duration = Duration::from_secs(5);
 
-/// Subscriptions by slug, cached for a few seconds per instance.
-#[derive(Debug, Default)]
+/// How many subscriptions the per-instance caches (subscriptions, key rings, discovery
+/// documents) keep at most, the least used leaving first: memory stays bounded however
+/// many tenants exist, and a tenant that was evicted is read again on its next request.
+pub const CACHED_TENANTS: u64 = 10_000;
+
+/// Subscriptions by slug, cached for a few seconds per instance (the last one read is
+/// kept beyond that, for routing while the database is away).
+#[derive(Debug)]
 pub struct TenantCache {
-    by_slug: RwLock<HashMap<String, (Arc<Subscription>, Instant)>>,
+    by_slug: moka::sync::Cache<String, (Arc<Subscription>, Instant)>,
+}
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        TenantCache {
+            by_slug: moka::sync::Cache::new(CACHED_TENANTS),
+        }
+    }
 }
 
 impl TenantCache {
     pub(crate) fn forget(&self, slug: &str) {
-        if let Ok(mut m) = self.by_slug.write() {
-            m.remove(slug);
-        }
+        self.by_slug.invalidate(slug);
     }
 }
 
 /// The subscription behind a URL slug.
 pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreError> {
-    // Every request resolves its tenant: readers share the lock.
-    if let Ok(m) = ctx.tenants.by_slug.read()
-        && let Some((s, at)) = m.get(slug)
+    let cached = ctx.tenants.by_slug.get(slug);
+    if let Some((s, at)) = &cached
         && at.elapsed() < TENANT_TTL
     {
         return Ok(Arc::clone(s));
@@ -48,19 +58,13 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
         // request: public metadata (discovery, JWKS) keeps answering, and everything
         // that needs the database fails with its own 503 further on.
         Err(StoreError::Unavailable(e)) => {
-            return ctx
-                .tenants
-                .by_slug
-                .read()
-                .ok()
-                .and_then(|m| m.get(slug).map(|(s, _)| Arc::clone(s)))
-                .ok_or(StoreError::Unavailable(e));
+            return cached.map(|(s, _)| s).ok_or(StoreError::Unavailable(e));
         }
         Err(e) => return Err(e),
     };
-    if let Ok(mut m) = ctx.tenants.by_slug.write() {
-        m.insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
-    }
+    ctx.tenants
+        .by_slug
+        .insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
     Ok(sub)
 }
 

@@ -66,6 +66,11 @@ pub fn sign<C: Serialize>(key: &SigningKey, typ: &str, claims: &C) -> Result<Str
     Ok(token)
 }
 
+/// The `kid` of a compact JWS's header, unverified (to pick the keys to verify with).
+pub fn header_kid(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
 /// Verifies `token` against `ring` at `now` (unix seconds) and returns its claims.
 ///
 /// Checks, in order: compact form and known header; no `crit`; `kid` names a key that is

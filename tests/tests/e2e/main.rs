@@ -22,6 +22,7 @@ mod failure;
 mod input_limits;
 mod introspect_acl;
 mod keys;
+mod lazy_keys;
 mod ldap;
 mod mcp;
 mod mcp_cimd;

@@ -10,7 +10,7 @@ use auth_server::service::transfer::{self, TransferError, bundle::BundleError};
 use auth_server::service::{Actor, connections};
 use e2e::acl::World;
 use e2e::totp;
-use e2e::{Backend, Storage, TestApp, on_backends, pkce_pair, query_param};
+use e2e::{Backend, Storage, TestApp, on_backends, pkce_pair, query_param, verify_jwt};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -76,24 +76,6 @@ async fn jwks(app: &TestApp, slug: &str) -> Value {
         .clone();
     keys.sort_by_key(|k| k["kid"].as_str().unwrap().to_owned());
     Value::Array(keys)
-}
-
-fn verify_id_token(id_token: &str, keys: &Value, issuer: &str, audience: &str) -> Value {
-    let header = jsonwebtoken::decode_header(id_token).unwrap();
-    let jwk = keys
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"].as_str() == header.kid.as_deref())
-        .expect("the ID token's key is published");
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-    let mut v = jsonwebtoken::Validation::new(header.alg);
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[audience]);
-    jsonwebtoken::decode::<Value>(id_token, &key, &v)
-        .expect("the ID token verifies")
-        .claims
 }
 
 async fn chain(app: &TestApp, slug: &str) -> i64 {
@@ -195,7 +177,7 @@ async fn moved_tenant_works_on_the_target(from: Backend, to: Backend) {
         (StatusCode::OK, &json!(true)),
         "{intro}"
     );
-    let claims = verify_id_token(
+    let claims = verify_jwt(
         id_token,
         &jwks(&target, "acme").await,
         &target.issuer("acme"),
@@ -278,7 +260,55 @@ async fn a_tenant_moved_from_postgres_to_sqlite_works_there_unchanged() {
     moved_tenant_works_on_the_target(Backend::PostgresRedis, Backend::Sqlite).await;
 }
 
-on_backends!(refused_imports_write_nothing);
+on_backends!(
+    refused_imports_write_nothing,
+    a_tenant_without_rs256_keys_moves_and_makes_them_on_first_use_there
+);
+
+/// The algorithms of a subscription's stored keys, through the admin keys API.
+async fn stored_algs(app: &TestApp, slug: &str) -> Vec<String> {
+    let admin = app.system_token().await;
+    let path = format!("/subscriptions/{slug}/keys");
+    let (s, keys) = app.admin(&admin, Method::GET, &path, None).await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    let mut algs: Vec<String> = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap().to_owned())
+        .collect();
+    algs.sort();
+    algs
+}
+
+/// A subscription whose RS256 keys were never needed (made on first use) exports and
+/// imports without them, and makes them on the target at its first RS256 ID token.
+async fn a_tenant_without_rs256_keys_moves_and_makes_them_on_first_use_there(backend: Backend) {
+    let Some((source, target)) = two_deployments(backend, backend).await else {
+        return;
+    };
+    let web = source.tenant_with_alice("acme").await;
+    let eager = ["ES256", "ES256", "EdDSA", "EdDSA"];
+    assert_eq!(stored_algs(&source, "acme").await, eager);
+    let file = export(&source, "acme").await;
+    let report = import(&target, &file, PASSPHRASE).await.unwrap();
+    assert!(report.starts_with("imported subscription acme"), "{report}");
+    assert_eq!(stored_algs(&target, "acme").await, eager);
+
+    let tokens = target
+        .code_flow("acme", &web, "alice", "correct horse battery")
+        .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims = verify_jwt(
+        id_token,
+        &jwks(&target, "acme").await,
+        &target.issuer("acme"),
+        &web.id,
+    );
+    assert!(claims["sub"].is_string());
+    let with_rs256 = ["ES256", "ES256", "EdDSA", "EdDSA", "RS256", "RS256"];
+    assert_eq!(stored_algs(&target, "acme").await, with_rs256);
+}
 
 /// Whether the target holds anything of subscription `slug` (id `id`).
 async fn holds(app: &TestApp, slug: &str, id: &auth_server::domain::SubscriptionId) -> bool {

@@ -43,7 +43,7 @@ async fn keys_page(
                 }
                 form method="post" action={ "/admin/s/" (seg(slug)) "/keys" } data-confirm="Rotate the signing keys now?" {
                     input type="hidden" name="csrf" value=(admin.session.csrf);
-                    p class="muted" { "The published next key becomes active, a new next key is published, the old key is retired (still published until its tokens expire)." }
+                    p class="muted" { "The published next key becomes active, a new next key is published, the old key is retired (still published until its tokens expire). RS256 keys are made by the subscription's first JWKS request or RS256 signature; until then a rotation leaves RS256 alone." }
                     button type="submit" class="danger" { "Rotate keys" }
                 }
             },

@@ -8,30 +8,35 @@ use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The serialized metadata document per subscription. Discovery is fetched by every
 /// client and resource server; building the JSON tree (some thirty strings) per request
 /// cost more than the rest of the request. An entry belongs to one `Arc<Subscription>`
 /// of the tenant cache: when that cache hands out a re-read subscription (its settings
-/// may have changed), the document is built again.
-#[derive(Debug, Default)]
-pub struct MetadataCache(RwLock<HashMap<String, (Arc<Subscription>, Bytes)>>);
+/// may have changed), the document is built again. Bounded like the tenant cache.
+#[derive(Debug)]
+pub struct MetadataCache(moka::sync::Cache<String, (Arc<Subscription>, Bytes)>);
+
+impl Default for MetadataCache {
+    fn default() -> Self {
+        MetadataCache(moka::sync::Cache::new(
+            crate::service::tenants::CACHED_TENANTS,
+        ))
+    }
+}
 
 impl MetadataCache {
     fn document(&self, ctx: &Ctx, sub: &Arc<Subscription>) -> Bytes {
         let slug = sub.slug.as_str();
-        if let Ok(m) = self.0.read()
-            && let Some((cached, doc)) = m.get(slug)
-            && Arc::ptr_eq(cached, sub)
+        if let Some((cached, doc)) = self.0.get(slug)
+            && Arc::ptr_eq(&cached, sub)
         {
-            return doc.clone();
+            return doc;
         }
         let doc = Bytes::from(tenant_metadata(ctx, sub).to_string());
-        if let Ok(mut m) = self.0.write() {
-            m.insert(slug.to_owned(), (Arc::clone(sub), doc.clone()));
-        }
+        self.0
+            .insert(slug.to_owned(), (Arc::clone(sub), doc.clone()));
         doc
     }
 }

@@ -9,12 +9,18 @@ use actix_web::{HttpResponse, get, web};
 /// `GET /t/{slug}/jwks`
 #[get("/t/{slug}/jwks")]
 pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpResponse, OAuthError> {
-    let ring = keys::ring(&ctx, &tenant.0.id)
+    let ring = keys::published_ring(&ctx, &tenant.0.id)
         .await
         .map_err(|e| OAuthError::from_flow(FlowError::from(e), "jwks"))?;
-    // Short max-age: a new next key must reach caches long before it signs.
+    // Short max-age: a new next key must reach caches long before it signs. A set served
+    // without RS256 keys (they could not be made just now, see `keys::published_ring`)
+    // must not stay in shared caches once they exist.
+    let cache = match keys::lacks_lazy(&ring) {
+        true => "no-cache",
+        false => "public, max-age=60",
+    };
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=60"))
+        .insert_header(("Cache-Control", cache))
         .insert_header(ContentType::json())
         .body(ring.jwks_json(ctx.now())))
 }

@@ -35,7 +35,7 @@ pub async fn logout(
     }
     let hinted_client = match p.get("id_token_hint") {
         Some(hint) => {
-            let ring = keys::ring(&ctx, &sub.id)
+            let ring = keys::verifying_ring(&ctx, &sub.id, hint)
                 .await
                 .map_err(|e| PageError::from_flow(e.into()))?;
             // An expired hint still names the client (OIDC RP-Initiated Logout §2).

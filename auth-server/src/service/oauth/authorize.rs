@@ -472,7 +472,7 @@ async fn hinted_subject(
     issuer: &str,
     hint: &str,
 ) -> Result<Option<String>, FlowError> {
-    let ring = crate::service::keys::ring(ctx, &sub.id).await?;
+    let ring = crate::service::keys::verifying_ring(ctx, &sub.id, hint).await?;
     let claims =
         crate::tokens::jwt::verify(&ring, hint, "JWT", ctx.now(), i64::from(u32::MAX)).ok();
     Ok(claims

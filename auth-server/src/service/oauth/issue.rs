@@ -112,12 +112,8 @@ pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), 
     };
     match g.client.spec.access_token_format {
         TokenFormat::Jwt => {
-            let ring = keys::ring(ctx, &g.tenant.id).await?;
-            let key = ring
-                .signing_key(alg(&g.client.spec.access_token_signing_alg)?)
-                .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("no active signing key")))?;
-            let token =
-                jwt::sign(key, "at+jwt", &claims).map_err(|e| FlowError::Internal(e.into()))?;
+            let alg = alg(&g.client.spec.access_token_signing_alg)?;
+            let token = keys::sign(ctx, &g.tenant.id, alg, jwt::TYP_ACCESS_TOKEN, &claims).await?;
             Ok((token, jti))
         }
         TokenFormat::Opaque => {
@@ -165,10 +161,6 @@ pub async fn id_token(
 ) -> Result<String, FlowError> {
     let now = ctx.now();
     let alg = alg(&g.client.spec.id_token_signed_response_alg)?;
-    let ring = keys::ring(ctx, &g.tenant.id).await?;
-    let key = ring
-        .signing_key(alg)
-        .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("no active signing key")))?;
     let auth = g.auth.clone().unwrap_or_default();
     let claims = IdTokenClaims {
         iss: g.issuer.to_owned(),
@@ -185,7 +177,7 @@ pub async fn id_token(
         sid: None,
         extra: profile_claims(user, &g.scope),
     };
-    jwt::sign(key, "JWT", &claims).map_err(|e| FlowError::Internal(e.into()))
+    keys::sign(ctx, &g.tenant.id, alg, jwt::TYP_ID_TOKEN, &claims).await
 }
 
 /// Store a new refresh token of a family; returns the token.

@@ -5,55 +5,76 @@
 //! Rotation rule (DESIGN.md "Keys"): the next key is published in JWKS before it signs;
 //! rotating makes it active, publishes a new next key, and retires the old active key,
 //! which stays published until every token it signed has expired.
+//!
+//! RS256 keys are made on first use ([`lazy`]: the first JWKS request or RS256
+//! signature): RSA generation was 88 % of the cost of creating a subscription, and a
+//! tenant whose clients only use ES256 access tokens and introspection never needs them.
 
 use super::{Actor, Ctx, audit};
 use crate::domain::SubscriptionId;
 use crate::store::keys::StoredKey;
 use crate::store::{StoreError, Tx};
 use crate::tokens::{Alg, KeyRing, KeyStatus, SigningKey};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The algorithms every subscription has keys for.
+mod lazy;
+
+pub use lazy::{lacks_lazy, published_ring, sign, signing_ring, verifying_ring};
+
+/// The algorithms a subscription signs with.
 pub const ALGS: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
+
+/// The algorithms whose keys a subscription gets at creation (cheap to generate).
+pub const EAGER: [Alg; 2] = [Alg::ES256, Alg::EdDSA];
+
+/// The algorithms whose active and next keys are generated on first use, a JWKS request
+/// or a signature (RSA generation takes a good part of a second).
+pub const LAZY: [Alg; 1] = [Alg::RS256];
 
 /// How long an instance trusts its cached ring before reloading from the database.
 const RING_TTL: Duration = Duration::from_secs(5);
 
-/// Per-subscription cache of decrypted key rings.
-#[derive(Debug, Default)]
+/// Per-subscription cache of decrypted key rings, bounded to the
+/// [`super::tenants::CACHED_TENANTS`] most used subscriptions: an idle tenant costs no
+/// memory here, and ten thousand busy ones a few KiB each.
+#[derive(Debug)]
 pub struct KeyCache {
-    rings: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
+    rings: moka::sync::Cache<String, (Arc<KeyRing>, Instant)>,
+    /// One key generation at a time per subscription on this instance.
+    gates: lazy::Gates,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache {
+            rings: moka::sync::Cache::new(super::tenants::CACHED_TENANTS),
+            gates: lazy::Gates::default(),
+        }
+    }
 }
 
 impl KeyCache {
     fn get(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        let rings = self.rings.read().ok()?;
-        rings
-            .get(&sub.0)
+        self.rings
+            .get(sub.0.as_str())
             .filter(|(_, at)| at.elapsed() < RING_TTL)
-            .map(|(r, _)| Arc::clone(r))
+            .map(|(r, _)| r)
     }
 
     /// The last ring loaded, however old: served only while the database is away, so
     /// that `/jwks` (public data) keeps answering and JWT signatures still verify.
     fn stale(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        let rings = self.rings.read().ok()?;
-        rings.get(&sub.0).map(|(r, _)| Arc::clone(r))
+        self.rings.get(sub.0.as_str()).map(|(r, _)| r)
     }
 
     fn put(&self, sub: &SubscriptionId, ring: Arc<KeyRing>) {
-        if let Ok(mut rings) = self.rings.write() {
-            rings.insert(sub.0.clone(), (ring, Instant::now()));
-        }
+        self.rings.insert(sub.0.clone(), (ring, Instant::now()));
     }
 
     /// Forget a subscription's ring (after a local rotation).
     pub fn invalidate(&self, sub: &SubscriptionId) {
-        if let Ok(mut rings) = self.rings.write() {
-            rings.remove(&sub.0);
-        }
+        self.rings.invalidate(sub.0.as_str());
     }
 }
 
@@ -93,25 +114,26 @@ fn seal(
     })
 }
 
-/// The active and next key of every algorithm for a new subscription, generated in
-/// parallel and *before* its transaction opens: RSA generation takes a good part of a
-/// second, and nothing else may write (SQLite's write lock) while a creation waits on it.
+/// The active and next key of every [`EAGER`] algorithm for a new subscription (the
+/// [`LAZY`] ones come with their first use), generated in parallel and *before* its
+/// transaction opens, so that nothing waits on them holding SQLite's write lock.
 pub async fn generate_initial(
     ctx: &Ctx,
     sub: &SubscriptionId,
     now: i64,
 ) -> anyhow::Result<Vec<StoredKey>> {
-    generate_all(ctx, sub, &[KeyStatus::Active, KeyStatus::Next], now).await
+    generate_all(ctx, sub, &EAGER, &[KeyStatus::Active, KeyStatus::Next], now).await
 }
 
 /// One key per algorithm and status, generated in parallel off the executor.
 async fn generate_all(
     ctx: &Ctx,
     sub: &SubscriptionId,
+    algs: &[Alg],
     statuses: &[KeyStatus],
     now: i64,
 ) -> anyhow::Result<Vec<StoredKey>> {
-    let jobs: Vec<_> = ALGS
+    let jobs: Vec<_> = algs
         .iter()
         .flat_map(|alg| statuses.iter().map(move |status| (*alg, *status)))
         .map(|(alg, status)| {
@@ -145,19 +167,27 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
     if let Some(ring) = ctx.keyrings.get(sub) {
         return Ok(ring);
     }
-    let stored = match ctx.db(sub).await?.repos().keys().list(sub).await {
-        Ok(stored) => stored,
-        Err(StoreError::Unavailable(e)) => {
-            return match ctx.keyrings.stale(sub) {
-                Some(ring) => {
-                    tracing::warn!("database unavailable: serving the last loaded key ring");
-                    Ok(ring)
-                }
-                None => Err(StoreError::Unavailable(e)),
-            };
-        }
-        Err(e) => return Err(e),
-    };
+    load_ring(ctx, sub).await
+}
+
+/// The subscription's key ring read from its database now, whatever the cache holds
+/// (the last loaded ring while the database is away).
+async fn load_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
+    match read_ring(ctx, sub).await {
+        Err(StoreError::Unavailable(e)) => match ctx.keyrings.stale(sub) {
+            Some(ring) => {
+                tracing::warn!("database unavailable: serving the last loaded key ring");
+                Ok(ring)
+            }
+            None => Err(StoreError::Unavailable(e)),
+        },
+        read => read,
+    }
+}
+
+/// The ring as stored now, cached; an unreachable database is an error here.
+async fn read_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
+    let stored = ctx.db(sub).await?.repos().keys().list(sub).await?;
     let mut keys = Vec::with_capacity(stored.len());
     for k in stored {
         match load(ctx, sub, &k) {
@@ -215,7 +245,8 @@ pub struct KeyHealth {
 }
 
 /// Check the stored keys of `sub` at `now` with the same decryption the key ring uses:
-/// every algorithm has an active and a published next key, every key decrypts with
+/// every algorithm has an active and a published next key (a [`LAZY`] algorithm may
+/// have neither until its first use, but not one without the other), every key decrypts with
 /// `master` and matches its public JWK, and no active key is older than
 /// [`ROTATE_AFTER_DAYS`]. Messages name kids and algorithms, never key material.
 pub fn health(
@@ -237,6 +268,9 @@ pub fn health(
                 .iter()
                 .find(|k| k.alg == alg.as_str() && k.status == status)
         };
+        if !in_use(stored, alg) {
+            continue;
+        }
         match of("active") {
             None => h.failures.push(format!("no active {alg} key")),
             Some(k) => {
@@ -256,18 +290,36 @@ pub fn health(
     h
 }
 
+/// Whether `alg` has keys to check and rotate: always for an [`EAGER`] algorithm; for a
+/// [`LAZY`] one only once its first use made them (an active or a next key).
+fn in_use(stored: &[StoredKey], alg: Alg) -> bool {
+    !LAZY.contains(&alg)
+        || stored
+            .iter()
+            .any(|k| k.alg == alg.as_str() && (k.status == "active" || k.status == "next"))
+}
+
 /// Rotate every algorithm's key of a subscription (see the module doc). `max_token_lifetime`
 /// bounds how long the retired key must stay published.
+///
+/// A [`LAZY`] algorithm without keys yet is left alone: there is no key to replace, and
+/// its first use makes a fresh pair anyway. A pair made by a first use that races this
+/// rotation is left alone too (it is seconds old).
 pub async fn rotate(ctx: &Ctx, sub: &SubscriptionId, actor: &Actor) -> anyhow::Result<Vec<String>> {
     let now = ctx.now();
     let lifetime = ctx.settings.access_token_ttl.max(ctx.settings.id_token_ttl) as i64;
     let publish_until = now + lifetime + 300;
+    let before = ctx.db(sub).await?.repos().keys().list(sub).await?;
+    let algs: Vec<Alg> = ALGS
+        .into_iter()
+        .filter(|alg| in_use(&before, *alg))
+        .collect();
     // Generated before the transaction opens, like a new subscription's keys.
-    let mut fresh = generate_all(ctx, sub, &[KeyStatus::Next], now).await?;
+    let mut fresh = generate_all(ctx, sub, &algs, &[KeyStatus::Next], now).await?;
     let tx = ctx.begin(sub).await?;
     let keys = tx.repos().keys().list(sub).await?;
     let mut new_active = Vec::new();
-    for alg in ALGS {
+    for alg in algs {
         let of_alg = |status: &str| {
             keys.iter()
                 .find(|k| k.alg == alg.as_str() && k.status == status)
@@ -369,5 +421,33 @@ mod tests {
         keys.retain(|k| !(k.alg == "ES256" && k.status == "next"));
         let h = health(&master, &sub, &keys, now);
         assert_eq!(h.failures, vec!["no published next ES256 key".to_owned()]);
+    }
+
+    #[test]
+    fn rs256_may_wait_for_its_first_use_but_not_with_half_a_pair() {
+        let (master, _) = MasterKey::generate();
+        let sub = SubscriptionId("s1".into());
+        let now = 1_000 * 86_400;
+        let mut keys: Vec<StoredKey> = EAGER
+            .iter()
+            .flat_map(|alg| ["active", "next"].map(|s| (*alg, s)))
+            .map(|(alg, s)| stored(&master, &sub, alg, s, now))
+            .collect();
+        assert_eq!(health(&master, &sub, &keys, now), KeyHealth::default());
+        assert!(!in_use(&keys, Alg::RS256) && in_use(&keys, Alg::ES256));
+        // A retired key alone does not count as made: rotation and health skip it.
+        keys.push(stored(&master, &sub, Alg::RS256, "retired", now));
+        assert!(!in_use(&keys, Alg::RS256));
+        keys.push(stored(&master, &sub, Alg::RS256, "active", now));
+        assert!(in_use(&keys, Alg::RS256));
+        let h = health(&master, &sub, &keys, now);
+        assert_eq!(h.failures, vec!["no published next RS256 key".to_owned()]);
+        // An eager algorithm without keys is a failure, as before.
+        keys.retain(|k| k.alg != "EdDSA");
+        let h = health(&master, &sub, &keys, now);
+        assert!(
+            h.failures.contains(&"no active EdDSA key".to_owned()),
+            "{h:?}"
+        );
     }
 }
