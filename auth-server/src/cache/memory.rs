@@ -102,7 +102,7 @@ impl Ephemeral for MemoryStore {
         })
     }
 
-    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+    async fn incr_by(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError> {
         self.with(|inner, now| {
             let current = inner.live(key, now).and_then(|(v, _)| {
                 std::str::from_utf8(v)
@@ -111,14 +111,15 @@ impl Ephemeral for MemoryStore {
             });
             match current {
                 Some(n) => {
+                    let n = n.saturating_add(by);
                     if let Some(entry) = inner.map.get_mut(key) {
-                        entry.0 = (n + 1).to_string().into_bytes();
+                        entry.0 = n.to_string().into_bytes();
                     }
-                    n + 1
+                    n
                 }
                 None => {
-                    inner.insert(key, b"1".to_vec(), now + ttl, now);
-                    1
+                    inner.insert(key, by.to_string().into_bytes(), now + ttl, now);
+                    by
                 }
             }
         })

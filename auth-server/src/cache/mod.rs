@@ -42,7 +42,12 @@ pub trait Ephemeral: Send + Sync + std::fmt::Debug {
     /// Delete a key.
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     /// Increment a counter; the TTL is set when the counter is created.
-    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError>;
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+        self.incr_by(key, 1, ttl).await
+    }
+    /// Add `by` to a counter in one atomic step (INCRBY); the TTL is set when the
+    /// counter is created.
+    async fn incr_by(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError>;
     /// Reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), CacheError>;
     /// Metrics of the backing service (command latency, errors) for `/metrics`; the

@@ -323,15 +323,15 @@ impl Ephemeral for RedisStore {
         self.timed("del", c.del::<_, ()>(k)).await
     }
 
-    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+    async fn incr_by(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError> {
         let mut c = self.conn.clone();
         let k = self.key(key);
-        // INCR and the first PEXPIRE in one script, so a counter never lives forever.
+        // INCRBY and the first PEXPIRE in one script, so a counter never lives forever.
         let script = redis::Script::new(
-            "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+            "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
         );
         let mut invocation = script.key(k);
-        invocation.arg(millis(ttl));
+        invocation.arg(millis(ttl)).arg(by);
         self.timed("incr", invocation.invoke_async(&mut c)).await
     }
 

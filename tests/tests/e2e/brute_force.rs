@@ -13,6 +13,7 @@ on_backends!(
     a_lock_is_indistinguishable_from_a_wrong_password_or_an_unknown_name,
     the_hundredth_consecutive_failure_locks_until_an_admin_unlocks,
     x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy,
+    x7_batched_counts_hold_the_shared_budget_across_instances,
     the_login_form_has_its_own_per_address_limit,
 );
 
@@ -308,6 +309,68 @@ async fn post_token_with(app: &TestApp, c: &TestClient, xff: Option<&str>) -> re
         req = req.header("x-forwarded-for", v);
     }
     req.send().await.unwrap()
+}
+
+/// The protocol endpoints' per-address count is added up on each instance and sent to
+/// the shared counter in batches (`service::throttle::tally`): with a limit of 4,096 a
+/// minute (batch 4), two instances on one Redis admit between limit + 1 − instances and
+/// limit + instances × (batch − 1) requests of one address in a window, then refuse.
+async fn x7_batched_counts_hold_the_shared_budget_across_instances(backend: Backend) {
+    const LIMIT: u32 = 4096;
+    const BATCH: usize = 4;
+    let Some(one) = TestApp::spawn_with(backend, |s| s.ip_rate_limit = LIMIT).await else {
+        return;
+    };
+    let c = one.tenant_with_alice("acme").await;
+    let mut apps = vec![one];
+    if backend == Backend::PostgresRedis {
+        let storage = std::sync::Arc::clone(&apps[0].storage);
+        apps.push(TestApp::on_with(storage, |s| s.ip_rate_limit = LIMIT).await);
+    }
+    // One window for the whole run on every instance: frozen clocks at one minute's start.
+    for app in &apps {
+        app.clock.freeze();
+    }
+    let latest = apps.iter().map(|a| a.ctx.now()).max().unwrap();
+    let start = latest - latest.rem_euclid(60) + 60;
+    for app in &apps {
+        app.clock.advance(start - app.ctx.now());
+    }
+    let n = apps.len();
+    let (mut admitted, mut refused_from) = (0usize, vec![None; n]);
+    for i in 0..(LIMIT as usize + 64) {
+        let app = &apps[i % n];
+        let r = app
+            .http
+            .post(format!("{}/t/acme/introspect", app.base))
+            .basic_auth(&c.id, Some(&c.secret))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            StatusCode::OK => {
+                // Once an instance found the window spent, it stays spent.
+                assert_eq!(
+                    refused_from[i % n],
+                    None,
+                    "admitted after a refusal at request {i}"
+                );
+                admitted += 1;
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused_from[i % n].get_or_insert(i);
+            }
+            s => panic!("request {i}: {s}"),
+        }
+    }
+    let low = LIMIT as usize + 1 - n;
+    let high = LIMIT as usize + n * (BATCH - 1);
+    assert!(
+        (low..=high).contains(&admitted),
+        "{admitted} admitted, expected {low}..={high}"
+    );
+    assert!(refused_from.iter().all(Option::is_some), "{refused_from:?}");
 }
 
 async fn x7_the_per_address_limit_keys_on_the_peer_unless_it_is_a_trusted_proxy(backend: Backend) {

@@ -15,6 +15,7 @@
 //! that turns out not to be a guess (directory down, store error) is refunded.
 
 pub mod policy;
+pub mod tally;
 
 use super::{Actor, Ctx, FlowError, audit};
 use crate::cache::{CacheError, Ephemeral, MemoryStore};
@@ -33,6 +34,8 @@ const BYPASS_AFTER_FAILURE: Duration = Duration::from_secs(5);
 #[derive(Debug, Default)]
 pub struct Counters {
     fallback: MemoryStore,
+    /// Per-address requests added up on this instance before they are sent.
+    tallies: tally::Tallies,
     /// Until when the shared store is bypassed. Real (monotonic) time, not the injected
     /// clock: this is an I/O back-off like the connection timeouts, not a protocol rule.
     bypass_until: std::sync::Mutex<Option<std::time::Instant>>,
@@ -54,13 +57,23 @@ impl Counters {
     }
 
     async fn incr(&self, ctx: &Ctx, key: &str, ttl: Duration) -> Result<Counted, FlowError> {
+        self.incr_by(ctx, key, 1, ttl).await
+    }
+
+    async fn incr_by(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        by: i64,
+        ttl: Duration,
+    ) -> Result<Counted, FlowError> {
         if !self.bypassed() {
-            match ctx.cache.incr(key, ttl).await {
+            match ctx.cache.incr_by(key, by, ttl).await {
                 Ok(value) => return Ok(Counted::shared(value)),
                 Err(e) => self.shared_failed(&e),
             }
         }
-        let value = self.fallback.incr(key, ttl).await?;
+        let value = self.fallback.incr_by(key, by, ttl).await?;
         Ok(Counted { value, local: true })
     }
 
@@ -455,7 +468,7 @@ pub async fn unlock(
 }
 
 /// Which per-address budget a request draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpClass {
     /// Token, introspection and revocation.
     Protocol,
@@ -481,7 +494,8 @@ impl IpClass {
 }
 
 /// Count one request of `ip` in a fixed one-minute window; `Err(seconds)` when over the
-/// limit, with the time until the window ends (for `Retry-After`).
+/// limit, with the time until the window ends (for `Retry-After`). Requests are added up
+/// on this instance and sent in batches ([`tally`]).
 pub async fn admit_ip(ctx: &Ctx, class: IpClass, ip: IpAddr) -> Result<(), i64> {
     let limit = class.limit(ctx);
     if limit == 0 {
@@ -489,11 +503,30 @@ pub async fn admit_ip(ctx: &Ctx, class: IpClass, ip: IpAddr) -> Result<(), i64> 
     }
     let now = ctx.now();
     let minute = now.div_euclid(60);
-    let key = format!("ipl:{}:{ip}:{minute}", class.tag());
+    let retry = 60 - now.rem_euclid(60);
     let limit = i64::from(limit);
-    match ctx.throttle.incr(ctx, &key, Duration::from_secs(120)).await {
-        Ok(n) if n.against(limit, ctx) > limit => Err(60 - now.rem_euclid(60)),
-        Ok(_) => Ok(()),
+    let batch = match class {
+        IpClass::Protocol => tally::batch_for(limit),
+        // Login posts are few and their limit small: counted one by one.
+        IpClass::Login => 1,
+    };
+    let by = match ctx.throttle.tallies.note(class, ip, minute, limit, batch) {
+        tally::Step::Admit => return Ok(()),
+        tally::Step::Refuse => return Err(retry),
+        tally::Step::Send(n) => n,
+    };
+    let key = format!("ipl:{}:{ip}:{minute}", class.tag());
+    match ctx
+        .throttle
+        .incr_by(ctx, &key, by, Duration::from_secs(120))
+        .await
+    {
+        Ok(n) => {
+            let count = n.against(limit, ctx);
+            let tallies = &ctx.throttle.tallies;
+            tallies.answered(class, ip, minute, count, !n.local);
+            if count > limit { Err(retry) } else { Ok(()) }
+        }
         // Both stores failed (the in-process one cannot, short of a poisoned lock):
         // refuse rather than run unlimited.
         Err(_) => Err(60),
