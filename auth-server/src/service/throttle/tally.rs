@@ -25,8 +25,9 @@ use super::IpClass;
 /// The largest batch: one round trip per 32 requests of a busy address.
 const MAX_BATCH: i64 = 32;
 
-/// Above this many tracked addresses the entries of past windows are dropped, so a flood
-/// from many addresses cannot grow the map beyond one window's worth.
+/// Above this many tracked addresses the entries of past windows are dropped, and if that
+/// is not enough all of them, so a flood from many addresses neither grows the map
+/// without bound nor makes every request scan it.
 const PRUNE_ABOVE: usize = 65_536;
 
 /// How many requests of one address may be added up before they are sent: 1 (exact)
@@ -85,6 +86,12 @@ impl Tallies {
         };
         if map.len() > PRUNE_ABOVE {
             map.retain(|_, t| t.window >= window);
+            // Still full within one window (a flood from very many addresses): start
+            // over rather than scan the map at every new address. What is dropped is
+            // each address's pending part, less than one batch.
+            if map.len() > PRUNE_ABOVE {
+                map.clear();
+            }
         }
         let t = map.entry((class, ip)).or_insert_with(|| Tally::new(window));
         if t.window != window {
@@ -157,6 +164,15 @@ mod tests {
         assert_eq!(t.note(P, IP, 1, 100, 32), Step::Refuse);
         // A new window starts afresh.
         assert_eq!(t.note(P, IP, 2, 100, 32), Step::Admit);
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_keeps_the_map_bounded() {
+        let t = Tallies::default();
+        for i in 0..(PRUNE_ABOVE as u32 + 10) {
+            t.note(P, IpAddr::V4(i.into()), 1, 600_000, 32);
+        }
+        assert!(t.map.lock().unwrap().len() <= PRUNE_ABOVE);
     }
 
     #[test]
