@@ -6,7 +6,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 // glibc's allocator spent about a quarter of the server's CPU under load (fastbin
-// consolidation on every large free); mimalloc's per-thread free lists do not.
+// consolidation on every large free); mimalloc's per-thread free lists do not. It is
+// built without transparent huge pages (feature `no_thp`): with them its arena is backed
+// by 2 MiB pages from the first byte used in each, which kept 45 MiB of an idle server
+// resident (docs/performance.md, "Memory").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -221,10 +221,7 @@ impl Application {
                 .app_data(documents.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
-                .wrap(actix_web::middleware::from_fn(http::pages::localize_errors))
-                .wrap(actix_web::middleware::from_fn(http::limits::per_ip))
-                .wrap(actix_web::middleware::from_fn(middleware::deadline))
-                .wrap(actix_web::middleware::from_fn(middleware::harden))
+                .wrap(actix_web::middleware::from_fn(middleware::edge))
                 .configure(http::configure)
         })
         .shutdown_timeout(25);

@@ -4,13 +4,22 @@
 //! sized to the core count, and each permit owns a reusable 19 MiB block buffer.
 //! Measured on this machine during design: without a cap, login throughput fell to 8/s
 //! and RSS grew to 10 GB; with a cap but fresh buffers glibc kept 0.6–0.8 GB; reusing
-//! the buffers keeps RSS flat (tens of MB). Unknown users are checked against a dummy
-//! hash so that timing does not reveal whether a name exists.
+//! the buffers keeps RSS flat (tens of MB). The buffers are dropped once no hash has
+//! run for [`IDLE_RELEASE`], so an idle server does not hold 19 MiB per core; they are
+//! mapped from the OS directly, because a general-purpose allocator keeps a freed block
+//! this size resident (mimalloc purges only on later allocator activity, which an idle
+//! server does not have; glibc raises its mmap threshold after the first free).
+//! Unknown users are checked against a dummy hash so that timing does not reveal
+//! whether a name exists.
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// How long the block buffers outlive the last hash.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
 
 /// Longest password accepted (characters are bytes here): long enough for every
 /// passphrase, short enough that hashing cost stays bounded.
@@ -30,11 +39,18 @@ pub enum PasswordError {
     Internal(String),
 }
 
+/// The reusable block buffers and when one was last handed back.
+#[derive(Debug, Default)]
+struct Buffers {
+    free: Vec<BlockBuffer>,
+    last_used: Option<Instant>,
+}
+
 /// Bounded, buffer-reusing argon2id hasher shared by the whole process.
 #[derive(Debug)]
 pub struct PasswordHasher {
     permits: Semaphore,
-    buffers: Mutex<Vec<Vec<Block>>>,
+    buffers: Mutex<Buffers>,
     params: Params,
     dummy_hash: String,
 }
@@ -51,11 +67,13 @@ impl PasswordHasher {
         .map_err(|e| PasswordError::Internal(e.to_string()))?;
         let mut hasher = PasswordHasher {
             permits: Semaphore::new(concurrency.max(1)),
-            buffers: Mutex::new(Vec::new()),
+            buffers: Mutex::new(Buffers::default()),
             params,
             dummy_hash: String::new(),
         };
         hasher.dummy_hash = hasher.hash_blocking(b"dummy password for unknown users")?;
+        // Nobody is logging in yet: start without the dummy hash's buffer.
+        hasher.release_idle(Duration::ZERO);
         Ok(Arc::new(hasher))
     }
 
@@ -64,18 +82,30 @@ impl PasswordHasher {
     }
 
     fn with_buffer<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
-        let mut buf = self
-            .buffers
-            .lock()
-            .ok()
-            .and_then(|mut b| b.pop())
-            .unwrap_or_default();
-        buf.resize(params.block_count(), Block::default());
-        let out = f(&mut buf);
+        let blocks = params.block_count();
+        let pooled = self.buffers.lock().ok().and_then(|mut b| b.free.pop());
+        let mut buf = match pooled {
+            Some(b) if b.len() >= blocks => b,
+            _ => BlockBuffer::new(blocks),
+        };
+        let out = f(buf.blocks(blocks));
         if let Ok(mut pool) = self.buffers.lock() {
-            pool.push(buf);
+            pool.free.push(buf);
+            pool.last_used = Some(Instant::now());
         }
         out
+    }
+
+    /// Drop the pooled buffers when no hash has finished for `idle` (the housekeeping
+    /// tick calls this); a buffer in use stays with its hash.
+    pub fn release_idle(&self, idle: Duration) -> usize {
+        let Ok(mut pool) = self.buffers.lock() else {
+            return 0;
+        };
+        if pool.last_used.is_some_and(|t| t.elapsed() < idle) {
+            return 0;
+        }
+        std::mem::take(&mut pool.free).len()
     }
 
     fn hash_blocking(&self, password: &[u8]) -> Result<String, PasswordError> {
@@ -168,6 +198,42 @@ impl PasswordHasher {
     }
 }
 
+/// Argon2 block memory mapped straight from the OS: returned to it the moment the
+/// buffer is dropped, whatever the global allocator.
+struct BlockBuffer {
+    map: memmap2::MmapMut,
+}
+
+impl std::fmt::Debug for BlockBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockBuffer({} blocks)", self.len())
+    }
+}
+
+impl BlockBuffer {
+    fn new(blocks: usize) -> BlockBuffer {
+        let layout = std::alloc::Layout::array::<Block>(blocks).expect("argon2 memory size");
+        // Out of memory here is out of memory anywhere: abort as an allocation would.
+        let map = memmap2::MmapMut::map_anon(layout.size())
+            .unwrap_or_else(|_| std::alloc::handle_alloc_error(layout));
+        BlockBuffer { map }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len() / std::mem::size_of::<Block>()
+    }
+
+    /// The first `n` blocks (`n <= len`).
+    fn blocks(&mut self, n: usize) -> &mut [Block] {
+        assert!(n <= self.len(), "a buffer of {} blocks asked for {n}", self.len());
+        // SAFETY: the mapping is page-aligned (beyond `Block`'s 64-byte alignment), at
+        // least `n` blocks long and exclusively borrowed through `self`; a `Block` is
+        // 128 plain `u64`s, so any bytes (zeroes from the OS, or an earlier hash's
+        // blocks, which argon2 overwrites before it reads) are a valid value.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), n) }
+    }
+}
+
 fn check_length(password: &str) -> Result<(), PasswordError> {
     if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
         Err(PasswordError::Length)
@@ -193,6 +259,16 @@ mod tests {
         assert!(!h.verify("wrong horse", Some(stored)).await.unwrap());
         assert!(!h.verify("anything", None).await.unwrap());
         assert!(!h.verify("", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn buffers_are_kept_while_busy_and_dropped_when_idle() {
+        let h = PasswordHasher::new(2).unwrap();
+        assert_eq!(h.release_idle(Duration::ZERO), 0, "none kept from start-up");
+        assert!(!h.verify("pw", None).await.unwrap());
+        assert_eq!(h.release_idle(Duration::from_secs(3600)), 0, "recently used");
+        assert_eq!(h.release_idle(Duration::ZERO), 1);
+        assert_eq!(h.release_idle(Duration::ZERO), 0);
     }
 
     #[tokio::test]

@@ -7,10 +7,8 @@
 use super::pages::{layout, page};
 use crate::service::Ctx;
 use crate::service::throttle::{self, IpClass};
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use std::net::IpAddr;
@@ -43,22 +41,15 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     Some(ctx.settings.trusted_proxies.client_ip(peer, forwarded))
 }
 
-/// Middleware: count the request against its address and answer 429 + `Retry-After`
-/// once the minute's budget is spent.
-pub async fn per_ip(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let class = class_of(req.method(), req.path());
-    let ctx = req.app_data::<web::Data<Ctx>>().cloned();
-    if let (Some(class), Some(ctx), Some(ip)) = (class, ctx, client_ip(req.request()))
-        && let Err(retry) = throttle::admit_ip(&ctx, class, ip).await
-    {
-        tracing::warn!(%ip, ?class, "per-address rate limit reached");
-        let resp = too_many(class, retry);
-        return Ok(req.into_response(resp).map_into_right_body());
-    }
-    Ok(next.call(req).await?.map_into_left_body())
+/// Count the request against its address: `Some(429 + Retry-After)` once the minute's
+/// budget is spent (the edge middleware answers it), `None` to go on.
+pub async fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
+    let class = class_of(req.method(), req.path())?;
+    let ctx = req.app_data::<web::Data<Ctx>>()?;
+    let ip = client_ip(req.request())?;
+    let retry = throttle::admit_ip(ctx, class, ip).await.err()?;
+    tracing::warn!(%ip, ?class, "per-address rate limit reached");
+    Some(too_many(class, retry))
 }
 
 fn too_many(class: IpClass, retry: i64) -> HttpResponse {

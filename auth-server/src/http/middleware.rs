@@ -1,9 +1,11 @@
-//! Request ids and log context, response hardening and request metrics for every route.
+//! The edge of every route: request ids and log context, the per-address limiter, the
+//! request deadline, localized error pages, response hardening and request metrics.
 
 use super::state::Metrics;
+use super::{limits, pages};
 use actix_web::HttpMessage;
 use actix_web::HttpResponse;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -36,14 +38,18 @@ fn has_encoded_nul(path: &str) -> bool {
     path.as_bytes().windows(3).any(|w| w == b"%00")
 }
 
-/// Per request: a request id and a log span carrying it with the method and path (never the
-/// query string, which may hold codes or hints); security headers on every response
-/// (RFC 9700 §4.16 clickjacking, §4.2.4 referrer); `no-store` unless the handler chose a
-/// cache policy; and the latency histogram.
-pub async fn harden(
+/// The one middleware in front of every route. Per request: a request id and a log span
+/// carrying it with the method and path (never the query string, which may hold codes
+/// or hints); the per-address limiter ([`limits::refusal`]); the [`REQUEST_DEADLINE`];
+/// error pages in the request's language ([`pages::localized`]); security headers on
+/// every response (RFC 9700 §4.16 clickjacking, §4.2.4 referrer); `no-store` unless the
+/// handler chose a cache policy; and the latency histogram. One layer rather than one
+/// per concern: each `from_fn` layer boxes the request's future twice, which showed in
+/// the profile of the cheapest endpoints (docs/performance.md).
+pub async fn edge(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
@@ -52,15 +58,7 @@ pub async fn harden(
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let header_id = HeaderValue::from_str(&id).ok();
     req.extensions_mut().insert(RequestId(id));
-    // No route has a NUL in its path, and PostgreSQL refuses NUL in text: a path id
-    // holding `%00` would otherwise reach a query and come back as a 500 (SECURITY.md
-    // §6.5 "path ids: … `%00` → 400/404, no 500").
-    let mut res = if has_encoded_nul(req.path()) {
-        req.into_response(HttpResponse::NotFound().finish())
-            .map_into_right_body()
-    } else {
-        next.call(req).instrument(span).await?.map_into_left_body()
-    };
+    let mut res = serve(req, next).instrument(span).await?;
     let route = res
         .request()
         .match_pattern()
@@ -104,26 +102,34 @@ pub async fn harden(
     Ok(res)
 }
 
-/// The longest any request may take. Every dependency has its own, shorter bound (pool
-/// acquire 2 s, PostgreSQL `statement_timeout` 5 s, Redis commands 2 s, LDAP timeouts);
-/// this is the backstop for a combination of them or a dependency that stops answering
-/// without closing its connection. It stays below the 25 s shutdown drain, so a graceful
-/// stop never has to cut a request.
-pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Answer 503 `temporarily_unavailable` (with `Retry-After`) to a request that has not
-/// finished within [`REQUEST_DEADLINE`], instead of letting it hang. The answer is an
-/// error response (the request itself is owned by the timed-out handler, so it cannot
-/// be reused to build a normal one).
-pub async fn deadline(
+/// The request inside its span: refused early, or run by the handler within the deadline.
+async fn serve(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let path = req.path().to_owned();
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // No route has a NUL in its path, and PostgreSQL refuses NUL in text: a path id
+    // holding `%00` would otherwise reach a query and come back as a 500 (SECURITY.md
+    // §6.5 "path ids: … `%00` → 400/404, no 500").
+    if has_encoded_nul(req.path()) {
+        return Ok(req.into_response(HttpResponse::NotFound().finish()));
+    }
+    if let Some(refused) = limits::refusal(&req).await {
+        return Ok(req.into_response(refused));
+    }
+    // Kept for the log line only: a `Uri` clone shares its bytes.
+    let uri = req.uri().clone();
     match tokio::time::timeout(REQUEST_DEADLINE, next.call(req)).await {
-        Ok(res) => res,
+        Ok(res) => {
+            let res = res?;
+            Ok(match pages::localized(&res) {
+                Some(page) => res.into_response(page),
+                None => res.map_into_boxed_body(),
+            })
+        }
         Err(_) => {
-            tracing::warn!(%path, "request exceeded its deadline; answered 503");
+            tracing::warn!(path = %uri.path(), "request exceeded its deadline; answered 503");
+            // The request itself is owned by the timed-out handler, so the answer is an
+            // error response rather than a normal one.
             let res = HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, "2"))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -135,3 +141,10 @@ pub async fn deadline(
         }
     }
 }
+
+/// The longest any request may take. Every dependency has its own, shorter bound (pool
+/// acquire 2 s, PostgreSQL `statement_timeout` 5 s, Redis commands 2 s, LDAP timeouts);
+/// this is the backstop for a combination of them or a dependency that stops answering
+/// without closing its connection. It stays below the 25 s shutdown drain, so a graceful
+/// stop never has to cut a request.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);

@@ -10,6 +10,15 @@ const EVERY: Duration = Duration::from_secs(600);
 
 /// Start the sweep on the current runtime; it stops with the process.
 pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
+    let passwords = ctx.passwords.clone();
+    // The password hasher's 19 MiB buffers go back to the allocator once logins stop.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::directory::password::IDLE_RELEASE);
+        loop {
+            tick.tick().await;
+            passwords.release_idle(crate::directory::password::IDLE_RELEASE);
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         loop {

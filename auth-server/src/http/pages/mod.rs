@@ -256,36 +256,24 @@ impl PageError {
     }
 }
 
-/// Middleware: a [`PageError`] answered in the request's language — `ui_locales` of the
-/// query (the authorization request's own), else `Accept-Language`, else English. The
-/// error is raised where no request is at hand, so its page is rendered here instead.
-/// Limit: the subscription's `default_language` is not consulted (the error may be
-/// that there is no such subscription).
-pub async fn localize_errors(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let res = next.call(req).await?;
-    let localized = res
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<PageError>())
-        .and_then(|e| {
-            let r = res.request();
-            let ui = url::form_urlencoded::parse(r.query_string().as_bytes())
-                .find(|(k, _)| k == "ui_locales")
-                .map(|(_, v)| v.into_owned());
-            let accept = r
-                .headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok());
-            let lang = negotiate(ui.as_deref(), accept, "en");
-            (lang != Lang::En).then(|| e.render(lang))
-        });
-    Ok(match localized {
-        Some(page) => res.into_response(page).map_into_right_body(),
-        None => res.map_into_left_body(),
-    })
+/// A [`PageError`] response in the request's language — `ui_locales` of the query (the
+/// authorization request's own), else `Accept-Language` — or `None` when the response
+/// is no such error or English is wanted (it already is). The error is raised where no
+/// request is at hand, so the edge middleware renders its page here instead. Limit: the
+/// subscription's `default_language` is not consulted (the error may be that there is
+/// no such subscription).
+pub fn localized<B>(res: &actix_web::dev::ServiceResponse<B>) -> Option<HttpResponse> {
+    let e = res.response().error()?.as_error::<PageError>()?;
+    let r = res.request();
+    let ui = url::form_urlencoded::parse(r.query_string().as_bytes())
+        .find(|(k, _)| k == "ui_locales")
+        .map(|(_, v)| v.into_owned());
+    let accept = r
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = negotiate(ui.as_deref(), accept, "en");
+    (lang != Lang::En).then(|| e.render(lang))
 }
 
 /// A 303 See Other (RFC 9700 §4.12: never 307/308 after a credential POST).

@@ -95,7 +95,7 @@ fn respond(ctx: &Ctx, docs: &MetadataCache, sub: &Arc<Subscription>) -> HttpResp
 }
 
 /// `GET /t/{slug}/.well-known/openid-configuration`
-#[get("/t/{slug}/.well-known/openid-configuration")]
+#[get("/.well-known/openid-configuration")]
 pub async fn get_openid_configuration(
     ctx: web::Data<Ctx>,
     docs: web::Data<MetadataCache>,
@@ -105,7 +105,7 @@ pub async fn get_openid_configuration(
 }
 
 /// `GET /t/{slug}/.well-known/oauth-authorization-server`
-#[get("/t/{slug}/.well-known/oauth-authorization-server")]
+#[get("/.well-known/oauth-authorization-server")]
 pub async fn get_oauth_metadata(
     ctx: web::Data<Ctx>,
     docs: web::Data<MetadataCache>,

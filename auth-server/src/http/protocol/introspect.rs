@@ -12,7 +12,7 @@ use crate::service::{Ctx, acl, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 /// `POST /t/{slug}/introspect`
-#[post("/t/{slug}/introspect")]
+#[post("/introspect")]
 pub async fn post_introspect(
     req: HttpRequest,
     body: web::Bytes,

@@ -7,7 +7,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, get, web};
 
 /// `GET /t/{slug}/jwks`
-#[get("/t/{slug}/jwks")]
+#[get("/jwks")]
 pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpResponse, OAuthError> {
     let ring = keys::published_ring(&ctx, &tenant.0.id)
         .await

@@ -120,7 +120,7 @@ fn information(ctx: &Ctx, slug: &str, c: &Client, token: &str) -> HttpResponse {
 }
 
 /// `POST /t/{slug}/register` (RFC 7591 §3.1).
-#[post("/t/{slug}/register")]
+#[post("/register")]
 pub async fn post_register(
     req: HttpRequest,
     body: web::Bytes,
@@ -149,7 +149,7 @@ pub async fn post_register(
 }
 
 /// `GET /t/{slug}/register/{client_id}` (RFC 7592 §2.1).
-#[get("/t/{slug}/register/{client_id}")]
+#[get("/register/{client_id}")]
 pub async fn get_registration(
     req: HttpRequest,
     ctx: web::Data<Ctx>,
@@ -165,7 +165,7 @@ pub async fn get_registration(
 }
 
 /// `PUT /t/{slug}/register/{client_id}` (RFC 7592 §2.2): replace the metadata.
-#[put("/t/{slug}/register/{client_id}")]
+#[put("/register/{client_id}")]
 pub async fn put_registration(
     req: HttpRequest,
     body: web::Bytes,
@@ -195,7 +195,7 @@ pub async fn put_registration(
 }
 
 /// `DELETE /t/{slug}/register/{client_id}` (RFC 7592 §2.3): the client and its tokens.
-#[delete("/t/{slug}/register/{client_id}")]
+#[delete("/register/{client_id}")]
 pub async fn delete_registration(
     req: HttpRequest,
     ctx: web::Data<Ctx>,

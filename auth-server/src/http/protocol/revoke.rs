@@ -7,7 +7,7 @@ use crate::service::{Ctx, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 /// `POST /t/{slug}/revoke`
-#[post("/t/{slug}/revoke")]
+#[post("/revoke")]
 pub async fn post_revoke(
     req: HttpRequest,
     body: web::Bytes,

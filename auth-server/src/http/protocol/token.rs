@@ -14,7 +14,7 @@ use crate::service::{Ctx, FlowError, clients};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 /// `POST /t/{slug}/token`
-#[post("/t/{slug}/token")]
+#[post("/token")]
 pub async fn post_token(
     req: HttpRequest,
     body: web::Bytes,
