@@ -13,7 +13,7 @@ pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
     let passwords = ctx.passwords.clone();
     // The password hasher's 19 MiB buffers go back to the allocator once logins stop.
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::directory::password::IDLE_RELEASE);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
             passwords.release_idle(crate::directory::password::IDLE_RELEASE);
