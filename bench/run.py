@@ -365,6 +365,16 @@ def scenarios_for(args, srv, hello, peer):
     half_rate_run = S(f"{base}/t/bench/introspect", prepare=half_rate)
     scenarios.append(("introspection (opaque) at about half its max rate (10 ms think time per connection)", half_rate_run, None))
 
+    def same_offered_load():
+        # The hello world under the very load of the row above (same connections, same
+        # think time): the tail latency that the shared cores and the load generator
+        # alone give at that rate, the floor of the row above's p99.
+        ceiling_run.conns = half_rate_run.conns
+        return lua_file("function delay()\n  return 10\nend\n")
+
+    ceiling_run = Run(hello.pid, f"http://127.0.0.1:{hello.port}/", prepare=same_offered_load)
+    scenarios.append(("ceiling at the offered load of the row above (same connections and think time)", ceiling_run, None))
+
     # ACL: a user who participates in a workspace, in one group of an app with a record
     # rule and a field policy. The same user logs in for the login scenarios.
     web = srv.admin("POST", "/subscriptions/bench/clients", {"name": "web", "redirect_uris": [REDIRECT],
@@ -438,7 +448,7 @@ def scenarios_for(args, srv, hello, peer):
     return scenarios
 
 
-DRIVEN = ("logins/s", "flows/s", "while password logins", "half its max rate")
+DRIVEN = ("logins/s", "flows/s", "while password logins", "half its max rate", "offered load of the row above")
 LAST = {}  # label -> requests/s of its latest measurement on our server
 
 

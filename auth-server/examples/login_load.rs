@@ -57,7 +57,11 @@ impl Browser {
         let req = match self.cookies.is_empty() {
             true => req,
             false => {
-                let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let jar: Vec<String> = self
+                    .cookies
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 req.header(COOKIE, jar.join("; "))
             }
         };
@@ -158,7 +162,9 @@ fn absolute(f: &Flow, location: &str) -> String {
 fn field<'a>(html: &'a str, name: &str) -> Result<&'a str, Failure> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).ok_or(format!("no {name} field"))? + marker.len();
-    let len = html[start..].find('"').ok_or(format!("unterminated {name} field"))?;
+    let len = html[start..]
+        .find('"')
+        .ok_or(format!("unterminated {name} field"))?;
     Ok(&html[start..start + len])
 }
 
@@ -181,7 +187,9 @@ async fn worker(f: Flow, user: String, deadline: Instant) -> Result<Vec<Duration
     if f.mode == "session" {
         let (page, verifier) = b.authorize(&f).await.map_err(|e| e.to_string())?;
         let callback = b.login(&f, &page, &user).await.map_err(|e| e.to_string())?;
-        b.exchange(&f, &callback, &verifier).await.map_err(|e| e.to_string())?;
+        b.exchange(&f, &callback, &verifier)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let mut took = Vec::new();
     while Instant::now() < deadline {
@@ -204,7 +212,15 @@ async fn main() {
             eprintln!("usage: login_load MODE BASE SLUG CLIENT_ID CLIENT_SECRET REDIRECT USER_PREFIX PASSWORD WORKERS SECONDS");
             std::process::exit(2)
         });
-    let flow = Flow { mode, base, slug, client_id, client_secret, redirect, password };
+    let flow = Flow {
+        mode,
+        base,
+        slug,
+        client_id,
+        client_secret,
+        redirect,
+        password,
+    };
     let workers: usize = workers.parse().expect("WORKERS");
     let seconds: f64 = seconds.parse().expect("SECONDS");
     let start = Instant::now();

@@ -80,6 +80,33 @@ pub fn cargo_tool_installed(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Node.js and the `tests/node_modules` holding `package`: `npm ci` runs when the package
+/// is missing, once per test process. The tests run in parallel and `npm ci` starts by
+/// deleting `node_modules`, so the check and the install hold one lock: a test never
+/// sees another's half-done install. `false` (after [`skip`]) when they cannot be had.
+pub fn node_package(package: &str) -> bool {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let node = std::process::Command::new("node").arg("--version").output();
+    if node.is_err() {
+        skip("node");
+        return false;
+    }
+    let _one_install = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.join("node_modules").join(package).exists() {
+        return true;
+    }
+    let installed = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        skip(&format!("npm ci ({package})"));
+    }
+    installed
+}
+
 /// Report a missing service: a skip locally, a failure in CI.
 pub fn skip(what: &str) {
     if require_services() {

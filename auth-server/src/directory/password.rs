@@ -81,19 +81,23 @@ impl PasswordHasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
-    fn with_buffer<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    fn with_buffer<T>(
+        &self,
+        params: &Params,
+        f: impl FnOnce(&mut [Block]) -> T,
+    ) -> Result<T, PasswordError> {
         let blocks = params.block_count();
         let pooled = self.buffers.lock().ok().and_then(|mut b| b.free.pop());
         let mut buf = match pooled {
             Some(b) if b.len() >= blocks => b,
-            _ => BlockBuffer::new(blocks),
+            _ => BlockBuffer::new(blocks)?,
         };
         let out = f(buf.blocks(blocks));
         if let Ok(mut pool) = self.buffers.lock() {
             pool.free.push(buf);
             pool.last_used = Some(Instant::now());
         }
-        out
+        Ok(out)
     }
 
     /// Drop the pooled buffers when no hash has finished for `idle` (the housekeeping
@@ -118,7 +122,7 @@ impl PasswordHasher {
         self.with_buffer(&self.params, |blocks| {
             self.argon()
                 .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
-        })
+        })?
         .map_err(|e| PasswordError::Internal(e.to_string()))?;
         let output = Output::new(&out).map_err(|e| PasswordError::Internal(e.to_string()))?;
         let phc = PasswordHash {
@@ -149,7 +153,7 @@ impl PasswordHasher {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         self.with_buffer(&params, |blocks| {
             argon.hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
-        })
+        })?
         .map_err(|e| PasswordError::Internal(e.to_string()))?;
         let computed = Output::new(&out).map_err(|_| PasswordError::Malformed)?;
         // `Output`'s equality is constant-time.
@@ -211,12 +215,13 @@ impl std::fmt::Debug for BlockBuffer {
 }
 
 impl BlockBuffer {
-    fn new(blocks: usize) -> BlockBuffer {
-        let layout = std::alloc::Layout::array::<Block>(blocks).expect("argon2 memory size");
-        // Out of memory here is out of memory anywhere: abort as an allocation would.
-        let map = memmap2::MmapMut::map_anon(layout.size())
-            .unwrap_or_else(|_| std::alloc::handle_alloc_error(layout));
-        BlockBuffer { map }
+    fn new(blocks: usize) -> Result<BlockBuffer, PasswordError> {
+        let bytes = blocks
+            .checked_mul(std::mem::size_of::<Block>())
+            .ok_or_else(|| PasswordError::Internal("argon2 memory size overflows".into()))?;
+        let map = memmap2::MmapMut::map_anon(bytes)
+            .map_err(|e| PasswordError::Internal(format!("cannot map argon2 memory: {e}")))?;
+        Ok(BlockBuffer { map })
     }
 
     fn len(&self) -> usize {
@@ -225,7 +230,11 @@ impl BlockBuffer {
 
     /// The first `n` blocks (`n <= len`).
     fn blocks(&mut self, n: usize) -> &mut [Block] {
-        assert!(n <= self.len(), "a buffer of {} blocks asked for {n}", self.len());
+        assert!(
+            n <= self.len(),
+            "a buffer of {} blocks asked for {n}",
+            self.len()
+        );
         // SAFETY: the mapping is page-aligned (beyond `Block`'s 64-byte alignment), at
         // least `n` blocks long and exclusively borrowed through `self`; a `Block` is
         // 128 plain `u64`s, so any bytes (zeroes from the OS, or an earlier hash's
@@ -266,7 +275,11 @@ mod tests {
         let h = PasswordHasher::new(2).unwrap();
         assert_eq!(h.release_idle(Duration::ZERO), 0, "none kept from start-up");
         assert!(!h.verify("pw", None).await.unwrap());
-        assert_eq!(h.release_idle(Duration::from_secs(3600)), 0, "recently used");
+        assert_eq!(
+            h.release_idle(Duration::from_secs(3600)),
+            0,
+            "recently used"
+        );
         assert_eq!(h.release_idle(Duration::ZERO), 1);
         assert_eq!(h.release_idle(Duration::ZERO), 0);
     }

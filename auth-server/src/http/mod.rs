@@ -33,8 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // The three endpoints above are POST only (RFC 6749 §3.2, RFC 7662 §2.1,
             // RFC 7009 §2.1); any other method on their paths is 405, not an unknown route.
             .service(
-                web::resource(["/token", "/introspect", "/revoke"])
-                    .to(protocol::error::post_only),
+                web::resource(["/token", "/introspect", "/revoke"]).to(protocol::error::post_only),
             )
             .service(register::post_register)
             .service(register::get_registration)
@@ -80,7 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(pages::account_consents::get_account_consents))
                     .route(web::post().to(pages::account_consents::post_account_consents)),
             )
-            .route("/sso/{connection}", web::get().to(pages::sso::get_sso_start))
+            .route(
+                "/sso/{connection}",
+                web::get().to(pages::sso::get_sso_start),
+            )
             .route(
                 "/sso/{connection}/callback",
                 web::get().to(pages::sso::get_sso_callback),

@@ -8,7 +8,6 @@ use e2e::{Backend, TestApp, on_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 on_backends!(
     an_admin_uses_the_console_in_a_real_browser,
@@ -34,27 +33,11 @@ async fn root(app: &TestApp) {
 
 /// `tests/node_modules` with playwright-core, and /usr/bin/chromium, or a skip.
 fn browser_ready() -> bool {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     if !Path::new("/usr/bin/chromium").exists() {
         e2e::skip("chromium (/usr/bin/chromium)");
         return false;
     }
-    if Command::new("node").arg("--version").output().is_err() {
-        e2e::skip("node");
-        return false;
-    }
-    if !dir.join("node_modules/playwright-core").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            e2e::skip("npm ci (playwright-core)");
-            return false;
-        }
-    }
-    true
+    e2e::node_package("playwright-core")
 }
 
 /// The "Cost field hidden" world: sam is a participant in `sales` holding `read` on

@@ -8,7 +8,6 @@ use e2e::{Backend, TestApp, on_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 on_backends!(the_mcp_conformance_suite_passes_its_authorization_server_scenarios);
 
@@ -36,26 +35,7 @@ const CLAIMED: &[(&str, &str, &str)] = &[
 
 /// Make sure the suite is installed (`npm ci`), or report why not.
 fn suite_ready() -> bool {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if Command::new("node").arg("--version").output().is_err() {
-        e2e::skip("node");
-        return false;
-    }
-    if !dir
-        .join("node_modules/@modelcontextprotocol/conformance")
-        .exists()
-    {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            e2e::skip("npm ci (@modelcontextprotocol/conformance)");
-            return false;
-        }
-    }
-    true
+    e2e::node_package("@modelcontextprotocol/conformance")
 }
 
 /// A loopback port nobody listens on, for the suite's callback server.

@@ -29,23 +29,7 @@ fn dev_certs(dir: &Path) -> bool {
 
 /// Make sure the SDK is installed (`npm ci`), or report why not.
 fn sdk_ready() -> bool {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if Command::new("node").arg("--version").output().is_err() {
-        e2e::skip("node");
-        return false;
-    }
-    if !dir.join("node_modules/@modelcontextprotocol/sdk").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            e2e::skip("npm ci (@modelcontextprotocol/sdk)");
-            return false;
-        }
-    }
-    true
+    e2e::node_package("@modelcontextprotocol/sdk")
 }
 
 async fn the_mcp_typescript_sdk_reaches_a_protected_tool_by_client_credentials_registration_cimd_and_step_up(

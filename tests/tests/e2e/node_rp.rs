@@ -3,29 +3,12 @@
 
 use e2e::{Backend, TestApp, on_backends};
 use std::path::Path;
-use std::process::Command;
 
 on_backends!(openid_client_completes_the_whole_flow);
 
 /// Make sure `tests/node_modules` exists (`npm ci`), or report why not.
 fn node_ready() -> bool {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if Command::new("node").arg("--version").output().is_err() {
-        e2e::skip("node");
-        return false;
-    }
-    if !dir.join("node_modules/openid-client").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            e2e::skip("npm ci (openid-client)");
-            return false;
-        }
-    }
-    true
+    e2e::node_package("openid-client")
 }
 
 async fn openid_client_completes_the_whole_flow(backend: Backend) {

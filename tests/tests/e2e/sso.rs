@@ -37,24 +37,8 @@ impl Upstream {
         tls: Option<(&Path, &Path, &Path)>,
     ) -> Option<Upstream> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        if std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            e2e::skip("node");
+        if !e2e::node_package("oidc-provider") {
             return None;
-        }
-        if !dir.join("node_modules/oidc-provider").exists() {
-            let ok = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                e2e::skip("npm ci (oidc-provider)");
-                return None;
-            }
         }
         let mut node = tokio::process::Command::new("node");
         let mut http = reqwest::Client::builder();
