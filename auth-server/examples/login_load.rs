@@ -20,9 +20,31 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// What one measured iteration does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// /authorize, the login page and the form POST, ending at the code.
+    Login,
+    /// The same, then the code redeemed at /token.
+    Code,
+    /// /authorize on a signed-in browser, then the code redeemed.
+    Session,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "login" => Some(Mode::Login),
+            "code" => Some(Mode::Code),
+            "session" => Some(Mode::Session),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Flow {
-    mode: String,
+    mode: Mode,
     base: String,
     slug: String,
     client_id: String,
@@ -171,20 +193,20 @@ fn field<'a>(html: &'a str, name: &str) -> Result<&'a str, Failure> {
 /// One measured iteration of `mode` for the worker signed in as `user`.
 async fn once(b: &mut Browser, f: &Flow, user: &str) -> Result<(), Failure> {
     let (next, verifier) = b.authorize(f).await?;
-    let callback = match f.mode.as_str() {
-        "session" if next.starts_with(&f.redirect) => next,
-        "session" => return Err("the session did not answer with a code".into()),
-        _ => b.login(f, &next, user).await?,
+    let callback = match f.mode {
+        Mode::Session if next.starts_with(&f.redirect) => next,
+        Mode::Session => return Err("the session did not answer with a code".into()),
+        Mode::Login | Mode::Code => b.login(f, &next, user).await?,
     };
-    match f.mode.as_str() {
-        "login" => Ok(()),
-        _ => b.exchange(f, &callback, &verifier).await,
+    match f.mode {
+        Mode::Login => Ok(()),
+        Mode::Code | Mode::Session => b.exchange(f, &callback, &verifier).await,
     }
 }
 
 async fn worker(f: Flow, user: String, deadline: Instant) -> Result<Vec<Duration>, String> {
     let mut b = Browser::new();
-    if f.mode == "session" {
+    if f.mode == Mode::Session {
         let (page, verifier) = b.authorize(&f).await.map_err(|e| e.to_string())?;
         let callback = b.login(&f, &page, &user).await.map_err(|e| e.to_string())?;
         b.exchange(&f, &callback, &verifier)
@@ -193,7 +215,7 @@ async fn worker(f: Flow, user: String, deadline: Instant) -> Result<Vec<Duration
     }
     let mut took = Vec::new();
     while Instant::now() < deadline {
-        if f.mode != "session" {
+        if f.mode != Mode::Session {
             // A new browser per login, as the Python driver had: no cookie carries over.
             b.cookies.clear();
         }
@@ -212,6 +234,10 @@ async fn main() {
             eprintln!("usage: login_load MODE BASE SLUG CLIENT_ID CLIENT_SECRET REDIRECT USER_PREFIX PASSWORD WORKERS SECONDS");
             std::process::exit(2)
         });
+    let Some(mode) = Mode::parse(&mode) else {
+        eprintln!("login_load: MODE is login, code or session, not {mode:?}");
+        std::process::exit(2)
+    };
     let flow = Flow {
         mode,
         base,

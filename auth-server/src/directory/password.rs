@@ -204,14 +204,9 @@ impl PasswordHasher {
 
 /// Argon2 block memory mapped straight from the OS: returned to it the moment the
 /// buffer is dropped, whatever the global allocator.
+#[derive(Debug)]
 struct BlockBuffer {
     map: memmap2::MmapMut,
-}
-
-impl std::fmt::Debug for BlockBuffer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BlockBuffer({} blocks)", self.len())
-    }
 }
 
 impl BlockBuffer {
