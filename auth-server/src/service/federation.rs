@@ -125,23 +125,26 @@ async fn checked_login(
         .iter()
         .filter(|c| c.enabled && c.kind.is_directory())
         .collect();
-    let local = match Username::parse(username) {
-        Ok(name) => match ctx
-            .db(&sub.id)
-            .await
-            .map_err(flow)?
-            .repos()
-            .users()
-            .credentials(&sub.id, name.as_str())
-            .await
-        {
-            Ok((_, hash)) => hash.is_some(),
-            Err(StoreError::NotFound) => false,
-            Err(e) => return Err(flow(e)),
-        },
-        Err(_) => false,
-    };
-    if local || directories.is_empty() {
+    // Without directories every name is local: no query to ask (the password check
+    // reads the user anyway).
+    let local = directories.is_empty()
+        || match Username::parse(username) {
+            Ok(name) => match ctx
+                .db(&sub.id)
+                .await
+                .map_err(flow)?
+                .repos()
+                .users()
+                .credentials(&sub.id, name.as_str())
+                .await
+            {
+                Ok((_, hash)) => hash.is_some(),
+                Err(StoreError::NotFound) => false,
+                Err(e) => return Err(flow(e)),
+            },
+            Err(_) => false,
+        };
+    if local {
         let user = login::verify_password(ctx, sub, username, password, actor).await?;
         return Ok(FirstFactor::password(user));
     }

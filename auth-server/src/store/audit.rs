@@ -1,14 +1,14 @@
 //! The append-only, hash-chained audit log. Services write it in the same transaction
 //! as the change. Each subscription's events form a chain: `hash = SHA-256(prev_hash ||
 //! canonical JSON of the event)`, and `audit_heads` holds the chain's head. An append
-//! first bumps the head row (`UPDATE … SET seq = seq + 1`), which locks it until commit,
+//! first bumps the head row (an upsert `… SET seq = seq + 1`), which locks it until commit,
 //! so sequence numbers are gap-free and in commit order on PostgreSQL and SQLite alike;
 //! cursor paging by `seq` therefore returns every event exactly once.
 
 use super::entity::{audit_event as e, audit_head as h};
 use super::{StoreError, to_json};
 use crate::domain::SubscriptionId;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -119,23 +119,21 @@ impl<C: ConnectionTrait> Audit<'_, C> {
         sub: &SubscriptionId,
         ev: &AuditEvent,
     ) -> Result<AuditEvent, StoreError> {
-        h::Entity::insert(h::ActiveModel {
+        // One statement creates or bumps the head and reads it back (an upsert with
+        // `RETURNING`, on PostgreSQL and SQLite alike): every login and admin change
+        // appends, and each statement is a round trip to the database.
+        let head = h::Entity::insert(h::ActiveModel {
             subscription_id: Set(sub.0.clone()),
-            seq: Set(0),
+            seq: Set(1),
             hash: Set(String::new()),
         })
-        .on_conflict_do_nothing_on([h::Column::SubscriptionId])
-        .exec(self.c)
+        .on_conflict(
+            OnConflict::column(h::Column::SubscriptionId)
+                .value(h::Column::Seq, Expr::col((h::Entity, h::Column::Seq)).add(1))
+                .to_owned(),
+        )
+        .exec_with_returning(self.c)
         .await?;
-        h::Entity::update_many()
-            .col_expr(h::Column::Seq, Expr::col(h::Column::Seq).add(1))
-            .filter(h::Column::SubscriptionId.eq(sub.0.as_str()))
-            .exec(self.c)
-            .await?;
-        let head = h::Entity::find_by_id(sub.0.clone())
-            .one(self.c)
-            .await?
-            .ok_or(StoreError::NotFound)?;
         let mut ev = ev.clone();
         ev.seq = head.seq;
         ev.prev_hash = head.hash;

@@ -346,11 +346,33 @@ fn assert_page_headers(resp: &reqwest::Response, what: &str) {
     assert!(max_age >= 31_536_000, "{what}: a year at least: {hsts}");
 }
 
-/// SECURITY.md X5 and X8 on a JSON answer that carries a token or claims.
+/// SECURITY.md X5 and X8 on a JSON answer that carries a token or claims, with the
+/// rest of the OWASP REST set (no framing, nothing loads) and without the pages' longer
+/// CSP and referrer policy, which a JSON document has no use for.
 fn assert_api_headers(resp: &reqwest::Response, what: &str) {
     let h = resp.headers();
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{what}"
+    );
     assert_eq!(h["cache-control"], "no-store", "{what}");
     assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'",
+        "{what}"
+    );
+    assert!(h.get("referrer-policy").is_none(), "{what}");
+    // RFC 6749 §5.1 asks token responses for `Pragma: no-cache` as well.
+    assert_eq!(
+        h.get("pragma").map(|v| v.to_str().unwrap()),
+        (what == "token").then_some("no-cache"),
+        "{what}"
+    );
     assert!(
         h["strict-transport-security"]
             .to_str()

@@ -16,10 +16,19 @@ pub mod userinfo;
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
-/// A JSON response that must never be cached (RFC 6749 §5.1).
+/// A JSON response that must never be cached (RFC 9111 `no-store`).
 pub fn no_store_json(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
         .json(body)
+}
+
+/// [`no_store_json`] for an answer that hands out credentials (tokens, a client's
+/// registration): also `Pragma: no-cache`, which RFC 6749 §5.1 requires of token
+/// responses for HTTP/1.0 caches.
+pub fn credentials_json(body: impl serde::Serialize) -> HttpResponse {
+    let mut resp = no_store_json(body);
+    resp.headers_mut()
+        .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+    resp
 }

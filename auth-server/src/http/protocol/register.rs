@@ -116,7 +116,7 @@ fn information(ctx: &Ctx, slug: &str, c: &Client, token: &str) -> HttpResponse {
     let mut out = metadata(c);
     out["registration_client_uri"] = client_uri(ctx, slug, &c.client_id).into();
     out["registration_access_token"] = token.into();
-    super::no_store_json(out)
+    super::credentials_json(out)
 }
 
 /// `POST /t/{slug}/register` (RFC 7591 §3.1).

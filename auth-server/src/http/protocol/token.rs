@@ -3,8 +3,8 @@
 //! token exchange (run-as: `subject_token`, `subject_token_type`, `requested_subject`,
 //! optional `scope`) beside it, which oxide-auth has no machine for.
 
+use super::credentials_json;
 use super::error::OAuthError;
-use super::no_store_json;
 use super::oxide;
 use crate::http::extract::{Params, Tenant, client_auth, form};
 use crate::http::state::Metrics;
@@ -36,7 +36,7 @@ pub async fn post_token(
         .await
         .map_err(fail)?;
     metrics.tokens_issued.with_label_values(&[grant_type]).inc();
-    Ok(no_store_json(response))
+    Ok(credentials_json(response))
 }
 
 async fn grant(
