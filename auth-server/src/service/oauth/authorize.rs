@@ -109,19 +109,11 @@ pub async fn validate_client(
     let client = if crate::domain::cimd::looks_like_url(client_id) {
         crate::service::cimd::resolve(ctx, sub, client_id).await?
     } else {
-        match ctx
-            .db(&sub.id)
-            .await?
-            .repos()
-            .clients()
-            .get(&sub.id, client_id)
-            .await
-        {
-            Ok(c) if c.enabled => c,
-            Ok(_) | Err(crate::store::StoreError::NotFound) => {
-                return Err(FlowError::InvalidRequest("unknown client".into()));
-            }
-            Err(e) => return Err(e.into()),
+        // The generation-checked client cache, as at the token endpoint: every
+        // `/authorize` needs the client, and a change to it bumps the generation.
+        match crate::service::clients::lookup(ctx, &sub.id, client_id).await? {
+            Some(c) => Client::clone(&c),
+            None => return Err(FlowError::InvalidRequest("unknown client".into())),
         }
     };
     // OIDC Core §3.1.2.1 makes `redirect_uri` REQUIRED in an OpenID request, even for a
