@@ -334,9 +334,16 @@ def scenarios_for(args, srv, hello, peer):
     P = lambda *a, **k: Run(peer_pid, *a, **k) if peer else None
     S = lambda *a, **k: Run(srv.pid, *a, **k)
 
-    scenarios = [("ceiling: actix-web hello world", Run(hello.pid, f"http://127.0.0.1:{hello.port}/"), None),
-                 ("discovery", S(f"{base}/t/bench/.well-known/openid-configuration"), P(f"{peer_base}/.well-known/openid-configuration")),
-                 ("JWKS", S(f"{base}/t/bench/jwks"), P(f"{peer_base}/jwks"))]
+    scenarios = [("ceiling: actix-web hello world", Run(hello.pid, f"http://127.0.0.1:{hello.port}/"), None)]
+    for label, path, peer_path in [("discovery", "/t/bench/.well-known/openid-configuration", "/.well-known/openid-configuration"),
+                                   ("JWKS", "/t/bench/jwks", "/jwks")]:
+        scenarios.append((label, S(f"{base}{path}"), P(f"{peer_base}{peer_path}")))
+        # The ceiling answering a body as large as the document: how much of the gap to
+        # the hello world is the size of the answer alone (every byte is copied through
+        # the kernel and read by the load generator).
+        size = len(urllib.request.urlopen(f"{base}{path}").read())
+        scenarios.append((f"ceiling answering {size:,} bytes (the size of the {label} document)",
+                          Run(hello.pid, f"http://127.0.0.1:{hello.port}/bytes/{size}"), None))
     cc_body = "grant_type=client_credentials&scope=read"
     for name in ["es256", "eddsa", "rs256", "opaque"]:
         c = clients[name]

@@ -158,6 +158,10 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
             .max_capacity(10_000)
             .time_to_live(std::time::Duration::from_secs(60))
             .build(),
+        connections: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build(),
         audit_sink: match &settings.audit_sink {
             Some(spec) => Some(
                 crate::service::audit::Sink::open(spec)

@@ -4,7 +4,7 @@
 //! to another row does not decrypt), an `{"env": NAME}` is stored as the name and read
 //! from the server's environment at each use. Audit diffs show `[redacted]`.
 
-use super::{Actor, AdminError, Ctx, audit, random};
+use super::{Actor, AdminError, Ctx, FlowError, audit, random};
 use crate::directory::diagnose::{self, Diagnosis};
 use crate::directory::ldap::DirectorySettings;
 use crate::domain::connection::{self, Connection, ConnectionInput, SecretInput, StoredSecret};
@@ -13,6 +13,47 @@ use crate::store::StoreError;
 use crate::store::connections::UserLink;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A subscription's connections as read under one generation (see [`super::freshness`]).
+#[derive(Debug)]
+pub struct Cached {
+    /// Generation it was read under.
+    pub generation: i64,
+    /// The connections in login order, shared with every hit.
+    pub list: Arc<Vec<Connection>>,
+}
+
+/// The subscription's connections in login order, through the per-instance cache: every
+/// sign-in needs them (the form's SSO buttons, then which realm a name belongs to), and
+/// every change to a connection bumps the generation the cache is checked against.
+pub async fn ordered(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<Vec<Connection>>, FlowError> {
+    let generation = super::freshness::current(ctx, sub).await;
+    if let Some(g) = generation
+        && let Some(hit) = ctx.connections.get(&sub.0)
+        && hit.generation == g
+    {
+        return Ok(Arc::clone(&hit.list));
+    }
+    let list = Arc::new(
+        ctx.db(sub)
+            .await?
+            .repos()
+            .connections()
+            .all_ordered(sub)
+            .await?,
+    );
+    if let Some(g) = generation {
+        ctx.connections.insert(
+            sub.0.clone(),
+            Arc::new(Cached {
+                generation: g,
+                list: Arc::clone(&list),
+            }),
+        );
+    }
+    Ok(list)
+}
 
 pub(crate) fn aad(sub: &SubscriptionId, id: &str) -> Vec<u8> {
     format!("connection-secret:{}:{id}", sub.0).into_bytes()
@@ -178,6 +219,7 @@ pub async fn create(
     )
     .await?;
     ctx.commit(tx).await?;
+    super::freshness::bump(ctx, sub).await;
     Ok(conn)
 }
 
@@ -230,6 +272,7 @@ pub async fn update(
     )
     .await?;
     ctx.commit(tx).await?;
+    super::freshness::bump(ctx, sub).await;
     ctx.directories.forget(&conn.id);
     Ok(conn)
 }
@@ -256,6 +299,7 @@ pub async fn delete(
     )
     .await?;
     ctx.commit(tx).await?;
+    super::freshness::bump(ctx, sub).await;
     ctx.directories.forget(id);
     Ok(())
 }

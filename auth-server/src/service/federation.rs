@@ -68,15 +68,9 @@ pub async fn password_login(
     password: &str,
     actor: &Actor,
 ) -> Result<FirstFactor, LoginError> {
-    let conns = ctx
-        .db(&sub.id)
+    let conns = super::connections::ordered(ctx, &sub.id)
         .await
-        .map_err(flow)?
-        .repos()
-        .connections()
-        .all_ordered(&sub.id)
-        .await
-        .map_err(flow)?;
+        .map_err(LoginError::Flow)?;
     if let Some(c) = home_realm(&conns, username)
         && c.kind == ConnectionKind::Oidc
     {

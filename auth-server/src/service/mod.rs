@@ -67,6 +67,8 @@ pub struct CtxInner {
     pub verified: moka::sync::Cache<[u8; 32], Arc<introspect::Verified>>,
     /// Clients by (subscription, client id), see [`freshness`].
     pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
+    /// Each subscription's connections in login order, see [`freshness`].
+    pub connections: moka::sync::Cache<String, Arc<connections::Cached>>,
     /// Real-time JSON-lines copy of committed audit events (`AUTH_AUDIT_SINK`).
     pub audit_sink: Option<audit::Sink>,
     /// ACL facts per (subscription, user, workspace), invalidated by generation.

@@ -129,7 +129,10 @@ impl<C: ConnectionTrait> Audit<'_, C> {
         })
         .on_conflict(
             OnConflict::column(h::Column::SubscriptionId)
-                .value(h::Column::Seq, Expr::col((h::Entity, h::Column::Seq)).add(1))
+                .value(
+                    h::Column::Seq,
+                    Expr::col((h::Entity, h::Column::Seq)).add(1),
+                )
                 .to_owned(),
         )
         .exec_with_returning(self.c)

@@ -362,8 +362,7 @@ fn assert_api_headers(resp: &reqwest::Response, what: &str) {
     assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
     assert_eq!(h["x-frame-options"], "DENY", "{what}");
     assert_eq!(
-        h["content-security-policy"],
-        "default-src 'none'; frame-ancestors 'none'",
+        h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
         "{what}"
     );
     assert!(h.get("referrer-policy").is_none(), "{what}");

@@ -97,18 +97,14 @@ async fn sso_links(
     ctx: &Ctx,
     sub: &crate::domain::Subscription,
 ) -> Result<Vec<SsoLink>, PageError> {
-    Ok(ctx
-        .db(&sub.id)
+    Ok(crate::service::connections::ordered(ctx, &sub.id)
         .await
-        .map_err(|e| PageError::from_flow(e.into()))?
-        .repos()
-        .connections()
-        .all_ordered(&sub.id)
-        .await
-        .map_err(|e| PageError::from_flow(e.into()))?
-        .into_iter()
+        .map_err(PageError::from_flow)?
+        .iter()
         .filter(|c| c.enabled && c.kind == crate::domain::connection::ConnectionKind::Oidc)
-        .map(|c| SsoLink { name: c.name })
+        .map(|c| SsoLink {
+            name: c.name.clone(),
+        })
         .collect())
 }
 
