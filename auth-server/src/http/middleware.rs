@@ -93,12 +93,25 @@ pub async fn edge(
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let header_id = HeaderValue::from_str(&id).ok();
     req.extensions_mut().insert(RequestId(id));
-    let mut res = serve(req, next).instrument(span).await?;
+    let mut res = serve(req, next, header_id.clone()).instrument(span).await?;
     let route = res
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".into());
-    let h = res.headers_mut();
+    harden(res.headers_mut(), header_id);
+    if let Some(m) = metrics {
+        let status = res.status();
+        let status = status.as_str();
+        m.requests
+            .with_label_values(&[route.as_str(), method.as_str(), status])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+/// The security headers of every answer, the request id, and `no-store` unless the
+/// handler chose a cache policy.
+fn harden(h: &mut header::HeaderMap, request_id: Option<HeaderValue>) {
     let set = |h: &mut header::HeaderMap, k: header::HeaderName, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
@@ -122,26 +135,19 @@ pub async fn edge(
         header::STRICT_TRANSPORT_SECURITY,
         "max-age=31536000; includeSubDomains",
     );
-    if let Some(id) = header_id {
+    if let Some(id) = request_id {
         h.insert(HeaderName::from_static("x-request-id"), id);
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
-    if let Some(m) = metrics {
-        let status = res.status();
-        let status = status.as_str();
-        m.requests
-            .with_label_values(&[route.as_str(), method.as_str(), status])
-            .observe(started.elapsed().as_secs_f64());
-    }
-    Ok(res)
 }
 
 /// The request inside its span: refused early, or run by the handler within the deadline.
 async fn serve(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    request_id: Option<HeaderValue>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // No route has a NUL in its path, and PostgreSQL refuses NUL in text: a path id
     // holding `%00` would otherwise reach a query and come back as a 500 (SECURITY.md
@@ -164,15 +170,16 @@ async fn serve(
         }
         Err(_) => {
             tracing::warn!(path = %uri.path(), "request exceeded its deadline; answered 503");
-            // The request itself is owned by the timed-out handler, so the answer is an
-            // error response rather than a normal one.
-            let res = HttpResponse::ServiceUnavailable()
+            // The request itself is owned by the timed-out handler (and routing needs it
+            // unshared, so no second handle can be kept), so the answer is an error
+            // response, which passes no further middleware: it is hardened here.
+            let mut res = HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, "2"))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(serde_json::json!({
                     "error": "temporarily_unavailable",
                     "error_description": "a backing service did not answer in time; retry shortly",
                 }));
+            harden(res.headers_mut(), request_id);
             Err(actix_web::error::InternalError::from_response("request deadline", res).into())
         }
     }
@@ -183,7 +190,11 @@ async fn serve(
 /// this is the backstop for a combination of them or a dependency that stops answering
 /// without closing its connection. It stays below the 25 s shutdown drain, so a graceful
 /// stop never has to cut a request.
+#[cfg(not(test))]
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+/// Under the unit tests, short enough to exercise the deadline's answer.
+#[cfg(test)]
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
@@ -203,6 +214,39 @@ mod tests {
             u64::from_str_radix(&b[8..], 16).unwrap(),
         );
         assert!(nb > na);
+    }
+
+    #[actix_web::test]
+    async fn a_request_past_its_deadline_gets_a_503_with_the_security_headers() {
+        use actix_web::{App, test, web};
+        let app = test::init_service(App::new().wrap(actix_web::middleware::from_fn(edge)).route(
+            "/slow",
+            web::get().to(|| async {
+                tokio::time::sleep(REQUEST_DEADLINE * 2).await;
+                HttpResponse::Ok().finish()
+            }),
+        ))
+        .await;
+        // The deadline's answer is an error response, which actix-web sends as it is.
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/slow").to_request())
+            .await
+            .expect_err("the deadline's answer");
+        let res = err.error_response();
+        assert_eq!(
+            res.status(),
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let h = res.headers();
+        assert_eq!(h.get(header::RETRY_AFTER).unwrap(), "2");
+        assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), "no-store");
+        assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+        assert_eq!(h.get(header::CONTENT_SECURITY_POLICY).unwrap(), API_CSP);
+        assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+        assert!(h.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert!(h.contains_key("x-request-id"));
+        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
     }
 
     #[test]
