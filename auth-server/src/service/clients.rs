@@ -11,16 +11,6 @@ use crate::tokens::{constant_time_eq, hash_token};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A cached client lookup (also caches "no such client", so unknown ids cannot force a
-/// database query per request).
-#[derive(Debug)]
-pub struct Cached {
-    /// Generation it was read under (see [`super::freshness`]).
-    pub generation: i64,
-    /// The client, if it exists and is enabled: shared, so a hit copies nothing.
-    pub client: Option<Arc<Client>>,
-}
-
 /// An enabled client of `sub`, through the per-instance cache. `None` also for a
 /// metadata-document client that is refused or that an admin blocked: that is how a
 /// deleted or blocked client's tokens stop working at introspection and refresh.
@@ -56,36 +46,26 @@ async fn find(
             }
         };
     }
-    let generation = super::freshness::current(ctx, sub).await;
+    // "No such client" is cached too, so unknown ids cannot force a query per request;
+    // a hit shares the client, so it copies nothing.
     let key = format!("{}:{}", sub.0, client_id);
-    if let Some(g) = generation
-        && let Some(hit) = ctx.clients.get(&key)
-        && hit.generation == g
-    {
-        return Ok(hit.client.clone());
-    }
-    let client = match ctx
-        .db(sub)
-        .await?
-        .repos()
-        .clients()
-        .get(sub, client_id)
-        .await
-    {
-        Ok(c) if c.enabled => Some(Arc::new(c)),
-        Ok(_) | Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(g) = generation {
-        ctx.clients.insert(
-            key,
-            Arc::new(Cached {
-                generation: g,
-                client: client.clone(),
-            }),
-        );
-    }
-    Ok(client)
+    super::freshness::through(ctx, sub, &ctx.clients, key, async {
+        Ok(
+            match ctx
+                .db(sub)
+                .await?
+                .repos()
+                .clients()
+                .get(sub, client_id)
+                .await
+            {
+                Ok(c) if c.enabled => Some(Arc::new(c)),
+                Ok(_) | Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+        )
+    })
+    .await
 }
 
 /// A client to create. `client_id`/`secret` are generated unless given (bootstrap only).

@@ -15,44 +15,21 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// A subscription's connections as read under one generation (see [`super::freshness`]).
-#[derive(Debug)]
-pub struct Cached {
-    /// Generation it was read under.
-    pub generation: i64,
-    /// The connections in login order, shared with every hit.
-    pub list: Arc<Vec<Connection>>,
-}
-
 /// The subscription's connections in login order, through the per-instance cache: every
 /// sign-in needs them (the form's SSO buttons, then which realm a name belongs to), and
 /// every change to a connection bumps the generation the cache is checked against.
 pub async fn ordered(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<Vec<Connection>>, FlowError> {
-    let generation = super::freshness::current(ctx, sub).await;
-    if let Some(g) = generation
-        && let Some(hit) = ctx.connections.get(&sub.0)
-        && hit.generation == g
-    {
-        return Ok(Arc::clone(&hit.list));
-    }
-    let list = Arc::new(
-        ctx.db(sub)
+    super::freshness::through(ctx, sub, &ctx.connections, sub.0.clone(), async {
+        let list = ctx
+            .db(sub)
             .await?
             .repos()
             .connections()
             .all_ordered(sub)
-            .await?,
-    );
-    if let Some(g) = generation {
-        ctx.connections.insert(
-            sub.0.clone(),
-            Arc::new(Cached {
-                generation: g,
-                list: Arc::clone(&list),
-            }),
-        );
-    }
-    Ok(list)
+            .await?;
+        Ok(Arc::new(list))
+    })
+    .await
 }
 
 pub(crate) fn aad(sub: &SubscriptionId, id: &str) -> Vec<u8> {

@@ -9,9 +9,57 @@
 //! reader fetches the generation *before* checking the database, so a revocation that
 //! commits in between is either seen by that check or bumps past the cached value.
 
-use super::Ctx;
+use super::{Ctx, FlowError};
 use crate::domain::SubscriptionId;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A value cached per instance, with the generation it was read under.
+#[derive(Debug)]
+pub struct Cached<T> {
+    /// Generation it was read under.
+    pub generation: i64,
+    /// The value, shared with every hit.
+    pub value: T,
+}
+
+/// A per-instance cache of values checked against the subscription's generation.
+pub type Cache<T> = moka::sync::Cache<String, Arc<Cached<T>>>;
+
+/// `key`'s value from `cache` while the generation is the one it was read under, else
+/// from `load` (cached under the current generation). With the ephemeral store down there
+/// is no generation to trust, so every call loads.
+pub async fn through<T, F>(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    cache: &Cache<T>,
+    key: String,
+    load: F,
+) -> Result<T, FlowError>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Future<Output = Result<T, FlowError>>,
+{
+    let generation = current(ctx, sub).await;
+    if let Some(g) = generation
+        && let Some(hit) = cache.get(&key)
+        && hit.generation == g
+    {
+        return Ok(hit.value.clone());
+    }
+    let value = load.await?;
+    if let Some(g) = generation {
+        cache.insert(
+            key,
+            Arc::new(Cached {
+                generation: g,
+                value: value.clone(),
+            }),
+        );
+    }
+    Ok(value)
+}
 
 /// Lifetime of a generation value, refreshed by every change; cache entries live far
 /// shorter (seconds).

@@ -66,9 +66,9 @@ pub struct CtxInner {
     /// Verified access tokens by (subscription, token hash), see [`freshness`].
     pub verified: moka::sync::Cache<[u8; 32], Arc<introspect::Verified>>,
     /// Clients by (subscription, client id), see [`freshness`].
-    pub clients: moka::sync::Cache<String, Arc<clients::Cached>>,
+    pub clients: freshness::Cache<Option<Arc<crate::domain::Client>>>,
     /// Each subscription's connections in login order, see [`freshness`].
-    pub connections: moka::sync::Cache<String, Arc<connections::Cached>>,
+    pub connections: freshness::Cache<Arc<Vec<crate::domain::connection::Connection>>>,
     /// Real-time JSON-lines copy of committed audit events (`AUTH_AUDIT_SINK`).
     pub audit_sink: Option<audit::Sink>,
     /// ACL facts per (subscription, user, workspace), invalidated by generation.
