@@ -472,7 +472,7 @@ def fmt_side(rows):
     return med, f"{med:,.0f} ({min(r[0] for r in rows):,.0f}–{max(r[0] for r in rows):,.0f})", mid[1], mid[2], f"{mid[3]:.2f}"
 
 
-def machine(load_at_start):
+def machine():
     def first(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
@@ -488,7 +488,7 @@ def machine(load_at_start):
     commit = first(["git", "-C", ROOT, "describe", "--always", "--dirty"])
     return (f"{os.cpu_count()} cores ({model}), {mem:.1f} GiB RAM, Linux {platform.release()}, {first(['rustc', '--version'])}, "
             f"node {first(['node', '--version'])}, oidc-provider {peer_version}, {' '.join(first(['wrk', '--version']).split()[:2])}, auth-server {commit}, "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at start {load_at_start:.2f}")
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at start {LOAD_AT_START:.2f}")
 
 
 def write_section(marker, text):
@@ -585,7 +585,7 @@ def main_scenarios(args):
                      + (f"; node-oidc-provider: {peer_idle:.1f} MiB idle, peak {peer_peak:.1f} MiB." if peer else "."))
         lines.append(f"- Start-up to ready (`/readyz` answers 200; SQLite): {first_ms:.0f} ms on an empty data dir (migrations, system keys), "
                      f"{restart_ms:.0f} ms on a restart with the bench's data.")
-        lines.append(f"- Machine: {machine(LOAD_AT_START)}")
+        lines.append(f"- Machine: {machine()}")
     finally:
         for p in procs:
             p.terminate()
@@ -758,7 +758,7 @@ def main_tenants(args):
         for i, name in enumerate(["client credentials token (ES256)", "introspection (JWT ES256)"]):
             a, b = fmt_side(results[(labels[0], i)]), fmt_side(results[(labels[1], i)])
             lines.append(f"| {name} | {a[1]} | {a[3]} | {b[1]} | {b[3]} | {b[0] / a[0]:.2f} |")
-        lines.append(f"\n- Machine: {machine(LOAD_AT_START)}")
+        lines.append(f"\n- Machine: {machine()}")
     finally:
         for srv in servers:
             if srv.proc.poll() is None:
@@ -858,7 +858,7 @@ def main_scale_out(args):
                 med = statistics.median(rps)
                 mid = sorted(rows, key=lambda r: r[0])[len(rows) // 2]
                 lines.append(f"| {kname} | {sname} | {med:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {mid[1]} | {mid[2]} | {med / base:.2f} |")
-        lines.append(f"\n- Machine: {machine(LOAD_AT_START)}")
+        lines.append(f"\n- Machine: {machine()}")
     finally:
         for srv in servers:
             if srv.proc.poll() is None:
@@ -1003,7 +1003,7 @@ def main_security(args):
             lines.append(f"| {backend} | **spread of the medians** | **{spread:.1f}** | | largest noise {noise:.1f} |")
             answers.add(f"HTTP {status} `{body}`")
         lines.append(f"\nWithin each setup every case answered byte for byte the same: {' / '.join(sorted(answers))}.")
-        lines.append(f"\n- Machine: {machine(LOAD_AT_START)}")
+        lines.append(f"\n- Machine: {machine()}")
     finally:
         for srv in servers:
             if srv.proc.poll() is None:
@@ -1020,7 +1020,7 @@ LOAD_AT_START = os.getloadavg()[0]
 
 
 def main():
-    global LOAD_AT_START, BIN
+    global BIN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
@@ -1041,7 +1041,6 @@ def main():
     args = ap.parse_args()
     if args.bin_dir:
         BIN = os.path.abspath(args.bin_dir)
-    LOAD_AT_START = os.getloadavg()[0]
     if args.scale_out:
         main_scale_out(args)
     elif args.security:
