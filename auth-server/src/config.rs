@@ -209,7 +209,7 @@ impl Settings {
     /// `{public_url}/t/{slug}` without a trailing slash.
     pub fn issuer(&self, slug: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
-        format!("{base}/t/{}", slug.trim_matches('/'))
+        [base, "/t/", slug.trim_matches('/')].concat()
     }
 
     /// The database for the start and stop log lines: kind, host, port and database

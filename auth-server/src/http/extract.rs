@@ -216,12 +216,18 @@ fn decode_basic(b64: &str) -> Option<(String, String)> {
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
-    let dec = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((dec(id)?, dec(secret)?))
+    Some((form_value(id), form_value(secret)))
+}
+
+/// One `application/x-www-form-urlencoded` value, whole: `+` is a space, `%XX` a byte,
+/// invalid UTF-8 replaced (as form decoding does).
+fn form_value(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned();
+    }
+    let spaced = s.replace('+', " ");
+    String::from_utf8_lossy(&percent_encoding::percent_decode_str(&spaced).collect::<Vec<u8>>())
+        .into_owned()
 }
 
 /// The bearer token of the `Authorization` header (scheme case-insensitive, RFC 9110).
@@ -246,6 +252,24 @@ use actix_web::HttpMessage;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded_whole() {
+        let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        assert_eq!(
+            decode_basic(&enc("my%20app:s%2Bcr+t%3A&x")),
+            Some(("my app".into(), "s+cr t:&x".into()))
+        );
+        assert_eq!(
+            decode_basic(&enc("plain:secret")),
+            Some(("plain".into(), "secret".into()))
+        );
+        assert_eq!(decode_basic(&enc("no-colon")), None);
+        assert_eq!(
+            decode_basic(&enc("id:%FF")),
+            Some(("id".into(), "\u{FFFD}".into()))
+        );
+    }
 
     #[test]
     fn values_are_form_decoded() {

@@ -34,8 +34,14 @@ async fn find(
 ) -> Result<Option<Arc<Client>>, FlowError> {
     if crate::domain::cimd::looks_like_url(client_id) {
         // A metadata-document client: never a stored id; the document has its own cache.
-        let tenant = ctx.store.subscriptions().get(sub).await?;
-        return match super::cimd::resolve(ctx, &tenant, client_id).await {
+        // Boxed, like every cold path here: inline, its future would make every
+        // cached lookup's future kilobytes larger.
+        let resolved = Box::pin(async {
+            let tenant = ctx.store.subscriptions().get(sub).await?;
+            Ok::<_, FlowError>(super::cimd::resolve(ctx, &tenant, client_id).await)
+        })
+        .await?;
+        return match resolved {
             Ok(c) => Ok(Some(Arc::new(c))),
             Err(
                 e @ (FlowError::ClientBlocked | FlowError::Unavailable | FlowError::Internal(_)),
@@ -48,8 +54,8 @@ async fn find(
     }
     // "No such client" is cached too, so unknown ids cannot force a query per request;
     // a hit shares the client, so it copies nothing.
-    let key = format!("{}:{}", sub.0, client_id);
-    super::freshness::through(ctx, sub, &ctx.clients, key, async {
+    let key = [&sub.0, ":", client_id].concat();
+    super::freshness::through(ctx, sub, &ctx.clients, key, || async {
         Ok(
             match ctx
                 .db(sub)
@@ -376,7 +382,10 @@ pub async fn authenticate(
                 .as_ref()
                 .and_then(|c| c.spec.jwks.clone())
                 .unwrap_or_default();
-            verify_assertion(ctx, sub, issuer, &client_id, &jwks, assertion).await?
+            Box::pin(verify_assertion(
+                ctx, sub, issuer, &client_id, &jwks, assertion,
+            ))
+            .await?
         }
         (Presented::Basic { secret, .. } | Presented::Post { secret, .. }, _) => {
             // Same work as a real comparison so that timing tells nothing.

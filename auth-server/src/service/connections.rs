@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// sign-in needs them (the form's SSO buttons, then which realm a name belongs to), and
 /// every change to a connection bumps the generation the cache is checked against.
 pub async fn ordered(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<Vec<Connection>>, FlowError> {
-    super::freshness::through(ctx, sub, &ctx.connections, sub.0.clone(), async {
+    super::freshness::through(ctx, sub, &ctx.connections, sub.0.clone(), || async {
         let list = ctx
             .db(sub)
             .await?

@@ -30,15 +30,20 @@ pub type Cache<T> = moka::sync::Cache<String, Arc<Cached<T>>>;
 /// `key`'s value from `cache` while the generation is the one it was read under, else
 /// from `load` (cached under the current generation). With the ephemeral store down there
 /// is no generation to trust, so every call loads.
-pub async fn through<T, F>(
+///
+/// `load` makes its future only on a miss, and that future is boxed: a database read's
+/// future is kilobytes, and held inline it would make every caller's future as large,
+/// copied on every hit (docs/performance.md, session 9).
+pub async fn through<T, F, L>(
     ctx: &Ctx,
     sub: &SubscriptionId,
     cache: &Cache<T>,
     key: String,
-    load: F,
+    load: L,
 ) -> Result<T, FlowError>
 where
     T: Clone + Send + Sync + 'static,
+    L: FnOnce() -> F,
     F: Future<Output = Result<T, FlowError>>,
 {
     let generation = current(ctx, sub).await;
@@ -48,7 +53,7 @@ where
     {
         return Ok(hit.value.clone());
     }
-    let value = load.await?;
+    let value = Box::pin(load()).await?;
     if let Some(g) = generation {
         cache.insert(
             key,
@@ -66,7 +71,7 @@ where
 const GENERATION_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn key(sub: &SubscriptionId) -> String {
-    format!("gen:{}", sub.0)
+    ["gen:", &sub.0].concat()
 }
 
 fn parse(v: &[u8]) -> Option<i64> {

@@ -47,7 +47,9 @@ pub async fn validate_access_token(
     {
         return Ok((hit.exp > now).then(|| Arc::clone(&hit.claims)));
     }
-    let Some(claims) = validate_uncached(ctx, tenant, issuer, token, now).await? else {
+    // Boxed: the full check's future (signature, revocation and user reads) is
+    // kilobytes, and inline it would be copied with every cache hit's future.
+    let Some(claims) = Box::pin(validate_uncached(ctx, tenant, issuer, token, now)).await? else {
         return Ok(None);
     };
     let claims = Arc::new(claims);
@@ -263,4 +265,62 @@ pub async fn userinfo(
     let mut out = profile_claims(&user, &scope);
     out.insert("sub".into(), user.id.into());
     Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future an `Option` of it would hold (the future is never made).
+    fn future_size<F: std::future::Future>(_: Option<F>) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every introspection moves these futures (actix boxes the handler's); a database
+    /// read's future is kilobytes, so a cold path left inline copies them on every hit
+    /// (docs/performance.md, session 9: 16 KiB before boxing the cold paths).
+    #[test]
+    #[allow(unreachable_code, clippy::diverging_sub_expression)]
+    fn the_hot_paths_futures_stay_small() {
+        let c: Option<&Ctx> = None;
+        let sizes = [
+            (
+                "validate_access_token",
+                future_size(c.map(|c| {
+                    validate_access_token(c, unreachable!(), unreachable!(), unreachable!())
+                })),
+            ),
+            (
+                "acl::introspection::introspect",
+                future_size(c.map(|c| {
+                    super::super::acl::introspection::introspect(
+                        c,
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                        None,
+                    )
+                })),
+            ),
+            (
+                "clients::authenticate",
+                future_size(c.map(|c| {
+                    super::super::clients::authenticate(
+                        c,
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                    )
+                })),
+            ),
+            (
+                "tenants::resolve",
+                future_size(c.map(|c| super::super::tenants::resolve(c, unreachable!()))),
+            ),
+        ];
+        for (name, size) in sizes {
+            assert!(size <= 1024, "{name}'s future is {size} bytes");
+        }
+    }
 }

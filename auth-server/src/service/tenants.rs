@@ -52,7 +52,8 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
     {
         return Ok(Arc::clone(s));
     }
-    let sub = match ctx.store.subscriptions().by_slug(slug).await {
+    // Boxed: every tenant request awaits this function, almost always a cache hit.
+    let sub = match Box::pin(ctx.store.subscriptions().by_slug(slug)).await {
         Ok(sub) => Arc::new(sub),
         // While the database is away the last known subscription still routes the
         // request: public metadata (discovery, JWKS) keeps answering, and everything

@@ -49,10 +49,16 @@ async fn grant(
 ) -> Result<TokenResponse, FlowError> {
     let t = &tenant.0;
     quota::admit(ctx, t, client).await?;
+    // Each grant's future is boxed: inline, this future would be as large as the
+    // largest of them, and it is moved on every request (docs/performance.md, session 9).
     let response = match grant_type {
-        "authorization_code" => oxide::authorization_code(ctx, t, issuer, client, p).await,
-        "refresh_token" => oxide::refresh_token(ctx, t, issuer, client, p).await,
-        "client_credentials" => oxide::client_credentials(ctx, t, issuer, client, p).await,
+        "authorization_code" => {
+            Box::pin(oxide::authorization_code(ctx, t, issuer, client, p)).await
+        }
+        "refresh_token" => Box::pin(oxide::refresh_token(ctx, t, issuer, client, p)).await,
+        "client_credentials" => {
+            Box::pin(oxide::client_credentials(ctx, t, issuer, client, p)).await
+        }
         token_exchange::GRANT_TYPE => {
             let req = token_exchange::ExchangeRequest {
                 subject_token: p.get("subject_token"),
@@ -62,7 +68,7 @@ async fn grant(
                 scope: p.get("scope"),
                 resources: &p.resources,
             };
-            token_exchange::exchange(ctx, t, issuer, client, req).await
+            Box::pin(token_exchange::exchange(ctx, t, issuer, client, req)).await
         }
         _ => Err(FlowError::UnsupportedGrantType),
     }?;

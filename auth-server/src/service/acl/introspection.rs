@@ -171,7 +171,8 @@ pub async fn introspect(
     let Some(ask) = ask else {
         return Ok(Answer::Plain(claims));
     };
-    let standing = standing(ctx, tenant, &claims, &ask.workspace).await?;
+    // Boxed: plain introspection is the hot path, and this read's future is large.
+    let standing = Box::pin(standing(ctx, tenant, &claims, &ask.workspace)).await?;
     let decision = ask
         .app
         .as_deref()
