@@ -29,4 +29,4 @@ pub use keyring::{
 };
 pub use keys::{Alg, GeneratedKey, KeyStatus, SigningKey, generate};
 pub use master_key::MasterKey;
-pub use opaque::{constant_time_eq, digest_key, hash_token};
+pub use opaque::{constant_time_eq, digest_key, hash_token, secret_matches};

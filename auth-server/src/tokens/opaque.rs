@@ -44,6 +44,17 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Whether `secret` hashes to `stored_hex` (a [`hash_token`] value), in constant time;
+/// compares the raw digests, so no hex string is made per check (client authentication
+/// runs on every token and introspection request). A malformed stored value never
+/// matches, after the same work.
+pub fn secret_matches(secret: &str, stored_hex: &str) -> bool {
+    let mut stored = [0u8; 32];
+    let well_formed = hex::decode_to_slice(stored_hex, &mut stored).is_ok();
+    let computed: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    constant_time_eq(&computed, &stored) && well_formed
+}
+
 /// Constant-time equality (for values compared outside an indexed lookup, such as a
 /// client secret hash or a PKCE verifier), so timing does not reveal the matching prefix.
 /// Lengths are not secret: slices of different lengths are simply unequal.
@@ -82,6 +93,19 @@ mod tests {
             hash_token("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn secrets_match_their_stored_hash_only() {
+        let stored = hash_token("s3cret");
+        assert!(secret_matches("s3cret", &stored));
+        assert!(!secret_matches("s3cres", &stored));
+        assert!(!secret_matches("s3cret", &stored[..62]));
+        assert!(!secret_matches("s3cret", ""));
+        assert!(!secret_matches(
+            "s3cret",
+            &stored.to_uppercase().replace('A', "g")
+        ));
     }
 
     #[test]

@@ -394,21 +394,25 @@ pub async fn decide(
         let (id, _) = login::start_tx(ctx, sub, req).await?;
         return Ok(Next::Login(id));
     };
-    let user = match ctx
-        .db(&sub.id)
-        .await?
-        .repos()
-        .users()
-        .get(&sub.id, &session.user_id)
-        .await
-    {
-        Ok(u) if !u.disabled => u,
-        Ok(_) | Err(crate::store::StoreError::NotFound) => {
-            let (id, _) = login::start_tx(ctx, sub, req).await?;
-            return Ok(Next::Login(id));
+    // A session's user may have been disabled or deleted since it signed in; a fresh
+    // login read and checked its user a moment ago (one query less per sign-in).
+    if !fresh_login {
+        match ctx
+            .db(&sub.id)
+            .await?
+            .repos()
+            .users()
+            .get(&sub.id, &session.user_id)
+            .await
+        {
+            Ok(u) if !u.disabled => {}
+            Ok(_) | Err(crate::store::StoreError::NotFound) => {
+                let (id, _) = login::start_tx(ctx, sub, req).await?;
+                return Ok(Next::Login(id));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
-    };
+    }
     // Step-up (OIDC Core §3.1.2.1 `acr_values`, `max_age`): a session without a fresh
     // enough second factor gives it again before any code is issued; so does a session
     // without one when the policy (now) requires it.
@@ -440,7 +444,7 @@ pub async fn decide(
                     .await?
                     .repos()
                     .consents()
-                    .get(&sub.id, &user.id, &client.client_id)
+                    .get(&sub.id, &session.user_id, &client.client_id)
                     .await?
                     .is_some_and(|c| scope.is_subset(&c))));
     if !consented {
