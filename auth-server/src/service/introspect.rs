@@ -293,7 +293,7 @@ mod tests {
             (
                 "acl::introspection::introspect",
                 future_size(c.map(|c| {
-                    super::super::acl::introspection::introspect(
+                    crate::service::acl::introspection::introspect(
                         c,
                         unreachable!(),
                         unreachable!(),
@@ -306,7 +306,7 @@ mod tests {
             (
                 "clients::authenticate",
                 future_size(c.map(|c| {
-                    super::super::clients::authenticate(
+                    crate::service::clients::authenticate(
                         c,
                         unreachable!(),
                         unreachable!(),
@@ -316,7 +316,7 @@ mod tests {
             ),
             (
                 "tenants::resolve",
-                future_size(c.map(|c| super::super::tenants::resolve(c, unreachable!()))),
+                future_size(c.map(|c| crate::service::tenants::resolve(c, unreachable!()))),
             ),
         ];
         for (name, size) in sizes {

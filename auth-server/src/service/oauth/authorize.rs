@@ -352,7 +352,9 @@ pub fn error_redirect(e: &RedirectError, issuer: &str) -> Result<String, FlowErr
 }
 
 /// Decide what happens next for a validated request and the browser's session.
-/// `fresh_login` is true right after the login form succeeded for this transaction.
+/// `fresh_login` is true right after a sign-in for this transaction completed (password,
+/// directory, SSO or second factor), whose caller has just read the user and checked it
+/// is not disabled; the user is then not read again.
 pub async fn decide(
     ctx: &Ctx,
     sub: &Subscription,
