@@ -33,24 +33,9 @@ async fn find(
     client_id: &str,
 ) -> Result<Option<Arc<Client>>, FlowError> {
     if crate::domain::cimd::looks_like_url(client_id) {
-        // A metadata-document client: never a stored id; the document has its own cache.
-        // Boxed, like every cold path here: inline, its future would make every
-        // cached lookup's future kilobytes larger.
-        let resolved = Box::pin(async {
-            let tenant = ctx.store.subscriptions().get(sub).await?;
-            Ok::<_, FlowError>(super::cimd::resolve(ctx, &tenant, client_id).await)
-        })
-        .await?;
-        return match resolved {
-            Ok(c) => Ok(Some(Arc::new(c))),
-            Err(
-                e @ (FlowError::ClientBlocked | FlowError::Unavailable | FlowError::Internal(_)),
-            ) => Err(e),
-            Err(e) => {
-                tracing::warn!(reason = %e, "client metadata document refused");
-                Ok(None)
-            }
-        };
+        // Boxed, like every cold path here: inline, its future would make every cached
+        // lookup's future kilobytes larger.
+        return Box::pin(metadata_client(ctx, sub, client_id)).await;
     }
     // "No such client" is cached too, so unknown ids cannot force a query per request;
     // a hit shares the client, so it copies nothing.
@@ -72,6 +57,25 @@ async fn find(
         )
     })
     .await
+}
+
+/// A metadata-document client: never a stored id; the document has its own cache.
+async fn metadata_client(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    client_id: &str,
+) -> Result<Option<Arc<Client>>, FlowError> {
+    let tenant = ctx.store.subscriptions().get(sub).await?;
+    match super::cimd::resolve(ctx, &tenant, client_id).await {
+        Ok(c) => Ok(Some(Arc::new(c))),
+        Err(e @ (FlowError::ClientBlocked | FlowError::Unavailable | FlowError::Internal(_))) => {
+            Err(e)
+        }
+        Err(e) => {
+            tracing::warn!(reason = %e, "client metadata document refused");
+            Ok(None)
+        }
+    }
 }
 
 /// A client to create. `client_id`/`secret` are generated unless given (bootstrap only).

@@ -10,7 +10,7 @@ use super::{Actor, AdminError, Ctx, audit, random};
 use crate::domain::registration::{self, ClientMetadata, RegistrationError, UpdateRequest};
 use crate::domain::{Client, Scope, Subscription};
 use crate::store::StoreError;
-use crate::tokens::{constant_time_eq, hash_token};
+use crate::tokens::{hash_token, secret_matches};
 use std::time::Duration;
 
 /// Why a registration request failed.
@@ -80,8 +80,7 @@ pub async fn register(
         "open" => {}
         "token" => {
             let expected = policy.registration_token_sha256.as_deref().unwrap_or("");
-            let presented = bearer.map(hash_token).unwrap_or_default();
-            if expected.is_empty() || !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            if !bearer.is_some_and(|b| secret_matches(b, expected)) {
                 return Err(RegisterError::InvalidToken);
             }
         }
@@ -166,8 +165,7 @@ pub async fn authorized(
         Err(StoreError::NotFound) => String::new(),
         Err(e) => return Err(e.into()),
     };
-    let presented = bearer.map(hash_token).unwrap_or_default();
-    if stored.is_empty() || !constant_time_eq(presented.as_bytes(), stored.as_bytes()) {
+    if !bearer.is_some_and(|b| secret_matches(b, &stored)) {
         return Err(RegisterError::InvalidToken);
     }
     Ok(repo.clients().get(&sub.id, client_id).await?)
@@ -204,9 +202,7 @@ pub async fn update(
     let (name, spec) = registration::validate_update(req, client_id, &current.spec, &policy_scope)?;
     if let Some(presented) = &req.client_secret {
         let stored = current.secret_hash.as_deref().unwrap_or("");
-        if stored.is_empty()
-            || !constant_time_eq(hash_token(presented).as_bytes(), stored.as_bytes())
-        {
+        if !secret_matches(presented, stored) {
             return Err(RegistrationError::InvalidMetadata(
                 "client_secret is not the client's current secret (it cannot be chosen)".into(),
             )

@@ -365,12 +365,8 @@ pub fn device(req: &HttpRequest) -> crate::service::login::Device {
 
 /// Whether the posting browser is the one that started this transaction.
 pub fn same_browser(req: &HttpRequest, slug: &str, expected_hash: &str) -> bool {
-    req.cookie(&browser_cookie_name(slug)).is_some_and(|c| {
-        crate::tokens::constant_time_eq(
-            crate::tokens::hash_token(c.value()).as_bytes(),
-            expected_hash.as_bytes(),
-        )
-    })
+    req.cookie(&browser_cookie_name(slug))
+        .is_some_and(|c| crate::tokens::secret_matches(c.value(), expected_hash))
 }
 
 #[cfg(test)]
