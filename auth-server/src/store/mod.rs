@@ -366,6 +366,9 @@ impl Store {
     }
 }
 
+/// A pooled connection idle this long is pinged before use (see [`connect_pool`]).
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A pool on `url`. `dedicated`: a subscription's own database, kept small and
 /// emptied when idle (see [`routing`]).
 async fn connect_pool(
@@ -384,6 +387,11 @@ async fn connect_pool(
     .min_connections(if dedicated { 0 } else { 1 })
     .connect_timeout(Duration::from_secs(3))
     .acquire_timeout(Duration::from_secs(2))
+    // sqlx pings every connection it hands out by default: one more round trip per
+    // statement (a network one on PostgreSQL, a hop to the connection's thread on
+    // SQLite). Ping only a connection idle for a second or more, as pgx's pool does: one
+    // in steady use has just proved itself (sqlx also pings it on release).
+    .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
     .sqlx_logging(false);
     if dedicated {
         opts.idle_timeout(routing::DEDICATED_IDLE);
