@@ -210,29 +210,14 @@ pub async fn session(
     Ok((s.expires_at > ctx.now()).then_some(s))
 }
 
-/// Create a single-factor session (always a new id); returns the cookie value.
-pub async fn create_session(
-    ctx: &Ctx,
-    sub: &Subscription,
-    user_id: &str,
-    amr: Vec<String>,
-) -> Result<String, FlowError> {
-    let facts = SessionFacts {
-        amr,
-        acr: Some(crate::mfa::ACR_SINGLE.to_owned()),
-        mfa_at: None,
-        device: Device::default(),
-    };
-    create_session_with(ctx, sub, user_id, facts).await
-}
-
-/// Create a session recording `facts` (always a new id); returns the cookie value.
+/// Create a session recording `facts` (always a new id); returns the cookie value and
+/// the session.
 pub async fn create_session_with(
     ctx: &Ctx,
     sub: &Subscription,
     user_id: &str,
     facts: SessionFacts,
-) -> Result<String, FlowError> {
+) -> Result<(String, Session), FlowError> {
     let id = random::token(32);
     let now = ctx.now();
     let s = Session {
@@ -247,7 +232,7 @@ pub async fn create_session_with(
         device: facts.device,
     };
     put_session(ctx, sub, &id, &s).await?;
-    Ok(id)
+    Ok((id, s))
 }
 
 /// Rewrite a live session in place (step-up keeps its id and `sid`), and record it in

@@ -130,33 +130,34 @@ fn totp_for(sub: &Subscription, user: &User, secret: &[u8]) -> Result<Totp, MfaE
     Totp::new(secret, &sub.name, &user.username).map_err(internal)
 }
 
-/// The policy that applies to `user_id`: the subscription's, overridden by the user's
-/// groups.
-pub async fn policy(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<MfaPolicy, FlowError> {
+/// A user's second-factor standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// The policy that applies: the subscription's, overridden by the user's groups.
+    pub policy: MfaPolicy,
+    /// Whether the user has a confirmed TOTP.
+    pub enrolled: bool,
+}
+
+/// The user's [`Standing`], in one read.
+pub async fn standing(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<Standing, FlowError> {
     let base = MfaPolicy::parse(&sub.settings.mfa_policy).unwrap_or(MfaPolicy::Optional);
-    let overrides: Vec<MfaPolicy> = ctx
+    let facts = ctx
         .db(&sub.id)
         .await?
         .repos()
         .mfa()
-        .user_group_policies(&sub.id, user_id)
-        .await?
+        .factor_facts(&sub.id, user_id)
+        .await?;
+    let overrides: Vec<MfaPolicy> = facts
+        .group_policies
         .iter()
         .filter_map(|p| MfaPolicy::parse(p))
         .collect();
-    Ok(effective_policy(base, &overrides))
-}
-
-/// Whether the user has a confirmed TOTP.
-pub async fn enrolled(ctx: &Ctx, sub: &SubscriptionId, user_id: &str) -> Result<bool, FlowError> {
-    Ok(ctx
-        .db(sub)
-        .await?
-        .repos()
-        .mfa()
-        .totp(sub, user_id)
-        .await?
-        .is_some_and(|t| t.confirmed_at.is_some()))
+    Ok(Standing {
+        policy: effective_policy(base, &overrides),
+        enrolled: facts.totp_confirmed,
+    })
 }
 
 /// The user's 2FA state.
@@ -169,7 +170,11 @@ pub async fn status(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<Stat
         enrolled: enrolled_at.is_some(),
         enrolled_at,
         recovery_codes_left: repos.mfa().recovery_codes_left(&sub.id, user_id).await?,
-        policy: policy(ctx, sub, user_id).await?.as_str().to_owned(),
+        policy: standing(ctx, sub, user_id)
+            .await?
+            .policy
+            .as_str()
+            .to_owned(),
     })
 }
 
@@ -180,7 +185,7 @@ pub async fn begin_enrolment(
     sub: &Subscription,
     user: &User,
 ) -> Result<Enrolment, MfaError> {
-    if policy(ctx, sub, &user.id).await? == MfaPolicy::Off {
+    if standing(ctx, sub, &user.id).await?.policy == MfaPolicy::Off {
         return Err(MfaError::PolicyOff);
     }
     let db = ctx.db(&sub.id).await?;
@@ -289,7 +294,7 @@ pub async fn regenerate_recovery_codes(
     user_id: &str,
     actor: &Actor,
 ) -> Result<Vec<String>, MfaError> {
-    if !enrolled(ctx, &sub.id, user_id).await? {
+    if !standing(ctx, sub, user_id).await?.enrolled {
         return Err(MfaError::NotEnrolled);
     }
     let (codes, hashes) = new_recovery_codes(user_id);
@@ -321,7 +326,7 @@ pub async fn remove(
     actor: &Actor,
     by_admin: bool,
 ) -> Result<bool, MfaError> {
-    if !by_admin && policy(ctx, sub, user_id).await? == MfaPolicy::Required {
+    if !by_admin && standing(ctx, sub, user_id).await?.policy == MfaPolicy::Required {
         return Err(MfaError::Required);
     }
     let tx = ctx.begin(&sub.id).await?;

@@ -101,8 +101,7 @@ pub async fn after_first_factor(
     user: &User,
     first: FirstFactor,
 ) -> Result<AfterFirstFactor, FlowError> {
-    let policy = mfa::policy(ctx, sub, &user.id).await?;
-    let enrolled = mfa::enrolled(ctx, &sub.id, &user.id).await?;
+    let mfa::Standing { policy, enrolled } = mfa::standing(ctx, sub, &user.id).await?;
     // The handler set the device on this copy; the stored transaction has none yet.
     let device = tx.device.clone();
     let step = match requires_second_factor(policy, enrolled, &first) {
@@ -151,15 +150,14 @@ async fn new_session(
         mfa_at: (local_otp || first.upstream_mfa()).then_some(ctx.now()),
         device,
     };
-    let cookie = login::create_session_with(ctx, sub, user_id, facts).await?;
-    let session = login::session(ctx, sub, &cookie).await?;
+    let (cookie, session) = login::create_session_with(ctx, sub, user_id, facts).await?;
     // Through `lookup` so that metadata-document clients resolve too.
     let client = super::clients::lookup(ctx, &sub.id, &request.client_id)
         .await?
         .ok_or(FlowError::InvalidRequest(
             "this application is no longer known".into(),
         ))?;
-    let next = authorize::decide(ctx, sub, &client, issuer, request, session, true).await?;
+    let next = authorize::decide(ctx, sub, &client, issuer, request, Some(session), true).await?;
     Ok((cookie, next))
 }
 
@@ -172,8 +170,7 @@ pub async fn start_step_up(
     request: AuthzRequest,
     session: &Session,
 ) -> Result<Option<String>, FlowError> {
-    let policy = mfa::policy(ctx, sub, &session.user_id).await?;
-    let enrolled = mfa::enrolled(ctx, &sub.id, &session.user_id).await?;
+    let mfa::Standing { policy, enrolled } = mfa::standing(ctx, sub, &session.user_id).await?;
     let step = match (policy, enrolled) {
         (MfaPolicy::Off, _) => return Ok(None),
         (_, true) => Step::Totp,
@@ -203,7 +200,7 @@ pub async fn session_lacks_required(
     session: &Session,
 ) -> Result<bool, FlowError> {
     Ok(session.mfa_at.is_none()
-        && mfa::policy(ctx, sub, &session.user_id).await? == MfaPolicy::Required)
+        && mfa::standing(ctx, sub, &session.user_id).await?.policy == MfaPolicy::Required)
 }
 
 /// The open step of transaction `tx_id`; an expired one restarts the login with the

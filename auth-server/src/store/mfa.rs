@@ -11,10 +11,23 @@ use super::entity::{
     acl_group_member as gm, mfa_group_policy as gp, mfa_recovery_code as rc, mfa_totp as t,
 };
 use crate::domain::SubscriptionId;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
+
+/// The row kinds of [`Mfa::factor_facts`]'s union.
+const FACT_POLICY: &str = "policy";
+const FACT_TOTP: &str = "totp";
+
+/// A user's second-factor standing: group policies and enrolment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactorFacts {
+    /// The 2FA policies of the user's groups (unparsed, as stored).
+    pub group_policies: Vec<String>,
+    /// Whether the user has a confirmed TOTP.
+    pub totp_confirmed: bool,
+}
 
 /// Repository of second factors.
 pub struct Mfa<'a, C> {
@@ -266,30 +279,50 @@ impl<C: ConnectionTrait> Mfa<'_, C> {
         Ok(r.rows_affected > 0)
     }
 
-    /// The policy overrides of every group (any workspace) the user is a member of.
-    pub async fn user_group_policies(
+    /// What the second-factor decision needs about a user, in one statement (a sign-in
+    /// pays for each round trip): the policies of the user's groups, and whether the
+    /// user has a confirmed TOTP.
+    pub async fn factor_facts(
         &self,
         sub: &SubscriptionId,
         user_id: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<String> = gm::Entity::find()
-            .filter(gm::Column::SubscriptionId.eq(sub.0.as_str()))
-            .filter(gm::Column::UserId.eq(user_id))
-            .all(self.c)
-            .await?
-            .into_iter()
-            .map(|m| m.group_id)
-            .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    ) -> Result<FactorFacts, StoreError> {
+        let (kind, value) = (Alias::new("kind"), Alias::new("value"));
+        let groups = Query::select()
+            .column(gm::Column::GroupId)
+            .from(gm::Entity)
+            .and_where(Expr::col(gm::Column::SubscriptionId).eq(sub.0.as_str()))
+            .and_where(Expr::col(gm::Column::UserId).eq(user_id))
+            .to_owned();
+        let totp = Query::select()
+            .expr_as(Expr::val(FACT_TOTP), kind.clone())
+            .expr_as(Expr::val(""), value.clone())
+            .from(t::Entity)
+            .and_where(Expr::col(t::Column::SubscriptionId).eq(sub.0.as_str()))
+            .and_where(Expr::col(t::Column::UserId).eq(user_id))
+            .and_where(Expr::col(t::Column::ConfirmedAt).is_not_null())
+            .to_owned();
+        let query = Query::select()
+            .expr_as(Expr::val(FACT_POLICY), kind)
+            .expr_as(Expr::col(gp::Column::Policy), value)
+            .from(gp::Entity)
+            .and_where(Expr::col(gp::Column::SubscriptionId).eq(sub.0.as_str()))
+            .and_where(Expr::col(gp::Column::GroupId).in_subquery(groups))
+            .union(UnionType::All, totp)
+            .to_owned();
+        let rows = self
+            .c
+            .query_all_raw(self.c.get_database_backend().build(&query))
+            .await?;
+        let mut facts = FactorFacts::default();
+        for row in rows {
+            let kind: String = row.try_get("", "kind")?;
+            if kind == FACT_TOTP {
+                facts.totp_confirmed = true;
+            } else {
+                facts.group_policies.push(row.try_get("", "value")?);
+            }
         }
-        Ok(gp::Entity::find()
-            .filter(gp::Column::SubscriptionId.eq(sub.0.as_str()))
-            .filter(gp::Column::GroupId.is_in(ids))
-            .all(self.c)
-            .await?
-            .into_iter()
-            .map(|m| m.policy)
-            .collect())
+        Ok(facts)
     }
 }
