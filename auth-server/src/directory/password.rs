@@ -1,24 +1,33 @@
 //! Password hashing with argon2id at the OWASP parameters (m = 19 MiB, t = 2, p = 1).
 //!
-//! Hashing is CPU- and memory-heavy, so it runs on the blocking pool behind a semaphore
-//! sized to the core count, and each permit owns a reusable 19 MiB block buffer.
+//! Hashing is CPU- and memory-heavy, so it runs on its own threads, one per core, never
+//! on the async executor; each thread owns a reusable 19 MiB block buffer.
 //! Measured on this machine during design: without a cap, login throughput fell to 8/s
 //! and RSS grew to 10 GB; with a cap but fresh buffers glibc kept 0.6–0.8 GB; reusing
-//! the buffers keeps RSS flat (tens of MB). The buffers are dropped once no hash has
-//! run for [`IDLE_RELEASE`], so an idle server does not hold 19 MiB per core; they are
-//! mapped from the OS directly, because a general-purpose allocator keeps a freed block
-//! this size resident (mimalloc purges only on later allocator activity, which an idle
-//! server does not have; glibc raises its mmap threshold after the first free).
+//! the buffers keeps RSS flat (tens of MB). A thread drops its buffer once it has had no
+//! hash for [`IDLE_RELEASE`], so an idle server does not hold 19 MiB per core; buffers
+//! are mapped from the OS directly, because a general-purpose allocator keeps a freed
+//! block this size resident (mimalloc purges only on later allocator activity, which an
+//! idle server does not have; glibc raises its mmap threshold after the first free).
+//!
+//! The threads take their work from one queue, so a thread that finishes a hash starts
+//! the next queued one at once. Behind a semaphore on the async side, each hash first
+//! had to wake the caller's task to hand its permit on, and the next caller's task to
+//! hand its work to a blocking thread: the cores sat idle for 4–9 % of a login run
+//! (docs/performance.md, session 10).
+//!
 //! Unknown users are checked against a dummy hash so that timing does not reveal
 //! whether a name exists.
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-/// How long the block buffers outlive the last hash.
+/// How long a hashing thread keeps its block buffer after its last hash.
 pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
 
 /// Longest password accepted (characters are bytes here): long enough for every
@@ -39,25 +48,30 @@ pub enum PasswordError {
     Internal(String),
 }
 
-/// The reusable block buffers and when one was last handed back.
-#[derive(Debug, Default)]
-struct Buffers {
-    free: Vec<BlockBuffer>,
-    last_used: Option<Instant>,
-}
+/// Work for a hashing thread, given that thread's block memory.
+type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
-/// Bounded, buffer-reusing argon2id hasher shared by the whole process.
+/// Bounded, buffer-reusing argon2id hasher shared by the whole process: `concurrency`
+/// threads; dropping the hasher stops them once the queue is empty.
 #[derive(Debug)]
 pub struct PasswordHasher {
-    permits: Semaphore,
-    buffers: Mutex<Buffers>,
+    jobs: Sender<Job>,
     params: Params,
     dummy_hash: String,
+    buffers: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
-    /// A hasher allowing `concurrency` hashes at once (use the core count).
+    /// A hasher running `concurrency` hashes at once (use the core count).
     pub fn new(concurrency: usize) -> Result<Arc<PasswordHasher>, PasswordError> {
+        Self::with_idle_release(concurrency, IDLE_RELEASE)
+    }
+
+    /// [`PasswordHasher::new`] whose threads drop their buffers after `idle`.
+    pub fn with_idle_release(
+        concurrency: usize,
+        idle: Duration,
+    ) -> Result<Arc<PasswordHasher>, PasswordError> {
         let params = Params::new(
             Params::DEFAULT_M_COST,
             Params::DEFAULT_T_COST,
@@ -65,122 +79,59 @@ impl PasswordHasher {
             Some(32),
         )
         .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let mut hasher = PasswordHasher {
-            permits: Semaphore::new(concurrency.max(1)),
-            buffers: Mutex::new(Buffers::default()),
+        let buffers = Arc::new(AtomicUsize::new(0));
+        // Nobody is logging in yet: the dummy hash's buffer goes back at once.
+        let dummy_hash = hash_into(
+            &params,
+            b"dummy password for unknown users",
+            &mut Scratch::new(Arc::clone(&buffers)),
+        )?;
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for n in 0..concurrency.max(1) {
+            let (queue, buffers) = (queue.clone(), Arc::clone(&buffers));
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || work(&queue, idle, buffers))
+                .map_err(|e| PasswordError::Internal(format!("cannot start a hasher: {e}")))?;
+        }
+        Ok(Arc::new(PasswordHasher {
+            jobs,
             params,
-            dummy_hash: String::new(),
-        };
-        hasher.dummy_hash = hasher.hash_blocking(b"dummy password for unknown users")?;
-        // Nobody is logging in yet: start without the dummy hash's buffer.
-        hasher.release_idle(Duration::ZERO);
-        Ok(Arc::new(hasher))
+            dummy_hash,
+            buffers,
+        }))
     }
 
-    fn argon(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Block buffers currently held by the hashing threads.
+    pub fn buffers(&self) -> usize {
+        self.buffers.load(Ordering::Relaxed)
     }
 
-    fn with_buffer<T>(
-        &self,
-        params: &Params,
-        f: impl FnOnce(&mut [Block]) -> T,
-    ) -> Result<T, PasswordError> {
-        let blocks = params.block_count();
-        let pooled = self.buffers.lock().ok().and_then(|mut b| b.free.pop());
-        let mut buf = match pooled {
-            Some(b) if b.len() >= blocks => b,
-            _ => BlockBuffer::new(blocks)?,
-        };
-        let out = f(buf.blocks(blocks));
-        if let Ok(mut pool) = self.buffers.lock() {
-            pool.free.push(buf);
-            pool.last_used = Some(Instant::now());
-        }
-        Ok(out)
-    }
-
-    /// Drop the pooled buffers when no hash has finished for `idle` (the housekeeping
-    /// tick calls this); a buffer in use stays with its hash.
-    pub fn release_idle(&self, idle: Duration) -> usize {
-        let Ok(mut pool) = self.buffers.lock() else {
-            return 0;
-        };
-        if pool.last_used.is_some_and(|t| t.elapsed() < idle) {
-            return 0;
-        }
-        std::mem::take(&mut pool.free).len()
-    }
-
-    fn hash_blocking(&self, password: &[u8]) -> Result<String, PasswordError> {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let mut salt_buf = [0u8; 64];
-        let salt_bytes = salt
-            .decode_b64(&mut salt_buf)
-            .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let mut out = [0u8; 32];
-        self.with_buffer(&self.params, |blocks| {
-            self.argon()
-                .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
-        })?
-        .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let output = Output::new(&out).map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let phc = PasswordHash {
-            algorithm: argon2::ARGON2ID_IDENT,
-            version: Some(Version::V0x13.into()),
-            params: (&self.params)
-                .try_into()
-                .map_err(|e: argon2::password_hash::Error| {
-                    PasswordError::Internal(e.to_string())
-                })?,
-            salt: Some(salt.as_salt()),
-            hash: Some(output),
-        };
-        Ok(phc.to_string())
-    }
-
-    fn verify_blocking(&self, password: &[u8], stored: &str) -> Result<bool, PasswordError> {
-        let phc = PasswordHash::new(stored).map_err(|_| PasswordError::Malformed)?;
-        let params = Params::try_from(&phc).map_err(|_| PasswordError::Malformed)?;
-        let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
-            return Err(PasswordError::Malformed);
-        };
-        let mut salt_buf = [0u8; 64];
-        let salt_bytes = salt
-            .decode_b64(&mut salt_buf)
-            .map_err(|_| PasswordError::Malformed)?;
-        let mut out = vec![0u8; expected.len()];
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        self.with_buffer(&params, |blocks| {
-            argon.hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
-        })?
-        .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let computed = Output::new(&out).map_err(|_| PasswordError::Malformed)?;
-        // `Output`'s equality is constant-time.
-        Ok(computed == expected)
-    }
-
+    /// Run `f` on a hashing thread. A caller that went away while its job waited (the
+    /// browser gave up) costs no hash.
     async fn run<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+        &self,
+        f: impl FnOnce(&mut Scratch) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let me = Arc::clone(self);
+        let (done, answer) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| f(&me)))
-            .await
-            .map_err(|e| PasswordError::Internal(e.to_string()))
+        let job: Job = Box::new(move |scratch| {
+            if !done.is_closed() {
+                let _ = done.send(span.in_scope(|| f(scratch)));
+            }
+        });
+        let stopped = || PasswordError::Internal("the password hasher stopped".into());
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
     }
 
     /// Hash a new password.
     pub async fn hash(self: &Arc<Self>, password: &str) -> Result<String, PasswordError> {
         check_length(password)?;
         let pw = password.as_bytes().to_vec();
-        self.run(move |h| h.hash_blocking(&pw)).await?
+        let params = self.params.clone();
+        self.run(move |scratch| hash_into(&params, &pw, scratch))
+            .await?
     }
 
     /// Verify a password against a stored hash; `None` (unknown user or no local
@@ -194,11 +145,130 @@ impl PasswordHasher {
             return Ok(false);
         }
         let pw = password.as_bytes().to_vec();
-        self.run(move |h| match stored {
-            Some(s) => h.verify_blocking(&pw, &s),
-            None => h.verify_blocking(&pw, &h.dummy_hash).map(|_| false),
-        })
-        .await?
+        let (stored, known) = match stored {
+            Some(s) => (s, true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let matches = self
+            .run(move |scratch| verify_with(&pw, &stored, scratch))
+            .await??;
+        Ok(known && matches)
+    }
+}
+
+/// A hashing thread: one job at a time, its buffer dropped after `idle` without one.
+fn work(queue: &Receiver<Job>, idle: Duration, buffers: Arc<AtomicUsize>) {
+    let mut scratch = Scratch::new(buffers);
+    loop {
+        match queue.recv_timeout(idle) {
+            Ok(job) => {
+                // A panic loses that one answer (its caller gets an error), not the thread.
+                if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut scratch))).is_err() {
+                    tracing::error!("a password hash panicked");
+                    scratch.release();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => scratch.release(),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn hash_into(
+    params: &Params,
+    password: &[u8],
+    scratch: &mut Scratch,
+) -> Result<String, PasswordError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password,
+            salt_bytes,
+            &mut out,
+            scratch.blocks(params.block_count())?,
+        )
+        .map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let output = Output::new(&out).map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: params
+            .try_into()
+            .map_err(|e: argon2::password_hash::Error| PasswordError::Internal(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_with(
+    password: &[u8],
+    stored: &str,
+    scratch: &mut Scratch,
+) -> Result<bool, PasswordError> {
+    let phc = PasswordHash::new(stored).map_err(|_| PasswordError::Malformed)?;
+    let params = Params::try_from(&phc).map_err(|_| PasswordError::Malformed)?;
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+        return Err(PasswordError::Malformed);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|_| PasswordError::Malformed)?;
+    let mut out = vec![0u8; expected.len()];
+    let blocks = scratch.blocks(params.block_count())?;
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
+        .map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let computed = Output::new(&out).map_err(|_| PasswordError::Malformed)?;
+    // `Output`'s equality is constant-time.
+    Ok(computed == expected)
+}
+
+/// A hashing thread's block memory, kept between hashes and counted in `buffers`.
+#[derive(Debug)]
+struct Scratch {
+    buffer: Option<BlockBuffer>,
+    buffers: Arc<AtomicUsize>,
+}
+
+impl Scratch {
+    fn new(buffers: Arc<AtomicUsize>) -> Scratch {
+        Scratch {
+            buffer: None,
+            buffers,
+        }
+    }
+
+    /// `n` blocks, from the kept buffer when it is large enough.
+    fn blocks(&mut self, n: usize) -> Result<&mut [Block], PasswordError> {
+        if self.buffer.as_ref().is_none_or(|b| b.len() < n) {
+            self.release();
+            self.buffer = Some(BlockBuffer::new(n)?);
+            self.buffers.fetch_add(1, Ordering::Relaxed);
+        }
+        match self.buffer.as_mut() {
+            Some(b) => Ok(b.blocks(n)),
+            None => Err(PasswordError::Internal("no argon2 memory".into())),
+        }
+    }
+
+    /// Give the buffer back to the OS.
+    fn release(&mut self) {
+        if self.buffer.take().is_some() {
+            self.buffers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -267,16 +337,46 @@ mod tests {
 
     #[tokio::test]
     async fn buffers_are_kept_while_busy_and_dropped_when_idle() {
-        let h = PasswordHasher::new(2).unwrap();
-        assert_eq!(h.release_idle(Duration::ZERO), 0, "none kept from start-up");
+        let h = PasswordHasher::with_idle_release(2, Duration::from_secs(1)).unwrap();
+        assert_eq!(h.buffers(), 0, "none kept from start-up");
         assert!(!h.verify("pw", None).await.unwrap());
-        assert_eq!(
-            h.release_idle(Duration::from_secs(3600)),
-            0,
-            "recently used"
-        );
-        assert_eq!(h.release_idle(Duration::ZERO), 1);
-        assert_eq!(h.release_idle(Duration::ZERO), 0);
+        assert_eq!(h.buffers(), 1, "kept right after a hash");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.buffers() > 0 {
+            assert!(std::time::Instant::now() < deadline, "never released");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_hashes_all_answer_on_as_many_buffers_as_threads() {
+        let h = PasswordHasher::new(2).unwrap();
+        let stored = h.hash("correct horse").await.unwrap();
+        let checks = (0..6).map(|i| {
+            let (h, stored) = (h.clone(), stored.clone());
+            async move {
+                let pw = if i % 2 == 0 {
+                    "correct horse"
+                } else {
+                    "wrong horse"
+                };
+                (i, h.verify(pw, Some(stored)).await.unwrap())
+            }
+        });
+        for (i, ok) in futures_util::future::join_all(checks).await {
+            assert_eq!(ok, i % 2 == 0, "check {i}");
+        }
+        assert!(h.buffers() <= 2, "{} buffers for 2 threads", h.buffers());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_is_an_error_not_a_match() {
+        let h = PasswordHasher::new(1).unwrap();
+        assert!(matches!(
+            h.verify("pw", Some("$argon2id$nonsense".into())).await,
+            Err(PasswordError::Malformed)
+        ));
+        assert!(matches!(h.hash("").await, Err(PasswordError::Length)));
     }
 
     #[tokio::test]

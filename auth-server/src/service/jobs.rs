@@ -8,18 +8,8 @@ use std::time::Duration;
 /// How often the sweep runs.
 const EVERY: Duration = Duration::from_secs(600);
 
-/// Start the sweep, and the password hasher's idle release, on the current runtime; they
-/// stop with the process. The handle is the sweep's.
+/// Start the sweep on the current runtime; it stops with the process.
 pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
-    let passwords = ctx.passwords.clone();
-    // The hasher's 19 MiB buffers go back to the OS once logins stop.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            passwords.release_idle(crate::directory::password::IDLE_RELEASE);
-        }
-    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         loop {
