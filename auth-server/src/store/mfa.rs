@@ -16,14 +16,15 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
-/// The row kinds of [`Mfa::factor_facts`]'s union.
+/// Row kind of [`Mfa::factor_facts`]'s union: a group's policy.
 const FACT_POLICY: &str = "policy";
+/// Row kind of [`Mfa::factor_facts`]'s union: a confirmed TOTP.
 const FACT_TOTP: &str = "totp";
 
 /// A user's second-factor standing: group policies and enrolment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FactorFacts {
-    /// The 2FA policies of the user's groups (unparsed, as stored).
+    /// The 2FA policies of the user's groups, of any workspace (unparsed, as stored).
     pub group_policies: Vec<String>,
     /// Whether the user has a confirmed TOTP.
     pub totp_confirmed: bool,
