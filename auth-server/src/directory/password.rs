@@ -68,7 +68,7 @@ impl PasswordHasher {
     }
 
     /// [`PasswordHasher::new`] whose threads drop their buffers after `idle`.
-    pub fn with_idle_release(
+    fn with_idle_release(
         concurrency: usize,
         idle: Duration,
     ) -> Result<Arc<PasswordHasher>, PasswordError> {
@@ -126,7 +126,7 @@ impl PasswordHasher {
     }
 
     /// Hash a new password.
-    pub async fn hash(self: &Arc<Self>, password: &str) -> Result<String, PasswordError> {
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         check_length(password)?;
         let pw = password.as_bytes().to_vec();
         let params = self.params.clone();
@@ -137,7 +137,7 @@ impl PasswordHasher {
     /// Verify a password against a stored hash; `None` (unknown user or no local
     /// password) spends the same time on a dummy hash and answers `false`.
     pub async fn verify(
-        self: &Arc<Self>,
+        &self,
         password: &str,
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
