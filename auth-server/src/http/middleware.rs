@@ -75,12 +75,14 @@ fn has_encoded_nul(path: &str) -> bool {
 /// The one middleware in front of every route. Per request: a request id and a log span
 /// carrying it with the method and path (never the query string, which may hold codes
 /// or hints); the per-address limiter ([`limits::refusal`]); the [`REQUEST_DEADLINE`];
-/// error pages in the request's language ([`pages::localized`]); security headers on
-/// every response (RFC 9700 §4.16 clickjacking, §4.2.4 referrer; API documents get the
-/// OWASP REST set, see [`is_api_document`]); `no-store` unless the handler chose a cache
-/// policy; and the latency histogram. One layer rather than one
-/// per concern: each `from_fn` layer boxes the request's future twice, which showed in
-/// the profile of the cheapest endpoints (docs/performance.md).
+/// one read of the state generation
+/// ([`freshness::per_request`](crate::service::freshness::per_request)); error pages in
+/// the request's language ([`pages::localized`]); security headers on every response
+/// (RFC 9700 §4.16 clickjacking, §4.2.4 referrer; API documents get the OWASP REST set,
+/// see [`is_api_document`]); `no-store` unless the handler chose a cache policy; and the
+/// latency histogram. One layer rather than one per concern: each `from_fn` layer boxes
+/// the request's future twice, which showed in the profile of the cheapest endpoints
+/// (docs/performance.md).
 pub async fn edge(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -160,7 +162,8 @@ async fn serve(
     }
     // Kept for the log line only: a `Uri` clone shares its bytes.
     let uri = req.uri().clone();
-    match tokio::time::timeout(REQUEST_DEADLINE, next.call(req)).await {
+    let handled = crate::service::freshness::per_request(next.call(req));
+    match tokio::time::timeout(REQUEST_DEADLINE, handled).await {
         Ok(res) => {
             let res = res?;
             Ok(match pages::localized(&res) {

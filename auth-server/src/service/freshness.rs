@@ -10,7 +10,9 @@
 //! commits in between is either seen by that check or bumps past the cached value.
 
 use super::{Ctx, FlowError};
+use crate::cache::Ephemeral;
 use crate::domain::SubscriptionId;
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,41 +89,137 @@ fn parse(v: &[u8]) -> Option<i64> {
 /// revocation happened in between. A missing generation is replaced by a fresh random
 /// one (`SET NX`, so all instances agree on it) before anything is cached under it.
 pub async fn current(ctx: &Ctx, sub: &SubscriptionId) -> Option<i64> {
+    current_in(ctx.cache.as_ref(), sub).await
+}
+
+async fn current_in(cache: &dyn Ephemeral, sub: &SubscriptionId) -> Option<i64> {
+    if let Some(g) = recalled(sub) {
+        return Some(g);
+    }
     let key = key(sub);
-    match ctx.cache.get(&key).await {
+    let g = read(cache, &key).await?;
+    remember(key, g);
+    Some(g)
+}
+
+async fn read(cache: &dyn Ephemeral, key: &str) -> Option<i64> {
+    match cache.get(key).await {
         Ok(Some(v)) => return parse(&v),
         Ok(None) => {}
         Err(_) => return None,
     }
     let fresh: i64 = rand::random();
-    match ctx
-        .cache
-        .put_new(&key, fresh.to_string().as_bytes(), GENERATION_TTL)
+    match cache
+        .put_new(key, fresh.to_string().as_bytes(), GENERATION_TTL)
         .await
     {
         Ok(true) => Some(fresh),
         // Another instance created it first: use theirs.
-        Ok(false) => ctx
-            .cache
-            .get(&key)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|v| parse(&v)),
+        Ok(false) => cache.get(key).await.ok().flatten().and_then(|v| parse(&v)),
         Err(_) => None,
     }
 }
 
 /// Invalidate every cached verdict of the subscription, on every instance.
 pub async fn bump(ctx: &Ctx, sub: &SubscriptionId) {
+    bump_in(ctx.cache.as_ref(), sub).await
+}
+
+async fn bump_in(cache: &dyn Ephemeral, sub: &SubscriptionId) {
+    // What this request reads after its own change must be the new generation.
+    forget();
     let fresh: i64 = rand::random();
-    if let Err(e) = ctx
-        .cache
+    if let Err(e) = cache
         .put(&key(sub), fresh.to_string().as_bytes(), GENERATION_TTL)
         .await
     {
         // Entries expire on their own within their short TTL; say loudly that until then
         // a revocation may not be visible on other instances.
         tracing::error!(error = %e, "could not bump the state generation; caches expire within their TTL");
+    }
+}
+
+tokio::task_local! {
+    /// The generation this request has read, as its store key and value.
+    static READ: RefCell<Option<(String, i64)>>;
+}
+
+/// Run `request` reading each generation at most once: the first read stands for the
+/// rest of the request. An introspection checks the client cache, the verified-token
+/// cache and, with ACL parameters, the ACL cache; each asked the ephemeral store (with
+/// Redis, a round trip each) for the same value. The request then counts as happening at
+/// that read: a revocation that commits while it runs is seen by its database reads or
+/// not at all, as it would be had the request started a moment later or earlier. A
+/// change the request makes itself ([`bump`]) is seen by its later reads.
+pub async fn per_request<F: Future>(request: F) -> F::Output {
+    READ.scope(RefCell::new(None), request).await
+}
+
+/// The generation of `sub` already read in this request.
+fn recalled(sub: &SubscriptionId) -> Option<i64> {
+    READ.try_with(|read| {
+        read.borrow()
+            .as_ref()
+            .filter(|(key, _)| key.strip_prefix("gen:") == Some(sub.0.as_str()))
+            .map(|(_, g)| *g)
+    })
+    .ok()
+    .flatten()
+}
+
+fn remember(key: String, generation: i64) {
+    let _outside_a_request = READ.try_with(|read| *read.borrow_mut() = Some((key, generation)));
+}
+
+fn forget() {
+    let _outside_a_request = READ.try_with(|read| read.borrow_mut().take());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::MemoryStore;
+
+    #[tokio::test]
+    async fn a_request_reads_the_generation_once_and_sees_its_own_bump() {
+        let store = MemoryStore::new();
+        let (a, b) = (SubscriptionId("a".into()), SubscriptionId("b".into()));
+        per_request(async {
+            let first = current_in(&store, &a).await.unwrap();
+            // Another instance's change lands in the store while the request runs.
+            store.put(&key(&a), b"42", GENERATION_TTL).await.unwrap();
+            assert_eq!(
+                current_in(&store, &a).await,
+                Some(first),
+                "read once per request"
+            );
+            // Another subscription is its own read.
+            let other = current_in(&store, &b).await.unwrap();
+            assert_eq!(current_in(&store, &b).await, Some(other));
+            assert_eq!(
+                current_in(&store, &a).await,
+                Some(42),
+                "one subscription remembered"
+            );
+            bump_in(&store, &a).await;
+            let after = current_in(&store, &a).await.unwrap();
+            assert_ne!(after, 42, "the request's own bump is seen");
+        })
+        .await;
+        // Outside a request every call reads the store.
+        store.put(&key(&a), b"7", GENERATION_TTL).await.unwrap();
+        assert_eq!(current_in(&store, &a).await, Some(7));
+        store.put(&key(&a), b"8", GENERATION_TTL).await.unwrap();
+        assert_eq!(current_in(&store, &a).await, Some(8));
+    }
+
+    #[tokio::test]
+    async fn requests_do_not_share_what_they_read() {
+        let store = MemoryStore::new();
+        let a = SubscriptionId("a".into());
+        let first = per_request(current_in(&store, &a)).await.unwrap();
+        store.put(&key(&a), b"9", GENERATION_TTL).await.unwrap();
+        assert_ne!(first, 9);
+        assert_eq!(per_request(current_in(&store, &a)).await, Some(9));
     }
 }
