@@ -81,7 +81,12 @@ impl Params {
         // Decoded straight into the map: this runs on every token and introspection
         // request, and a serde round trip through a list of pairs cost a few per cent of
         // introspection. Like every form decoder, bad percent-escapes decode lossily.
-        let mut p = Params::default();
+        // Sized for the usual requests (introspection: 1–4 parameters; token: up to 8),
+        // so the map does not grow twice on the way.
+        let mut p = Params {
+            map: HashMap::with_capacity(8),
+            resources: Vec::new(),
+        };
         for (k, v) in form_urlencoded::parse(text.as_bytes()) {
             if k == "resource" {
                 p.resources.push(v.into_owned());
@@ -211,10 +216,22 @@ pub fn client_auth(req: &HttpRequest, p: &Params) -> Result<Presented, OAuthErro
 
 /// `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
 fn decode_basic(b64: &str) -> Option<(String, String)> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
+    use base64::DecodeSliceError;
+    let b64 = b64.trim();
+    let engine = base64::engine::general_purpose::STANDARD;
+    // Decoded on the stack: every authenticated token and introspection request carries
+    // these. Longer credentials (never seen in practice) take the heap.
+    let mut stack = [0u8; 384];
+    let heap;
+    let raw: &[u8] = match engine.decode_slice(b64, &mut stack) {
+        Ok(n) => &stack[..n],
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            heap = engine.decode(b64).ok()?;
+            &heap
+        }
+        Err(DecodeSliceError::DecodeError(_)) => return None,
+    };
+    let text = std::str::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((form_value(id), form_value(secret)))
 }
@@ -292,5 +309,22 @@ mod tests {
         let enc = base64::engine::general_purpose::STANDARD.encode("my%3Aid:s%2B%25%3A");
         assert_eq!(decode_basic(&enc), Some(("my:id".into(), "s+%:".into())));
         assert_eq!(decode_basic("!!"), None);
+    }
+
+    #[test]
+    fn long_basic_credentials_decode_and_bad_ones_do_not() {
+        let enc = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        // Around the stack buffer's size: the heap takes over without a difference.
+        for len in [382, 383, 384, 385, 4000] {
+            let secret = "s".repeat(len);
+            assert_eq!(
+                decode_basic(&enc(format!("id:{secret}").as_bytes())),
+                Some(("id".into(), secret)),
+                "{len}"
+            );
+        }
+        assert_eq!(decode_basic(&enc(b"id:\xff\xfe")), None, "not UTF-8");
+        let long_garbage = "!".repeat(1000);
+        assert_eq!(decode_basic(&long_garbage), None);
     }
 }

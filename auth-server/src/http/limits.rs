@@ -27,6 +27,9 @@ fn class_of(method: &Method, path: &str) -> Option<IpClass> {
     }
 }
 
+/// A header name given as text is parsed (and copied) on every lookup.
+const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
 /// The client address of a request (see the module docs); `None` only for requests
 /// without a peer (in-process test requests).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
@@ -36,7 +39,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     };
     let forwarded = req
         .headers()
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     Some(ctx.settings.trusted_proxies.client_ip(peer, forwarded))
 }

@@ -4,7 +4,7 @@
 use crate::domain::Subscription;
 use crate::http::extract::Tenant;
 use crate::service::Ctx;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
@@ -89,8 +89,11 @@ fn tenant_metadata(ctx: &Ctx, sub: &Subscription) -> Value {
 
 fn respond(ctx: &Ctx, docs: &MetadataCache, sub: &Arc<Subscription>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .insert_header(ContentType::json())
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .insert_header((header::CONTENT_TYPE, super::JSON))
         .body(docs.document(ctx, sub))
 }
 

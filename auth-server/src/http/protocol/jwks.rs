@@ -3,7 +3,7 @@
 use crate::http::extract::Tenant;
 use crate::http::protocol::error::OAuthError;
 use crate::service::{Ctx, FlowError, keys};
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, get, web};
 
 /// `GET /t/{slug}/jwks`
@@ -20,7 +20,7 @@ pub async fn get_jwks(ctx: web::Data<Ctx>, tenant: Tenant) -> Result<HttpRespons
         false => "public, max-age=60",
     };
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", cache))
-        .insert_header(ContentType::json())
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(cache)))
+        .insert_header((header::CONTENT_TYPE, super::JSON))
         .body(ring.jwks_json(ctx.now())))
 }
