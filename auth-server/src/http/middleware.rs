@@ -84,10 +84,11 @@ fn has_encoded_nul(path: &str) -> bool {
 /// the request's future twice, which showed in the profile of the cheapest endpoints
 /// (docs/performance.md).
 pub async fn edge(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
+    let tenant = take_tenant_prefix(&mut req);
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
     let id = next_request_id();
@@ -96,10 +97,11 @@ pub async fn edge(
     let header_id = HeaderValue::from_str(&id).ok();
     req.extensions_mut().insert(RequestId(id));
     let mut res = serve(req, next, header_id.clone()).instrument(span).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+    let route = match (res.request().match_pattern(), tenant) {
+        (Some(inner), true) => [TENANT_PREFIX, &inner].concat(),
+        (Some(pattern), false) => pattern,
+        (None, _) => "unmatched".into(),
+    };
     harden(res.headers_mut(), header_id);
     if let Some(m) = metrics {
         let status = res.status();
@@ -109,6 +111,43 @@ pub async fn edge(
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
+}
+
+/// The pattern of the tenant prefix, as the latency histogram's route label shows it.
+const TENANT_PREFIX: &str = "/t/{slug}";
+
+/// Marks a request whose `/t/{slug}` prefix [`take_tenant_prefix`] consumed.
+#[derive(Debug, Clone, Copy)]
+struct TenantRequest;
+
+/// Whether the request is for a tenant endpoint (the guard of the tenant scope).
+pub fn is_tenant_request(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.req_data().contains::<TenantRequest>()
+}
+
+/// Match the `/t/{slug}` prefix of a tenant path here, as actix's router would: the slug
+/// is the non-empty text up to the next `/` of the (requoted) path, stored as the `slug`
+/// path parameter, and the router then sees only the rest. actix-router matches every
+/// dynamic segment with a regex (regex-lite's PikeVM, as actix-web is built without
+/// `unicode`), which was a fifth of the instructions of a discovery request and a tenth
+/// of an introspection's (docs/performance.md, session 11). Returns whether it matched.
+fn take_tenant_prefix(req: &mut ServiceRequest) -> bool {
+    let Some(rest) = req.match_info().as_str().strip_prefix("/t/") else {
+        return false;
+    };
+    let len = rest.find('/').unwrap_or(rest.len());
+    let Ok(end) = u16::try_from(3 + len) else {
+        return false;
+    };
+    if len == 0 {
+        return false;
+    }
+    let slug = rest[..len].to_owned();
+    let info = req.match_info_mut();
+    info.add_static("slug", slug);
+    info.skip(end);
+    req.extensions_mut().insert(TenantRequest);
+    true
 }
 
 /// The security headers of every answer, the request id, and `no-store` unless the
@@ -202,6 +241,53 @@ pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_mill
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_web::test]
+    async fn tenant_paths_route_as_the_slug_pattern_did_and_nothing_else_enters_the_scope() {
+        use actix_web::{App, guard, test, web};
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(edge))
+                .service(
+                    web::scope("")
+                        .guard(guard::fn_guard(is_tenant_request))
+                        .route(
+                            "/x",
+                            web::get().to(|r: actix_web::HttpRequest| async move {
+                                format!("tenant {}", r.match_info().get("slug").unwrap())
+                            }),
+                        )
+                        .route(
+                            "/sso/{connection}",
+                            web::get().to(|p: web::Path<(String, String)>| async move {
+                                format!("{} {}", p.0, p.1)
+                            }),
+                        ),
+                )
+                .route("/x", web::get().to(|| async { "root" })),
+        )
+        .await;
+        let get = |uri: &'static str| {
+            let app = &app;
+            async move {
+                let res =
+                    test::call_service(app, test::TestRequest::get().uri(uri).to_request()).await;
+                let status = res.status().as_u16();
+                let body = test::read_body(res).await;
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        assert_eq!(get("/t/acme/x").await, (200, "tenant acme".into()));
+        // The requoted path, as the router's pattern saw it.
+        assert_eq!(get("/t/a%20b/x").await, (200, "tenant a b".into()));
+        assert_eq!(get("/t/a%2Fb/x").await, (200, "tenant a%2Fb".into()));
+        assert_eq!(get("/t/acme/sso/corp").await, (200, "acme corp".into()));
+        assert_eq!(get("/x").await, (200, "root".into()), "not a tenant path");
+        assert_eq!(get("/t//x").await.0, 404, "an empty slug");
+        assert_eq!(get("/t/acme").await.0, 404, "no endpoint");
+        assert_eq!(get("/t/acme/y").await.0, 404, "an unknown endpoint");
+        assert_eq!(get("/tt/acme/x").await.0, 404);
+    }
 
     #[test]
     fn request_ids_are_twenty_hex_digits_and_unique() {

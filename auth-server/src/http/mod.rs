@@ -12,18 +12,20 @@ pub mod pages;
 pub mod protocol;
 pub mod state;
 
-use actix_web::web;
+use actix_web::{guard, web};
 
 /// Register every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use protocol::*;
-    // Every tenant endpoint lives in one `/t/{slug}` scope: the router matches that one
-    // pattern and then compares static inner paths, instead of trying one pattern per
-    // endpoint (docs/performance.md, session 7). Inside, the endpoints resource servers
-    // and clients call on every request come first. The scope answers 404 itself for an
+    // Every tenant endpoint lives in one scope, for the paths `/t/{slug}/…`. The edge
+    // middleware has already taken the `/t/{slug}` prefix off such a path (see
+    // `middleware::take_tenant_prefix`), so the router compares static inner paths only;
+    // the guard keeps every other request out. Inside, the endpoints resource servers and
+    // clients call on every request come first. The scope answers 404 itself for an
     // unknown inner path, so no `/t/…` route may live outside it.
     cfg.service(
-        web::scope("/t/{slug}")
+        web::scope("")
+            .guard(guard::fn_guard(middleware::is_tenant_request))
             .service(introspect::post_introspect)
             .service(token::post_token)
             .service(jwks::get_jwks)
