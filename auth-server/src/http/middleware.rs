@@ -140,7 +140,7 @@ fn take_tenant_prefix(req: &mut ServiceRequest) -> bool {
         return false;
     };
     if len == 0 {
-        return false;
+        return false; // `/t//…`: the pattern needs a non-empty slug
     }
     let slug = rest[..len].to_owned();
     let info = req.match_info_mut();
