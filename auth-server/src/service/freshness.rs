@@ -72,8 +72,11 @@ where
 /// shorter (seconds).
 const GENERATION_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// The prefix of a generation's key in the ephemeral store, before the subscription id.
+const KEY_PREFIX: &str = "gen:";
+
 fn key(sub: &SubscriptionId) -> String {
-    ["gen:", &sub.0].concat()
+    [KEY_PREFIX, &sub.0].concat()
 }
 
 fn parse(v: &[u8]) -> Option<i64> {
@@ -160,7 +163,7 @@ fn recalled(sub: &SubscriptionId) -> Option<i64> {
     READ.try_with(|read| {
         read.borrow()
             .as_ref()
-            .filter(|(key, _)| key.strip_prefix("gen:") == Some(sub.0.as_str()))
+            .filter(|(key, _)| key.strip_prefix(KEY_PREFIX) == Some(sub.0.as_str()))
             .map(|(_, g)| *g)
     })
     .ok()
