@@ -6,6 +6,10 @@
 //! which like `startup` sits on top: its admin commands call the `http::admin` routes
 //! in-process).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+// The release build computes the layout of the token endpoint's futures through the
+// optimised MIR of every future they box (session 12 boxes the cold parts of token
+// issuance); that chain is 130 queries deep, past the default limit of 128.
+#![recursion_limit = "256"]
 
 pub mod acl;
 pub mod cache;

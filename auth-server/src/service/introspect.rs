@@ -7,8 +7,9 @@ use super::{Ctx, FlowError, keys};
 use crate::domain::{Client, Scope, Subscription};
 use crate::store::StoreError;
 use crate::tokens::{hash_token, jwt};
+use bytes::Bytes;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Claims of a valid access token.
 pub type Claims = Map<String, Value>;
@@ -24,6 +25,42 @@ pub struct Verified {
     pub exp: i64,
     /// The token's claims (plus `username` for user tokens), shared with every hit.
     pub claims: Arc<Claims>,
+    /// The plain RFC 7662 answer, serialized by the first introspection that needs it:
+    /// it depends on the claims only, and writing it again on every hit was a tenth of
+    /// an introspection's instructions (docs/performance.md, session 12).
+    plain: OnceLock<Bytes>,
+}
+
+impl Verified {
+    fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
+        Verified {
+            generation,
+            exp,
+            claims,
+            plain: OnceLock::new(),
+        }
+    }
+
+    /// The JSON body of a plain introspection answer for this token.
+    pub fn plain_answer(&self) -> Result<Bytes, serde_json::Error> {
+        if let Some(body) = self.plain.get() {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(serde_json::to_vec(&Plain(&self.claims))?);
+        Ok(self.plain.get_or_init(|| body).clone())
+    }
+}
+
+/// The plain RFC 7662 answer of an active token, written from its claims.
+struct Plain<'a>(&'a Claims);
+
+impl serde::Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(member_count(self.0)))?;
+        serialize_members(&mut map, self.0)?;
+        map.end()
+    }
 }
 
 /// The claims of `token` if it is an active access token of `tenant`, else `None`.
@@ -33,6 +70,19 @@ pub async fn validate_access_token(
     issuer: &str,
     token: &str,
 ) -> Result<Option<Arc<Claims>>, FlowError> {
+    Ok(verify(ctx, tenant, issuer, token)
+        .await?
+        .map(|v| Arc::clone(&v.claims)))
+}
+
+/// The verdict on `token` if it is an active access token of `tenant`, else `None`;
+/// through the verified-token cache.
+async fn verify(
+    ctx: &Ctx,
+    tenant: &Subscription,
+    issuer: &str,
+    token: &str,
+) -> Result<Option<Arc<Verified>>, FlowError> {
     if token.is_empty() || token.len() > 8192 {
         return Ok(None);
     }
@@ -45,26 +95,24 @@ pub async fn validate_access_token(
         && let Some(hit) = ctx.verified.get(&key)
         && hit.generation == g
     {
-        return Ok((hit.exp > now).then(|| Arc::clone(&hit.claims)));
+        return Ok((hit.exp > now).then_some(hit));
     }
     // Boxed: the full check's future (signature, revocation and user reads) is
     // kilobytes, and inline it would be copied with every cache hit's future.
     let Some(claims) = Box::pin(validate_uncached(ctx, tenant, issuer, token, now)).await? else {
         return Ok(None);
     };
-    let claims = Arc::new(claims);
-    if let Some(g) = generation {
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-        ctx.verified.insert(
-            key,
-            Arc::new(Verified {
-                generation: g,
-                exp,
-                claims: Arc::clone(&claims),
-            }),
-        );
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    // Without a generation (the store is away) the verdict serves this request only.
+    let verified = Arc::new(Verified::new(
+        generation.unwrap_or(0),
+        exp,
+        Arc::new(claims),
+    ));
+    if generation.is_some() {
+        ctx.verified.insert(key, Arc::clone(&verified));
     }
-    Ok(Some(claims))
+    Ok(Some(verified))
 }
 
 async fn validate_uncached(
@@ -177,17 +225,17 @@ fn caller_may_see(caller: &Client, claims: &Claims) -> bool {
         .any(|a| a == &caller.client_id || own.contains(&a))
 }
 
-/// The claims of `token` when it is active and `caller` may learn about it.
+/// The verdict on `token` when it is active and `caller` may learn about it.
 pub async fn active_claims(
     ctx: &Ctx,
     tenant: &Subscription,
     issuer: &str,
     caller: &Client,
     token: &str,
-) -> Result<Option<Arc<Claims>>, FlowError> {
-    Ok(validate_access_token(ctx, tenant, issuer, token)
+) -> Result<Option<Arc<Verified>>, FlowError> {
+    Ok(verify(ctx, tenant, issuer, token)
         .await?
-        .filter(|claims| caller_may_see(caller, claims)))
+        .filter(|v| caller_may_see(caller, &v.claims)))
 }
 
 /// The claims an introspection answer repeats from the token (RFC 7662 §2.2 plus
@@ -270,15 +318,73 @@ pub async fn userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Arc<Claims> {
+        match v {
+            Value::Object(m) => Arc::new(m),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_kept_plain_answer_is_the_rfc_7662_members_written_once() {
+        let v = Verified::new(
+            7,
+            2_000,
+            claims(json!({
+                "sub": "u1", "client_id": "c1", "scope": "read", "exp": 2_000, "iat": 1_000,
+                "aud": ["api"], "iss": "https://issuer/t/acme", "jti": "j1",
+                "gid": "family", "username": "alice", "sub_tenant": "acme", "amr": ["pwd"]
+            })),
+        );
+        let first = v.plain_answer().unwrap();
+        let answer: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(
+            answer,
+            json!({
+                "active": true, "token_type": "Bearer", "sub": "u1", "client_id": "c1",
+                "scope": "read", "exp": 2_000, "iat": 1_000, "aud": ["api"],
+                "iss": "https://issuer/t/acme", "jti": "j1", "username": "alice",
+                "sub_tenant": "acme", "amr": ["pwd"]
+            }),
+            "the members of RFC 7662 and ours, and nothing internal such as gid"
+        );
+        // Written once: a second answer shares the first one's bytes.
+        let second = v.plain_answer().unwrap();
+        assert_eq!(first.as_ptr(), second.as_ptr());
+        // Another token's verdict keeps its own answer.
+        let other = Verified::new(7, 2_000, claims(json!({"sub": "u2", "client_id": "c1"})));
+        let other: Value = serde_json::from_slice(&other.plain_answer().unwrap()).unwrap();
+        assert_eq!(
+            other,
+            json!({"active": true, "token_type": "Bearer", "sub": "u2", "client_id": "c1"})
+        );
+    }
+
+    #[test]
+    fn every_answer_body_is_what_the_answer_serializes_to() {
+        use crate::service::acl::introspection::Answer;
+        let inactive = Answer::Inactive.body().unwrap();
+        assert_eq!(&inactive[..], br#"{"active":false}"#);
+        assert_eq!(serde_json::to_vec(&Answer::Inactive).unwrap(), inactive);
+        let plain = Answer::Plain(Arc::new(Verified::new(
+            1,
+            9,
+            claims(json!({"sub": "u1", "client_id": "c1", "act": {"sub": "admin"}})),
+        )));
+        assert_eq!(serde_json::to_vec(&plain).unwrap(), plain.body().unwrap());
+    }
 
     /// The size of the future an `Option` of it would hold (the future is never made).
     fn future_size<F: std::future::Future>(_: Option<F>) -> usize {
         std::mem::size_of::<F>()
     }
 
-    /// Every introspection moves these futures (actix boxes the handler's); a database
-    /// read's future is kilobytes, so a cold path left inline copies them on every hit
-    /// (docs/performance.md, session 9: 16 KiB before boxing the cold paths).
+    /// Every introspection and token request moves these futures (actix boxes the
+    /// handler's); a database read's future is kilobytes, so a cold path left inline
+    /// copies them on every hit (docs/performance.md, session 9: 16 KiB before boxing the
+    /// cold paths; session 12 for token issuance).
     #[test]
     #[allow(unreachable_code, clippy::diverging_sub_expression)]
     fn the_hot_paths_futures_stay_small() {
@@ -317,6 +423,21 @@ mod tests {
             (
                 "tenants::resolve",
                 future_size(c.map(|c| crate::service::tenants::resolve(c, unreachable!()))),
+            ),
+            // Token issuance: the opaque insert and the metadata-client record are boxed,
+            // so a JWT's issue does not carry (and move) their database futures.
+            (
+                "oauth::client_credentials::issue",
+                future_size(c.map(|c| {
+                    crate::service::oauth::client_credentials::issue(
+                        c,
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                    )
+                })),
             ),
         ];
         for (name, size) in sizes {

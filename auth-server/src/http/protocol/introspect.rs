@@ -4,7 +4,7 @@
 //! (DESIGN.md "ACL model"; see `service::acl::introspection`).
 
 use super::error::OAuthError;
-use super::no_store_json;
+use super::no_store_body;
 use crate::http::extract::{Tenant, client_auth, form};
 use crate::http::state::Metrics;
 use crate::service::acl::introspection::AclAsk;
@@ -49,5 +49,5 @@ pub async fn post_introspect(
         .await
         .map_err(fail)?;
     metrics.introspections.inc();
-    Ok(no_store_json(answer))
+    Ok(no_store_body(answer.body()))
 }

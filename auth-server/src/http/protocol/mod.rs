@@ -22,13 +22,18 @@ pub fn no_store_json(body: impl serde::Serialize) -> HttpResponse {
     // `HttpResponseBuilder::json` grows a string from empty and copies each header value
     // it is given as text, which showed in the profile of introspection (session 11).
     let mut buf = Vec::with_capacity(512);
-    if let Err(e) = serde_json::to_writer(&mut buf, &body) {
-        return HttpResponse::from_error(actix_web::error::JsonPayloadError::Serialize(e));
+    no_store_body(serde_json::to_writer(&mut buf, &body).map(|()| bytes::Bytes::from(buf)))
+}
+
+/// [`no_store_json`] for a body already written (a cached introspection answer).
+pub fn no_store_body(body: Result<bytes::Bytes, serde_json::Error>) -> HttpResponse {
+    match body {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::CONTENT_TYPE, JSON))
+            .body(body),
+        Err(e) => HttpResponse::from_error(actix_web::error::JsonPayloadError::Serialize(e)),
     }
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::CONTENT_TYPE, JSON))
-        .body(buf)
 }
 
 /// `Content-Type: application/json`, without a copy per response.

@@ -20,7 +20,7 @@
 use super::facts::{self, UserWorkspace};
 use crate::acl::{self as acl_eval, Decision, Layer, RecordFacts};
 use crate::domain::{Client, Subscription};
-use crate::service::introspect::{self, Claims};
+use crate::service::introspect::{self, Claims, Verified};
 use crate::service::{Ctx, FlowError};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -84,7 +84,7 @@ pub enum Answer {
     /// `{"active": false}`: nothing else, whatever the reason.
     Inactive,
     /// The plain RFC 7662 answer of an active token.
-    Plain(Arc<Claims>),
+    Plain(Arc<Verified>),
     /// The RFC 7662 members plus `groups` and `acl`.
     Acl(AclAnswer),
 }
@@ -98,12 +98,25 @@ impl serde::Serialize for Answer {
                 map.serialize_entry("active", &false)?;
                 map.end()
             }
-            Answer::Plain(claims) => {
+            Answer::Plain(verified) => {
+                let claims = &verified.claims;
                 let mut map = serializer.serialize_map(Some(introspect::member_count(claims)))?;
                 introspect::serialize_members(&mut map, claims)?;
                 map.end()
             }
             Answer::Acl(a) => a.serialize(serializer),
+        }
+    }
+}
+
+impl Answer {
+    /// The answer's JSON body. A plain answer is the one its verdict keeps (written once
+    /// per cached token); the others are written now.
+    pub fn body(&self) -> Result<bytes::Bytes, serde_json::Error> {
+        match self {
+            Answer::Inactive => Ok(bytes::Bytes::from_static(br#"{"active":false}"#)),
+            Answer::Plain(verified) => verified.plain_answer(),
+            Answer::Acl(a) => serde_json::to_vec(a).map(bytes::Bytes::from),
         }
     }
 }
@@ -165,12 +178,14 @@ pub async fn introspect(
     token: &str,
     ask: Option<AclAsk>,
 ) -> Result<Answer, FlowError> {
-    let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, token).await? else {
+    let Some(verified) = introspect::active_claims(ctx, tenant, issuer, caller, token).await?
+    else {
         return Ok(Answer::Inactive);
     };
     let Some(ask) = ask else {
-        return Ok(Answer::Plain(claims));
+        return Ok(Answer::Plain(verified));
     };
+    let claims = Arc::clone(&verified.claims);
     // Boxed: plain introspection is the hot path, and this read's future is large.
     let standing = Box::pin(standing(ctx, tenant, &claims, &ask.workspace)).await?;
     let decision = ask
@@ -212,11 +227,12 @@ pub async fn evaluate_batch(
             "records: at most {MAX_RECORDS} records per call"
         )));
     }
-    let Some(claims) = introspect::active_claims(ctx, tenant, issuer, caller, &req.token).await?
+    let Some(verified) = introspect::active_claims(ctx, tenant, issuer, caller, &req.token).await?
     else {
         return Ok(json!({"active": false}));
     };
-    let standing = standing(ctx, tenant, &claims, &req.workspace).await?;
+    let claims = &verified.claims;
+    let standing = standing(ctx, tenant, claims, &req.workspace).await?;
     let decisions: Vec<Decision> = match standing.as_deref() {
         Some(s) if s.exists => {
             let facts = s.facts(&req.app);

@@ -117,7 +117,9 @@ pub async fn signing_ring(
     let gate = ctx.keyrings.gates.enter(sub);
     let made = {
         let _turn = gate.lock().await;
-        provision(ctx, sub, alg).await
+        // Boxed: key generation and its transaction happen once per tenant, and inline
+        // their future would be copied with every token signed.
+        Box::pin(provision(ctx, sub, alg)).await
     };
     ctx.keyrings.gates.leave(sub, gate);
     made

@@ -1,6 +1,9 @@
 //! Signing keys per subscription: creation, encryption at rest, rotation, and an
-//! in-memory ring per subscription that every instance reloads every few seconds, so a
-//! rotation on one instance is picked up by all without restart.
+//! in-memory ring per subscription that every instance re-reads every few seconds, so a
+//! rotation on one instance is picked up by all without restart. A re-read that finds
+//! the stored keys unchanged keeps the loaded ring: decrypting and parsing them again
+//! cost milliseconds of CPU per busy tenant every few seconds (docs/performance.md,
+//! session 12).
 //!
 //! Rotation rule (DESIGN.md "Keys"): the next key is published in JWKS before it signs;
 //! rotating makes it active, publishes a new next key, and retires the old active key,
@@ -40,7 +43,7 @@ const RING_TTL: Duration = Duration::from_secs(5);
 /// memory here, and ten thousand busy ones a few KiB each.
 #[derive(Debug)]
 pub struct KeyCache {
-    rings: moka::sync::Cache<String, (Arc<KeyRing>, Instant)>,
+    rings: moka::sync::Cache<String, Cached>,
     /// One key generation at a time per subscription on this instance.
     gates: lazy::Gates,
 }
@@ -54,22 +57,47 @@ impl Default for KeyCache {
     }
 }
 
+/// A loaded ring, when it was last read, and the [`fingerprint`] of the stored keys it
+/// was loaded from.
+#[derive(Debug, Clone)]
+struct Cached {
+    ring: Arc<KeyRing>,
+    read_at: Instant,
+    fingerprint: [u8; 32],
+}
+
 impl KeyCache {
     fn get(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
         self.rings
             .get(sub.0.as_str())
-            .filter(|(_, at)| at.elapsed() < RING_TTL)
-            .map(|(r, _)| r)
+            .filter(|c| c.read_at.elapsed() < RING_TTL)
+            .map(|c| c.ring)
     }
 
     /// The last ring loaded, however old: served only while the database is away, so
     /// that `/jwks` (public data) keeps answering and JWT signatures still verify.
     fn stale(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        self.rings.get(sub.0.as_str()).map(|(r, _)| r)
+        self.rings.get(sub.0.as_str()).map(|c| c.ring)
     }
 
-    fn put(&self, sub: &SubscriptionId, ring: Arc<KeyRing>) {
-        self.rings.insert(sub.0.clone(), (ring, Instant::now()));
+    /// The loaded ring, if it was loaded from stored keys with this fingerprint.
+    fn loaded_from(&self, sub: &SubscriptionId, fingerprint: &[u8; 32]) -> Option<Arc<KeyRing>> {
+        self.rings
+            .get(sub.0.as_str())
+            .filter(|c| &c.fingerprint == fingerprint)
+            .map(|c| c.ring)
+    }
+
+    fn put(&self, sub: &SubscriptionId, ring: Arc<KeyRing>, fingerprint: [u8; 32]) {
+        let read_at = Instant::now();
+        self.rings.insert(
+            sub.0.clone(),
+            Cached {
+                ring,
+                read_at,
+                fingerprint,
+            },
+        );
     }
 
     /// Forget a subscription's ring (after a local rotation).
@@ -167,7 +195,9 @@ pub async fn ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Store
     if let Some(ring) = ctx.keyrings.get(sub) {
         return Ok(ring);
     }
-    load_ring(ctx, sub).await
+    // Boxed: a database read's future is kilobytes, and every token signed and
+    // introspected would otherwise carry (and move) it for a read made every 5 s.
+    Box::pin(load_ring(ctx, sub)).await
 }
 
 /// The subscription's key ring read from its database now, whatever the cache holds
@@ -188,6 +218,11 @@ async fn load_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Stor
 /// The ring as stored now, cached; an unreachable database is an error here.
 async fn read_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, StoreError> {
     let stored = ctx.db(sub).await?.repos().keys().list(sub).await?;
+    let fingerprint = fingerprint(&stored);
+    if let Some(ring) = ctx.keyrings.loaded_from(sub, &fingerprint) {
+        ctx.keyrings.put(sub, Arc::clone(&ring), fingerprint);
+        return Ok(ring);
+    }
     let mut keys = Vec::with_capacity(stored.len());
     for k in stored {
         match load(ctx, sub, &k) {
@@ -198,8 +233,35 @@ async fn read_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRing>, Stor
         }
     }
     let ring = Arc::new(KeyRing::new(keys));
-    ctx.keyrings.put(sub, Arc::clone(&ring));
+    ctx.keyrings.put(sub, Arc::clone(&ring), fingerprint);
     Ok(ring)
+}
+
+/// A digest of everything a ring is loaded from: each stored key's id, algorithm,
+/// status, publication, public JWK and sealed private key, in the stored order.
+fn fingerprint(stored: &[StoredKey]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for k in stored {
+        for part in [
+            k.kid.as_bytes(),
+            k.alg.as_bytes(),
+            k.status.as_bytes(),
+            k.public_jwk.as_bytes(),
+            &k.private_key,
+        ] {
+            // Length-prefixed, so that no two different key lists share a digest input.
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.update(k.created_at.to_le_bytes());
+        h.update(k.publish_until.map_or([0xff; 9], |t| {
+            let mut b = [0; 9];
+            b[1..].copy_from_slice(&t.to_le_bytes());
+            b
+        }));
+    }
+    h.finalize().into()
 }
 
 fn load(ctx: &Ctx, sub: &SubscriptionId, k: &StoredKey) -> anyhow::Result<SigningKey> {
@@ -421,6 +483,46 @@ mod tests {
         keys.retain(|k| !(k.alg == "ES256" && k.status == "next"));
         let h = health(&master, &sub, &keys, now);
         assert_eq!(h.failures, vec!["no published next ES256 key".to_owned()]);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_anything_a_ring_is_loaded_from() {
+        let (master, _) = MasterKey::generate();
+        let sub = SubscriptionId("s1".into());
+        let keys: Vec<StoredKey> = EAGER
+            .iter()
+            .map(|alg| stored(&master, &sub, *alg, "active", 100))
+            .collect();
+        let base = fingerprint(&keys);
+        assert_eq!(
+            base,
+            fingerprint(&keys.clone()),
+            "a re-read of the same keys"
+        );
+        let changed = |f: &dyn Fn(&mut Vec<StoredKey>)| {
+            let mut k = keys.clone();
+            f(&mut k);
+            fingerprint(&k)
+        };
+        let variants = [
+            changed(&|k| k[0].status = "retired".into()),
+            changed(&|k| k[0].publish_until = Some(0)),
+            changed(&|k| k[0].publish_until = Some(1)),
+            changed(&|k| k[1].private_key[0] ^= 1),
+            changed(&|k| k[1].public_jwk.push(' ')),
+            changed(&|k| k[1].kid.push('x')),
+            changed(&|k| k[1].created_at += 1),
+            changed(&|k| k.reverse()),
+            changed(&|k| k.truncate(1)),
+            changed(&|k| k.push(stored(&master, &sub, Alg::RS256, "next", 100))),
+        ];
+        for (i, v) in variants.iter().enumerate() {
+            assert_ne!(*v, base, "variant {i}");
+            assert!(
+                variants[..i].iter().all(|w| w != v),
+                "variant {i} repeats one"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::domain::{Client, Scope, Subscription, TokenFormat, User};
 use crate::service::{Ctx, FlowError, keys, random};
 use crate::store::tokens::OpaqueRow;
 use crate::tokens::{AccessTokenClaims, Alg, Audience, IdTokenClaims, at_hash, hash_token, jwt};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -85,7 +86,12 @@ pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), 
     // Metadata-document clients are not stored: remember this one so that admins can
     // list it and revoke its tokens (`service::metadata_clients`).
     if crate::domain::cimd::looks_like_url(&g.client.client_id) {
-        crate::service::metadata_clients::record_use(ctx, g.tenant, g.client).await?;
+        // Boxed, like the opaque insert below: a database write's future is kilobytes,
+        // and inline it would be copied with every JWT issued.
+        let record: BoxFuture<'_, _> = Box::pin(crate::service::metadata_clients::record_use(
+            ctx, g.tenant, g.client,
+        ));
+        record.await?;
     }
     let now = ctx.now();
     let jti = random::token(16);
@@ -123,12 +129,16 @@ pub async fn access_token(ctx: &Ctx, g: &Grant<'_>) -> Result<(String, String), 
                 family_id: g.family_id.clone(),
                 expires_at: claims.exp,
             };
-            ctx.db(&g.tenant.id)
-                .await?
-                .repos()
-                .tokens()
-                .insert_opaque(&g.tenant.id, &hash_token(&token), &jti, &row)
-                .await?;
+            let insert: BoxFuture<'_, Result<_, FlowError>> = Box::pin(async {
+                ctx.db(&g.tenant.id)
+                    .await?
+                    .repos()
+                    .tokens()
+                    .insert_opaque(&g.tenant.id, &hash_token(&token), &jti, &row)
+                    .await
+                    .map_err(FlowError::from)
+            });
+            insert.await?;
             Ok((token, jti))
         }
     }

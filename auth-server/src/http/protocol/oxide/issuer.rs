@@ -1,13 +1,14 @@
 //! oxide-auth's `Issuer` over our issuance: RFC 9068 access tokens, ID tokens and
 //! rotating refresh tokens in the database.
 
-use super::request::NO_REDIRECT_URI;
+use super::request::NO_REDIRECT_URL;
 use super::{CODE, Failure, from_oxide, until};
 use crate::domain::{Client, Subscription};
 use crate::service::oauth::issue::TokenResponse;
 use crate::service::oauth::{client_credentials, code, refresh};
 use crate::service::{Ctx, FlowError};
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
 use oxide_auth_async::primitives::Issuer;
@@ -71,16 +72,22 @@ impl Issuer for TokenIssuer<'_> {
                         .flatten()
                 });
                 match record {
+                    // Boxed: async_trait moves this whole future into its box on every
+                    // call, and the code grant's (user read, session check, ID token,
+                    // refresh family) is kilobytes that a client-credentials request
+                    // would copy for nothing (docs/performance.md, session 12). A trait
+                    // object: with the concrete type, computing this block's layout
+                    // overflowed the compiler's query depth in the release build.
                     Some(record) => {
-                        code::issue(
+                        let issue: BoxFuture<'_, _> = Box::pin(code::issue(
                             self.ctx,
                             self.tenant,
                             self.issuer,
                             self.client,
                             &record,
                             self.resources,
-                        )
-                        .await
+                        ));
+                        issue.await
                     }
                     None => Err(FlowError::InvalidGrant("malformed code record")),
                 }
@@ -147,7 +154,8 @@ impl Issuer for TokenIssuer<'_> {
                 return Ok(None);
             }
         };
-        let (Ok(redirect_uri), Ok(scope)) = (NO_REDIRECT_URI.parse(), recovered.row.scope.parse())
+        let (Some(redirect_uri), Ok(scope)) =
+            (NO_REDIRECT_URL.clone(), recovered.row.scope.parse())
         else {
             self.failure
                 .set(FlowError::InvalidGrant("malformed refresh token record"));

@@ -1,6 +1,7 @@
 //! oxide-auth's `Registrar` over the tenant's client that authenticated this request.
 
-use super::{Failure, request::NO_REDIRECT_URI, to_oxide};
+use super::request::{NO_REDIRECT_URI, NO_REDIRECT_URL};
+use super::{Failure, to_oxide};
 use crate::domain::Client;
 use crate::service::oauth::client_credentials;
 use async_trait::async_trait;
@@ -44,11 +45,15 @@ impl Registrar for ClientRegistrar<'_> {
                 .spec
                 .redirect_uri_for(Some(sent.as_str()))
                 .ok_or(RegistrarError::Unspecified)?,
-            None => self
-                .client
-                .spec
-                .redirect_uri_for(None)
-                .unwrap_or_else(|| NO_REDIRECT_URI.to_owned()),
+            None => match (self.client.spec.redirect_uri_for(None), &*NO_REDIRECT_URL) {
+                (None, Some(placeholder)) => {
+                    return Ok(BoundClient {
+                        client_id: bound.client_id,
+                        redirect_uri: Cow::Owned(RegisteredUrl::Semantic(placeholder.clone())),
+                    });
+                }
+                (uri, _) => uri.unwrap_or_else(|| NO_REDIRECT_URI.to_owned()),
+            },
         };
         let exact = ExactUrl::new(uri).map_err(|_| RegistrarError::Unspecified)?;
         Ok(BoundClient {

@@ -13,6 +13,11 @@ use std::borrow::Cow;
 /// authorization request omitted it (oxide-auth requires one).
 pub(super) const NO_REDIRECT_URI: &str = "urn:auth-server:redirect-uri-omitted";
 
+/// [`NO_REDIRECT_URI`] parsed once: oxide-auth parses an `ExactUrl` each time it is made
+/// and again when it becomes the grant's URL, twice per client-credentials request.
+pub(super) static NO_REDIRECT_URL: std::sync::LazyLock<Option<url::Url>> =
+    std::sync::LazyLock::new(|| NO_REDIRECT_URI.parse().ok());
+
 /// A parsed token request and the client it authenticated as.
 pub(super) struct TokenRequest<'a> {
     /// The form parameters (duplicates already refused).
