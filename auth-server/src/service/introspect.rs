@@ -52,7 +52,7 @@ impl Verified {
 }
 
 /// The plain RFC 7662 answer of an active token, written from its claims.
-struct Plain<'a>(&'a Claims);
+pub struct Plain<'a>(pub &'a Claims);
 
 impl serde::Serialize for Plain<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -98,12 +98,7 @@ impl serde::Serialize for Answer {
                 map.serialize_entry("active", &false)?;
                 map.end()
             }
-            Answer::Plain(verified) => {
-                let claims = &verified.claims;
-                let mut map = serializer.serialize_map(Some(introspect::member_count(claims)))?;
-                introspect::serialize_members(&mut map, claims)?;
-                map.end()
-            }
+            Answer::Plain(verified) => introspect::Plain(&verified.claims).serialize(serializer),
             Answer::Acl(a) => a.serialize(serializer),
         }
     }

@@ -75,9 +75,7 @@ impl Issuer for TokenIssuer<'_> {
                     // Boxed: async_trait moves this whole future into its box on every
                     // call, and the code grant's (user read, session check, ID token,
                     // refresh family) is kilobytes that a client-credentials request
-                    // would copy for nothing (docs/performance.md, session 12). A trait
-                    // object: with the concrete type, computing this block's layout
-                    // overflowed the compiler's query depth in the release build.
+                    // would copy for nothing (docs/performance.md, session 12).
                     Some(record) => {
                         let issue: BoxFuture<'_, _> = Box::pin(code::issue(
                             self.ctx,
