@@ -12,10 +12,11 @@ libraries and libc; not the kernel) per request. It prints one line per scenario
 
 Usage: bench/icount_http.py [--bin-dir DIR] [--requests N] [--keep DIR] SCENARIO...
        SCENARIO: discovery, jwks, token (client credentials, ES256), introspect-jwt,
-       introspect-opaque
+       introspect-opaque, introspect-user (a user's JWT), introspect-acl (the same token
+       with acl_workspace + acl_app + acl_record, as in bench/run.py)
 Needs valgrind (Debian package) and a release build (`cargo build --release -p auth-server`).
 """
-import argparse, glob, http.client, os, shutil, subprocess, sys, tempfile, time
+import argparse, glob, http.client, json, os, shutil, subprocess, sys, tempfile, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -50,12 +51,15 @@ def main():
         token = lambda fmt: run.call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials", "scope": "read"},
                                      headers={"Authorization": basic[fmt]})["access_token"]
         form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic["jwt"]}
+        user_token, acl_ask = user_and_ask(base, port, auth)
         scenarios = {
             "discovery": ("GET", "/t/bench/.well-known/openid-configuration", None, {}),
             "jwks": ("GET", "/t/bench/jwks", None, {}),
             "token": ("POST", "/t/bench/token", "grant_type=client_credentials&scope=read", form),
             "introspect-jwt": ("POST", "/t/bench/introspect", "token=" + token("jwt"), form),
             "introspect-opaque": ("POST", "/t/bench/introspect", "token=" + token("opaque"), form),
+            "introspect-user": ("POST", "/t/bench/introspect", "token=" + user_token, form),
+            "introspect-acl": ("POST", "/t/bench/introspect", acl_ask, form),
         }
         conn = http.client.HTTPConnection("127.0.0.1", port)
 
@@ -96,6 +100,30 @@ def main():
         server.terminate()
         server.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def user_and_ask(base, port, auth):
+    """A user's access token and an introspection body asking about it, set up as in
+    bench/run.py's ACL scenarios (a participant, one group, an app with a record rule and
+    a field policy)."""
+    admin = lambda method, path, body: run.call(method, f"{base}/admin/v1/subscriptions/bench{path}", body, auth)
+    web = admin("POST", "/clients", {"name": "web", "redirect_uris": [run.REDIRECT], "grant_types": ["authorization_code"],
+                "scope": "openid", "token_endpoint_auth_method": "client_secret_basic", "skip_consent": True,
+                "access_token_format": "jwt", "access_token_signing_alg": "ES256"})
+    password = "icount password 1"
+    uid = admin("POST", "/users", {"username": "alice", "password": password})["id"]
+    admin("POST", "/workspaces", {"slug": "eng", "name": "Engineering"})
+    admin("PUT", f"/workspaces/eng/participants/{uid}", {"role": "team"})
+    admin("POST", "/workspaces/eng/groups", {"name": "devs"})
+    admin("PUT", f"/workspaces/eng/groups/devs/members/{uid}", {})
+    admin("POST", "/workspaces/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"],
+          "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
+    browser = run.Browser(port)
+    v = run.pkce()
+    token = browser.exchange(web, browser.login(browser.authorize(web, v), "alice", password), v[0])["access_token"]
+    record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+    ask = urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record})
+    return token, ask
 
 
 if __name__ == "__main__":

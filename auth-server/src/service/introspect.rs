@@ -32,7 +32,8 @@ pub struct Verified {
 }
 
 impl Verified {
-    fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
+    /// A verdict reached under `generation`, its answers not yet written.
+    pub(crate) fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
         Verified {
             generation,
             exp,
@@ -43,12 +44,23 @@ impl Verified {
 
     /// The JSON body of a plain introspection answer for this token.
     pub fn plain_answer(&self) -> Result<Bytes, serde_json::Error> {
-        if let Some(body) = self.plain.get() {
-            return Ok(body.clone());
-        }
-        let body = Bytes::from(serde_json::to_vec(&Plain(&self.claims))?);
-        Ok(self.plain.get_or_init(|| body).clone())
+        written_once(&self.plain, || {
+            serde_json::to_vec(&Plain(&self.claims)).map(Bytes::from)
+        })
     }
+}
+
+/// The bytes `cell` keeps, written by `write` on first use. Two first uses at once may
+/// both write; one result is kept, and both are the same bytes.
+pub fn written_once<E>(
+    cell: &OnceLock<Bytes>,
+    write: impl FnOnce() -> Result<Bytes, E>,
+) -> Result<Bytes, E> {
+    if let Some(kept) = cell.get() {
+        return Ok(kept.clone());
+    }
+    let written = write()?;
+    Ok(cell.get_or_init(|| written).clone())
 }
 
 /// The plain RFC 7662 answer of an active token, written from its claims.

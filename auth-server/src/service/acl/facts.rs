@@ -21,8 +21,9 @@ use crate::acl::{AclFacts, AclQuery, Action, AppFacts, Role, evaluate};
 use crate::domain::{Subscription, SubscriptionId};
 use crate::service::{Ctx, random, tenants};
 use crate::store::StoreError;
+use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// Longest time an entry is trusted even when its generation still matches.
@@ -44,6 +45,9 @@ pub struct UserWorkspace {
     pub apps: BTreeMap<String, AclFacts>,
     /// The apps the user may use and the actions they give (no record layer).
     pub app_actions: BTreeMap<String, Vec<Action>>,
+    /// The part of an ACL introspection answer that depends on this entry only, written
+    /// by the first answer that needs it (`service::acl::introspection`).
+    pub answer_part: OnceLock<Bytes>,
 }
 
 impl UserWorkspace {
@@ -191,6 +195,7 @@ async fn load(
                 base,
                 apps: BTreeMap::new(),
                 app_actions: BTreeMap::new(),
+                answer_part: OnceLock::new(),
             });
         }
         Err(e) => return Err(e),
@@ -203,6 +208,7 @@ async fn load(
                 base,
                 apps: BTreeMap::new(),
                 app_actions: BTreeMap::new(),
+                answer_part: OnceLock::new(),
             });
         }
         Err(e) => return Err(e),
@@ -244,5 +250,6 @@ async fn load(
         base,
         apps,
         app_actions,
+        answer_part: OnceLock::new(),
     })
 }

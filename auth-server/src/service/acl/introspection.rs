@@ -22,7 +22,9 @@ use crate::acl::{self as acl_eval, Decision, Layer, RecordFacts};
 use crate::domain::{Client, Subscription};
 use crate::service::introspect::{self, Claims, Verified};
 use crate::service::{Ctx, FlowError};
-use serde_json::{Value, json};
+use bytes::Bytes;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Most records one `/acl/evaluate` call may carry.
@@ -106,12 +108,12 @@ impl serde::Serialize for Answer {
 
 impl Answer {
     /// The answer's JSON body. A plain answer is the one its verdict keeps (written once
-    /// per cached token); the others are written now.
-    pub fn body(&self) -> Result<bytes::Bytes, serde_json::Error> {
+    /// per cached token); an ACL answer reuses it and writes only its decision.
+    pub fn body(&self) -> Result<Bytes, serde_json::Error> {
         match self {
-            Answer::Inactive => Ok(bytes::Bytes::from_static(br#"{"active":false}"#)),
+            Answer::Inactive => Ok(Bytes::from_static(br#"{"active":false}"#)),
             Answer::Plain(verified) => verified.plain_answer(),
-            Answer::Acl(a) => serde_json::to_vec(a).map(bytes::Bytes::from),
+            Answer::Acl(a) => a.body(),
         }
     }
 }
@@ -119,47 +121,109 @@ impl Answer {
 /// The ACL-extended answer of an active token.
 #[derive(Debug)]
 pub struct AclAnswer {
-    claims: Arc<Claims>,
+    verified: Arc<Verified>,
     workspace: String,
     standing: Option<Arc<UserWorkspace>>,
     decision: Option<Decision>,
 }
 
+/// The members an ACL answer adds to the plain one.
+#[derive(serde::Serialize)]
+struct Extension<'a> {
+    groups: &'a BTreeSet<String>,
+    acl: Acl<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Acl<'a> {
+    system_admin: bool,
+    workspace: Workspace<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'a Decision>,
+}
+
+#[derive(serde::Serialize)]
+struct Workspace<'a> {
+    slug: &'a str,
+    role: Option<crate::acl::Role>,
+    groups: &'a BTreeSet<String>,
+    apps: &'a BTreeMap<String, Vec<crate::acl::Action>>,
+}
+
+static NO_GROUPS: BTreeSet<String> = BTreeSet::new();
+static NO_APPS: BTreeMap<String, Vec<crate::acl::Action>> = BTreeMap::new();
+
+impl AclAnswer {
+    fn extension<'a>(&'a self, decision: Option<&'a Decision>) -> Extension<'a> {
+        let s = self.standing.as_deref();
+        let groups = s.map_or(&NO_GROUPS, |s| &s.base.user_groups);
+        Extension {
+            groups,
+            acl: Acl {
+                system_admin: s.is_some_and(|s| s.base.system_admin),
+                workspace: Workspace {
+                    slug: &self.workspace,
+                    role: s.and_then(UserWorkspace::role),
+                    groups,
+                    apps: s.map_or(&NO_APPS, |s| &s.app_actions),
+                },
+                decision,
+            },
+        }
+    }
+
+    /// The JSON body, assembled from the parts that do not depend on the ask (the plain
+    /// answer the verdict keeps and the standing's part, each written once) and the
+    /// decision, written now. Byte for byte what the `Serialize` impl writes.
+    fn body(&self) -> Result<Bytes, serde_json::Error> {
+        let plain = self.verified.plain_answer()?;
+        let part = match self.standing.as_deref() {
+            Some(s) => introspect::written_once(&s.answer_part, || self.standing_part())?,
+            None => self.standing_part()?,
+        };
+        let decision = self.decision.as_ref().map(serde_json::to_vec).transpose()?;
+        let members = plain
+            .strip_suffix(b"}")
+            .ok_or_else(|| malformed("plain answer"))?;
+        let mut body = Vec::with_capacity(
+            members.len() + part.len() + decision.as_ref().map_or(0, |d| d.len() + 12) + 3,
+        );
+        body.extend_from_slice(members);
+        body.push(b',');
+        body.extend_from_slice(&part);
+        if let Some(decision) = decision {
+            body.extend_from_slice(b",\"decision\":");
+            body.extend_from_slice(&decision);
+        }
+        body.extend_from_slice(b"}}");
+        Ok(Bytes::from(body))
+    }
+
+    /// `"groups":…,"acl":{"system_admin":…,"workspace":{…}`: the extension without a
+    /// decision, with `acl` left open for one.
+    fn standing_part(&self) -> Result<Bytes, serde_json::Error> {
+        let whole = serde_json::to_vec(&self.extension(None))?;
+        whole
+            .strip_prefix(b"{")
+            .and_then(|w| w.strip_suffix(b"}}"))
+            .map(Bytes::copy_from_slice)
+            .ok_or_else(|| malformed("ACL extension"))
+    }
+}
+
+fn malformed(what: &str) -> serde_json::Error {
+    serde::ser::Error::custom(format!("{what} is not a JSON object"))
+}
+
 impl serde::Serialize for AclAnswer {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        use std::collections::{BTreeMap, BTreeSet};
-        #[derive(serde::Serialize)]
-        struct Acl<'a> {
-            system_admin: bool,
-            workspace: Workspace<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            decision: Option<&'a Decision>,
-        }
-        #[derive(serde::Serialize)]
-        struct Workspace<'a> {
-            slug: &'a str,
-            role: Option<crate::acl::Role>,
-            groups: &'a BTreeSet<String>,
-            apps: &'a BTreeMap<String, Vec<crate::acl::Action>>,
-        }
-        let (none_groups, none_apps) = (BTreeSet::new(), BTreeMap::new());
-        let s = self.standing.as_deref();
-        let groups = s.map_or(&none_groups, |s| &s.base.user_groups);
-        let acl = Acl {
-            system_admin: s.is_some_and(|s| s.base.system_admin),
-            workspace: Workspace {
-                slug: &self.workspace,
-                role: s.and_then(UserWorkspace::role),
-                groups,
-                apps: s.map_or(&none_apps, |s| &s.app_actions),
-            },
-            decision: self.decision.as_ref(),
-        };
-        let mut map = serializer.serialize_map(Some(introspect::member_count(&self.claims) + 2))?;
-        introspect::serialize_members(&mut map, &self.claims)?;
-        map.serialize_entry("groups", groups)?;
-        map.serialize_entry("acl", &acl)?;
+        let claims = &self.verified.claims;
+        let extension = self.extension(self.decision.as_ref());
+        let mut map = serializer.serialize_map(Some(introspect::member_count(claims) + 2))?;
+        introspect::serialize_members(&mut map, claims)?;
+        map.serialize_entry("groups", extension.groups)?;
+        map.serialize_entry("acl", &extension.acl)?;
         map.end()
     }
 }
@@ -180,15 +244,14 @@ pub async fn introspect(
     let Some(ask) = ask else {
         return Ok(Answer::Plain(verified));
     };
-    let claims = Arc::clone(&verified.claims);
     // Boxed: plain introspection is the hot path, and this read's future is large.
-    let standing = Box::pin(standing(ctx, tenant, &claims, &ask.workspace)).await?;
+    let standing = Box::pin(standing(ctx, tenant, &verified.claims, &ask.workspace)).await?;
     let decision = ask
         .app
         .as_deref()
         .map(|app| decide(standing.as_deref(), app, ask.record));
     Ok(Answer::Acl(AclAnswer {
-        claims,
+        verified,
         workspace: ask.workspace,
         standing,
         decision,
@@ -209,6 +272,30 @@ pub struct EvaluateRequest {
     pub records: Vec<RecordFacts>,
 }
 
+/// The answer of `/acl/evaluate`, serialized straight from the decisions: a JSON tree of
+/// a thousand decisions cost as much to build as to write (docs/performance.md, session 13).
+#[derive(Debug, serde::Serialize)]
+pub struct Evaluation {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decisions: Option<Vec<Decision>>,
+}
+
+impl Evaluation {
+    /// `{"active": false}`: the token is not active, whatever the reason.
+    pub const INACTIVE: Evaluation = Evaluation {
+        active: false,
+        decisions: None,
+    };
+
+    fn decisions(decisions: Vec<Decision>) -> Evaluation {
+        Evaluation {
+            active: true,
+            decisions: Some(decisions),
+        }
+    }
+}
+
 /// One decision per record, in order.
 pub async fn evaluate_batch(
     ctx: &Ctx,
@@ -216,7 +303,7 @@ pub async fn evaluate_batch(
     issuer: &str,
     caller: &Client,
     req: EvaluateRequest,
-) -> Result<Value, FlowError> {
+) -> Result<Evaluation, FlowError> {
     if req.records.len() > MAX_RECORDS {
         return Err(FlowError::InvalidRequest(format!(
             "records: at most {MAX_RECORDS} records per call"
@@ -224,7 +311,7 @@ pub async fn evaluate_batch(
     }
     let Some(verified) = introspect::active_claims(ctx, tenant, issuer, caller, &req.token).await?
     else {
-        return Ok(json!({"active": false}));
+        return Ok(Evaluation::INACTIVE);
     };
     let claims = &verified.claims;
     let standing = standing(ctx, tenant, claims, &req.workspace).await?;
@@ -251,7 +338,7 @@ pub async fn evaluate_batch(
             .map(|r| Decision::denied(r.id, Layer::Workspace))
             .collect(),
     };
-    Ok(json!({"active": true, "decisions": decisions}))
+    Ok(Evaluation::decisions(decisions))
 }
 
 /// The user's standing in `workspace`, or `None` for a token without a user.
@@ -288,4 +375,92 @@ fn decide(standing: Option<&UserWorkspace>, app: &str, record: Option<RecordFact
         return Decision::denied(id, Layer::App);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::{AclFacts, Action, FieldAccessLevel, Role};
+    use serde_json::json;
+    use std::sync::OnceLock;
+
+    fn verified() -> Arc<Verified> {
+        let Value::Object(claims) = json!({
+            "sub": "u1", "client_id": "c1", "scope": "read", "exp": 2_000, "gid": "f1",
+            "username": "alice", "aud": ["api"], "act": {"sub": "admin"}
+        }) else {
+            unreachable!()
+        };
+        Arc::new(Verified::new(1, 2_000, Arc::new(claims)))
+    }
+
+    fn standing(exists: bool) -> Arc<UserWorkspace> {
+        let base = AclFacts {
+            user_sub: "u1".into(),
+            system_admin: !exists,
+            workspace_role: exists.then_some(Role::Team),
+            user_groups: ["devs", "ops \"quoted\""].map(String::from).into(),
+            ..AclFacts::default()
+        };
+        Arc::new(UserWorkspace {
+            exists,
+            base,
+            apps: BTreeMap::new(),
+            app_actions: [("bugs".into(), vec![Action::Read, Action::Edit])].into(),
+            answer_part: OnceLock::new(),
+        })
+    }
+
+    fn allowed() -> Decision {
+        Decision {
+            id: Some("r1".into()),
+            allowed: true,
+            denied_at: None,
+            actions: vec![Action::Read],
+            fields: [("cost".into(), FieldAccessLevel::Hidden)].into(),
+        }
+    }
+
+    #[test]
+    fn an_acl_body_is_what_the_answer_serializes_to_and_keeps_only_the_ask_free_part() {
+        let kept = standing(true);
+        let decisions = [
+            None,
+            Some(allowed()),
+            Some(Decision::denied(None, Layer::App)),
+        ];
+        for standing in [None, Some(standing(false)), Some(Arc::clone(&kept))] {
+            for decision in decisions.clone() {
+                let answer = Answer::Acl(AclAnswer {
+                    verified: verified(),
+                    workspace: "eng".into(),
+                    standing: standing.clone(),
+                    decision,
+                });
+                let body = answer.body().unwrap();
+                assert_eq!(body, serde_json::to_vec(&answer).unwrap(), "{answer:?}");
+                serde_json::from_slice::<Value>(&body).unwrap();
+            }
+        }
+        // The part kept by the standing holds no decision: every ask above reused it.
+        let part = kept.answer_part.get().unwrap();
+        assert!(!String::from_utf8_lossy(part).contains("decision"));
+        assert!(!String::from_utf8_lossy(part).contains("r1"));
+    }
+
+    #[test]
+    fn an_evaluation_is_inactive_alone_or_active_with_its_decisions_in_order() {
+        let inactive = serde_json::to_value(Evaluation::INACTIVE).unwrap();
+        assert_eq!(inactive, json!({"active": false}));
+        let denied = |id: &str| Decision::denied(Some(id.into()), Layer::Workspace);
+        let active =
+            serde_json::to_value(Evaluation::decisions(vec![denied("b"), denied("a")])).unwrap();
+        assert_eq!(
+            active,
+            json!({"active": true, "decisions": [
+                {"id": "b", "allowed": false, "denied_at": "workspace", "actions": [], "fields": {}},
+                {"id": "a", "allowed": false, "denied_at": "workspace", "actions": [], "fields": {}}
+            ]})
+        );
+    }
 }
