@@ -13,7 +13,8 @@ libraries and libc; not the kernel) per request. It prints one line per scenario
 Usage: bench/icount_http.py [--bin-dir DIR] [--requests N] [--keep DIR] SCENARIO...
        SCENARIO: discovery, jwks, token (client credentials, ES256), introspect-jwt,
        introspect-opaque, introspect-user (a user's JWT), introspect-acl (the same token
-       with acl_workspace + acl_app + acl_record, as in bench/run.py)
+       with acl_workspace + acl_app + acl_record, as in bench/run.py), acl-evaluate (1,000
+       records)
 Needs valgrind (Debian package) and a release build (`cargo build --release -p auth-server`).
 """
 import argparse, glob, http.client, json, os, shutil, subprocess, sys, tempfile, time, urllib.parse
@@ -43,24 +44,7 @@ def main():
         admin = run.call("POST", f"{base}/t/system/token", form={"grant_type": "client_credentials", "scope": "admin"},
                          headers={"Authorization": run.basic("admin", secret)})["access_token"]
         auth = {"Authorization": f"Bearer {admin}"}
-        run.call("POST", f"{base}/admin/v1/subscriptions", {"slug": "bench", "name": "Bench"}, auth)
-        clients = {fmt: run.call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {
-            "name": fmt, "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic",
-            "access_token_format": fmt, "access_token_signing_alg": "ES256", "introspection": True}, auth) for fmt in ("jwt", "opaque")}
-        basic = {fmt: run.basic(c["client_id"], c["client_secret"]) for fmt, c in clients.items()}
-        token = lambda fmt: run.call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials", "scope": "read"},
-                                     headers={"Authorization": basic[fmt]})["access_token"]
-        form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic["jwt"]}
-        user_token, acl_ask = user_and_ask(base, port, auth)
-        scenarios = {
-            "discovery": ("GET", "/t/bench/.well-known/openid-configuration", None, {}),
-            "jwks": ("GET", "/t/bench/jwks", None, {}),
-            "token": ("POST", "/t/bench/token", "grant_type=client_credentials&scope=read", form),
-            "introspect-jwt": ("POST", "/t/bench/introspect", "token=" + token("jwt"), form),
-            "introspect-opaque": ("POST", "/t/bench/introspect", "token=" + token("opaque"), form),
-            "introspect-user": ("POST", "/t/bench/introspect", "token=" + user_token, form),
-            "introspect-acl": ("POST", "/t/bench/introspect", acl_ask, form),
-        }
+        scenarios = provision(base, port, auth)
         conn = http.client.HTTPConnection("127.0.0.1", port)
 
         def send(name, n):
@@ -102,6 +86,32 @@ def main():
         shutil.rmtree(data, ignore_errors=True)
 
 
+def provision(base, port, auth):
+    """Tenant `bench` with what each scenario needs; returns {name: (method, path, body,
+    headers)}. Also used by bench/ab.py."""
+    run.call("POST", f"{base}/admin/v1/subscriptions", {"slug": "bench", "name": "Bench"}, auth)
+    clients = {fmt: run.call("POST", f"{base}/admin/v1/subscriptions/bench/clients", {
+        "name": fmt, "grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic",
+        "access_token_format": fmt, "access_token_signing_alg": "ES256", "introspection": True}, auth) for fmt in ("jwt", "opaque")}
+    basic = {fmt: run.basic(c["client_id"], c["client_secret"]) for fmt, c in clients.items()}
+    token = lambda fmt: run.call("POST", f"{base}/t/bench/token", form={"grant_type": "client_credentials", "scope": "read"},
+                                 headers={"Authorization": basic[fmt]})["access_token"]
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic["jwt"]}
+    user_token, acl_ask, uid = user_and_ask(base, port, auth)
+    records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
+    evaluate = json.dumps({"token": user_token, "workspace": "eng", "app": "bugs", "records": records})
+    return {
+        "discovery": ("GET", "/t/bench/.well-known/openid-configuration", None, {}),
+        "jwks": ("GET", "/t/bench/jwks", None, {}),
+        "token": ("POST", "/t/bench/token", "grant_type=client_credentials&scope=read", form),
+        "introspect-jwt": ("POST", "/t/bench/introspect", "token=" + token("jwt"), form),
+        "introspect-opaque": ("POST", "/t/bench/introspect", "token=" + token("opaque"), form),
+        "introspect-user": ("POST", "/t/bench/introspect", "token=" + user_token, form),
+        "introspect-acl": ("POST", "/t/bench/introspect", acl_ask, form),
+        "acl-evaluate": ("POST", "/t/bench/acl/evaluate", evaluate, dict(form, **{"Content-Type": "application/json"})),
+    }
+
+
 def user_and_ask(base, port, auth):
     """A user's access token and an introspection body asking about it, set up as in
     bench/run.py's ACL scenarios (a participant, one group, an app with a record rule and
@@ -123,7 +133,7 @@ def user_and_ask(base, port, auth):
     token = browser.exchange(web, browser.login(browser.authorize(web, v), "alice", password), v[0])["access_token"]
     record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
     ask = urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record})
-    return token, ask
+    return token, ask, uid
 
 
 if __name__ == "__main__":
