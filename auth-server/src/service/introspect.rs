@@ -436,6 +436,29 @@ mod tests {
                 "tenants::resolve",
                 future_size(c.map(|c| crate::service::tenants::resolve(c, unreachable!()))),
             ),
+            // The ACL facts: a cache hit does not carry the database load's future.
+            (
+                "acl::facts::user_workspace",
+                future_size(c.map(|c| {
+                    crate::service::acl::facts::user_workspace(
+                        c,
+                        unreachable!(),
+                        unreachable!(),
+                        unreachable!(),
+                    )
+                })),
+            ),
+            // JWKS: making lazy keys and re-reading the ring are boxed.
+            (
+                "keys::published_ring",
+                future_size(c.map(|c| crate::service::keys::published_ring(c, unreachable!()))),
+            ),
+            (
+                "keys::verifying_ring",
+                future_size(c.map(|c| {
+                    crate::service::keys::verifying_ring(c, unreachable!(), unreachable!())
+                })),
+            ),
             // Token issuance: the opaque insert and the metadata-client record are boxed,
             // so a JWT's issue does not carry (and move) their database futures.
             (

@@ -162,7 +162,9 @@ pub async fn user_workspace(
     {
         return Ok(hit);
     }
-    let loaded = Arc::new(load(ctx, tenant, user_id, workspace).await?);
+    // Boxed: the database read's future is kilobytes, and inline every cache hit would
+    // carry and move it (docs/performance.md, session 13).
+    let loaded = Arc::new(Box::pin(load(ctx, tenant, user_id, workspace)).await?);
     if let Some(g) = generation {
         ctx.acl.put(key, Arc::clone(&loaded), g, tenant.id.clone());
     }

@@ -244,7 +244,8 @@ pub async fn introspect(
     let Some(ask) = ask else {
         return Ok(Answer::Plain(verified));
     };
-    // Boxed: plain introspection is the hot path, and this read's future is large.
+    // Boxed, so that the plain answer (the hot path) does not carry the ACL reads' future;
+    // that future is small (the facts load inside it is boxed), so the box is cheap.
     let standing = Box::pin(standing(ctx, tenant, &verified.claims, &ask.workspace)).await?;
     let decision = ask
         .app

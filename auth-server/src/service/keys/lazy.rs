@@ -76,11 +76,14 @@ pub async fn published_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRi
         if out.signing_key(alg).is_some() {
             continue;
         }
-        match signing_ring(ctx, sub, alg).await {
+        // Boxed, like the reads below: making keys and reading the database are the cold
+        // paths, and inline their futures (kilobytes) were moved with every JWKS request
+        // (docs/performance.md, session 13).
+        match Box::pin(signing_ring(ctx, sub, alg)).await {
             Ok(made) => out = made,
             Err(e) => {
                 tracing::warn!(subscription = %sub.0, %alg, error = %e, "cannot make the keys for JWKS now; serving those that exist");
-                return load_ring(ctx, sub).await;
+                return Box::pin(load_ring(ctx, sub)).await;
             }
         }
     }
@@ -99,7 +102,7 @@ pub async fn verifying_ring(
         && let Some(kid) = jwt::header_kid(token)
         && cached.find(&kid).is_none()
     {
-        return load_ring(ctx, sub).await;
+        return Box::pin(load_ring(ctx, sub)).await;
     }
     Ok(cached)
 }
