@@ -10,7 +10,7 @@ scenario and build, the median requests/s with min–max and the server's CPU pe
 Usage: bench/ab.py [--seconds S] [--rounds N] [--only REGEX] DIR...
        DIR: a directory holding an `auth-server` release build.
 """
-import argparse, os, re, statistics, sys
+import argparse, json, os, re, statistics, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import icount_http, run  # noqa: E402
@@ -65,8 +65,8 @@ def main():
 def wrk_script(method, body, headers):
     if method == "GET":
         return None
-    lines = [f'wrk.method = "{method}"', f"wrk.body = {run.json.dumps(body)}"]
-    lines += [f"wrk.headers[{run.json.dumps(k)}] = {run.json.dumps(v)}" for k, v in headers.items()]
+    lines = [f'wrk.method = "{method}"', f"wrk.body = {json.dumps(body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     return run.lua_file("\n".join(lines) + "\n")
 
 

@@ -185,17 +185,19 @@ impl AclAnswer {
         let members = plain
             .strip_suffix(b"}")
             .ok_or_else(|| malformed("plain answer"))?;
-        let mut body = Vec::with_capacity(
-            members.len() + part.len() + decision.as_ref().map_or(0, |d| d.len() + 12) + 3,
-        );
+        const DECISION: &[u8] = b",\"decision\":";
+        const CLOSE: &[u8] = b"}}";
+        let decision_len = decision.as_ref().map_or(0, |d| DECISION.len() + d.len());
+        let mut body =
+            Vec::with_capacity(members.len() + 1 + part.len() + decision_len + CLOSE.len());
         body.extend_from_slice(members);
         body.push(b',');
         body.extend_from_slice(&part);
         if let Some(decision) = decision {
-            body.extend_from_slice(b",\"decision\":");
+            body.extend_from_slice(DECISION);
             body.extend_from_slice(&decision);
         }
-        body.extend_from_slice(b"}}");
+        body.extend_from_slice(CLOSE);
         Ok(Bytes::from(body))
     }
 

@@ -77,8 +77,8 @@ pub async fn published_ring(ctx: &Ctx, sub: &SubscriptionId) -> Result<Arc<KeyRi
             continue;
         }
         // Boxed, like the reads below: making keys and reading the database are the cold
-        // paths, and inline their futures (kilobytes) were moved with every JWKS request
-        // (docs/performance.md, session 13).
+        // paths, and inline their futures (kilobytes) would be moved with every JWKS
+        // request (docs/performance.md, session 13).
         match Box::pin(signing_ring(ctx, sub, alg)).await {
             Ok(made) => out = made,
             Err(e) => {
