@@ -150,10 +150,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
         keyrings: Default::default(),
         tenants: Default::default(),
         // Bounded: an attacker sending random tokens or client ids cannot grow them.
-        verified: moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(std::time::Duration::from_secs(60))
-            .build(),
+        verified: crate::service::introspect::verified_cache(),
         clients: moka::sync::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(std::time::Duration::from_secs(60))

@@ -29,17 +29,43 @@ pub struct Verified {
     /// it depends on the claims only, and writing it again on every hit was a tenth of
     /// an introspection's instructions (docs/performance.md, session 12).
     plain: OnceLock<Bytes>,
+    /// What keeping this verdict costs, in bytes (see [`Verified::weight`]).
+    weight: u32,
+}
+
+/// The memory the verified-token cache may hold. Weighed in bytes rather than counted in
+/// entries: a token's claims are a few hundred bytes or, with profile claims and long
+/// scopes, many kilobytes, and a count alone would let the cache's size follow them.
+pub const VERIFIED_CACHE_BYTES: u64 = 32 << 20;
+
+/// The verified-token cache: at most [`VERIFIED_CACHE_BYTES`] of verdicts, each kept
+/// for at most a minute (the generation check retires it sooner when state changes).
+pub fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
+    moka::sync::Cache::builder()
+        .max_capacity(VERIFIED_CACHE_BYTES)
+        .weigher(|_, v: &Arc<Verified>| v.weight)
+        .time_to_live(std::time::Duration::from_secs(60))
+        .build()
 }
 
 impl Verified {
     /// A verdict reached under `generation`, its answers not yet written.
     pub(crate) fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
+        let weight = weigh(&claims);
         Verified {
             generation,
             exp,
             claims,
             plain: OnceLock::new(),
+            weight,
         }
+    }
+
+    /// The bytes this verdict holds once its plain answer is written, estimated: the
+    /// claims as JSON twice (the parsed map and the answer), each member's map node and
+    /// value, and the entry itself with its key and the cache's bookkeeping.
+    pub fn weight(&self) -> u32 {
+        self.weight
     }
 
     /// The JSON body of a plain introspection answer for this token.
@@ -48,6 +74,16 @@ impl Verified {
             serde_json::to_vec(&Plain(&self.claims)).map(Bytes::from)
         })
     }
+}
+
+/// The estimated memory of a verdict on `claims` (see [`Verified::weight`]).
+fn weigh(claims: &Claims) -> u32 {
+    /// A member's map node, its key's `String` and its `Value`, beside their text.
+    const PER_MEMBER: usize = 96;
+    /// The entry, its `Arc`s, its key and the cache's node for it.
+    const PER_ENTRY: usize = 256;
+    let text = super::weigh::json_len(claims);
+    super::weigh::weight(2 * text + PER_MEMBER * claims.len() + PER_ENTRY)
 }
 
 /// The bytes `cell` keeps, written by `write` on first use. Two first uses at once may
@@ -337,6 +373,40 @@ mod tests {
             Value::Object(m) => Arc::new(m),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn the_verified_cache_holds_verdicts_by_their_bytes_not_their_count() {
+        let verdict = |i: u32, profile: &str| {
+            Arc::new(Verified::new(
+                1,
+                2_000,
+                claims(json!({"sub": format!("u{i}"), "client_id": "c1", "name": profile})),
+            ))
+        };
+        let small = verdict(0, "Al");
+        let large = verdict(0, &"x".repeat(64 * 1024));
+        // The claims' text counts twice (the map and the written answer).
+        assert!(small.weight() < 1_024, "{}", small.weight());
+        assert!(large.weight() > 2 * 64 * 1_024, "{}", large.weight());
+
+        let cache = verified_cache();
+        let key = |i: u32| crate::tokens::digest_key(&[&i.to_string()]);
+        for i in 0..600 {
+            cache.insert(key(i), verdict(i, &"x".repeat(64 * 1024)));
+        }
+        cache.run_pending_tasks();
+        assert!(cache.weighted_size() <= VERIFIED_CACHE_BYTES);
+        // 600 verdicts of 128 KiB would be 75 MiB; the budget keeps about 250.
+        let kept = cache.entry_count();
+        assert!((100..=256).contains(&kept), "{kept} large verdicts kept");
+        // Small verdicts still fit by the tens of thousands.
+        let cache = verified_cache();
+        for i in 0..20_000 {
+            cache.insert(key(i), verdict(i, "Al"));
+        }
+        cache.run_pending_tasks();
+        assert_eq!(cache.entry_count(), 20_000);
     }
 
     #[test]

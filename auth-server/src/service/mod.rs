@@ -29,6 +29,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod transfer;
 pub mod users;
+pub mod weigh;
 
 pub use error::{AdminError, FlowError};
 

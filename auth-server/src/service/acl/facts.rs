@@ -19,19 +19,20 @@
 
 use crate::acl::{AclFacts, AclQuery, Action, AppFacts, Role, evaluate};
 use crate::domain::{Subscription, SubscriptionId};
+use crate::service::weigh::{json_len, weight};
 use crate::service::{Ctx, random, tenants};
 use crate::store::StoreError;
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Longest time an entry is trusted even when its generation still matches.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// Lifetime of a generation value; refreshed by every change.
 const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
-/// Beyond this many entries the cache starts over (memory bound).
-const MAX_ENTRIES: usize = 50_000;
+/// The memory the facts cache may hold (see [`FactsCache`]).
+pub const MAX_BYTES: u64 = 32 << 20;
 
 /// Everything one user has in one workspace.
 #[derive(Debug, Clone)]
@@ -61,40 +62,85 @@ impl UserWorkspace {
     pub fn role(&self) -> Option<Role> {
         self.base.workspace_role
     }
+
+    /// The bytes this entry holds, estimated: its facts as JSON twice (the parsed
+    /// structures, and the answer part written from them), and the entry's bookkeeping.
+    fn weight(&self) -> u32 {
+        /// The entry, its `Arc`s, generation and subscription, and the cache's node.
+        const PER_ENTRY: usize = 512;
+        let text = json_len(&self.base) + json_len(&self.apps) + json_len(&self.app_actions);
+        weight(2 * text + PER_ENTRY)
+    }
 }
 
 /// SHA-256 over (subscription, user, workspace): fixed size, so a lookup allocates
 /// nothing; the subscription is kept beside it to forget a subscription's entries.
 type Key = [u8; 32];
-/// An entry, the generation it was loaded under, when, and its subscription.
-type Entry = (Arc<UserWorkspace>, String, Instant, SubscriptionId);
+
+/// An entry, the generation it was loaded under, and its subscription.
+#[derive(Debug)]
+struct Entry {
+    facts: Arc<UserWorkspace>,
+    generation: String,
+    sub: SubscriptionId,
+    weight: u32,
+}
 
 /// Per-instance cache of [`UserWorkspace`] entries, keyed by (subscription, user,
-/// workspace slug) and tagged with the generation they were loaded under.
-#[derive(Debug, Default)]
+/// workspace slug) and tagged with the generation they were loaded under. At most
+/// [`MAX_BYTES`] of entries, each for at most [`MAX_AGE`]; the least useful go first
+/// (moka's TinyLFU), where a full cache used to start over and send every user of
+/// every subscription to the database at once.
 pub struct FactsCache {
-    entries: RwLock<HashMap<Key, Entry>>,
+    entries: moka::sync::Cache<Key, Arc<Entry>>,
+}
+
+impl Default for FactsCache {
+    fn default() -> Self {
+        FactsCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(MAX_BYTES)
+                .weigher(|_, e: &Arc<Entry>| e.weight)
+                .time_to_live(MAX_AGE)
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FactsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FactsCache")
+            .field("entries", &self.entries.entry_count())
+            .field("bytes", &self.entries.weighted_size())
+            .finish()
+    }
 }
 
 impl FactsCache {
     fn get(&self, key: &Key, generation: &str) -> Option<Arc<UserWorkspace>> {
-        let map = self.entries.read().ok()?;
-        let (entry, at_generation, at, _) = map.get(key)?;
-        (at_generation == generation && at.elapsed() < MAX_AGE).then(|| Arc::clone(entry))
+        let entry = self.entries.get(key)?;
+        (entry.generation == generation).then(|| Arc::clone(&entry.facts))
     }
 
-    fn put(&self, key: Key, entry: Arc<UserWorkspace>, generation: String, sub: SubscriptionId) {
-        if let Ok(mut map) = self.entries.write() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(key, (entry, generation, Instant::now(), sub));
-        }
+    fn put(&self, key: Key, facts: Arc<UserWorkspace>, generation: String, sub: SubscriptionId) {
+        let weight = facts.weight();
+        self.entries.insert(
+            key,
+            Arc::new(Entry {
+                facts,
+                generation,
+                sub,
+                weight,
+            }),
+        );
     }
 
     fn forget_subscription(&self, sub: &SubscriptionId) {
-        if let Ok(mut map) = self.entries.write() {
-            map.retain(|_, (_, _, _, s)| s != sub);
+        let sub = sub.clone();
+        // Only a cache built without closure support refuses, and this one has it.
+        if let Err(e) = self.entries.invalidate_entries_if(move |_, e| e.sub == sub) {
+            tracing::error!(error = %e, "could not drop a subscription's cached ACL facts; they age out within 60 s");
         }
     }
 }
@@ -254,4 +300,105 @@ async fn load(
         app_actions,
         answer_part: OnceLock::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(user: &str, attribute_bytes: usize) -> Arc<UserWorkspace> {
+        let base = AclFacts {
+            user_sub: user.to_owned(),
+            user_attributes: [("bio".to_owned(), "x".repeat(attribute_bytes).into())].into(),
+            ..AclFacts::default()
+        };
+        Arc::new(UserWorkspace {
+            exists: true,
+            base,
+            apps: BTreeMap::new(),
+            app_actions: BTreeMap::new(),
+            answer_part: OnceLock::new(),
+        })
+    }
+
+    fn key(sub: &str, user: &str) -> Key {
+        crate::tokens::digest_key(&[sub, user, "eng"])
+    }
+
+    #[test]
+    fn an_entry_serves_its_own_generation_only_and_a_change_forgets_its_subscription() {
+        let cache = FactsCache::default();
+        let (acme, beta) = (SubscriptionId("acme".into()), SubscriptionId("beta".into()));
+        cache.put(
+            key("acme", "u1"),
+            workspace("u1", 8),
+            "g1".into(),
+            acme.clone(),
+        );
+        cache.put(
+            key("beta", "u1"),
+            workspace("u1", 8),
+            "g1".into(),
+            beta.clone(),
+        );
+        let hit = cache
+            .get(&key("acme", "u1"), "g1")
+            .expect("a current entry");
+        assert_eq!(hit.base.user_sub, "u1");
+        assert!(
+            cache.get(&key("acme", "u1"), "g2").is_none(),
+            "a newer generation"
+        );
+        assert!(
+            cache.get(&key("acme", "u2"), "g1").is_none(),
+            "another user"
+        );
+
+        cache.forget_subscription(&acme);
+        cache.entries.run_pending_tasks();
+        assert!(cache.get(&key("acme", "u1"), "g1").is_none());
+        assert!(
+            cache.get(&key("beta", "u1"), "g1").is_some(),
+            "other subscriptions stay"
+        );
+    }
+
+    #[test]
+    fn the_facts_cache_holds_entries_by_their_bytes_and_never_starts_over() {
+        let small = workspace("u", 8).weight();
+        let large = workspace("u", 256 * 1024).weight();
+        assert!(small < 1_024, "{small}");
+        assert!(large > 2 * 256 * 1_024, "{large}");
+
+        let cache = FactsCache::default();
+        let sub = SubscriptionId("acme".into());
+        for i in 0..200 {
+            let user = format!("u{i}");
+            cache.put(
+                key("acme", &user),
+                workspace(&user, 256 * 1024),
+                "g".into(),
+                sub.clone(),
+            );
+        }
+        cache.entries.run_pending_tasks();
+        assert!(cache.entries.weighted_size() <= MAX_BYTES);
+        // 200 entries of 512 KiB would be 100 MiB; the budget keeps about 60, and a full
+        // cache drops some entries, not all of them.
+        let kept = cache.entries.entry_count();
+        assert!((30..=64).contains(&kept), "{kept} large entries kept");
+        // Small entries fit by the tens of thousands.
+        let cache = FactsCache::default();
+        for i in 0..20_000 {
+            let user = format!("u{i}");
+            cache.put(
+                key("acme", &user),
+                workspace(&user, 8),
+                "g".into(),
+                sub.clone(),
+            );
+        }
+        cache.entries.run_pending_tasks();
+        assert_eq!(cache.entries.entry_count(), 20_000);
+    }
 }
