@@ -212,14 +212,17 @@ impl Application {
         for collector in ctx.cache.collectors() {
             metrics.register(collector)?;
         }
-        let documents = web::Data::new(http::protocol::discovery::MetadataCache::default());
+        let documents = http::protocol::discovery::MetadataCache::default();
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(app_ctx.clone()))
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::Data::new(console_api.clone()))
-                .app_data(documents.clone())
+                // One `Data` per worker around shared state: extracting a `Data` clones
+                // its `Arc`, and an `Arc` shared by every worker moves its cache line
+                // between the cores on every request.
+                .app_data(web::Data::new(documents.clone()))
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::QueryConfig::default())
                 .wrap(actix_web::middleware::from_fn(middleware::edge))

@@ -51,9 +51,10 @@ impl FromRequest for Tenant {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
-        let ctx = req
-            .app_data::<web::Data<Ctx>>()
-            .map(|c| c.get_ref().clone());
+        // The worker's own `Data` handle, not the `Ctx` inside: every worker shares that
+        // one, and a clone of it per request moved its reference count's cache line
+        // between the cores (docs/performance.md, session 14).
+        let ctx = req.app_data::<web::Data<Ctx>>().cloned();
         Box::pin(async move {
             let ctx = ctx.ok_or(TenantError::Unavailable)?;
             match tenants::resolve(&ctx, &slug).await {

@@ -14,8 +14,9 @@ use std::sync::Arc;
 /// client and resource server; building the JSON tree (some thirty strings) per request
 /// cost more than the rest of the request. An entry belongs to one `Arc<Subscription>`
 /// of the tenant cache: when that cache hands out a re-read subscription (its settings
-/// may have changed), the document is built again. Bounded like the tenant cache.
-#[derive(Debug)]
+/// may have changed), the document is built again. Bounded like the tenant cache. A clone
+/// shares the entries (each worker holds its own handle, see `startup`).
+#[derive(Debug, Clone)]
 pub struct MetadataCache(moka::sync::Cache<String, (Arc<Subscription>, Bytes)>);
 
 impl Default for MetadataCache {
