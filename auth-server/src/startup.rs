@@ -217,7 +217,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(app_ctx.clone()))
-                .app_data(web::Data::new(metrics.clone()))
+                .app_data(web::Data::new(metrics.for_worker()))
                 .app_data(web::Data::new(console_api.clone()))
                 // One `Data` per worker around shared state: extracting a `Data` clones
                 // its `Arc`, and an `Arc` shared by every worker moves its cache line

@@ -123,9 +123,12 @@ pub async fn edge(
     if let Some(m) = res.request().app_data::<web::Data<Metrics>>() {
         let status = res.status();
         let status = status.as_str();
-        m.requests
-            .with_label_values(&[route.as_str(), method.as_str(), status])
-            .observe(started.elapsed().as_secs_f64());
+        m.latency.observe(
+            &route,
+            method.as_str(),
+            status,
+            started.elapsed().as_secs_f64(),
+        );
     }
     Ok(res)
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod console;
 pub mod extract;
+pub mod latency;
 pub mod limits;
 pub mod middleware;
 pub mod ops;

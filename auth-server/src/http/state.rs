@@ -1,19 +1,23 @@
 //! Per-application HTTP state beside the service [`Ctx`](crate::service::Ctx): the
 //! Prometheus registry (one per app, no globals, so two apps can run in one process).
 
+use super::latency::{LatencyHistogram, Shard};
 use crate::store::PoolStatus;
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::sync::Arc;
 
 /// Prometheus metrics of one application.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Request latency by route pattern, method and status.
-    pub requests: HistogramVec,
+    /// Request latency by route pattern, method and status, as scraped.
+    requests: LatencyHistogram,
+    /// This handle's part of `requests`: each worker writes its own (see
+    /// [`Metrics::for_worker`]).
+    pub latency: Arc<Shard>,
     /// Tokens issued by grant type.
     pub tokens_issued: IntCounterVec,
     /// Introspection calls.
@@ -31,14 +35,8 @@ impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let requests = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
-                vec![
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ],
-            ),
-            &["route", "method", "status"],
-        )?;
+        let requests = LatencyHistogram::new()?;
+        let latency = requests.shard();
         let tokens_issued = IntCounterVec::new(
             Opts::new("tokens_issued_total", "Tokens issued by grant type"),
             &["grant_type"],
@@ -59,12 +57,21 @@ impl Metrics {
         Ok(Metrics {
             registry,
             requests,
+            latency,
             tokens_issued,
             introspections,
             login_failures,
             db_pool,
             db_pool_max,
         })
+    }
+
+    /// The same metrics with a latency shard of its own, for one worker.
+    pub fn for_worker(&self) -> Metrics {
+        Metrics {
+            latency: self.requests.shard(),
+            ..self.clone()
+        }
     }
 
     /// Add metrics kept elsewhere (the Redis store's command latency and errors).
