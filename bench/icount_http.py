@@ -17,7 +17,7 @@ Usage: bench/icount_http.py [--bin-dir DIR] [--requests N] [--keep DIR] SCENARIO
        records)
 Needs valgrind (Debian package) and a release build (`cargo build --release -p auth-server`).
 """
-import argparse, glob, http.client, json, os, shutil, subprocess, sys, tempfile, time, urllib.parse
+import argparse, glob, http.client, os, shutil, subprocess, sys, tempfile, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -98,8 +98,7 @@ def provision(base, port, auth):
                                  headers={"Authorization": basic[fmt]})["access_token"]
     form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic["jwt"]}
     user_token, acl_ask, uid = user_and_ask(base, port, auth)
-    records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
-    evaluate = json.dumps({"token": user_token, "workspace": "eng", "app": "bugs", "records": records})
+    evaluate = run.acl_evaluation(user_token, uid)
     return {
         "discovery": ("GET", "/t/bench/.well-known/openid-configuration", None, {}),
         "jwks": ("GET", "/t/bench/jwks", None, {}),
@@ -113,26 +112,19 @@ def provision(base, port, auth):
 
 
 def user_and_ask(base, port, auth):
-    """A user's access token and an introspection body asking about it, set up as in
-    bench/run.py's ACL scenarios (a participant, one group, an app with a record rule and
-    a field policy)."""
+    """A user's access token and an introspection body asking about it, in the ACL world
+    of bench/run.py's ACL scenarios (`run.acl_world`)."""
     admin = lambda method, path, body: run.call(method, f"{base}/admin/v1/subscriptions/bench{path}", body, auth)
     web = admin("POST", "/clients", {"name": "web", "redirect_uris": [run.REDIRECT], "grant_types": ["authorization_code"],
                 "scope": "openid", "token_endpoint_auth_method": "client_secret_basic", "skip_consent": True,
                 "access_token_format": "jwt", "access_token_signing_alg": "ES256"})
     password = "icount password 1"
     uid = admin("POST", "/users", {"username": "alice", "password": password})["id"]
-    admin("POST", "/workspaces", {"slug": "eng", "name": "Engineering"})
-    admin("PUT", f"/workspaces/eng/participants/{uid}", {"role": "team"})
-    admin("POST", "/workspaces/eng/groups", {"name": "devs"})
-    admin("PUT", f"/workspaces/eng/groups/devs/members/{uid}", {})
-    admin("POST", "/workspaces/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"],
-          "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
+    run.acl_world(admin, uid)
     browser = run.Browser(port)
     v = run.pkce()
     token = browser.exchange(web, browser.login(browser.authorize(web, v), "alice", password), v[0])["access_token"]
-    record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
-    ask = urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record})
+    ask = urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": run.acl_record(uid)})
     return token, ask, uid
 
 

@@ -195,6 +195,31 @@ def wrk(url, seconds, conns, script=None, threads=THREADS):
     return rps, lat.get("50%", "?"), lat.get("99%", "?")
 
 
+def acl_world(admin, uid):
+    """The ACL scenarios' world: `uid` takes part in workspace `eng` and is in its group
+    `devs`, which app `bugs` grants read, create and edit on the records the user created
+    or is assigned, with field `cost` hidden from all but workspace admins. `admin(method,
+    path, body)` calls the admin API under the bench subscription."""
+    admin("POST", "/workspaces", {"slug": "eng", "name": "Engineering"})
+    admin("PUT", f"/workspaces/eng/participants/{uid}", {"role": "team"})
+    admin("POST", "/workspaces/eng/groups", {"name": "devs"})
+    admin("PUT", f"/workspaces/eng/groups/devs/members/{uid}", {})
+    admin("POST", "/workspaces/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"],
+          "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
+
+
+def acl_record(uid):
+    """The record the ACL introspection scenarios ask about: created by `uid`."""
+    return json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+
+
+def acl_evaluation(token, uid):
+    """The `/acl/evaluate` body of the bench: 1,000 records of app `bugs`, every other one
+    created by `uid`."""
+    records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
+    return json.dumps({"token": token, "workspace": "eng", "app": "bugs", "records": records})
+
+
 def pkce():
     verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -390,13 +415,7 @@ def scenarios_for(args, srv, hello, peer):
                     "access_token_signing_alg": "ES256", "id_token_signed_response_alg": "ES256"})
     password = "bench password 1"
     uid = srv.admin("POST", "/subscriptions/bench/users", {"username": "alice", "password": password, "attributes": {"department": "eng"}})["id"]
-    ws = "/subscriptions/bench/workspaces"
-    srv.admin("POST", ws, {"slug": "eng", "name": "Engineering"})
-    srv.admin("PUT", f"{ws}/eng/participants/{uid}", {"role": "team"})
-    srv.admin("POST", f"{ws}/eng/groups", {"name": "devs"})
-    srv.admin("PUT", f"{ws}/eng/groups/devs/members/{uid}", {})
-    srv.admin("POST", f"{ws}/eng/apps", {"slug": "bugs", "name": "Bugs", "grants": [{"group": "devs", "actions": ["read", "create", "edit"],
-              "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
+    acl_world(lambda method, path, body: srv.admin(method, "/subscriptions/bench" + path, body), uid)
     # One logged-in browser: its session mints codes without a password check.
     session = Browser(srv.port)
     v = pkce()
@@ -409,14 +428,13 @@ def scenarios_for(args, srv, hello, peer):
             tokens.append(session.exchange(web, session.authorize(web, v, "openid offline_access"), v[0])["refresh_token"])
         return lua_refresh("/t/bench/token", tokens, basic(web["client_id"], web["client_secret"]))
 
-    record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+    record = acl_record(uid)
     scenarios.append(("introspection (JWT, user) without ACL parameters", S(f"{base}/t/bench/introspect", lua_post("token=" + ut, rs_auth)), None))
     scenarios.append(("introspection (JWT, user) with acl_workspace + acl_app + acl_record",
                       S(f"{base}/t/bench/introspect", lua_post(urllib.parse.urlencode({"token": ut, "acl_workspace": "eng", "acl_app": "bugs",
                                                                                      "acl_record": record}), rs_auth)), None))
-    records = [{"id": f"r{i}", "creator": uid if i % 2 else "someone", "fields": {"title": "t", "cost": i}} for i in range(1000)]
     scenarios.append(("/acl/evaluate, 1,000 records per call", S(f"{base}/t/bench/acl/evaluate",
-                      lua_post(json.dumps({"token": ut, "workspace": "eng", "app": "bugs", "records": records}), rs_auth, "application/json")), None))
+                      lua_post(acl_evaluation(ut, uid), rs_auth, "application/json")), None))
     scenarios.append(("refresh grant (rotation, ES256 access + ID token)", S(f"{base}/t/bench/token", prepare=mint_refresh_tokens), None))
 
     # One user per driver browser: the brute-force budget (service/throttle) refuses more
