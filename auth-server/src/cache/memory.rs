@@ -1,54 +1,17 @@
 //! In-process [`Ephemeral`] for a single instance (the embedded default).
 
 use super::{CacheError, Ephemeral};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A lock-guarded map with per-entry deadlines. Expired entries are dropped lazily and
-/// by a sweep every 1,024 writes, so memory stays bounded by the live entries.
-///
-/// Every introspection reads the state generation, so reads must not queue behind each
-/// other, and they should not write shared memory either: taking even the read lock
-/// writes its lock word, which then moves between the cores on every request
-/// (docs/performance.md, session 14). So each thread remembers the values it read, and
-/// uses them while the store's [`version`](MemoryStore::version), bumped by every write,
-/// has not moved.
-#[derive(Debug)]
+/// by a sweep every 1,024 writes, so memory stays bounded by the live entries. Reads
+/// share the lock: every introspection reads the state generation, so readers must not
+/// queue behind each other.
+#[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
-    /// Which store a thread's remembered values come from (tests run many stores).
-    id: u64,
-    /// Bumped under the write lock by every write.
-    version: AtomicU64,
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        static STORES: AtomicU64 = AtomicU64::new(0);
-        MemoryStore {
-            inner: RwLock::default(),
-            id: STORES.fetch_add(1, Ordering::Relaxed),
-            version: AtomicU64::new(0),
-        }
-    }
-}
-
-/// What one thread read from one store at one version.
-#[derive(Default)]
-struct Remembered {
-    store: u64,
-    version: u64,
-    values: HashMap<String, (Vec<u8>, Instant)>,
-}
-
-/// The most values a thread remembers: the generations and a few others.
-const REMEMBERED: usize = 64;
-
-thread_local! {
-    static READS: RefCell<Remembered> = RefCell::default();
 }
 
 #[derive(Debug, Default)]
@@ -68,35 +31,7 @@ impl MemoryStore {
             .inner
             .write()
             .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
-        let out = f(&mut guard, Instant::now());
-        // Before the lock is released: a reader that takes it next sees the new version.
-        self.version.fetch_add(1, Ordering::Release);
-        Ok(out)
-    }
-
-    /// The live value of `key` as this thread last read it, if no write came since.
-    fn remembered(&self, key: &str, version: u64, now: Instant) -> Option<Vec<u8>> {
-        READS.with_borrow(|r| {
-            if r.store != self.id || r.version != version {
-                return None;
-            }
-            let (value, deadline) = r.values.get(key)?;
-            (*deadline > now).then(|| value.clone())
-        })
-    }
-
-    /// Remember what was read at `version` (read before the value was).
-    fn remember(&self, key: &str, version: u64, entry: &(Vec<u8>, Instant)) {
-        READS.with_borrow_mut(|r| {
-            if r.store != self.id || r.version != version {
-                r.values.clear();
-                r.store = self.id;
-                r.version = version;
-            }
-            if r.values.len() < REMEMBERED {
-                r.values.insert(key.to_owned(), entry.clone());
-            }
-        });
+        Ok(f(&mut guard, Instant::now()))
     }
 }
 
@@ -138,28 +73,16 @@ impl Ephemeral for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let inner = self
+            .inner
+            .read()
+            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
         let now = Instant::now();
-        // Loaded before the map is read: a write in between moves the version past the
-        // one the value is remembered under, so the value is read again next time.
-        let version = self.version.load(Ordering::Acquire);
-        if let Some(value) = self.remembered(key, version, now) {
-            return Ok(Some(value));
-        }
-        let entry = {
-            let inner = self
-                .inner
-                .read()
-                .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
-            inner
-                .map
-                .get(key)
-                .filter(|(_, deadline)| *deadline > now)
-                .cloned()
-        };
-        Ok(entry.map(|entry| {
-            self.remember(key, version, &entry);
-            entry.0
-        }))
+        Ok(inner
+            .map
+            .get(key)
+            .filter(|(_, deadline)| *deadline > now)
+            .map(|(v, _)| v.clone()))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
@@ -217,44 +140,6 @@ mod tests {
         s.put("k", b"v", Duration::from_secs(60)).await.unwrap();
         assert_eq!(s.take("k").await.unwrap(), Some(b"v".to_vec()));
         assert_eq!(s.take("k").await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn a_remembered_read_gives_way_to_any_later_write_from_any_thread() {
-        let s = std::sync::Arc::new(MemoryStore::new());
-        let ttl = Duration::from_secs(60);
-        s.put("g", b"1", ttl).await.unwrap();
-        assert_eq!(s.get("g").await.unwrap(), Some(b"1".to_vec()));
-        assert_eq!(s.get("g").await.unwrap(), Some(b"1".to_vec()), "remembered");
-        // Writes from another thread, of this key or of another one.
-        let other = std::sync::Arc::clone(&s);
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(other.put("g", b"2", Duration::from_secs(60)))
-        })
-        .join()
-        .unwrap()
-        .unwrap();
-        assert_eq!(s.get("g").await.unwrap(), Some(b"2".to_vec()));
-        s.delete("g").await.unwrap();
-        assert_eq!(s.get("g").await.unwrap(), None);
-        s.put("g", b"3", ttl).await.unwrap();
-        assert_eq!(s.get("g").await.unwrap(), Some(b"3".to_vec()));
-        assert_eq!(s.take("g").await.unwrap(), Some(b"3".to_vec()));
-        assert_eq!(s.get("g").await.unwrap(), None);
-        // Another store on the same thread remembers nothing of this one.
-        s.put("g", b"4", ttl).await.unwrap();
-        assert_eq!(s.get("g").await.unwrap(), Some(b"4".to_vec()));
-        assert_eq!(MemoryStore::new().get("g").await.unwrap(), None);
-        // A remembered value still expires at its deadline.
-        s.put("short", b"5", Duration::from_millis(30))
-            .await
-            .unwrap();
-        assert_eq!(s.get("short").await.unwrap(), Some(b"5".to_vec()));
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        assert_eq!(s.get("short").await.unwrap(), None);
     }
 
     #[tokio::test]
