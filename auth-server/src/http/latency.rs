@@ -17,7 +17,7 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// The counts of one series (route, method, status) in one shard.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Counts {
     /// Observations per bucket, not cumulative (the one an observation falls in).
     buckets: [u64; BUCKETS.len()],

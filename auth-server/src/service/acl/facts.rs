@@ -77,7 +77,8 @@ impl UserWorkspace {
 /// nothing; the subscription is kept beside it to forget a subscription's entries.
 type Key = [u8; 32];
 
-/// An entry, the generation it was loaded under, and its subscription.
+/// An entry, the generation it was loaded under, its subscription, and its weight in
+/// bytes (see [`UserWorkspace::weight`]).
 #[derive(Debug)]
 struct Entry {
     facts: Arc<UserWorkspace>,
