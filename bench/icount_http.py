@@ -17,7 +17,7 @@ Usage: bench/icount_http.py [--bin-dir DIR] [--requests N] [--keep DIR] SCENARIO
        records)
 Needs valgrind (Debian package) and a release build (`cargo build --release -p auth-server`).
 """
-import argparse, glob, http.client, os, shutil, subprocess, sys, tempfile, time, urllib.parse
+import argparse, glob, http.client, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -124,8 +124,7 @@ def user_and_ask(base, port, auth):
     browser = run.Browser(port)
     v = run.pkce()
     token = browser.exchange(web, browser.login(browser.authorize(web, v), "alice", password), v[0])["access_token"]
-    ask = urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": run.acl_record(uid)})
-    return token, ask, uid
+    return token, run.acl_ask(token, uid), uid
 
 
 if __name__ == "__main__":

@@ -208,9 +208,11 @@ def acl_world(admin, uid):
           "records": "own_or_assigned"}], "fields": [{"field": "cost", "access": "workspaceAdmin", "when_denied": "hidden"}]})
 
 
-def acl_record(uid):
-    """The record the ACL introspection scenarios ask about: created by `uid`."""
-    return json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+def acl_ask(token, uid):
+    """The introspection body of the ACL scenario: `token`, asked about workspace `eng`, app
+    `bugs` and a record created by `uid`."""
+    record = json.dumps({"id": "r1", "creator": uid, "fields": {"title": "x", "cost": 3}})
+    return urllib.parse.urlencode({"token": token, "acl_workspace": "eng", "acl_app": "bugs", "acl_record": record})
 
 
 def acl_evaluation(token, uid):
@@ -428,11 +430,9 @@ def scenarios_for(args, srv, hello, peer):
             tokens.append(session.exchange(web, session.authorize(web, v, "openid offline_access"), v[0])["refresh_token"])
         return lua_refresh("/t/bench/token", tokens, basic(web["client_id"], web["client_secret"]))
 
-    record = acl_record(uid)
     scenarios.append(("introspection (JWT, user) without ACL parameters", S(f"{base}/t/bench/introspect", lua_post("token=" + ut, rs_auth)), None))
     scenarios.append(("introspection (JWT, user) with acl_workspace + acl_app + acl_record",
-                      S(f"{base}/t/bench/introspect", lua_post(urllib.parse.urlencode({"token": ut, "acl_workspace": "eng", "acl_app": "bugs",
-                                                                                     "acl_record": record}), rs_auth)), None))
+                      S(f"{base}/t/bench/introspect", lua_post(acl_ask(ut, uid), rs_auth)), None))
     scenarios.append(("/acl/evaluate, 1,000 records per call", S(f"{base}/t/bench/acl/evaluate",
                       lua_post(acl_evaluation(ut, uid), rs_auth, "application/json")), None))
     scenarios.append(("refresh grant (rotation, ES256 access + ID token)", S(f"{base}/t/bench/token", prepare=mint_refresh_tokens), None))

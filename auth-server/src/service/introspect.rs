@@ -29,8 +29,6 @@ pub struct Verified {
     /// it depends on the claims only, and writing it again on every hit was a tenth of
     /// an introspection's instructions (docs/performance.md, session 12).
     plain: OnceLock<Bytes>,
-    /// What keeping this verdict costs, in bytes (see [`Verified::weight`]).
-    weight: u32,
 }
 
 /// The memory the verified-token cache may hold. Weighed in bytes rather than counted in
@@ -43,7 +41,7 @@ pub const VERIFIED_CACHE_BYTES: u64 = 32 << 20;
 pub fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
     moka::sync::Cache::builder()
         .max_capacity(VERIFIED_CACHE_BYTES)
-        .weigher(|_, v: &Arc<Verified>| v.weight)
+        .weigher(|_, v: &Arc<Verified>| v.weight())
         .time_to_live(std::time::Duration::from_secs(60))
         .build()
 }
@@ -51,21 +49,25 @@ pub fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
 impl Verified {
     /// A verdict reached under `generation`, its answers not yet written.
     pub(crate) fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
-        let weight = weigh(&claims);
         Verified {
             generation,
             exp,
             claims,
             plain: OnceLock::new(),
-            weight,
         }
     }
 
     /// The bytes this verdict holds once its plain answer is written, estimated: the
     /// claims as JSON twice (the parsed map and the answer), each member's map node and
-    /// value, and the entry itself with its key and the cache's bookkeeping.
+    /// value, and the entry itself with its key and the cache's bookkeeping. The cache
+    /// asks once, when the verdict is cached.
     pub fn weight(&self) -> u32 {
-        self.weight
+        /// A member's map node, its key's `String` and its `Value`, beside their text.
+        const PER_MEMBER: usize = 96;
+        /// The entry, its `Arc`s, its key and the cache's node for it.
+        const PER_ENTRY: usize = 256;
+        let text = super::weigh::json_len(&*self.claims);
+        super::weigh::weight(2 * text + PER_MEMBER * self.claims.len() + PER_ENTRY)
     }
 
     /// The JSON body of a plain introspection answer for this token.
@@ -74,16 +76,6 @@ impl Verified {
             serde_json::to_vec(&Plain(&self.claims)).map(Bytes::from)
         })
     }
-}
-
-/// The estimated memory of a verdict on `claims` (see [`Verified::weight`]).
-fn weigh(claims: &Claims) -> u32 {
-    /// A member's map node, its key's `String` and its `Value`, beside their text.
-    const PER_MEMBER: usize = 96;
-    /// The entry, its `Arc`s, its key and the cache's node for it.
-    const PER_ENTRY: usize = 256;
-    let text = super::weigh::json_len(claims);
-    super::weigh::weight(2 * text + PER_MEMBER * claims.len() + PER_ENTRY)
 }
 
 /// The bytes `cell` keeps, written by `write` on first use. Two first uses at once may

@@ -77,14 +77,12 @@ impl UserWorkspace {
 /// nothing; the subscription is kept beside it to forget a subscription's entries.
 type Key = [u8; 32];
 
-/// An entry, the generation it was loaded under, its subscription, and its weight in
-/// bytes (see [`UserWorkspace::weight`]).
+/// An entry, the generation it was loaded under, and its subscription.
 #[derive(Debug)]
 struct Entry {
     facts: Arc<UserWorkspace>,
     generation: String,
     sub: SubscriptionId,
-    weight: u32,
 }
 
 /// Per-instance cache of [`UserWorkspace`] entries, keyed by (subscription, user,
@@ -101,7 +99,8 @@ impl Default for FactsCache {
         FactsCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(MAX_BYTES)
-                .weigher(|_, e: &Arc<Entry>| e.weight)
+                // Asked once per entry, when it is cached.
+                .weigher(|_, e: &Arc<Entry>| e.facts.weight())
                 .time_to_live(MAX_AGE)
                 .support_invalidation_closures()
                 .build(),
@@ -125,14 +124,12 @@ impl FactsCache {
     }
 
     fn put(&self, key: Key, facts: Arc<UserWorkspace>, generation: String, sub: SubscriptionId) {
-        let weight = facts.weight();
         self.entries.insert(
             key,
             Arc::new(Entry {
                 facts,
                 generation,
                 sub,
-                weight,
             }),
         );
     }
