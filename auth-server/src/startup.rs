@@ -149,6 +149,7 @@ pub async fn build_ctx(settings: Settings, options: &BuildOptions) -> anyhow::Re
         passwords: PasswordHasher::new(cores)?,
         keyrings: Default::default(),
         tenants: Default::default(),
+        owner: Default::default(),
         // Bounded: an attacker sending random tokens or client ids cannot grow them.
         verified: crate::service::introspect::verified_cache(),
         clients: moka::sync::Cache::builder()

@@ -4,10 +4,12 @@
 //! Secrets are 256-bit random values, so a fast hash is as strong as a slow one and
 //! keeps the token endpoint fast (DESIGN.md "Tokens and keys").
 
+use super::local::Front;
 use super::{Actor, AdminError, Ctx, FlowError, audit, random};
 use crate::domain::{AuthMethod, Client, ClientSpec, SubscriptionId, ValidationError};
 use crate::store::{StoreError, Tx};
 use crate::tokens::{hash_token, secret_matches};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,10 +39,24 @@ async fn find(
         // lookup's future kilobytes larger.
         return Box::pin(metadata_client(ctx, sub, client_id)).await;
     }
-    // "No such client" is cached too, so unknown ids cannot force a query per request;
-    // a hit shares the client, so it copies nothing.
+    // "No such client" is cached too, so unknown ids cannot force a query per request.
+    // This thread's front is asked first, under the generation the shared cache would
+    // check (read once per request, so asking again below costs nothing).
+    let generation = super::freshness::current(ctx, sub).await;
+    let (owner, parts) = (
+        ctx.owner.id(),
+        [sub.0.as_bytes(), b":", client_id.as_bytes()],
+    );
+    if let Some(g) = generation
+        && let Some(kept) = FRONT.with_borrow(|front| match front.get(owner, &parts) {
+            Some((kept, client)) if *kept == g => Some(client.clone()),
+            _ => None,
+        })
+    {
+        return Ok(kept);
+    }
     let key = [&sub.0, ":", client_id].concat();
-    super::freshness::through(ctx, sub, &ctx.clients, key, || async {
+    let found = super::freshness::through(ctx, sub, &ctx.clients, key, || async {
         Ok(
             match ctx
                 .db(sub)
@@ -56,7 +72,19 @@ async fn find(
             },
         )
     })
-    .await
+    .await?;
+    // The front keeps its own copy, so its hits write no reference count that another
+    // thread's hits write too (see [`super::local`]).
+    let own = found.as_deref().map(|c| Arc::new(c.clone()));
+    if let Some(g) = generation {
+        FRONT.with_borrow_mut(|front| front.put(owner, &parts, (g, own.clone())));
+    }
+    Ok(own)
+}
+
+thread_local! {
+    /// This thread's front of the client cache: the generation each was read under.
+    static FRONT: RefCell<Front<(i64, Option<Arc<Client>>)>> = RefCell::default();
 }
 
 /// A metadata-document client: never a stored id; the document has its own cache.

@@ -2,6 +2,7 @@
 //! §5.3) and the admin API: signature and issuer (JWT) or stored hash (opaque), expiry,
 //! and revocation (the token's `jti` and its grant family).
 
+use super::local::Front;
 use super::oauth::issue::profile_claims;
 use super::{Ctx, FlowError, keys};
 use crate::domain::{Client, Scope, Subscription};
@@ -9,6 +10,7 @@ use crate::store::StoreError;
 use crate::tokens::{hash_token, jwt};
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 /// Claims of a valid access token.
@@ -46,6 +48,11 @@ pub fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
         .build()
 }
 
+thread_local! {
+    /// This thread's front of the verified-token cache, by the same key.
+    static FRONT: RefCell<Front<Arc<Verified>>> = RefCell::default();
+}
+
 impl Verified {
     /// A verdict reached under `generation`, its answers not yet written.
     pub(crate) fn new(generation: i64, exp: i64, claims: Arc<Claims>) -> Self {
@@ -68,6 +75,20 @@ impl Verified {
         const PER_ENTRY: usize = 256;
         let text = super::weigh::json_len(&*self.claims);
         super::weigh::weight(2 * text + PER_MEMBER * self.claims.len() + PER_ENTRY)
+    }
+
+    /// A copy sharing no memory with `self`, for a thread's front: hits on it write
+    /// reference counts that only that thread touches.
+    fn own_copy(&self) -> Verified {
+        Verified {
+            generation: self.generation,
+            exp: self.exp,
+            claims: Arc::new((*self.claims).clone()),
+            plain: match self.plain.get() {
+                Some(answer) => OnceLock::from(Bytes::copy_from_slice(answer)),
+                None => OnceLock::new(),
+            },
+        }
     }
 
     /// The JSON body of a plain introspection answer for this token.
@@ -131,11 +152,30 @@ async fn verify(
     // shows in the checks below or moves the generation past the cached one.
     let generation = super::freshness::current(ctx, &tenant.id).await;
     let key = crate::tokens::digest_key(&[&tenant.id.0, token]);
-    if let Some(g) = generation
-        && let Some(hit) = ctx.verified.get(&key)
-        && hit.generation == g
-    {
-        return Ok((hit.exp > now).then_some(hit));
+    let owner = ctx.owner.id();
+    if let Some(g) = generation {
+        let kept = FRONT.with_borrow(|front| {
+            front
+                .get(owner, &[&key])
+                .filter(|v| v.generation == g)
+                .map(Arc::clone)
+        });
+        let hit = match kept {
+            Some(hit) => Some(hit),
+            // The front keeps this thread's own copy (see [`super::local`]).
+            None => ctx
+                .verified
+                .get(&key)
+                .filter(|v| v.generation == g)
+                .map(|shared| {
+                    let own = Arc::new(shared.own_copy());
+                    FRONT.with_borrow_mut(|front| front.put(owner, &[&key], Arc::clone(&own)));
+                    own
+                }),
+        };
+        if let Some(hit) = hit {
+            return Ok((hit.exp > now).then_some(hit));
+        }
     }
     // Boxed: the full check's future (signature, revocation and user reads) is
     // kilobytes, and inline it would be copied with every cache hit's future.
@@ -151,6 +191,7 @@ async fn verify(
     ));
     if generation.is_some() {
         ctx.verified.insert(key, Arc::clone(&verified));
+        FRONT.with_borrow_mut(|front| front.put(owner, &[&key], Arc::clone(&verified)));
     }
     Ok(Some(verified))
 }
@@ -365,6 +406,27 @@ mod tests {
             Value::Object(m) => Arc::new(m),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_threads_copy_of_a_verdict_says_the_same_and_shares_nothing() {
+        let shared = Verified::new(7, 2_000, claims(json!({"sub": "u1", "client_id": "c1"})));
+        let unwritten = shared.own_copy();
+        let written = shared.plain_answer().unwrap();
+        let copy = shared.own_copy();
+        for c in [&unwritten, &copy] {
+            assert_eq!((c.generation, c.exp), (7, 2_000));
+            assert_eq!(*c.claims, *shared.claims);
+            assert!(!Arc::ptr_eq(&c.claims, &shared.claims));
+            assert_eq!(c.plain_answer().unwrap(), written);
+        }
+        // The answer's bytes are the copy's own (a shared `Bytes` shares its count).
+        let own = copy.plain.get().unwrap();
+        assert_ne!(own.as_ptr(), written.as_ptr());
+        assert!(
+            unwritten.plain.get().is_some(),
+            "written by its own first use"
+        );
     }
 
     #[test]

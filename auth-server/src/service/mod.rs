@@ -16,6 +16,7 @@ pub mod freshness;
 pub mod introspect;
 pub mod jobs;
 pub mod keys;
+pub mod local;
 pub mod login;
 pub mod metadata_clients;
 pub mod mfa;
@@ -64,6 +65,8 @@ pub struct CtxInner {
     pub keyrings: keys::KeyCache,
     /// Subscriptions by slug, refreshed every few seconds.
     pub tenants: tenants::TenantCache,
+    /// This context's tag in the per-thread caches ([`local`]).
+    pub owner: local::Owner,
     /// Verified access tokens by (subscription, token hash), see [`freshness`].
     pub verified: moka::sync::Cache<[u8; 32], Arc<introspect::Verified>>,
     /// Clients by (subscription, client id), see [`freshness`].

@@ -2,6 +2,7 @@
 //! slug (cached briefly, it is on every request), and the `system` bootstrap.
 
 use super::clients::{self, NewClient};
+use super::local::Front;
 use super::{Actor, AdminError, Ctx, audit, keys, random};
 use crate::domain::{
     AuthMethod, ClientSpec, GrantType, Scope, Slug, Subscription, SubscriptionId,
@@ -10,7 +11,9 @@ use crate::domain::{
 use crate::store::{StoreError, TenantDb};
 use crate::tokens::MasterKey;
 use secrecy::{ExposeSecret, SecretString};
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The reserved subscription of the system administrators.
@@ -28,12 +31,16 @@ pub const CACHED_TENANTS: u64 = 10_000;
 #[derive(Debug)]
 pub struct TenantCache {
     by_slug: moka::sync::Cache<String, (Arc<Subscription>, Instant)>,
+    /// Bumped by every [`TenantCache::forget`]: the per-thread fronts keep the value they
+    /// were filled under and serve only while it is current.
+    forgotten: AtomicU64,
 }
 
 impl Default for TenantCache {
     fn default() -> Self {
         TenantCache {
             by_slug: moka::sync::Cache::new(CACHED_TENANTS),
+            forgotten: AtomicU64::new(0),
         }
     }
 }
@@ -41,15 +48,41 @@ impl Default for TenantCache {
 impl TenantCache {
     pub(crate) fn forget(&self, slug: &str) {
         self.by_slug.invalidate(slug);
+        self.forgotten.fetch_add(1, Ordering::Release);
     }
+}
+
+/// A front entry: this thread's copy of the subscription, when the shared entry was read
+/// from the database, and the forget count it was filled under.
+type FrontEntry = (Arc<Subscription>, Instant, u64);
+
+thread_local! {
+    /// This thread's front of the tenant cache (see [`super::local`]).
+    static FRONT: RefCell<Front<FrontEntry>> = RefCell::default();
 }
 
 /// The subscription behind a URL slug.
 pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreError> {
-    // A fresh entry is returned as the cache handed it out: every extra clone and drop
-    // of the `Arc` all workers share is a write to a cache line the cores pass around.
+    // Read before anything else: a forget that lands after it leaves what is filled
+    // below under the old count, and it is not served again.
+    let forgotten = ctx.tenants.forgotten.load(Ordering::Acquire);
+    let (owner, key) = (ctx.owner.id(), [slug.as_bytes()]);
+    let fresh = |(s, at, f): &FrontEntry| {
+        (*f == forgotten && at.elapsed() < TENANT_TTL).then(|| Arc::clone(s))
+    };
+    if let Some(s) = FRONT.with_borrow(|front| front.get(owner, &key).and_then(fresh)) {
+        return Ok(s);
+    }
+    // The front keeps its own copy: the `Arc` every worker shares would have its
+    // reference count written by both cores on every request. It expires with the
+    // shared entry (same read time).
+    let keep = |s: &Subscription, at: Instant| {
+        let own = Arc::new(s.clone());
+        FRONT.with_borrow_mut(|front| front.put(owner, &key, (Arc::clone(&own), at, forgotten)));
+        own
+    };
     let cached = match ctx.tenants.by_slug.get(slug) {
-        Some((s, at)) if at.elapsed() < TENANT_TTL => return Ok(s),
+        Some((s, at)) if at.elapsed() < TENANT_TTL => return Ok(keep(&s, at)),
         other => other,
     };
     // Boxed: every tenant request awaits this function, almost always a cache hit.
@@ -63,10 +96,11 @@ pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreEr
         }
         Err(e) => return Err(e),
     };
+    let at = Instant::now();
     ctx.tenants
         .by_slug
-        .insert(slug.to_owned(), (Arc::clone(&sub), Instant::now()));
-    Ok(sub)
+        .insert(slug.to_owned(), (Arc::clone(&sub), at));
+    Ok(keep(&sub, at))
 }
 
 /// A created subscription and its AI client credentials (shown once).

@@ -4,18 +4,21 @@
 use crate::domain::Subscription;
 use crate::http::extract::Tenant;
 use crate::service::Ctx;
+use crate::service::local::Front;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// The serialized metadata document per subscription. Discovery is fetched by every
 /// client and resource server; building the JSON tree (some thirty strings) per request
-/// cost more than the rest of the request. An entry belongs to one `Arc<Subscription>`
-/// of the tenant cache: when that cache hands out a re-read subscription (its settings
-/// may have changed), the document is built again. Bounded like the tenant cache. A clone
-/// shares the entries (each worker holds its own handle, see `startup`).
+/// cost more than the rest of the request. An entry belongs to the subscription it was
+/// built from: when the tenant cache hands out a re-read subscription whose settings
+/// changed, the document is built again. Bounded like the tenant cache, and fronted per
+/// thread (see [`crate::service::local`]). A clone shares the entries (each worker holds
+/// its own handle, see `startup`).
 #[derive(Debug, Clone)]
 pub struct MetadataCache(moka::sync::Cache<String, (Arc<Subscription>, Bytes)>);
 
@@ -27,18 +30,38 @@ impl Default for MetadataCache {
     }
 }
 
+thread_local! {
+    /// This thread's documents, each with the thread's copy of the subscription it
+    /// describes (from the tenant cache's front) and its own copy of the bytes, whose
+    /// reference count no other core writes.
+    static FRONT: RefCell<Front<(Arc<Subscription>, Bytes)>> = RefCell::default();
+}
+
 impl MetadataCache {
     fn document(&self, ctx: &Ctx, sub: &Arc<Subscription>) -> Bytes {
-        let slug = sub.slug.as_str();
-        if let Some((cached, doc)) = self.0.get(slug)
-            && Arc::ptr_eq(&cached, sub)
-        {
+        let (owner, key) = (ctx.owner.id(), [sub.slug.as_str().as_bytes()]);
+        let kept = FRONT.with_borrow(|front| match front.get(owner, &key) {
+            Some((s, doc)) if Arc::ptr_eq(s, sub) => Some(doc.clone()),
+            _ => None,
+        });
+        if let Some(doc) = kept {
             return doc;
         }
-        let doc = Bytes::from(tenant_metadata(ctx, sub).to_string());
-        self.0
-            .insert(slug.to_owned(), (Arc::clone(sub), doc.clone()));
-        doc
+        // Each thread holds its own copy of a subscription, so the shared entry is
+        // matched by content; this runs when a thread's copy is new (every few seconds).
+        let slug = sub.slug.as_str();
+        let doc = match self.0.get(slug) {
+            Some((cached, doc)) if *cached == **sub => doc,
+            _ => {
+                let doc = Bytes::from(tenant_metadata(ctx, sub).to_string());
+                self.0
+                    .insert(slug.to_owned(), (Arc::clone(sub), doc.clone()));
+                doc
+            }
+        };
+        let own = Bytes::copy_from_slice(&doc);
+        FRONT.with_borrow_mut(|front| front.put(owner, &key, (Arc::clone(sub), own.clone())));
+        own
     }
 }
 
