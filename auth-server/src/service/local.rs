@@ -10,14 +10,15 @@
 //! copy, so a hit writes nothing another core reads.
 //!
 //! A front never decides freshness. Each entry carries what its shared entry carried (a
-//! state generation, a fetch time, an epoch) and its caller checks that exactly as it
-//! checks the shared entry, so a front serves nothing the shared cache would not. It is
+//! state generation, or the time of the database read plus the shared cache's [`Drops`])
+//! and its caller checks that exactly as it checks the shared entry, so a front serves nothing the shared cache would not. It is
 //! direct-mapped and small: a key goes to one slot and replaces what was there, so its
 //! memory is bounded by its slot count and an unlucky collision only costs a trip to the
 //! shared cache.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Slots per front and thread. A power of two.
 pub const SLOTS: usize = 256;
@@ -89,14 +90,6 @@ impl<V> Front<V> {
         });
     }
 
-    /// Drop the entry kept for `owner` under `parts`, if any.
-    pub fn remove(&mut self, owner: u64, parts: &[&[u8]]) {
-        let i = self.index(parts);
-        if matches!(&self.slots[i], Some(s) if s.owner == owner && same_key(&s.key, parts)) {
-            self.slots[i] = None;
-        }
-    }
-
     fn index(&self, parts: &[&[u8]]) -> usize {
         // A fixed hasher: the slot only spreads keys, and keys that collide on purpose
         // only send each other to the shared cache.
@@ -106,6 +99,47 @@ impl<V> Front<V> {
         }
         // The mask keeps the value below the slot count, which is a `usize`.
         usize::try_from(h.finish() & (self.slots.len() as u64 - 1)).unwrap_or(0)
+    }
+}
+
+/// How many times a shared cache dropped an entry on a change (a subscription changed, a
+/// key ring rotated here). A front entry remembers the count it was filled under and is
+/// not served once the count moved, so every front sees the drop at once.
+#[derive(Debug, Default)]
+pub struct Drops(AtomicU64);
+
+impl Drops {
+    /// The count now. Read it before the shared cache: a drop after this read leaves
+    /// what is filled under it unserved.
+    pub fn read(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Count a drop, after the shared cache dropped the entry.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A front entry that lives exactly as long as its shared entry: it keeps the time the
+/// shared entry was read from the database, and the [`Drops`] count it was filled under.
+#[derive(Debug)]
+pub struct Timed<V> {
+    /// The value (the thread's own copy, where it can be copied).
+    pub value: V,
+    /// When the shared entry was read from the database.
+    pub read_at: Instant,
+    /// The drop count the entry was filled under.
+    pub drops: u64,
+}
+
+impl<V: Clone> Front<Timed<V>> {
+    /// The value under `parts` if it was read less than `ttl` ago and no drop came since
+    /// `drops` was read.
+    pub fn fresh(&self, owner: u64, parts: &[&[u8]], ttl: Duration, drops: u64) -> Option<V> {
+        self.get(owner, parts)
+            .filter(|t| t.drops == drops && t.read_at.elapsed() < ttl)
+            .map(|t| t.value.clone())
     }
 }
 
@@ -137,14 +171,30 @@ mod tests {
         assert_eq!(f.get(2, &[b"sub", b":", b"client"]), None, "another owner");
         assert_eq!(f.get(1, &[b"sub", b":", b"clien"]), None);
         assert_eq!(f.get(1, &[b"sub", b":", b"clientx"]), None);
-        f.remove(2, &[b"sub:client"]);
+    }
+
+    #[test]
+    fn a_timed_entry_is_fresh_until_its_read_time_runs_out_or_a_drop_comes() {
+        let mut f = Front::with_slots(4);
+        let drops = Drops::default();
+        let before = drops.read();
+        let ttl = Duration::from_secs(5);
+        let timed = |read_at| Timed {
+            value: 7,
+            read_at,
+            drops: before,
+        };
+        f.put(1, &[b"t"], timed(Instant::now()));
+        assert_eq!(f.fresh(1, &[b"t"], ttl, drops.read()), Some(7));
+        drops.bump();
         assert_eq!(
-            f.get(1, &[b"sub:client"]),
-            Some(&"v"),
-            "not the owner's to remove"
+            f.fresh(1, &[b"t"], ttl, drops.read()),
+            None,
+            "dropped since"
         );
-        f.remove(1, &[b"sub:client"]);
-        assert_eq!(f.get(1, &[b"sub:client"]), None);
+        let long_ago = Instant::now().checked_sub(ttl).unwrap();
+        f.put(1, &[b"t"], timed(long_ago));
+        assert_eq!(f.fresh(1, &[b"t"], ttl, before), None, "read too long ago");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! slug (cached briefly, it is on every request), and the `system` bootstrap.
 
 use super::clients::{self, NewClient};
-use super::local::Front;
+use super::local::{Drops, Front, Timed};
 use super::{Actor, AdminError, Ctx, audit, keys, random};
 use crate::domain::{
     AuthMethod, ClientSpec, GrantType, Scope, Slug, Subscription, SubscriptionId,
@@ -13,7 +13,6 @@ use crate::tokens::MasterKey;
 use secrecy::{ExposeSecret, SecretString};
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The reserved subscription of the system administrators.
@@ -31,16 +30,15 @@ pub const CACHED_TENANTS: u64 = 10_000;
 #[derive(Debug)]
 pub struct TenantCache {
     by_slug: moka::sync::Cache<String, (Arc<Subscription>, Instant)>,
-    /// Bumped by every [`TenantCache::forget`]: the per-thread fronts keep the value they
-    /// were filled under and serve only while it is current.
-    forgotten: AtomicU64,
+    /// Counts [`TenantCache::forget`]s, for the per-thread fronts.
+    drops: Drops,
 }
 
 impl Default for TenantCache {
     fn default() -> Self {
         TenantCache {
             by_slug: moka::sync::Cache::new(CACHED_TENANTS),
-            forgotten: AtomicU64::new(0),
+            drops: Drops::default(),
         }
     }
 }
@@ -48,38 +46,33 @@ impl Default for TenantCache {
 impl TenantCache {
     pub(crate) fn forget(&self, slug: &str) {
         self.by_slug.invalidate(slug);
-        self.forgotten.fetch_add(1, Ordering::Release);
+        self.drops.bump();
     }
 }
 
-/// A front entry: this thread's copy of the subscription, when the shared entry was read
-/// from the database, and the forget count it was filled under.
-type FrontEntry = (Arc<Subscription>, Instant, u64);
-
 thread_local! {
     /// This thread's front of the tenant cache (see [`super::local`]).
-    static FRONT: RefCell<Front<FrontEntry>> = RefCell::default();
+    static FRONT: RefCell<Front<Timed<Arc<Subscription>>>> = RefCell::default();
 }
 
 /// The subscription behind a URL slug.
 pub async fn resolve(ctx: &Ctx, slug: &str) -> Result<Arc<Subscription>, StoreError> {
-    // Read before anything else: a forget that lands after it leaves what is filled
-    // below under the old count, and it is not served again.
-    let forgotten = ctx.tenants.forgotten.load(Ordering::Acquire);
+    let drops = ctx.tenants.drops.read();
     let (owner, key) = (ctx.owner.id(), [slug.as_bytes()]);
-    let fresh = |(s, at, f): &FrontEntry| {
-        (*f == forgotten && at.elapsed() < TENANT_TTL).then(|| Arc::clone(s))
-    };
-    if let Some(s) = FRONT.with_borrow(|front| front.get(owner, &key).and_then(fresh)) {
+    if let Some(s) = FRONT.with_borrow(|front| front.fresh(owner, &key, TENANT_TTL, drops)) {
         return Ok(s);
     }
     // The front keeps its own copy: the `Arc` every worker shares would have its
-    // reference count written by both cores on every request. It expires with the
-    // shared entry (same read time).
-    let keep = |s: &Subscription, at: Instant| {
-        let own = Arc::new(s.clone());
-        FRONT.with_borrow_mut(|front| front.put(owner, &key, (Arc::clone(&own), at, forgotten)));
-        own
+    // reference count written by both cores on every request.
+    let keep = |s: &Subscription, read_at: Instant| {
+        let value = Arc::new(s.clone());
+        let entry = Timed {
+            value: Arc::clone(&value),
+            read_at,
+            drops,
+        };
+        FRONT.with_borrow_mut(|front| front.put(owner, &key, entry));
+        value
     };
     let cached = match ctx.tenants.by_slug.get(slug) {
         Some((s, at)) if at.elapsed() < TENANT_TTL => return Ok(keep(&s, at)),

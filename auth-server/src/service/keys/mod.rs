@@ -13,7 +13,7 @@
 //! signature): RSA generation was 88 % of the cost of creating a subscription, and a
 //! tenant whose clients only use ES256 access tokens and introspection never needs them.
 
-use super::local::{Front, Owner};
+use super::local::{Drops, Front, Owner, Timed};
 use super::{Actor, Ctx, audit};
 use crate::domain::SubscriptionId;
 use crate::store::keys::StoredKey;
@@ -21,7 +21,6 @@ use crate::store::{StoreError, Tx};
 use crate::tokens::{Alg, KeyRing, KeyStatus, SigningKey};
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod lazy;
@@ -51,9 +50,8 @@ pub struct KeyCache {
     gates: lazy::Gates,
     /// This cache's tag in the per-thread fronts (see [`super::local`]).
     owner: Owner,
-    /// Bumped by every [`KeyCache::invalidate`]: a front entry filled before it is not
-    /// served.
-    invalidated: AtomicU64,
+    /// Counts [`KeyCache::invalidate`]s, for the fronts.
+    drops: Drops,
 }
 
 impl Default for KeyCache {
@@ -62,20 +60,16 @@ impl Default for KeyCache {
             rings: moka::sync::Cache::new(super::tenants::CACHED_TENANTS),
             gates: lazy::Gates::default(),
             owner: Owner::default(),
-            invalidated: AtomicU64::new(0),
+            drops: Drops::default(),
         }
     }
 }
-
-/// A front entry: the ring, when the shared entry was read, and the invalidation count
-/// it was filled under.
-type FrontEntry = (Arc<KeyRing>, Instant, u64);
 
 thread_local! {
     /// This thread's front of the key-ring cache. Rings are shared, not copied: their
     /// signing keys cannot be cloned. What the front saves is the shared cache's lookup
     /// and the read it records.
-    static FRONT: RefCell<Front<FrontEntry>> = RefCell::default();
+    static FRONT: RefCell<Front<Timed<Arc<KeyRing>>>> = RefCell::default();
 }
 
 /// A loaded ring, when it was last read, and the [`fingerprint`] of the stored keys it
@@ -89,15 +83,9 @@ struct Cached {
 
 impl KeyCache {
     fn get(&self, sub: &SubscriptionId) -> Option<Arc<KeyRing>> {
-        // Read first: an invalidation after it leaves what is filled below unserved.
-        let invalidated = self.invalidated.load(Ordering::Acquire);
+        let drops = self.drops.read();
         let (owner, key) = (self.owner.id(), [sub.0.as_bytes()]);
-        let kept = FRONT.with_borrow(|front| match front.get(owner, &key) {
-            Some((ring, read_at, i)) if *i == invalidated && read_at.elapsed() < RING_TTL => {
-                Some(Arc::clone(ring))
-            }
-            _ => None,
-        });
+        let kept = FRONT.with_borrow(|front| front.fresh(owner, &key, RING_TTL, drops));
         if kept.is_some() {
             return kept;
         }
@@ -105,7 +93,11 @@ impl KeyCache {
             .rings
             .get(sub.0.as_str())
             .filter(|c| c.read_at.elapsed() < RING_TTL)?;
-        let entry = (Arc::clone(&c.ring), c.read_at, invalidated);
+        let entry = Timed {
+            value: Arc::clone(&c.ring),
+            read_at: c.read_at,
+            drops,
+        };
         FRONT.with_borrow_mut(|front| front.put(owner, &key, entry));
         Some(c.ring)
     }
@@ -139,7 +131,7 @@ impl KeyCache {
     /// Forget a subscription's ring (after a local rotation).
     pub fn invalidate(&self, sub: &SubscriptionId) {
         self.rings.invalidate(sub.0.as_str());
-        self.invalidated.fetch_add(1, Ordering::Release);
+        self.drops.bump();
     }
 }
 
