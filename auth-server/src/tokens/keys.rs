@@ -1,11 +1,12 @@
-//! Signing keys: generation, public JWK (RFC 7517/7518/8037), loading for signing (ring) and
+//! Signing keys: generation, public JWK (RFC 7517/7518/8037), loading for signing (ring, ed25519-dalek) and
 //! for verification (jsonwebtoken).
 //!
 //! Private keys travel as PKCS#8 DER (the row's `private_key`, sealed by
 //! [`MasterKey`](super::MasterKey)). The `kid` is the RFC 7638 JWK thumbprint (SHA-256,
 //! base64url): deterministic, 43 characters, and it reveals nothing beyond the public key.
 //!
-//! Signing uses ring key pairs parsed once per key load: jsonwebtoken's `EncodingKey` keeps
+//! Signing uses key pairs parsed once per key load (ring's for RSA and P-256,
+//! ed25519-dalek's for Ed25519): jsonwebtoken's `EncodingKey` keeps
 //! only bytes and re-parses them (and, for ECDSA, recomputes the public point) on every
 //! signature, which cost more than the signature itself and capped token issuance.
 //! Verification keys for jsonwebtoken are built from the public members:
@@ -319,16 +320,18 @@ struct LoadedKey {
     decoding: DecodingKey,
 }
 
-/// A private key parsed once for signing.
+/// A private key parsed once for signing. Ed25519 signs with ed25519-dalek rather than
+/// ring: on the hosts measured it signs in about half of ring's time (docs/performance.md,
+/// session 15), which is most of an EdDSA token's cost.
 enum Signer {
     Rsa(ring::signature::RsaKeyPair),
     Ecdsa(ring::signature::EcdsaKeyPair),
-    Ed25519(ring::signature::Ed25519KeyPair),
+    Ed25519(ed25519_dalek::SigningKey),
 }
 
 impl Signer {
     fn from_pkcs8(alg: Alg, der: &[u8]) -> Option<Signer> {
-        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         Some(match alg {
             Alg::RS256 => Signer::Rsa(ring::signature::RsaKeyPair::from_pkcs8(der).ok()?),
             Alg::ES256 => Signer::Ecdsa(
@@ -339,8 +342,7 @@ impl Signer {
                 )
                 .ok()?,
             ),
-            // PKCS#8 v1 (no embedded public key) is what ed25519-dalek writes.
-            Alg::EdDSA => Signer::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?),
+            Alg::EdDSA => Signer::Ed25519(ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?),
         })
     }
 
@@ -359,7 +361,7 @@ impl Signer {
                 Some(signature)
             }
             Signer::Ecdsa(key) => key.sign(&rng, message).ok().map(|s| s.as_ref().to_vec()),
-            Signer::Ed25519(key) => Some(key.sign(message).as_ref().to_vec()),
+            Signer::Ed25519(key) => Some(ed25519_dalek::Signer::sign(key, message).to_vec()),
         }
     }
 }
