@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the signatures behind each JWT algorithm (issue 10): what one
 //! token's signature costs with the library that signs it, and, for Ed25519, with the
-//! library it replaced (ring), which took twice as long on the hosts measured
+//! library it replaced (ring), which took about a quarter longer on the host measured
 //! (docs/performance.md, session 15).
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -1,5 +1,5 @@
-//! Signing keys: generation, public JWK (RFC 7517/7518/8037), loading for signing (ring, ed25519-dalek) and
-//! for verification (jsonwebtoken).
+//! Signing keys: generation, public JWK (RFC 7517/7518/8037), loading for signing (ring,
+//! ed25519-dalek) and for verification (jsonwebtoken).
 //!
 //! Private keys travel as PKCS#8 DER (the row's `private_key`, sealed by
 //! [`MasterKey`](super::MasterKey)). The `kid` is the RFC 7638 JWK thumbprint (SHA-256,
@@ -321,8 +321,9 @@ struct LoadedKey {
 }
 
 /// A private key parsed once for signing. Ed25519 signs with ed25519-dalek rather than
-/// ring: on the hosts measured it signs in about half of ring's time (docs/performance.md,
-/// session 15), which is most of an EdDSA token's cost.
+/// ring: on the host measured it signs in about 20 µs against ring's 25 µs
+/// (`benches/signing.rs`, docs/performance.md session 15), the largest part of an EdDSA
+/// token's cost.
 enum Signer {
     Rsa(ring::signature::RsaKeyPair),
     Ecdsa(ring::signature::EcdsaKeyPair),
@@ -444,6 +445,18 @@ fn member_name(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ed25519_signs_rfc_8032s_first_test_vector_byte_for_byte() {
+        // RFC 8032 §7.1, TEST 1: the secret key as PKCS#8 v1 (RFC 8410), the empty message.
+        let seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+        let der = hex::decode(format!("302e020100300506032b657004220420{seed}")).unwrap();
+        let signer = Signer::from_pkcs8(Alg::EdDSA, &der).unwrap();
+        assert_eq!(
+            hex::encode(signer.sign(b"").unwrap()),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+    }
 
     #[test]
     fn alg_names_round_trip_through_str_and_serde() {
