@@ -322,8 +322,8 @@ struct LoadedKey {
 
 /// A private key parsed once for signing. Ed25519 signs with ed25519-dalek rather than
 /// ring: on the host measured it signs in about 20 µs against ring's 25 µs
-/// (`benches/signing.rs`, docs/performance.md session 15), the largest part of an EdDSA
-/// token's cost.
+/// (docs/performance.md session 15; `benches/signing.rs` compares them), the largest part
+/// of an EdDSA token's cost.
 enum Signer {
     Rsa(ring::signature::RsaKeyPair),
     Ecdsa(ring::signature::EcdsaKeyPair),
