@@ -1,6 +1,6 @@
 //! Per-thread first-level caches ("fronts") in front of the shared `moka` caches on the
-//! hottest lookups: the subscription behind a slug, the calling client, the verdict on a
-//! token and the discovery document.
+//! hottest lookups: the subscription behind a slug, its key ring, the calling client, the
+//! verdict on a token and the discovery document.
 //!
 //! A hit in a shared cache writes memory that every worker shares: `moka` records each
 //! read in a shared buffer (and later replays it under a lock), and handing out the value
@@ -11,10 +11,10 @@
 //!
 //! A front never decides freshness. Each entry carries what its shared entry carried (a
 //! state generation, or the time of the database read plus the shared cache's [`Drops`])
-//! and its caller checks that exactly as it checks the shared entry, so a front serves nothing the shared cache would not. It is
-//! direct-mapped and small: a key goes to one slot and replaces what was there, so its
-//! memory is bounded by its slot count and an unlucky collision only costs a trip to the
-//! shared cache.
+//! and its caller checks that exactly as it checks the shared entry, so a front serves
+//! nothing the shared cache would not. It is direct-mapped and small: a key goes to one
+//! slot and replaces what was there, so its memory is bounded by its slot count and an
+//! unlucky collision only costs a trip to the shared cache.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
