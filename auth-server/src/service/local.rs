@@ -1,6 +1,6 @@
 //! Per-thread first-level caches ("fronts") in front of the shared `moka` caches on the
 //! hottest lookups: the subscription behind a slug, its key ring, the calling client, the
-//! verdict on a token and the discovery document.
+//! verdict on a token, the discovery document and a user's ACL facts in a workspace.
 //!
 //! A hit in a shared cache writes memory that every worker shares: `moka` records each
 //! read in a shared buffer (and later replays it under a lock), and handing out the value
@@ -133,13 +133,20 @@ pub struct Timed<V> {
     pub drops: u64,
 }
 
-impl<V: Clone> Front<Timed<V>> {
+impl<V> Front<Timed<V>> {
     /// The value under `parts` if it was read less than `ttl` ago and no drop came since
     /// `drops` was read.
-    pub fn fresh(&self, owner: u64, parts: &[&[u8]], ttl: Duration, drops: u64) -> Option<V> {
+    pub fn fresh_ref(&self, owner: u64, parts: &[&[u8]], ttl: Duration, drops: u64) -> Option<&V> {
         self.get(owner, parts)
             .filter(|t| t.drops == drops && t.read_at.elapsed() < ttl)
-            .map(|t| t.value.clone())
+            .map(|t| &t.value)
+    }
+}
+
+impl<V: Clone> Front<Timed<V>> {
+    /// [`Front::fresh_ref`], cloned.
+    pub fn fresh(&self, owner: u64, parts: &[&[u8]], ttl: Duration, drops: u64) -> Option<V> {
+        self.fresh_ref(owner, parts, ttl, drops).cloned()
     }
 }
 

@@ -28,7 +28,6 @@ use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use rand::rngs::OsRng;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -373,23 +372,26 @@ fn b64(bytes: &[u8]) -> Value {
 
 /// Parses PKCS#8 DER for `alg`; `None` if it is not a valid key of that type.
 fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
+    // The key is parsed once, by its signer; the public half comes from there.
+    let signer = Signer::from_pkcs8(alg, der)?;
     let mut members = Map::new();
-    let decoding = match alg {
-        Alg::RS256 => {
-            let key = rsa::RsaPrivateKey::from_pkcs8_der(der).ok()?;
-            if key.size() * 8 < RSA_BITS {
+    let decoding = match &signer {
+        Signer::Rsa(key) => {
+            if key.public().modulus_len() * 8 < RSA_BITS {
                 return None;
             }
-            let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+            let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key.public());
             members.insert("kty".into(), "RSA".into());
-            members.insert("n".into(), b64(&n));
-            members.insert("e".into(), b64(&e));
-            DecodingKey::from_rsa_raw_components(&n, &e)
+            members.insert("n".into(), b64(&public.n));
+            members.insert("e".into(), b64(&public.e));
+            DecodingKey::from_rsa_raw_components(&public.n, &public.e)
         }
-        Alg::ES256 => {
-            let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).ok()?;
-            let point = key.verifying_key().to_encoded_point(false);
-            let (x, y) = (b64(point.x()?), b64(point.y()?));
+        Signer::Ecdsa(key) => {
+            use ring::signature::KeyPair;
+            // The uncompressed point: 0x04, then x and y of 32 bytes each.
+            let point = key.public_key().as_ref();
+            let (x, y) = point.get(1..)?.split_at_checked(32)?;
+            let (x, y) = (b64(x), b64(y));
             let decoding = DecodingKey::from_ec_components(x.as_str()?, y.as_str()?).ok()?;
             members.insert("kty".into(), "EC".into());
             members.insert("crv".into(), "P-256".into());
@@ -397,8 +399,7 @@ fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
             members.insert("y".into(), y);
             decoding
         }
-        Alg::EdDSA => {
-            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?;
+        Signer::Ed25519(key) => {
             let x = b64(key.verifying_key().as_bytes());
             let decoding = DecodingKey::from_ed_components(x.as_str()?).ok()?;
             members.insert("kty".into(), "OKP".into());
@@ -409,7 +410,7 @@ fn load_private(alg: Alg, der: &[u8]) -> Option<LoadedKey> {
     };
     Some(LoadedKey {
         members,
-        signer: Signer::from_pkcs8(alg, der)?,
+        signer,
         decoding,
     })
 }

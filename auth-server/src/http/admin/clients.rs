@@ -6,9 +6,11 @@ use super::dto::{
 };
 use super::error::ApiError;
 use super::{Admin, Body};
+use crate::http::protocol::NO_STORE;
 use crate::service::clients::{self, NewClient};
 use crate::service::registration;
 use crate::service::{AdminError, Ctx};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 
 /// Register a client; the secret is in this response only.
@@ -120,7 +122,7 @@ pub async fn post_registration_token(
     let sub = admin.0.tenant(&ctx, &path).await?;
     let token = registration::rotate_initial_token(&ctx, &sub, &admin.0.actor).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((CACHE_CONTROL, NO_STORE))
         .json(InitialAccessToken {
             initial_access_token: token,
         }))
@@ -194,7 +196,7 @@ pub async fn rotate_client_secret(
     let sub = admin.0.tenant(&ctx, &path.0).await?;
     let secret = clients::rotate_secret(&ctx, &sub.id, &path.1, &admin.0.actor).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((CACHE_CONTROL, NO_STORE))
         .json(RotatedSecret {
             client_secret: secret,
         }))

@@ -138,7 +138,7 @@ impl ResponseError for OAuthError {
             body["error_description"] = d.clone().into();
         }
         let mut r = HttpResponse::build(self.status);
-        r.insert_header((header::CACHE_CONTROL, "no-store"));
+        r.insert_header((header::CACHE_CONTROL, super::NO_STORE));
         if let Some(w) = &self.www_authenticate
             && let Ok(v) = HeaderValue::from_str(w)
         {

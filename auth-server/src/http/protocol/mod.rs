@@ -29,12 +29,15 @@ pub fn no_store_json(body: impl serde::Serialize) -> HttpResponse {
 pub fn no_store_body(body: Result<bytes::Bytes, serde_json::Error>) -> HttpResponse {
     match body {
         Ok(body) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::CACHE_CONTROL, NO_STORE))
             .insert_header((header::CONTENT_TYPE, JSON))
             .body(body),
         Err(e) => HttpResponse::from_error(actix_web::error::JsonPayloadError::Serialize(e)),
     }
 }
+
+/// `Cache-Control: no-store` (RFC 9111), without parsing it per response.
+pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// `Content-Type: application/json`, without a copy per response.
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json");

@@ -144,7 +144,7 @@ pub async fn post_register(
         out["client_secret_expires_at"] = 0.into();
     }
     Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CACHE_CONTROL, super::NO_STORE))
         .json(out))
 }
 

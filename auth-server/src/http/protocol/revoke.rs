@@ -1,5 +1,6 @@
 //! Token revocation (RFC 7009 §2): 200 whatever the token, once the client is known.
 
+use super::NO_STORE;
 use super::error::OAuthError;
 use crate::http::extract::{Tenant, client_auth, form};
 use crate::service::oauth::revoke;
@@ -28,6 +29,6 @@ pub async fn post_revoke(
         .await
         .map_err(fail)?;
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, NO_STORE))
         .finish())
 }

@@ -16,16 +16,22 @@
 //! Entries also expire after [`MAX_AGE`], which bounds staleness if the ephemeral store
 //! was unreachable when a change tried to announce itself; while it is unreachable,
 //! reads bypass the cache and go to the database.
+//!
+//! Each worker thread asks its own front first (`service::local`): an entry there is
+//! the thread's own copy of a shared entry, served under the same generation, age and
+//! drop count as the shared entry it was copied from.
 
 use crate::acl::{AclFacts, AclQuery, Action, AppFacts, Role, evaluate};
 use crate::domain::{Subscription, SubscriptionId};
+use crate::service::local::{Drops, Front, Timed};
 use crate::service::weigh::{json_len, weight};
 use crate::service::{Ctx, random, tenants};
 use crate::store::StoreError;
 use bytes::Bytes;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest time an entry is trusted even when its generation still matches.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
@@ -33,6 +39,10 @@ pub const MAX_AGE: Duration = Duration::from_secs(60);
 const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The memory the facts cache may hold (see [`FactsCache`]).
 pub const MAX_BYTES: u64 = 32 << 20;
+/// The heaviest entry a thread's front keeps a copy of: its slots then hold at most
+/// 256 × 8 KiB per thread, whatever the users' attributes weigh. Heavier entries are
+/// served from the shared cache.
+const FRONT_MAX_WEIGHT: u32 = 8 << 10;
 
 /// Everything one user has in one workspace.
 #[derive(Debug, Clone)]
@@ -63,6 +73,18 @@ impl UserWorkspace {
         self.base.workspace_role
     }
 
+    /// A copy that shares no memory with `self`, for a thread's front; its answer part
+    /// is written again by the first answer on that thread.
+    fn own_copy(&self) -> UserWorkspace {
+        UserWorkspace {
+            exists: self.exists,
+            base: self.base.clone(),
+            apps: self.apps.clone(),
+            app_actions: self.app_actions.clone(),
+            answer_part: OnceLock::new(),
+        }
+    }
+
     /// The bytes this entry holds, estimated: its facts as JSON twice (the parsed
     /// structures, and the answer part written from them), and the entry's bookkeeping.
     fn weight(&self) -> u32 {
@@ -77,12 +99,27 @@ impl UserWorkspace {
 /// nothing; the subscription is kept beside it to forget a subscription's entries.
 type Key = [u8; 32];
 
-/// An entry, the generation it was loaded under, and its subscription.
+/// An entry, the generation it was loaded under, its subscription, when it was read
+/// from the database and its weight.
 #[derive(Debug)]
 struct Entry {
     facts: Arc<UserWorkspace>,
     generation: String,
     sub: SubscriptionId,
+    loaded_at: Instant,
+    weight: u32,
+}
+
+/// A shared entry as the fronts keep it.
+#[derive(Debug)]
+struct Kept {
+    facts: Arc<UserWorkspace>,
+    generation: String,
+}
+
+thread_local! {
+    /// This thread's front of the facts cache, by (subscription, user, workspace).
+    static FRONT: RefCell<Front<Timed<Kept>>> = RefCell::default();
 }
 
 /// Per-instance cache of [`UserWorkspace`] entries, keyed by (subscription, user,
@@ -92,6 +129,9 @@ struct Entry {
 /// every subscription to the database at once.
 pub struct FactsCache {
     entries: moka::sync::Cache<Key, Arc<Entry>>,
+    /// Bumped when a subscription's entries are forgotten, so that the fronts forget
+    /// them too.
+    drops: Drops,
 }
 
 impl Default for FactsCache {
@@ -100,10 +140,11 @@ impl Default for FactsCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(MAX_BYTES)
                 // Asked once per entry, when it is cached.
-                .weigher(|_, e: &Arc<Entry>| e.facts.weight())
+                .weigher(|_, e: &Arc<Entry>| e.weight)
                 .time_to_live(MAX_AGE)
                 .support_invalidation_closures()
                 .build(),
+            drops: Drops::default(),
         }
     }
 }
@@ -118,20 +159,32 @@ impl std::fmt::Debug for FactsCache {
 }
 
 impl FactsCache {
-    fn get(&self, key: &Key, generation: &str) -> Option<Arc<UserWorkspace>> {
-        let entry = self.entries.get(key)?;
-        (entry.generation == generation).then(|| Arc::clone(&entry.facts))
+    fn get(&self, key: &Key, generation: &str) -> Option<Arc<Entry>> {
+        self.entries
+            .get(key)
+            .filter(|entry| entry.generation == generation)
     }
 
-    fn put(&self, key: Key, facts: Arc<UserWorkspace>, generation: String, sub: SubscriptionId) {
+    fn put(
+        &self,
+        key: Key,
+        facts: Arc<UserWorkspace>,
+        generation: String,
+        sub: SubscriptionId,
+        loaded_at: Instant,
+    ) -> u32 {
+        let weight = facts.weight();
         self.entries.insert(
             key,
             Arc::new(Entry {
                 facts,
                 generation,
                 sub,
+                loaded_at,
+                weight,
             }),
         );
+        weight
     }
 
     fn forget_subscription(&self, sub: &SubscriptionId) {
@@ -140,6 +193,7 @@ impl FactsCache {
         if let Err(e) = self.entries.invalidate_entries_if(move |_, e| e.sub == sub) {
             tracing::error!(error = %e, "could not drop a subscription's cached ACL facts; they age out within 60 s");
         }
+        self.drops.bump();
     }
 }
 
@@ -199,20 +253,63 @@ pub async fn user_workspace(
     user_id: &str,
     workspace: &str,
 ) -> Result<Arc<UserWorkspace>, StoreError> {
-    let generation = generation(ctx, &tenant.id).await;
+    let Some(generation) = generation(ctx, &tenant.id).await else {
+        return Ok(Arc::new(
+            Box::pin(load(ctx, tenant, user_id, workspace)).await?,
+        ));
+    };
+    let owner = ctx.owner.id();
+    // Length-prefixed, so that no two (subscription, user, workspace) join the same.
+    let (s, u, w) = (
+        tenant.id.0.as_bytes(),
+        user_id.as_bytes(),
+        workspace.as_bytes(),
+    );
+    let lengths = [s.len(), u.len(), w.len()].map(|n| (n as u64).to_le_bytes());
+    let parts: [&[u8]; 6] = [&lengths[0], s, &lengths[1], u, &lengths[2], w];
+    // Read before the shared cache, so that a drop after it leaves what is kept unserved.
+    let drops = ctx.acl.drops.read();
+    let kept = FRONT.with_borrow(|front| {
+        front
+            .fresh_ref(owner, &parts, MAX_AGE, drops)
+            .filter(|k| k.generation == generation)
+            .map(|k| Arc::clone(&k.facts))
+    });
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
     let key = crate::tokens::digest_key(&[&tenant.id.0, user_id, workspace]);
-    if let Some(g) = &generation
-        && let Some(hit) = ctx.acl.get(&key, g)
-    {
-        return Ok(hit);
-    }
-    // Boxed: the database read's future is kilobytes, and inline every cache hit would
-    // carry and move it (docs/performance.md, session 13).
-    let loaded = Arc::new(Box::pin(load(ctx, tenant, user_id, workspace)).await?);
-    if let Some(g) = generation {
-        ctx.acl.put(key, Arc::clone(&loaded), g, tenant.id.clone());
-    }
-    Ok(loaded)
+    let (facts, loaded_at) = match ctx.acl.get(&key, &generation) {
+        Some(entry) if entry.weight > FRONT_MAX_WEIGHT => return Ok(Arc::clone(&entry.facts)),
+        Some(entry) => (Arc::new(entry.facts.own_copy()), entry.loaded_at),
+        None => {
+            let loaded_at = Instant::now();
+            // Boxed: the database read's future is kilobytes, and inline every cache hit
+            // would carry and move it (docs/performance.md, session 13).
+            let loaded = Arc::new(Box::pin(load(ctx, tenant, user_id, workspace)).await?);
+            let weight = ctx.acl.put(
+                key,
+                Arc::clone(&loaded),
+                generation.clone(),
+                tenant.id.clone(),
+                loaded_at,
+            );
+            if weight > FRONT_MAX_WEIGHT {
+                return Ok(loaded);
+            }
+            (loaded, loaded_at)
+        }
+    };
+    let kept = Timed {
+        value: Kept {
+            facts: Arc::clone(&facts),
+            generation,
+        },
+        read_at: loaded_at,
+        drops,
+    };
+    FRONT.with_borrow_mut(|front| front.put(owner, &parts, kept));
+    Ok(facts)
 }
 
 /// Read everything from the database.
@@ -332,17 +429,19 @@ mod tests {
             workspace("u1", 8),
             "g1".into(),
             acme.clone(),
+            Instant::now(),
         );
         cache.put(
             key("beta", "u1"),
             workspace("u1", 8),
             "g1".into(),
             beta.clone(),
+            Instant::now(),
         );
         let hit = cache
             .get(&key("acme", "u1"), "g1")
             .expect("a current entry");
-        assert_eq!(hit.base.user_sub, "u1");
+        assert_eq!(hit.facts.base.user_sub, "u1");
         assert!(
             cache.get(&key("acme", "u1"), "g2").is_none(),
             "a newer generation"
@@ -362,6 +461,29 @@ mod tests {
     }
 
     #[test]
+    fn an_own_copy_answers_the_same_and_its_answer_part_is_its_own() {
+        let shared = workspace("u1", 8);
+        shared.answer_part.set(Bytes::from_static(b"part")).unwrap();
+        let own = shared.own_copy();
+        assert_eq!(
+            (own.exists, &own.base, &own.apps, &own.app_actions),
+            (
+                shared.exists,
+                &shared.base,
+                &shared.apps,
+                &shared.app_actions
+            )
+        );
+        assert!(
+            own.answer_part.get().is_none(),
+            "written again on its thread"
+        );
+        // A typical entry is kept by the fronts; one with a large profile is not.
+        assert!(workspace("u1", 1_024).weight() <= FRONT_MAX_WEIGHT);
+        assert!(workspace("u1", 8 << 10).weight() > FRONT_MAX_WEIGHT);
+    }
+
+    #[test]
     fn the_facts_cache_holds_entries_by_their_bytes_and_never_starts_over() {
         let small = workspace("u", 8).weight();
         let large = workspace("u", 256 * 1024).weight();
@@ -377,6 +499,7 @@ mod tests {
                 workspace(&user, 256 * 1024),
                 "g".into(),
                 sub.clone(),
+                Instant::now(),
             );
         }
         cache.entries.run_pending_tasks();
@@ -394,6 +517,7 @@ mod tests {
                 workspace(&user, 8),
                 "g".into(),
                 sub.clone(),
+                Instant::now(),
             );
         }
         cache.entries.run_pending_tasks();
