@@ -386,28 +386,47 @@ def scenarios_for(args, srv, hello, peer):
         scenarios.append((label, S(f"{base}/t/bench/introspect", lua_post("token=" + tok(clients[name]), rs_auth)), peer_run))
     opaque_body = "token=" + tok(clients["opaque"])
 
-    def half_rate():
-        # wrk has no rate control, but its delay() hook gives each connection a think time:
-        # with 10 ms between a response and the next request, C connections offer about
-        # C x 100 requests/s, so C = half the rate just measured / 100.
-        full = LAST.get("introspection (opaque)")
-        if full is None:
-            sys.exit("the half-rate scenario needs 'introspection (opaque)' in the same run (see --only)")
-        half_rate_run.conns = max(THREADS, round(full / 2 / 100))
-        return lua_file(open(lua_post(opaque_body, rs_auth)).read() + "function delay()\n  return 10\nend\n")
+    def at_half_rate(think_ms, label, calibrate):
+        # wrk has no rate control, but its delay() hook gives each connection a think time
+        # (in whole milliseconds) between a response and its next request: C connections
+        # offer at most C x 1000 / think_ms requests/s. With a short think time the
+        # response time counts too, so `calibrate` measures the rate of a first guess for
+        # two seconds and scales C to it.
+        think = f"function delay()\n  return {think_ms}\nend\n"
+        url = f"{base}/t/bench/introspect"
 
-    half_rate_run = S(f"{base}/t/bench/introspect", prepare=half_rate)
-    scenarios.append(("introspection (opaque) at about half its max rate (10 ms think time per connection)", half_rate_run, None))
+        def prepare():
+            full = LAST.get("introspection (opaque)")
+            if full is None:
+                sys.exit("the half-rate scenarios need 'introspection (opaque)' in the same run (see --only)")
+            script = lua_file(open(lua_post(opaque_body, rs_auth)).read() + think)
+            conns = max(THREADS, round(full / 2 * think_ms / 1000))
+            if calibrate:
+                offered = wrk(url, 2, conns, script)[0]
+                conns = max(THREADS, round(conns * full / 2 / offered))
+            ours.conns = conns
+            CONNECTIONS.setdefault(label, []).append(conns)
+            return script
 
-    def same_offered_load():
-        # The hello world under the very load of the row above (same connections, same
-        # think time): the tail latency that the shared cores and the load generator
-        # alone give at that rate, the floor of the row above's p99.
-        ceiling_run.conns = half_rate_run.conns
-        return lua_file("function delay()\n  return 10\nend\n")
+        def same_offered_load():
+            # The hello world under the very load of the row above (same connections, same
+            # think time): the tail latency that the shared cores and the load generator
+            # alone give at that rate, the floor of the row above's p99.
+            ceiling.conns = ours.conns
+            return lua_file(think)
 
-    ceiling_run = Run(hello.pid, f"http://127.0.0.1:{hello.port}/", prepare=same_offered_load)
-    scenarios.append(("ceiling at the offered load of the row above (same connections and think time)", ceiling_run, None))
+        ours = S(url, prepare=prepare)
+        ceiling = Run(hello.pid, f"http://127.0.0.1:{hello.port}/", prepare=same_offered_load)
+        scenarios.append((label, ours, None))
+        scenarios.append((f"ceiling at the offered load of the row above ({think_ms} ms think time, same connections)", ceiling, None))
+
+    # The target's row: as many connections as the full-rate rows (about --connections),
+    # each thinking 1 ms, so that only the rate is halved.
+    at_half_rate(1, "introspection (opaque) at about half its max rate (1 ms think time per connection, connections calibrated)", True)
+    # Eight times the connections or more, each thinking 10 ms (the row of sessions 4-15):
+    # many resource servers with a connection each. Its tail is mostly the load
+    # generator's, as its ceiling row shows.
+    at_half_rate(10, "introspection (opaque) at about half its max rate (10 ms think time per connection)", False)
 
     # ACL: a user who participates in a workspace, in one group of an app with a record
     # rule and a field policy. The same user logs in for the login scenarios.
@@ -475,6 +494,7 @@ def scenarios_for(args, srv, hello, peer):
 
 DRIVEN = ("logins/s", "flows/s", "while password logins", "half its max rate", "offered load of the row above")
 LAST = {}  # label -> requests/s of its latest measurement on our server
+CONNECTIONS = {}  # label -> the connections a scenario chose for itself, per round
 
 
 def argon2_rate(seconds=3):
@@ -590,6 +610,8 @@ def main_scenarios(args):
             to_peer = f"{med / pmed:.1f}" if pmed else "–"
             lines.append(f"| {label} | {o} | {p50} | {p99} | {cpu} | {po} | {pp50} | {pp99} | {pcpu} | {to_ceiling} | {to_peer} |")
         lines.append("")
+        for label, conns in CONNECTIONS.items():
+            lines.append(f"- {label}: wrk -c{', '.join(map(str, conns))} (by round).")
         if "/acl/evaluate, 1,000 records per call" in results:
             evaluate = statistics.median(r[0] for r in results["/acl/evaluate, 1,000 records per call"][0])
             lines.append(f"- `/acl/evaluate`: {evaluate * 1000:,.0f} record decisions/s.")

@@ -68,6 +68,13 @@ macro_rules! on_backends {
     )*};
 }
 
+/// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn require_services() -> bool {
     std::env::var("AUTH_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }

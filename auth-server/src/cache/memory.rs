@@ -1,6 +1,6 @@
 //! In-process [`Ephemeral`] for a single instance (the embedded default).
 
-use super::{CacheError, Ephemeral};
+use super::{CacheError, Ephemeral, Pair};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -83,6 +83,22 @@ impl Ephemeral for MemoryStore {
             .get(key)
             .filter(|(_, deadline)| *deadline > now)
             .map(|(v, _)| v.clone()))
+    }
+
+    async fn get_pair(&self, a: &str, b: &str) -> Result<Pair, CacheError> {
+        let inner = self
+            .inner
+            .read()
+            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
+        let now = Instant::now();
+        let live = |key: &str| {
+            inner
+                .map
+                .get(key)
+                .filter(|(_, deadline)| *deadline > now)
+                .map(|(v, _)| v.clone())
+        };
+        Ok((live(a), live(b)))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {

@@ -28,6 +28,9 @@ pub enum CacheError {
     Config(String),
 }
 
+/// Two values read together, in the order asked.
+pub type Pair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Atomic single-use key/value operations with expiry.
 #[async_trait::async_trait]
 pub trait Ephemeral: Send + Sync + std::fmt::Debug {
@@ -37,6 +40,8 @@ pub trait Ephemeral: Send + Sync + std::fmt::Debug {
     async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, CacheError>;
     /// Read a value.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
+    /// Read two values in one round trip (MGET).
+    async fn get_pair(&self, a: &str, b: &str) -> Result<Pair, CacheError>;
     /// Read and delete in one atomic step (GETDEL): exactly one caller gets the value.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
     /// Delete a key.

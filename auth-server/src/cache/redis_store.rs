@@ -311,6 +311,12 @@ impl Ephemeral for RedisStore {
         self.timed("get", c.get(k)).await
     }
 
+    async fn get_pair(&self, a: &str, b: &str) -> Result<super::Pair, CacheError> {
+        let mut c = self.conn.clone();
+        let cmd = redis::cmd("MGET").arg(self.key(a)).arg(self.key(b)).clone();
+        self.timed("mget", cmd.query_async(&mut c)).await
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut c = self.conn.clone();
         let cmd = redis::cmd("GETDEL").arg(self.key(key)).clone();

@@ -143,8 +143,17 @@ async fn bump_in(cache: &dyn Ephemeral, sub: &SubscriptionId) {
 }
 
 tokio::task_local! {
-    /// The generation this request has read, as its store key and value.
-    static READ: RefCell<Option<(String, i64)>>;
+    /// The generations this request has read.
+    static READ: RefCell<Read>;
+}
+
+/// The generations one request has read.
+#[derive(Debug, Default)]
+struct Read {
+    /// The state generation: its store key and value.
+    state: Option<(String, i64)>,
+    /// Another cache's generation read together with it ([`prefetch`]): key and value.
+    other: Option<(String, Vec<u8>)>,
 }
 
 /// Run `request` reading each generation at most once: the first read stands for the
@@ -155,13 +164,65 @@ tokio::task_local! {
 /// not at all, as it would be had the request started a moment later or earlier. A
 /// change the request makes itself ([`bump`]) is seen by its later reads.
 pub async fn per_request<F: Future>(request: F) -> F::Output {
-    READ.scope(RefCell::new(None), request).await
+    READ.scope(RefCell::new(Read::default()), request).await
+}
+
+/// Read the state generation of `sub` and `other`, the store key of another cache's
+/// generation that this request is going to read, in one round trip (with Redis, one
+/// MGET instead of two GETs), and remember both for the rest of the request. A missing
+/// value is not remembered: its first reader creates it. Does nothing once the state
+/// generation was read in this request, or outside a request.
+pub async fn prefetch(ctx: &Ctx, sub: &SubscriptionId, other: String) {
+    prefetch_in(ctx.cache.as_ref(), sub, other).await
+}
+
+async fn prefetch_in(cache: &dyn Ephemeral, sub: &SubscriptionId, other: String) {
+    if recalled(sub).is_some() || READ.try_with(|_| ()).is_err() {
+        return;
+    }
+    let key = key(sub);
+    // Unreachable: each reader finds out for itself and bypasses its cache.
+    let Ok((state, value)) = cache.get_pair(&key, &other).await else {
+        return;
+    };
+    if let Some(g) = state.as_deref().and_then(parse) {
+        remember(key, g);
+    }
+    if let Some(value) = value {
+        let _outside_a_request =
+            READ.try_with(|read| read.borrow_mut().other = Some((other, value)));
+    }
+}
+
+/// The value [`prefetch`] read under `key` in this request, if any.
+pub fn prefetched(key: &str) -> Option<Vec<u8>> {
+    READ.try_with(|read| {
+        read.borrow()
+            .other
+            .as_ref()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    })
+    .ok()
+    .flatten()
+}
+
+/// Forget what [`prefetch`] read under `key`: this request changed it, and its later
+/// reads must see the change.
+pub fn forget_prefetched(key: &str) {
+    let _outside_a_request = READ.try_with(|read| {
+        let mut read = read.borrow_mut();
+        if read.other.as_ref().is_some_and(|(k, _)| k == key) {
+            read.other = None;
+        }
+    });
 }
 
 /// The generation of `sub` already read in this request.
 fn recalled(sub: &SubscriptionId) -> Option<i64> {
     READ.try_with(|read| {
         read.borrow()
+            .state
             .as_ref()
             .filter(|(key, _)| key.strip_prefix(KEY_PREFIX) == Some(sub.0.as_str()))
             .map(|(_, g)| *g)
@@ -171,11 +232,12 @@ fn recalled(sub: &SubscriptionId) -> Option<i64> {
 }
 
 fn remember(key: String, generation: i64) {
-    let _outside_a_request = READ.try_with(|read| *read.borrow_mut() = Some((key, generation)));
+    let _outside_a_request =
+        READ.try_with(|read| read.borrow_mut().state = Some((key, generation)));
 }
 
 fn forget() {
-    let _outside_a_request = READ.try_with(|read| read.borrow_mut().take());
+    let _outside_a_request = READ.try_with(|read| read.borrow_mut().state.take());
 }
 
 #[cfg(test)]
@@ -214,6 +276,45 @@ mod tests {
         assert_eq!(current_in(&store, &a).await, Some(7));
         store.put(&key(&a), b"8", GENERATION_TTL).await.unwrap();
         assert_eq!(current_in(&store, &a).await, Some(8));
+    }
+
+    #[tokio::test]
+    async fn a_prefetch_reads_both_generations_once_and_a_change_is_seen() {
+        let store = MemoryStore::new();
+        let a = SubscriptionId("a".into());
+        store.put(&key(&a), b"5", GENERATION_TTL).await.unwrap();
+        store.put("aclgen:a", b"g1", GENERATION_TTL).await.unwrap();
+        per_request(async {
+            prefetch_in(&store, &a, "aclgen:a".into()).await;
+            // Both changed in the store after the prefetch: the request keeps its reads.
+            store.put(&key(&a), b"6", GENERATION_TTL).await.unwrap();
+            store.put("aclgen:a", b"g2", GENERATION_TTL).await.unwrap();
+            assert_eq!(current_in(&store, &a).await, Some(5));
+            assert_eq!(prefetched("aclgen:a").as_deref(), Some(&b"g1"[..]));
+            assert_eq!(prefetched("aclgen:b"), None, "only the key asked for");
+            // The request's own change of the other generation.
+            forget_prefetched("aclgen:a");
+            assert_eq!(prefetched("aclgen:a"), None);
+            // Once the state generation is read, a prefetch has nothing to save.
+            prefetch_in(&store, &a, "aclgen:a".into()).await;
+            assert_eq!(prefetched("aclgen:a"), None);
+        })
+        .await;
+        per_request(async {
+            // Missing values are left to their first reader, which creates them.
+            let b = SubscriptionId("b".into());
+            prefetch_in(&store, &b, "aclgen:b".into()).await;
+            assert_eq!(prefetched("aclgen:b"), None);
+            let created = current_in(&store, &b).await.unwrap();
+            assert_eq!(
+                store.get(&key(&b)).await.unwrap(),
+                Some(created.to_string().into_bytes())
+            );
+        })
+        .await;
+        // Outside a request nothing is remembered.
+        prefetch_in(&store, &a, "aclgen:a".into()).await;
+        assert_eq!(prefetched("aclgen:a"), None);
     }
 
     #[tokio::test]

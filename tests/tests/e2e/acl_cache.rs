@@ -1,11 +1,13 @@
 //! ACL changes and isolation: "change, then introspect" never answers from a stale
 //! facts cache, on one instance or across two sharing PostgreSQL and Redis; and one
-//! tenant's admin cannot reach another tenant's workspaces.
+//! tenant's admin cannot reach another tenant's workspaces; and with Redis, a cached
+//! ACL answer costs one round trip.
 
 use e2e::acl::{World, allowed, denied};
 use e2e::{Backend, TestApp, on_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 on_backends!(
     every_change_is_seen_by_the_next_introspection,
@@ -192,5 +194,95 @@ async fn a_tenant_admin_cannot_reach_another_tenants_workspaces(backend: Backend
         a.must(StatusCode::OK, Method::GET, "/workspaces/eng", None)
             .await["name"],
         "eng"
+    );
+}
+
+/// The Redis commands `app` has sent so far, by command (`/metrics`).
+async fn redis_commands(app: &TestApp) -> BTreeMap<String, f64> {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    const SERIES: &str = "redis_command_duration_seconds_count{command=\"";
+    text.lines()
+        .filter_map(|l| {
+            let (command, count) = l.strip_prefix(SERIES)?.split_once("\"} ")?;
+            Some((command.to_owned(), count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// What the commands between two scrapes added, by command.
+fn added(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(c, n)| (c.clone(), n - before.get(c).copied().unwrap_or(0.0)))
+        .filter(|(_, n)| *n != 0.0)
+        .collect()
+}
+
+/// With Redis, an introspection with ACL parameters and `/acl/evaluate` read the state
+/// generation and the ACL generation in one round trip (MGET): once warm, one command
+/// per call and nothing else, where a plain introspection sends its one GET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_acl_answer_costs_one_redis_round_trip() {
+    let Some(app) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let mut w = World::new(&app, "acme").await;
+    w.user("alice").await;
+    w.workspace("eng").await;
+    w.participant("eng", "alice", "participant").await;
+    w.group("eng", "Engineering", &["alice"]).await;
+    w.app(
+        "eng",
+        "bugs",
+        json!([{"group": "Engineering", "actions": ["read"], "records": "all"}]),
+        json!([]),
+    )
+    .await;
+    let token = w.login("alice").await;
+    let read = allowed(&["read"], json!({}));
+    let evaluate = || w.decisions(&token, "eng", "bugs", json!([{"id": "r1"}]));
+    // Warm every cache on the way (client, verdict, facts).
+    assert_eq!(w.decision(&token, "eng", "bugs", None).await, read);
+    evaluate().await;
+
+    let before = redis_commands(&app).await;
+    for _ in 0..5 {
+        assert_eq!(w.decision(&token, "eng", "bugs", None).await, read);
+    }
+    let acl = redis_commands(&app).await;
+    assert_eq!(
+        added(&before, &acl),
+        BTreeMap::from([("mget".to_owned(), 5.0)])
+    );
+
+    assert_eq!(evaluate().await[0]["allowed"], true);
+    let evaluated = redis_commands(&app).await;
+    assert_eq!(
+        added(&acl, &evaluated),
+        BTreeMap::from([("mget".to_owned(), 1.0)])
+    );
+
+    let (s, plain) = w.introspect(&token, &[]).await;
+    assert_eq!((s, plain["active"].clone()), (StatusCode::OK, json!(true)));
+    let after = redis_commands(&app).await;
+    assert_eq!(
+        added(&evaluated, &after),
+        BTreeMap::from([("get".to_owned(), 1.0)])
+    );
+
+    // A change is still seen by the next call, on the same single round trip.
+    w.must(StatusCode::OK, Method::PATCH, "/workspaces/eng/apps/bugs",
+        Some(json!({"grants": [{"group": "Engineering", "actions": ["read", "edit"], "records": "all"}]}))).await;
+    assert_eq!(
+        w.decision(&token, "eng", "bugs", None).await,
+        allowed(&["read", "edit"], json!({}))
     );
 }

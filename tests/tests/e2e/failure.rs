@@ -4,7 +4,7 @@
 //! restarting the auth server.
 
 use e2e::throwaway::{Postgres, Redis};
-use e2e::{Storage, TestApp, TestClient, skip};
+use e2e::{Storage, TestApp, TestClient, sample, skip};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
@@ -426,13 +426,6 @@ async fn redis_down_each_of_n_instances_enforces_limit_over_n() {
         matches!(locked, Err(LoginError::BadCredentials)),
         "two failures on this instance are its share of five"
     );
-}
-
-/// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// `/metrics` carries the database pool's state and each Redis command's latency and

@@ -10,6 +10,7 @@ use super::error::OAuthError;
 use super::no_store_json;
 use crate::acl::RecordFacts;
 use crate::http::extract::{Params, Tenant, client_auth};
+use crate::service::acl::facts::prefetch_generations;
 use crate::service::acl::introspection::{self, EvaluateRequest};
 use crate::service::{Ctx, clients};
 use actix_web::http::{StatusCode, header};
@@ -63,6 +64,7 @@ pub async fn post_acl_evaluate(
         }
     }
     let presented = client_auth(&req, &p)?;
+    prefetch_generations(&ctx, &tenant.0.id).await;
     let issuer = ctx.settings.issuer(tenant.0.slug.as_str());
     let fail = |e| OAuthError::from_flow(e, "introspect");
     let caller = clients::authenticate(&ctx, &tenant.0.id, &issuer, &presented)

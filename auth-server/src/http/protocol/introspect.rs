@@ -21,6 +21,9 @@ pub async fn post_introspect(
     tenant: Tenant,
 ) -> Result<HttpResponse, OAuthError> {
     let p = form(&req, &body)?;
+    if p.get("acl_workspace").is_some() {
+        acl::facts::prefetch_generations(&ctx, &tenant.0.id).await;
+    }
     let presented = client_auth(&req, &p)?;
     let issuer = ctx.settings.issuer(tenant.0.slug.as_str());
     let caller = clients::authenticate(&ctx, &tenant.0.id, &issuer, &presented)

@@ -25,7 +25,7 @@ use crate::acl::{AclFacts, AclQuery, Action, AppFacts, Role, evaluate};
 use crate::domain::{Subscription, SubscriptionId};
 use crate::service::local::{Drops, Front, Timed};
 use crate::service::weigh::{json_len, weight};
-use crate::service::{Ctx, random, tenants};
+use crate::service::{Ctx, freshness, random, tenants};
 use crate::store::StoreError;
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -201,10 +201,20 @@ fn generation_key(sub: &SubscriptionId) -> String {
     format!("aclgen:{}", sub.0)
 }
 
+/// Read the subscription's ACL generation together with its state generation, in one
+/// round trip, for a request that is going to need both (an introspection with ACL
+/// parameters, `/acl/evaluate`). Call before anything reads the state generation.
+pub async fn prefetch_generations(ctx: &Ctx, sub: &SubscriptionId) {
+    freshness::prefetch(ctx, sub, generation_key(sub)).await;
+}
+
 /// The subscription's current generation, creating one if there is none; `None` when
 /// the ephemeral store is unreachable (the caller then bypasses the cache).
 async fn generation(ctx: &Ctx, sub: &SubscriptionId) -> Option<String> {
     let key = generation_key(sub);
+    if let Some(read) = freshness::prefetched(&key) {
+        return String::from_utf8(read).ok();
+    }
     match ctx.cache.get(&key).await {
         Ok(Some(bytes)) => return String::from_utf8(bytes).ok(),
         Ok(None) => {}
@@ -235,6 +245,7 @@ async fn generation(ctx: &Ctx, sub: &SubscriptionId) -> Option<String> {
 /// Announce an ACL or user change of `sub` to every instance. Call after the commit.
 pub async fn changed(ctx: &Ctx, sub: &SubscriptionId) {
     ctx.acl.forget_subscription(sub);
+    freshness::forget_prefetched(&generation_key(sub));
     let fresh = random::token(12);
     if let Err(e) = ctx
         .cache
