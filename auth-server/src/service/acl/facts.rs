@@ -165,6 +165,7 @@ impl FactsCache {
             .filter(|entry| entry.generation == generation)
     }
 
+    /// Cache `facts`; returns the weight they were cached at.
     fn put(
         &self,
         key: Key,
