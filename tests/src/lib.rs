@@ -478,6 +478,18 @@ impl TestApp {
         format!("{}/t/{slug}", self.public)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
     /// A system admin token (client credentials of the bootstrap client).
     pub async fn system_token(&self) -> String {
         let secret =

@@ -199,15 +199,7 @@ async fn a_tenant_admin_cannot_reach_another_tenants_workspaces(backend: Backend
 
 /// The Redis commands `app` has sent so far, by command (`/metrics`).
 async fn redis_commands(app: &TestApp) -> BTreeMap<String, f64> {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     const SERIES: &str = "redis_command_duration_seconds_count{command=\"";
     text.lines()
         .filter_map(|l| {

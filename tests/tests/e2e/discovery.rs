@@ -84,15 +84,7 @@ async fn ops_endpoints_answer(backend: Backend) {
         StatusCode::OK
     );
     app.system_token().await;
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("tokens_issued_total{grant_type=\"client_credentials\"} 1"),
         "{metrics}"
@@ -124,16 +116,7 @@ async fn metrics_count_introspections_login_failures_and_latency_per_route(backe
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let scrape = || async {
-        app.http
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let scrape = || app.metrics();
     let before = scrape().await;
     assert_eq!(
         counter(&before, "introspections_total"),

@@ -443,11 +443,7 @@ async fn metrics_report_the_database_pool_and_redis_latency_and_errors() {
     };
     let app = TestApp::on(storage).await;
     let c = app.tenant_with_alice("acme").await;
-    let scrape = || async {
-        let (s, _, text) = send(app.http.get(format!("{}/metrics", app.base))).await;
-        assert_eq!(s, StatusCode::OK);
-        text
-    };
+    let scrape = || app.metrics();
     app.code_flow("acme", &c, "alice", "correct horse battery")
         .await;
     let text = scrape().await;

@@ -5,6 +5,7 @@ use super::error::OAuthError;
 use crate::http::extract::{Tenant, client_auth, form};
 use crate::service::oauth::revoke;
 use crate::service::{Ctx, clients};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 /// `POST /t/{slug}/revoke`
@@ -29,6 +30,6 @@ pub async fn post_revoke(
         .await
         .map_err(fail)?;
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, NO_STORE))
+        .insert_header((CACHE_CONTROL, NO_STORE))
         .finish())
 }
