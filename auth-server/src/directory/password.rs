@@ -9,6 +9,8 @@
 //! are mapped from the OS directly, because a general-purpose allocator keeps a freed
 //! block this size resident (mimalloc purges only on later allocator activity, which an
 //! idle server does not have; glibc raises its mmap threshold after the first free).
+//! Buffers are whole 2 MiB pages and asked for as transparent huge pages: with 4 KiB
+//! pages a login cost 6 % more CPU (docs/performance.md, session 17).
 //!
 //! The threads take their work from one queue, so a thread that finishes a hash starts
 //! the next queued one at once. Behind a semaphore on the async side, each hash first
@@ -272,6 +274,9 @@ impl Drop for Scratch {
     }
 }
 
+/// The huge page size of x86-64 and of arm64 with 4 KiB base pages.
+const HUGE_PAGE: usize = 2 << 20;
+
 /// Argon2 block memory mapped straight from the OS: returned to it the moment the
 /// buffer is dropped, whatever the global allocator.
 #[derive(Debug)]
@@ -284,8 +289,16 @@ impl BlockBuffer {
         let bytes = blocks
             .checked_mul(std::mem::size_of::<Block>())
             .ok_or_else(|| PasswordError::Internal("argon2 memory size overflows".into()))?;
+        // Whole 2 MiB pages, asked for as transparent huge pages: argon2id reads its
+        // reference blocks at random across the 19 MiB, and with 4 KiB pages nearly each
+        // read missed the TLB (a two-level page walk in a VM). A length of whole huge
+        // pages is what lets the kernel align the mapping for them.
+        let bytes = bytes.next_multiple_of(HUGE_PAGE);
         let map = memmap2::MmapMut::map_anon(bytes)
             .map_err(|e| PasswordError::Internal(format!("cannot map argon2 memory: {e}")))?;
+        // A kernel without transparent huge pages refuses the advice; 4 KiB pages work.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
         Ok(BlockBuffer { map })
     }
 
@@ -367,6 +380,42 @@ mod tests {
             assert_eq!(ok, i % 2 == 0, "check {i}");
         }
         assert!(h.buffers() <= 2, "{} buffers for 2 threads", h.buffers());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn block_memory_is_whole_huge_pages_that_the_kernel_may_back_with_them() {
+        let mut buffer = BlockBuffer::new(19 * 1024).unwrap();
+        assert_eq!(
+            buffer.map.len(),
+            20 << 20,
+            "19 MiB rounds up to 10 huge pages"
+        );
+        assert_eq!(buffer.blocks(19 * 1024).len(), 19 * 1024);
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+        if thp.is_ok_and(|mode| !mode.contains("[never]")) {
+            // smaps says per mapping whether huge pages may back it (the advice taken).
+            // The kernel may have merged the buffer with a neighbour of the same kind
+            // (another test's), so look for the mapping that contains it.
+            let at = buffer.map.as_ptr() as usize;
+            let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+            let contains = |line: &str| {
+                let range = line.split(' ').next().unwrap_or_default();
+                let bounds = range.split_once('-').and_then(|(a, b)| {
+                    Some((
+                        usize::from_str_radix(a, 16).ok()?,
+                        usize::from_str_radix(b, 16).ok()?,
+                    ))
+                });
+                bounds.is_some_and(|(a, b)| a <= at && at < b)
+            };
+            let mut lines = smaps.lines().skip_while(|l| !contains(l));
+            assert!(lines.next().is_some(), "the buffer's mapping is listed");
+            let eligible = lines
+                .find_map(|l| l.strip_prefix("THPeligible:"))
+                .map(str::trim);
+            assert_eq!(eligible, Some("1"));
+        }
     }
 
     #[tokio::test]

@@ -181,21 +181,22 @@ impl AclAnswer {
             Some(s) => introspect::written_once(&s.answer_part, || self.standing_part())?,
             None => self.standing_part()?,
         };
-        let decision = self.decision.as_ref().map(serde_json::to_vec).transpose()?;
         let members = plain
             .strip_suffix(b"}")
             .ok_or_else(|| malformed("plain answer"))?;
         const DECISION: &[u8] = b",\"decision\":";
         const CLOSE: &[u8] = b"}}";
-        let decision_len = decision.as_ref().map_or(0, |d| DECISION.len() + d.len());
+        // Room for a usual decision (about 100 bytes), written in place rather than into
+        // a buffer of its own and copied.
+        let decision_room = self.decision.as_ref().map_or(0, |_| DECISION.len() + 128);
         let mut body =
-            Vec::with_capacity(members.len() + 1 + part.len() + decision_len + CLOSE.len());
+            Vec::with_capacity(members.len() + 1 + part.len() + decision_room + CLOSE.len());
         body.extend_from_slice(members);
         body.push(b',');
         body.extend_from_slice(&part);
-        if let Some(decision) = decision {
+        if let Some(decision) = &self.decision {
             body.extend_from_slice(DECISION);
-            body.extend_from_slice(&decision);
+            serde_json::to_writer(&mut body, decision)?;
         }
         body.extend_from_slice(CLOSE);
         Ok(Bytes::from(body))
