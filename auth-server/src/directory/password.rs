@@ -10,7 +10,7 @@
 //! block this size resident (mimalloc purges only on later allocator activity, which an
 //! idle server does not have; glibc raises its mmap threshold after the first free).
 //! Buffers are whole 2 MiB pages and asked for as transparent huge pages: with 4 KiB
-//! pages a login cost 6 % more CPU (docs/performance.md, session 17).
+//! pages a login cost 4–6 % more CPU in most runs (docs/performance.md, session 17).
 //!
 //! The threads take their work from one queue, so a thread that finishes a hash starts
 //! the next queued one at once. Behind a semaphore on the async side, each hash first
