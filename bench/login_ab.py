@@ -43,9 +43,8 @@ def main():
         for r in range(args.rounds):
             order = list(zip(args.dirs, servers))
             for d, srv in (order if r % 2 == 0 else order[::-1]):
-                out = subprocess.run([os.path.join(d, "examples/argon2_rate"), str(args.seconds)],
-                                     capture_output=True, text=True, check=True).stdout
-                limit = float(out.split()[0])
+                run.BIN = d
+                limit = run.argon2_rate(args.seconds)
                 cpu = run.cpu_seconds(srv.pid)
                 out = subprocess.run([os.path.join(d, "examples/login_load"), "login", srv.base, "bench", srv.web["client_id"],
                                       srv.web["client_secret"], run.REDIRECT, "login", PASSWORD, str(args.browsers), str(args.seconds)],

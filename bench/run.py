@@ -602,7 +602,6 @@ def main_scenarios(args):
         restart_ms = restart.ready_ms
         restart.stop()
         srv = None
-        limit = statistics.median(limits) if limits else None
 
         ceiling = statistics.median(r[0] for r in results[scenarios[0][0]][0])
         lines.append(f"{args.rounds} rounds × {args.seconds} s, wrk -t{THREADS} -c{args.connections} (login scenarios: "
@@ -625,7 +624,7 @@ def main_scenarios(args):
             lines.append(f"- `/acl/evaluate`: {evaluate * 1000:,.0f} record decisions/s.")
         if limits:
             lines.append(f"- argon2id limit of this machine (`examples/argon2_rate`: the server's hasher, no HTTP; read right before and right "
-                         f"after the password logins in each round, readings {min(readings):,.1f}–{max(readings):,.1f}): median {limit:,.1f} "
+                         f"after the password logins in each round, readings {min(readings):,.1f}–{max(readings):,.1f}): median {statistics.median(limits):,.1f} "
                          f"verifications/s; password logins reach **{statistics.median(login_ratios):.2f} ×** of it (median of the rounds' "
                          f"ratios: {', '.join(f'{r:.2f}' for r in login_ratios)}).")
         lines.append(f"- Memory (RSS) of auth-server: {rss_start:.1f} MiB right after start, {rss_idle:.1f} MiB idle after provisioning "

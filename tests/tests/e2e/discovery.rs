@@ -104,14 +104,6 @@ fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     })
 }
 
-/// A counter without labels.
-fn counter(metrics: &str, name: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        let (n, v) = line.split_once(' ')?;
-        (n == name).then(|| v.trim().parse().ok())?
-    })
-}
-
 async fn metrics_count_introspections_login_failures_and_latency_per_route(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -119,11 +111,11 @@ async fn metrics_count_introspections_login_failures_and_latency_per_route(backe
     let scrape = || app.metrics();
     let before = scrape().await;
     assert_eq!(
-        counter(&before, "introspections_total"),
+        e2e::sample(&before, "introspections_total"),
         Some(0.0),
         "{before}"
     );
-    assert_eq!(counter(&before, "login_failures_total"), Some(0.0));
+    assert_eq!(e2e::sample(&before, "login_failures_total"), Some(0.0));
     let c = app.tenant_with_alice("acme").await;
     let t = app
         .code_flow("acme", &c, "alice", "correct horse battery")
@@ -154,8 +146,8 @@ async fn metrics_count_introspections_login_failures_and_latency_per_route(backe
         assert_eq!(resp.status(), StatusCode::OK);
     }
     let m = scrape().await;
-    assert_eq!(counter(&m, "introspections_total"), Some(3.0), "{m}");
-    assert_eq!(counter(&m, "login_failures_total"), Some(2.0), "{m}");
+    assert_eq!(e2e::sample(&m, "introspections_total"), Some(3.0), "{m}");
+    assert_eq!(e2e::sample(&m, "login_failures_total"), Some(2.0), "{m}");
     assert_eq!(
         sample(
             &m,
