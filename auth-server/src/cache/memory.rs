@@ -33,6 +33,15 @@ impl MemoryStore {
             .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
         Ok(f(&mut guard, Instant::now()))
     }
+
+    /// [`MemoryStore::with`] for reads: a shared lock, so readers do not wait on each other.
+    fn reading<T>(&self, f: impl FnOnce(&Inner, Instant) -> T) -> Result<T, CacheError> {
+        let guard = self
+            .inner
+            .read()
+            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
+        Ok(f(&guard, Instant::now()))
+    }
 }
 
 impl Inner {
@@ -45,6 +54,14 @@ impl Inner {
             self.map.remove(key);
         }
         self.map.get_mut(key)
+    }
+
+    /// The value under `key` unless it has expired (left for a writer to remove).
+    fn current(&self, key: &str, now: Instant) -> Option<Vec<u8>> {
+        self.map
+            .get(key)
+            .filter(|(_, deadline)| *deadline > now)
+            .map(|(v, _)| v.clone())
     }
 
     fn insert(&mut self, key: &str, value: Vec<u8>, deadline: Instant, now: Instant) {
@@ -73,32 +90,11 @@ impl Ephemeral for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let inner = self
-            .inner
-            .read()
-            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
-        let now = Instant::now();
-        Ok(inner
-            .map
-            .get(key)
-            .filter(|(_, deadline)| *deadline > now)
-            .map(|(v, _)| v.clone()))
+        self.reading(|inner, now| inner.current(key, now))
     }
 
     async fn get_pair(&self, a: &str, b: &str) -> Result<Pair, CacheError> {
-        let inner = self
-            .inner
-            .read()
-            .map_err(|_| CacheError::Unavailable("memory store poisoned".into()))?;
-        let now = Instant::now();
-        let live = |key: &str| {
-            inner
-                .map
-                .get(key)
-                .filter(|(_, deadline)| *deadline > now)
-                .map(|(v, _)| v.clone())
-        };
-        Ok((live(a), live(b)))
+        self.reading(|inner, now| (inner.current(a, now), inner.current(b, now)))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
