@@ -20,6 +20,7 @@ mod m20261206_000009_add_subscription_database_url;
 mod m20261206_000010_create_user_sessions;
 mod m20261206_000011_unique_live_signing_keys;
 pub mod m20261206_000012_tenant_row_level_security;
+mod m20261207_000013_audit_head_follows_events;
 
 /// The ordered list of migrations; the server runs it at start.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_create_user_sessions::Migration),
             Box::new(m20261206_000011_unique_live_signing_keys::Migration),
             Box::new(m20261206_000012_tenant_row_level_security::Migration),
+            Box::new(m20261207_000013_audit_head_follows_events::Migration),
         ]
     }
 }

@@ -3,15 +3,16 @@
 //! canonical JSON of the event)`, and `audit_heads` holds the chain's head. An append
 //! first bumps the head row (an upsert `… SET seq = seq + 1`), which locks it until commit,
 //! so sequence numbers are gap-free and in commit order on PostgreSQL and SQLite alike;
-//! cursor paging by `seq` therefore returns every event exactly once.
+//! cursor paging by `seq` therefore returns every event exactly once. Inserting the event
+//! moves the head's hash to it (a trigger, migration `m20261207_000013`), so an append is
+//! two statements.
 
 use super::entity::{audit_event as e, audit_head as h};
 use super::{StoreError, to_json};
 use crate::domain::SubscriptionId;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -153,7 +154,8 @@ impl<C: ConnectionTrait> Audit<'_, C> {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
-        e::ActiveModel {
+        // The returned row would be the event we already hold.
+        e::Entity::insert(e::ActiveModel {
             id: Set(ev.id.clone()),
             subscription_id: Set(sub.0.clone()),
             seq: Set(ev.seq),
@@ -167,14 +169,9 @@ impl<C: ConnectionTrait> Audit<'_, C> {
             diff: Set(ev.diff.as_ref().map(to_json)),
             prev_hash: Set(Some(ev.prev_hash.clone())),
             hash: Set(Some(ev.hash.clone())),
-        }
-        .insert(self.c)
+        })
+        .exec_without_returning(self.c)
         .await?;
-        h::Entity::update_many()
-            .col_expr(h::Column::Hash, Expr::value(ev.hash.clone()))
-            .filter(h::Column::SubscriptionId.eq(sub.0.as_str()))
-            .exec(self.c)
-            .await?;
         Ok(ev)
     }
 
