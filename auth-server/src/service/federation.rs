@@ -60,6 +60,18 @@ pub async fn mfa_first_factor(
     Ok(Mfa::federated(first.amr.clone(), first.acr.clone(), trust))
 }
 
+/// Where a login name is checked.
+enum Realm<'a> {
+    /// A directory connection claims the name.
+    Claimed(&'a Connection),
+    /// No directory is configured: the name is local, and its account (if any) was read
+    /// together with the name's failure record and the user's 2FA facts.
+    Local(Option<login::Account>),
+    /// Directories are configured: a local user with a password first, then each
+    /// enabled directory in order.
+    Search(Vec<&'a Connection>),
+}
+
 /// Verify the login form's username and password against the right realm.
 pub async fn password_login(
     ctx: &Ctx,
@@ -71,17 +83,43 @@ pub async fn password_login(
     let conns = super::connections::ordered(ctx, &sub.id)
         .await
         .map_err(LoginError::Flow)?;
-    if let Some(c) = home_realm(&conns, username)
-        && c.kind == ConnectionKind::Oidc
-    {
-        return Err(LoginError::UseSso(c.name.clone()));
-    }
+    let directories: Vec<&Connection> = conns
+        .iter()
+        .filter(|c| c.enabled && c.kind.is_directory())
+        .collect();
+    let (realm, durable) = match home_realm(&conns, username) {
+        Some(c) if c.kind == ConnectionKind::Oidc => {
+            return Err(LoginError::UseSso(c.name.clone()));
+        }
+        Some(c) => (Realm::Claimed(c), None),
+        None if directories.is_empty() => {
+            // The common case: one statement for what the sign-in needs from the
+            // database (each is a round trip).
+            let facts = ctx
+                .db(&sub.id)
+                .await
+                .map_err(flow)?
+                .repos()
+                .sign_ins()
+                .facts(&sub.id, &throttle::counted_name(username))
+                .await
+                .map_err(flow)?;
+            // The failure record is kept under any name; a user only under a valid one.
+            let account = facts
+                .account
+                .filter(|_| Username::parse(username).is_ok())
+                .map(login::Account::from);
+            (Realm::Local(account), Some(facts.lock))
+        }
+        None => (Realm::Search(directories), None),
+    };
     // Every password check, local or directory, is admitted and counted per
     // (subscription, normalised name): SECURITY.md §3.
-    let attempt = match throttle::admit(ctx, &sub.id, username)
-        .await
-        .map_err(LoginError::Flow)?
-    {
+    let admitted = match durable {
+        Some(lock) => throttle::admit_with(ctx, &sub.id, username, lock).await,
+        None => throttle::admit(ctx, &sub.id, username).await,
+    };
+    let attempt = match admitted.map_err(LoginError::Flow)? {
         Ok(a) => a,
         Err(gate) => {
             // The same argon2 work and answer as a wrong password: a refusal reveals
@@ -91,7 +129,7 @@ pub async fn password_login(
             return Err(LoginError::BadCredentials);
         }
     };
-    let result = checked_login(ctx, sub, &conns, username, password, actor).await;
+    let result = checked_login(ctx, sub, realm, username, password, actor).await;
     let outcome = match &result {
         Ok(_) | Err(LoginError::Disabled | LoginError::AccountState(_)) => Outcome::Verified,
         Err(LoginError::BadCredentials | LoginError::UnknownToDirectory) => Outcome::Failed,
@@ -107,40 +145,30 @@ pub async fn password_login(
 async fn checked_login(
     ctx: &Ctx,
     sub: &Subscription,
-    conns: &[Connection],
+    realm: Realm<'_>,
     username: &str,
     password: &str,
     actor: &Actor,
 ) -> Result<FirstFactor, LoginError> {
-    if let Some(c) = home_realm(conns, username) {
-        return directory_login(ctx, sub, c, username, password, actor).await;
-    }
-    let directories: Vec<&Connection> = conns
-        .iter()
-        .filter(|c| c.enabled && c.kind.is_directory())
-        .collect();
-    // Without directories every name is local: no query to ask (the password check
-    // reads the user anyway).
-    let local = directories.is_empty()
-        || match Username::parse(username) {
-            Ok(name) => match ctx
-                .db(&sub.id)
-                .await
-                .map_err(flow)?
-                .repos()
-                .users()
-                .credentials(&sub.id, name.as_str())
-                .await
-            {
-                Ok((_, hash)) => hash.is_some(),
-                Err(StoreError::NotFound) => false,
-                Err(e) => return Err(flow(e)),
-            },
-            Err(_) => false,
-        };
-    if local {
-        let user = login::verify_password(ctx, sub, username, password, actor).await?;
-        return Ok(FirstFactor::password(user));
+    let directories = match realm {
+        Realm::Claimed(c) => {
+            return directory_login(ctx, sub, c, username, password, actor).await;
+        }
+        Realm::Local(account) => {
+            let account =
+                login::verify_password(ctx, sub, username, password, account, actor).await?;
+            return Ok(FirstFactor::password(sub, account));
+        }
+        Realm::Search(directories) => directories,
+    };
+    // A local user with a password is checked here; any other name goes to the
+    // directories.
+    let account = login::account(ctx, sub, username)
+        .await
+        .map_err(LoginError::Flow)?;
+    if account.as_ref().is_some_and(|a| a.password_hash.is_some()) {
+        let account = login::verify_password(ctx, sub, username, password, account, actor).await?;
+        return Ok(FirstFactor::password(sub, account));
     }
     let mut unavailable = false;
     for c in directories {
@@ -251,6 +279,7 @@ async fn directory_login(
         amr: vec!["pwd".into()],
         acr: None,
         connection_id: Some(conn.id.clone()),
+        standing: None,
     })
 }
 

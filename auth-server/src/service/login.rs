@@ -9,6 +9,7 @@ use super::oauth::authorize::AuthzRequest;
 use super::{Actor, Ctx, FlowError, audit, random};
 use crate::domain::{Subscription, User, Username};
 use crate::store::StoreError;
+use crate::store::mfa::FactorFacts;
 use crate::store::user_sessions::SessionRow;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -315,17 +316,73 @@ pub struct FirstFactor {
     pub acr: Option<String>,
     /// The connection that verified it (`None` for a local password).
     pub connection_id: Option<String>,
+    /// The user's 2FA standing, when the sign-in read it with the password hash (`None`:
+    /// read it when it is needed).
+    pub standing: Option<super::mfa::Standing>,
 }
 
 impl FirstFactor {
-    /// A local password login.
-    pub fn password(user: User) -> FirstFactor {
+    /// A local password login of `account`, whose 2FA standing came with it.
+    pub fn password(sub: &Subscription, account: Account) -> FirstFactor {
         FirstFactor {
-            user,
+            standing: account
+                .factors
+                .as_ref()
+                .map(|f| super::mfa::standing_of(sub, f)),
+            user: account.user,
             amr: vec!["pwd".into()],
             acr: None,
             connection_id: None,
         }
+    }
+}
+
+/// A user found by login name, as the password check needs it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The user.
+    pub user: User,
+    /// Its password hash (`None`: no local password).
+    pub password_hash: Option<String>,
+    /// Its 2FA facts, when they were read with it.
+    pub factors: Option<FactorFacts>,
+}
+
+impl From<crate::store::sign_in::Account> for Account {
+    fn from(a: crate::store::sign_in::Account) -> Account {
+        Account {
+            user: a.user,
+            password_hash: a.password_hash,
+            factors: Some(a.factors),
+        }
+    }
+}
+
+/// The local user with login name `username`, if any (`None` too for a name that is not
+/// a valid username).
+pub async fn account(
+    ctx: &Ctx,
+    sub: &Subscription,
+    username: &str,
+) -> Result<Option<Account>, FlowError> {
+    let Ok(name) = Username::parse(username) else {
+        return Ok(None);
+    };
+    match ctx
+        .db(&sub.id)
+        .await?
+        .repos()
+        .users()
+        .credentials(&sub.id, name.as_str())
+        .await
+    {
+        Ok((user, password_hash)) => Ok(Some(Account {
+            user,
+            password_hash,
+            factors: None,
+        })),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -357,18 +414,20 @@ pub enum LoginError {
     Flow(#[from] FlowError),
 }
 
-/// Verify a username and password. Unknown users cost the same argon2 work as known ones.
+/// Verify the password of `account`, the user `username` names (`None`: no such user).
+/// Unknown users cost the same argon2 work as known ones.
 pub async fn verify_password(
     ctx: &Ctx,
     sub: &Subscription,
     username: &str,
     password: &str,
+    account: Option<Account>,
     actor: &Actor,
-) -> Result<User, LoginError> {
-    let result = check_password(ctx, sub, username, password).await;
+) -> Result<Account, LoginError> {
+    let result = check_password(ctx, password, account).await;
     // Every outcome is a security event: the reason class, never the password.
     let (action, target, reason) = match &result {
-        Ok(u) => ("login.succeeded", ("user", u.id.clone()), "password"),
+        Ok(a) => ("login.succeeded", ("user", a.user.id.clone()), "password"),
         Err(LoginError::BadCredentials) => (
             "login.failed",
             ("username", username.chars().take(256).collect()),
@@ -382,8 +441,8 @@ pub async fn verify_password(
         Err(_) => return result,
     };
     let mut actor = actor.clone();
-    if let Ok(u) = &result {
-        actor.user_id = Some(u.id.clone());
+    if let Ok(a) = &result {
+        actor.user_id = Some(a.user.id.clone());
     }
     audit::security(
         ctx,
@@ -399,35 +458,19 @@ pub async fn verify_password(
 
 async fn check_password(
     ctx: &Ctx,
-    sub: &Subscription,
-    username: &str,
     password: &str,
-) -> Result<User, LoginError> {
-    let Ok(name) = Username::parse(username) else {
-        let _ = ctx.passwords.verify(password, None).await;
-        return Err(LoginError::BadCredentials);
-    };
-    let (user, hash) = match ctx
-        .db(&sub.id)
-        .await
-        .map_err(|e| LoginError::Flow(e.into()))?
-        .repos()
-        .users()
-        .credentials(&sub.id, name.as_str())
-        .await
-    {
-        Ok((u, h)) => (Some(u), h),
-        Err(StoreError::NotFound) => (None, None),
-        Err(e) => return Err(LoginError::Flow(e.into())),
-    };
+    mut account: Option<Account>,
+) -> Result<Account, LoginError> {
+    // Taken out: the hash goes no further than the check.
+    let hash = account.as_mut().and_then(|a| a.password_hash.take());
     let ok = ctx
         .passwords
         .verify(password, hash)
         .await
         .map_err(|e| LoginError::Flow(FlowError::Internal(e.into())))?;
-    match user {
-        Some(u) if ok && u.disabled => Err(LoginError::Disabled),
-        Some(u) if ok => Ok(u),
+    match account {
+        Some(a) if ok && a.user.disabled => Err(LoginError::Disabled),
+        Some(a) if ok => Ok(a),
         _ => Err(LoginError::BadCredentials),
     }
 }

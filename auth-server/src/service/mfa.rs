@@ -12,6 +12,7 @@ use crate::domain::{Subscription, SubscriptionId, User};
 use crate::mfa::recovery::{CODE_BYTES, hash as recovery_hash};
 use crate::mfa::totp::SECRET_LEN;
 use crate::mfa::{CodeInput, MfaPolicy, RECOVERY_CODES, RecoveryCode, Totp, effective_policy};
+use crate::store::mfa::FactorFacts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
@@ -141,7 +142,6 @@ pub struct Standing {
 
 /// The user's [`Standing`], in one read.
 pub async fn standing(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<Standing, FlowError> {
-    let base = MfaPolicy::parse(&sub.settings.mfa_policy).unwrap_or(MfaPolicy::Optional);
     let facts = ctx
         .db(&sub.id)
         .await?
@@ -149,15 +149,21 @@ pub async fn standing(ctx: &Ctx, sub: &Subscription, user_id: &str) -> Result<St
         .mfa()
         .factor_facts(&sub.id, user_id)
         .await?;
+    Ok(standing_of(sub, &facts))
+}
+
+/// The [`Standing`] that a user's stored second-factor facts give in `sub`.
+pub fn standing_of(sub: &Subscription, facts: &FactorFacts) -> Standing {
+    let base = MfaPolicy::parse(&sub.settings.mfa_policy).unwrap_or(MfaPolicy::Optional);
     let overrides: Vec<MfaPolicy> = facts
         .group_policies
         .iter()
         .filter_map(|p| MfaPolicy::parse(p))
         .collect();
-    Ok(Standing {
+    Standing {
         policy: effective_policy(base, &overrides),
         enrolled: facts.totp_confirmed,
-    })
+    }
 }
 
 /// The user's 2FA state.

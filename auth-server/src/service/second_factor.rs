@@ -90,8 +90,10 @@ pub enum StepOutcome {
     Refused(MfaError),
 }
 
-/// Decide after a successful first factor. `tx` is the live transaction `tx_id`.
+/// Decide after a successful first factor. `tx` is the live transaction `tx_id`;
+/// `standing` is the user's 2FA standing when the sign-in already read it.
 /// The federation callback calls this with [`FirstFactor::federated`].
+#[allow(clippy::too_many_arguments)]
 pub async fn after_first_factor(
     ctx: &Ctx,
     sub: &Subscription,
@@ -100,8 +102,12 @@ pub async fn after_first_factor(
     mut tx: AuthzTx,
     user: &User,
     first: FirstFactor,
+    standing: Option<mfa::Standing>,
 ) -> Result<AfterFirstFactor, FlowError> {
-    let mfa::Standing { policy, enrolled } = mfa::standing(ctx, sub, &user.id).await?;
+    let mfa::Standing { policy, enrolled } = match standing {
+        Some(s) => s,
+        None => mfa::standing(ctx, sub, &user.id).await?,
+    };
     // The handler set the device on this copy; the stored transaction has none yet.
     let device = tx.device.clone();
     let step = match requires_second_factor(policy, enrolled, &first) {

@@ -463,6 +463,7 @@ async fn finish_inner(
             amr,
             acr,
             connection_id: Some(conn.id),
+            standing: None,
         },
     ))
 }

@@ -32,6 +32,7 @@ pub mod metadata_clients;
 pub mod mfa;
 pub mod routing;
 mod scope;
+pub mod sign_in;
 pub mod subscriptions;
 pub mod tokens;
 pub mod transfer;
@@ -609,6 +610,10 @@ impl<'a, C: ConnectionTrait> Repos<'a, C> {
     /// Client ID Metadata Document clients that were issued tokens, and admin blocks.
     pub fn metadata_clients(&self) -> metadata_clients::MetadataClients<'a, C> {
         metadata_clients::MetadataClients { c: self.c }
+    }
+    /// The reads of a local password sign-in, in one statement.
+    pub fn sign_ins(&self) -> sign_in::SignIns<'a, C> {
+        sign_in::SignIns { c: self.c }
     }
     /// The index of browser sessions by user.
     pub fn user_sessions(&self) -> user_sessions::UserSessions<'a, C> {

@@ -14,7 +14,8 @@ pub struct Users<'a, C> {
     pub(super) c: &'a C,
 }
 
-fn to_domain(m: e::Model) -> Result<User, StoreError> {
+/// The domain user of a row (the hash stays behind).
+pub(super) fn to_domain(m: e::Model) -> Result<User, StoreError> {
     Ok(User {
         id: m.id,
         username: m.username,

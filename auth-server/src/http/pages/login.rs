@@ -225,10 +225,18 @@ pub async fn complete(
     let factor = federation::mfa_first_factor(ctx, sub, first)
         .await
         .map_err(PageError::from_flow)?;
-    let after =
-        second_factor::after_first_factor(ctx, sub, &issuer, tx_id, tx, &first.user, factor)
-            .await
-            .map_err(PageError::from_flow)?;
+    let after = second_factor::after_first_factor(
+        ctx,
+        sub,
+        &issuer,
+        tx_id,
+        tx,
+        &first.user,
+        factor,
+        first.standing,
+    )
+    .await
+    .map_err(PageError::from_flow)?;
     let (sid, next) = match after {
         AfterFirstFactor::SecondStep(tx) => {
             return Ok(see_other(&format!("/t/{}/login/2fa?tx={tx}", sub.slug)));

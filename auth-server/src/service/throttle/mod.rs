@@ -20,6 +20,7 @@ pub mod tally;
 use super::{Actor, Ctx, FlowError, audit};
 use crate::cache::{CacheError, Ephemeral, MemoryStore};
 use crate::domain::{SubscriptionId, Username};
+use crate::store::login_locks::LoginLock;
 use policy::{Gate, State};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -247,16 +248,27 @@ pub async fn admit(
     sub: &SubscriptionId,
     login: &str,
 ) -> Result<Result<Attempt, Gate>, FlowError> {
-    let name = counted_name(login);
-    let keys = Keys::new(sub, &name);
-    let now = ctx.now();
     let durable = ctx
         .db(sub)
         .await?
         .repos()
         .login_locks()
-        .get(sub, &name)
+        .get(sub, &counted_name(login))
         .await?;
+    admit_with(ctx, sub, login, durable).await
+}
+
+/// [`admit`] with the name's durable failure record already read (`durable`, under
+/// [`counted_name`]), as a local sign-in reads it together with the user.
+pub async fn admit_with(
+    ctx: &Ctx,
+    sub: &SubscriptionId,
+    login: &str,
+    durable: Option<LoginLock>,
+) -> Result<Result<Attempt, Gate>, FlowError> {
+    let name = counted_name(login);
+    let keys = Keys::new(sub, &name);
+    let now = ctx.now();
     let state = State {
         recent_failures: window_failures(ctx, &keys, now).await?,
         last_failure_at: Some(ctx.throttle.get_i64(ctx, &keys.last()).await?).filter(|t| *t > 0),
