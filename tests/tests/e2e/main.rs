@@ -43,6 +43,7 @@ mod security_mixup;
 mod security_rows;
 mod session_safety;
 mod sessions;
+mod sqlite_wal;
 mod sso;
 mod tenancy;
 mod tls;
