@@ -367,6 +367,11 @@ impl Store {
     }
 }
 
+/// The size SQLite truncates its write-ahead log back to after a checkpoint resets it:
+/// under sustained concurrent writes the log outgrows its 4 MiB checkpoint interval
+/// before a reset, and without a limit the file would keep its largest size.
+const SQLITE_LOG_LIMIT: u64 = 64 << 20;
+
 /// A pooled connection idle this long is pinged before use (see [`connect_pool`]).
 const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
@@ -420,6 +425,7 @@ async fn connect_pool(
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
+            .pragma("journal_size_limit", SQLITE_LOG_LIMIT.to_string())
     });
     Database::connect(opts)
         .await
