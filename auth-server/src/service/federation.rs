@@ -105,10 +105,7 @@ pub async fn password_login(
                 .await
                 .map_err(flow)?;
             // The failure record is kept under any name; a user only under a valid one.
-            let account = facts
-                .account
-                .filter(|_| Username::parse(username).is_ok())
-                .map(login::Account::from);
+            let account = facts.account.filter(|_| Username::parse(username).is_ok());
             (Realm::Local(account), Some(facts.lock))
         }
         None => (Realm::Search(directories), None),

@@ -9,7 +9,7 @@ use super::oauth::authorize::AuthzRequest;
 use super::{Actor, Ctx, FlowError, audit, random};
 use crate::domain::{Subscription, User, Username};
 use crate::store::StoreError;
-use crate::store::mfa::FactorFacts;
+pub use crate::store::sign_in::Account;
 use crate::store::user_sessions::SessionRow;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -333,27 +333,6 @@ impl FirstFactor {
             amr: vec!["pwd".into()],
             acr: None,
             connection_id: None,
-        }
-    }
-}
-
-/// A user found by login name, as the password check needs it.
-#[derive(Debug, Clone)]
-pub struct Account {
-    /// The user.
-    pub user: User,
-    /// Its password hash (`None`: no local password).
-    pub password_hash: Option<String>,
-    /// Its 2FA facts, when they were read with it.
-    pub factors: Option<FactorFacts>,
-}
-
-impl From<crate::store::sign_in::Account> for Account {
-    fn from(a: crate::store::sign_in::Account) -> Account {
-        Account {
-            user: a.user,
-            password_hash: a.password_hash,
-            factors: Some(a.factors),
         }
     }
 }

@@ -18,7 +18,7 @@
 use sea_orm::sqlx::{self, AssertSqlSafe, Postgres};
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, QueryResult, RuntimeErr, Statement, TransactionTrait,
+    ExecResult, QueryResult, RuntimeErr, Statement,
 };
 use sea_query_sqlx::SqlxValues;
 use std::sync::Arc;
@@ -110,33 +110,6 @@ impl Scoped {
             Err(e) => Err(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)))),
         }
     }
-
-    /// A transaction with the scope set, or `None` where there is no row security.
-    async fn open(&self) -> Result<Option<DatabaseTransaction>, DbErr> {
-        if self.db.get_database_backend() != DbBackend::Postgres {
-            return Ok(None);
-        }
-        let tx = self.db.begin().await?;
-        enter(&tx, &self.scope).await?;
-        Ok(Some(tx))
-    }
-}
-
-/// Run `$call` on the scoped transaction and commit, or straight on the pool.
-macro_rules! scoped {
-    ($self:ident, $c:ident => $call:expr) => {
-        match $self.open().await? {
-            Some($c) => {
-                let out = $call.await?;
-                $c.commit().await?;
-                Ok(out)
-            }
-            None => {
-                let $c = &$self.db;
-                $call.await
-            }
-        }
-    };
 }
 
 /// `stmt` as a sqlx query, bound as sea-orm binds it (its own driver does the same).
@@ -158,13 +131,13 @@ fn failed(e: sqlx::Error, exec: bool) -> DbErr {
     }
 }
 
-/// Run `$fetch` of the statement in the scoped PostgreSQL transaction and commit (the
+/// Run `$fetch` of `$query` in the scoped PostgreSQL transaction and commit (the
 /// transaction rolls back when dropped on an error), or `$other` elsewhere.
 macro_rules! on_pg {
-    ($self:ident, $stmt:ident, $fetch:ident, $exec:expr, $map:expr, $other:expr) => {
+    ($self:ident, $query:expr, $fetch:ident, $exec:expr, $map:expr, $other:expr) => {
         match $self.begin_pg().await? {
             Some(mut tx) => {
-                let out = pg_query(&$stmt)
+                let out = $query
                     .$fetch(&mut *tx)
                     .await
                     .map_err(|e| failed(e, $exec))?;
@@ -185,7 +158,7 @@ impl ConnectionTrait for Scoped {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         on_pg!(
             self,
-            stmt,
+            pg_query(&stmt),
             execute,
             true,
             ExecResult::from,
@@ -194,13 +167,20 @@ impl ConnectionTrait for Scoped {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        scoped!(self, c => c.execute_unprepared(sql))
+        on_pg!(
+            self,
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned())),
+            execute,
+            true,
+            ExecResult::from,
+            self.db.execute_unprepared(sql)
+        )
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         on_pg!(
             self,
-            stmt,
+            pg_query(&stmt),
             fetch_optional,
             false,
             |row: Option<_>| row.map(QueryResult::from),
@@ -211,7 +191,7 @@ impl ConnectionTrait for Scoped {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         on_pg!(
             self,
-            stmt,
+            pg_query(&stmt),
             fetch_all,
             false,
             |rows: Vec<_>| rows.into_iter().map(QueryResult::from).collect(),

@@ -29,15 +29,15 @@ pub struct SignInFacts {
     pub account: Option<Account>,
 }
 
-/// A user as a sign-in sees it.
+/// A user found by login name, as the password check needs it.
 #[derive(Debug, Clone)]
 pub struct Account {
     /// The user.
     pub user: User,
     /// Its password hash (`None`: no local password).
     pub password_hash: Option<String>,
-    /// Its second-factor facts.
-    pub factors: FactorFacts,
+    /// Its second-factor facts, when they were read with it.
+    pub factors: Option<FactorFacts>,
 }
 
 /// Repository of sign-in reads.
@@ -166,6 +166,6 @@ fn account_of(row: &QueryResult) -> Result<Option<Account>, StoreError> {
     Ok(Some(Account {
         user: to_domain(m)?,
         password_hash,
-        factors,
+        factors: Some(factors),
     }))
 }
