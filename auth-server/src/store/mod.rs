@@ -415,11 +415,7 @@ async fn connect_pool(
     // checkpoint instead of per commit (the SQLite-recommended WAL setting); every
     // pooled connection gets the pragmas, not just the first.
     // SQLite checkpoints the log (every 1,000 pages) only after a statement that runs
-    // to its end. An `INSERT … RETURNING` outside a transaction (sea-orm's
-    // `ActiveModel::insert`) is reset by the driver after its row and commits without
-    // one, so a stream of them (token issuance) grew the log without bound. The token
-    // inserts are executed without `RETURNING` (e2e `sqlite_wal`); an occasional such
-    // insert elsewhere (admin writes) is checkpointed with the next completed commit.
+    // to its end: `Scoped::query_one_raw` reads every statement to it.
     opts.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

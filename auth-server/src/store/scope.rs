@@ -178,13 +178,19 @@ impl ConnectionTrait for Scoped {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        // Elsewhere (SQLite) read to the end, not stopped after the row: SQLite
+        // checkpoints its log only after a statement that runs to completion, and an
+        // `INSERT … RETURNING` (sea-orm's `ActiveModel::insert`) stopped after its row
+        // commits without one; a stream of them (opaque tokens) grew the log without
+        // bound (e2e `sqlite_wal`). What comes here is one row (`LIMIT 1`, a returning
+        // insert), so reading on costs one more step.
         on_pg!(
             self,
             pg_query(&stmt),
             fetch_optional,
             false,
             |row: Option<_>| row.map(QueryResult::from),
-            self.db.query_one_raw(stmt)
+            async { Ok(self.db.query_all_raw(stmt).await?.into_iter().next()) }
         )
     }
 

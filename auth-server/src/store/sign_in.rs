@@ -20,7 +20,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Iterable, QueryResult};
 const POLICIES: [&str; 3] = ["off", "optional", "required"];
 
 /// The database's part of a local password sign-in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SignInFacts {
     /// The login name's failure record, if it has failed since its last success.
     pub lock: Option<LoginLock>,

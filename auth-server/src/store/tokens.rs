@@ -7,7 +7,7 @@ use super::entity::{
 };
 use crate::domain::SubscriptionId;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 /// One authorization grant: its refresh tokens and access tokens share its fate.
 #[derive(Debug, Clone)]
@@ -94,8 +94,7 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
         f: &Family,
         now: i64,
     ) -> Result<(), StoreError> {
-        // Not read back: see `connect_pool` on SQLite's checkpoints.
-        tf::Entity::insert(tf::ActiveModel {
+        tf::ActiveModel {
             id: Set(f.id.clone()),
             subscription_id: Set(sub.0.clone()),
             client_id: Set(f.client_id.clone()),
@@ -104,8 +103,8 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
             claims: Set(f.claims.to_string()),
             revoked_at: Set(None),
             created_at: Set(now),
-        })
-        .exec_without_returning(self.c)
+        }
+        .insert(self.c)
         .await?;
         Ok(())
     }
@@ -245,8 +244,7 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        // Not read back: see `connect_pool` on SQLite's checkpoints.
-        rt::Entity::insert(rt::ActiveModel {
+        rt::ActiveModel {
             token_hash: Set(hash.to_owned()),
             subscription_id: Set(sub.0.clone()),
             family_id: Set(family_id.to_owned()),
@@ -255,8 +253,8 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
             successor_hash: Set(None),
             expires_at: Set(expires_at),
             created_at: Set(now),
-        })
-        .exec_without_returning(self.c)
+        }
+        .insert(self.c)
         .await?;
         Ok(())
     }
@@ -310,16 +308,15 @@ impl<C: ConnectionTrait> Tokens<'_, C> {
         jti: &str,
         row: &OpaqueRow,
     ) -> Result<(), StoreError> {
-        // Not read back: see `connect_pool` on SQLite's checkpoints.
-        ot::Entity::insert(ot::ActiveModel {
+        ot::ActiveModel {
             token_hash: Set(hash.to_owned()),
             subscription_id: Set(sub.0.clone()),
             jti: Set(jti.to_owned()),
             family_id: Set(row.family_id.clone()),
             claims: Set(row.claims.to_string()),
             expires_at: Set(row.expires_at),
-        })
-        .exec_without_returning(self.c)
+        }
+        .insert(self.c)
         .await?;
         Ok(())
     }
